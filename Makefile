@@ -1,0 +1,22 @@
+# campus-idp: `make demo` runs it, `make test` proves it. Both bootstrap what they need.
+.PHONY: demo test lint bootstrap services clean
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+services:
+	@scripts/services.sh
+
+demo: bootstrap
+	.venv/bin/idp demo
+
+test: bootstrap services
+	LDAPNOINIT=1 .venv/bin/ruff check idp directory tests clients
+	LDAPNOINIT=1 .venv/bin/pytest -q -p no:cacheprovider
+
+lint: bootstrap
+	.venv/bin/ruff check idp directory tests clients
+
+
+clean:
+	rm -rf .venv var .pytest_cache .ruff_cache

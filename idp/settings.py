@@ -1,0 +1,255 @@
+"""The one typed settings tree. This is the only module that reads the environment.
+
+Every setting is an environment variable `IDP_<SECTION>_<NAME>` (or `IDP_<NAME>` at the top),
+and can also come from a TOML file given with `idp --config FILE` (sections `[ldap]`, `[tokens]`,
+...). Environment variables win over the file. Settings are validated once, at start; an error
+names the variable and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+_config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar("config", default=None)
+
+
+class Section(BaseModel):
+    model_config = {"extra": "forbid"}
+
+
+class LdapSettings(Section):
+    """The campus LDAP directory (OpenLDAP or Active Directory). Used when IDP_DIRECTORY=ldap."""
+
+    url: str = Field("ldap://localhost:389", description="one or more URIs, space separated, tried in order")
+    bind_dn: str = Field("", description="service account DN used for searches (empty: anonymous)")
+    bind_password: SecretStr = Field(SecretStr(""), description="service account password")
+    user_base: str = Field("", description="search base for people")
+    user_filter: str = Field("(uid={username})", description="filter; {username} is escaped (RFC 4515)")
+    group_base: str = Field("", description="search base for groups (empty: the user base)")
+    profile: Literal["openldap", "activedirectory"] = Field(
+        "openldap", description="attribute defaults: inetOrgPerson + eduPerson, or Active Directory"
+    )
+    attributes: dict[str, str] = Field(
+        default_factory=dict, description="person field -> LDAP attribute, overriding the profile"
+    )
+    nested_groups: bool | None = Field(
+        None, description="resolve nested groups (default: on for activedirectory)"
+    )
+    start_tls: bool = Field(False, description="upgrade ldap:// connections with StartTLS")
+    ca_file: str | None = Field(None, description="CA bundle that verifies the server certificate")
+    timeout: float = Field(5.0, gt=0, description="seconds an LDAP operation may take")
+    network_timeout: float = Field(3.0, gt=0, description="seconds to connect to one server")
+    pool_size: int = Field(4, ge=1, le=64, description="pooled service connections for searches")
+    threads: int = Field(16, ge=1, le=256, description="threads for blocking LDAP calls")
+    admin_bind_dn: str = Field("", description="account that writes people (admin console)")
+    admin_bind_password: SecretStr = Field(SecretStr(""), description="its password")
+
+    @property
+    def urls(self) -> list[str]:
+        return self.url.split()
+
+    @field_validator("url")
+    @classmethod
+    def _check_urls(cls, value: str) -> str:
+        urls = value.split()
+        if not urls:
+            raise ValueError("give at least one ldap:// or ldaps:// URI")
+        for url in urls:
+            if urlsplit(url).scheme not in ("ldap", "ldaps", "ldapi"):
+                raise ValueError(f"{url!r} is not an ldap://, ldaps:// or ldapi:// URI")
+        return value
+
+    @field_validator("user_filter")
+    @classmethod
+    def _check_filter(cls, value: str) -> str:
+        if "{username}" not in value:
+            raise ValueError("the filter must contain {username}")
+        if not (value.startswith("(") and value.endswith(")")):
+            raise ValueError("the filter must be enclosed in parentheses")
+        return value
+
+    @property
+    def resolve_nested_groups(self) -> bool:
+        if self.nested_groups is None:
+            return self.profile == "activedirectory"
+        return self.nested_groups
+
+
+class TokenSettings(Section):
+    code_ttl: int = Field(60, ge=5, le=60, description="seconds an authorization code lives")
+    access_token_ttl: int = Field(900, ge=30, description="seconds an access token lives")
+    id_token_ttl: int = Field(3600, ge=30, description="seconds an ID token lives")
+    refresh_token_ttl: int = Field(30 * 86400, ge=60, description="seconds a refresh token lives")
+    signing_alg: Literal["RS256", "ES256"] = Field(
+        "RS256", description="default ID token / access token signing algorithm"
+    )
+
+
+class SessionSettings(Section):
+    ttl: int = Field(8 * 3600, ge=60, description="seconds an SSO session lives")
+    cookie_name: str = Field("idp_session", description="name of the SSO session cookie")
+
+
+class SiteSettings(Section):
+    campus_name: str = Field("Campus University", description="shown on every page")
+    campus_name_zh: str = Field("校园大学", description="the campus name in Chinese")
+    logo_url: str | None = Field(None, description="URL of the logo shown on the login page")
+    default_locale: Literal["zh", "en"] = Field("zh", description="language when nothing asks for one")
+
+
+class AccessSettings(Section):
+    admin_group: str = Field("idp-admins", description="directory group whose members are admins")
+    developer_group: str = Field(
+        "idp-developers", description="directory group whose members may register apps"
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="IDP_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="forbid",
+        case_sensitive=False,
+    )
+
+    issuer: str = Field("http://localhost:8000", description="public base URL; the `iss` of every token")
+    database_url: str = Field("sqlite:///var/idp.db", description="sqlite:///… or postgresql://…")
+    redis_url: str | None = Field(None, description="redis://… (unset: the embedded in-process store)")
+    redis_prefix: str = Field("idp:", description="prefix of every Redis key (to share one Redis)")
+    directory: Literal["local", "ldap"] = Field("local", description="where people come from")
+    keys_dir: Path = Field(Path("var/keys"), description="signing keys (created at first start)")
+    trusted_proxies: str = Field(
+        "127.0.0.1", description="comma-separated proxy IPs whose X-Forwarded-For is believed ('*': any)"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
+
+    ldap: LdapSettings = Field(default_factory=LdapSettings)
+    tokens: TokenSettings = Field(default_factory=TokenSettings)
+    session: SessionSettings = Field(default_factory=SessionSettings)
+    site: SiteSettings = Field(default_factory=SiteSettings)
+    access: AccessSettings = Field(default_factory=AccessSettings)
+
+    @field_validator("issuer")
+    @classmethod
+    def _check_issuer(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL such as https://id.example.edu")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or fragment (OIDC Discovery §3)")
+        if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+            raise ValueError("must be https (plain http only on localhost / 127.0.0.1 / [::1])")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme.split("+")[0]
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError("must be a sqlite:///… or postgresql://… URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _check_ldap_complete(self) -> Settings:
+        if self.directory == "ldap" and not self.ldap.user_base:
+            raise ValueError("IDP_LDAP_USER_BASE is required when IDP_DIRECTORY=ldap")
+        return self
+
+    @property
+    def https(self) -> bool:
+        return self.issuer.startswith("https://")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file.get()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+class SettingsError(Exception):
+    """Settings that cannot work; the message names each bad variable and what is wrong."""
+
+
+def _variable(loc: tuple[Any, ...]) -> str:
+    names = [str(part) for part in loc if not isinstance(part, int)]
+    return "IDP_" + "_".join(names[:2]).upper() if names else "settings"
+
+
+def config_file_from_env() -> Path | None:
+    """IDP_CONFIG names the TOML file when `--config` is not given (and for server workers)."""
+    value = os.environ.get("IDP_CONFIG")
+    return Path(value) if value else None
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read and validate the settings: environment first, then the optional TOML file."""
+    if config_file is not None and not Path(config_file).is_file():
+        raise SettingsError(f"config file {config_file} does not exist")
+    token = _config_file.set(Path(config_file) if config_file else None)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"{_variable(error['loc'])}: {message}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+    finally:
+        _config_file.reset(token)
+
+
+def documented_settings() -> list[tuple[str, str, str]]:
+    """(variable, default, description) for every setting, from the model itself, so the README
+    table (`idp settings`) can never drift from the code."""
+    rows: list[tuple[str, str, str]] = []
+
+    def default_text(field: Any) -> str:
+        if field.default_factory is not None:
+            value = field.default_factory()
+            return "" if value == {} else str(value)
+        value = field.default
+        if isinstance(value, SecretStr):
+            return ""
+        return "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, Section):
+            for sub_name, sub_field in annotation.model_fields.items():
+                rows.append((f"IDP_{name}_{sub_name}".upper(), default_text(sub_field),
+                             sub_field.description or ""))
+        else:
+            rows.append((f"IDP_{name}".upper(), default_text(field), field.description or ""))
+    rows.append(("IDP_CONFIG", "", "TOML settings file (same as `idp --config FILE`)"))
+    return rows

@@ -1,0 +1,121 @@
+"""The settings tree: the documented variable names, the TOML file, and errors that name the setting."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from idp.settings import SettingsError, documented_settings, load_settings
+
+REQUIRED_NAMES = [
+    "IDP_ISSUER", "IDP_DATABASE_URL", "IDP_REDIS_URL", "IDP_DIRECTORY", "IDP_LDAP_URL",
+    "IDP_LDAP_BIND_DN", "IDP_LDAP_BIND_PASSWORD", "IDP_LDAP_USER_BASE", "IDP_LDAP_USER_FILTER",
+    "IDP_LDAP_GROUP_BASE", "IDP_LDAP_START_TLS", "IDP_LDAP_CA_FILE", "IDP_KEYS_DIR",
+]
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("IDP_"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def test_the_issue_variable_names_all_work(clean_env: pytest.MonkeyPatch) -> None:
+    env = {
+        "IDP_ISSUER": "https://id.example.edu/", "IDP_DATABASE_URL": "postgresql://u@db/idp",
+        "IDP_REDIS_URL": "redis://cache:6379/0", "IDP_DIRECTORY": "ldap",
+        "IDP_LDAP_URL": "ldap://dead.example.edu ldaps://live.example.edu",
+        "IDP_LDAP_BIND_DN": "cn=idp,ou=services,dc=example,dc=edu",
+        "IDP_LDAP_BIND_PASSWORD": "s3cret", "IDP_LDAP_USER_BASE": "ou=people,dc=example,dc=edu",
+        "IDP_LDAP_USER_FILTER": "(&(objectClass=person)(uid={username}))",
+        "IDP_LDAP_GROUP_BASE": "ou=groups,dc=example,dc=edu", "IDP_LDAP_START_TLS": "true",
+        "IDP_LDAP_CA_FILE": "/etc/ssl/campus-ca.pem", "IDP_KEYS_DIR": "/srv/keys",
+    }
+    for name, value in env.items():
+        clean_env.setenv(name, value)
+    s = load_settings()
+    assert s.issuer == "https://id.example.edu"  # trailing slash removed: iss must match exactly
+    assert s.database_url == "postgresql://u@db/idp"
+    assert s.redis_url == "redis://cache:6379/0"
+    assert s.directory == "ldap"
+    assert s.ldap.urls == ["ldap://dead.example.edu", "ldaps://live.example.edu"]
+    assert s.ldap.bind_dn == "cn=idp,ou=services,dc=example,dc=edu"
+    assert s.ldap.bind_password.get_secret_value() == "s3cret"
+    assert s.ldap.user_base == "ou=people,dc=example,dc=edu"
+    assert s.ldap.user_filter == "(&(objectClass=person)(uid={username}))"
+    assert s.ldap.group_base == "ou=groups,dc=example,dc=edu"
+    assert s.ldap.start_tls is True
+    assert s.ldap.ca_file == "/etc/ssl/campus-ca.pem"
+    assert s.keys_dir == Path("/srv/keys")
+    assert s.https
+
+
+def test_defaults_are_the_embedded_ones(clean_env: pytest.MonkeyPatch) -> None:
+    s = load_settings()
+    assert s.directory == "local"
+    assert s.redis_url is None
+    assert s.database_url.startswith("sqlite:///var/")
+    assert s.ldap.user_filter == "(uid={username})"
+    assert "secret" not in repr(s.ldap.bind_password)
+
+
+def test_toml_file_and_environment_wins(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "idp.toml"
+    config.write_text(
+        'issuer = "https://sso.example.edu"\ndirectory = "ldap"\n'
+        '[ldap]\nurl = "ldap://a.example.edu"\nuser_base = "ou=people,dc=example,dc=edu"\n'
+        '[tokens]\naccess_token_ttl = 300\n'
+    )
+    s = load_settings(config)
+    assert s.issuer == "https://sso.example.edu"
+    assert s.ldap.urls == ["ldap://a.example.edu"]
+    assert s.tokens.access_token_ttl == 300
+    clean_env.setenv("IDP_LDAP_URL", "ldap://b.example.edu")
+    assert load_settings(config).ldap.urls == ["ldap://b.example.edu"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("IDP_ISSUER", "not-a-url", "IDP_ISSUER: must be an absolute http(s) URL"),
+        ("IDP_ISSUER", "http://id.example.edu", "IDP_ISSUER: must be https"),
+        ("IDP_LDAP_URL", "http://x", "IDP_LDAP_URL: 'http://x' is not an ldap://"),
+        ("IDP_LDAP_USER_FILTER", "(uid=alice)", "IDP_LDAP_USER_FILTER: the filter must contain {username}"),
+        ("IDP_DATABASE_URL", "mysql://x/y", "IDP_DATABASE_URL: must be a sqlite"),
+        ("IDP_DIRECTORY", "nis", "IDP_DIRECTORY:"),
+        ("IDP_TOKENS_CODE_TTL", "600", "IDP_TOKENS_CODE_TTL:"),
+        ("IDP_LDAP_START_TLS", "perhaps", "IDP_LDAP_START_TLS:"),
+    ],
+)
+def test_errors_name_the_variable(clean_env: pytest.MonkeyPatch, variable: str, value: str,
+                                  expected: str) -> None:
+    clean_env.setenv(variable, value)
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert expected in str(error.value)
+
+
+def test_ldap_directory_needs_a_user_base(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("IDP_DIRECTORY", "ldap")
+    with pytest.raises(SettingsError, match="IDP_LDAP_USER_BASE is required"):
+        load_settings()
+
+
+def test_missing_config_file_is_a_clear_error(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    documented = set(re.findall(r"`(IDP_[A-Z_]+)`", readme))
+    variables = [row[0] for row in documented_settings()]
+    assert set(REQUIRED_NAMES) <= set(variables)
+    missing = [v for v in variables if v not in documented]
+    assert not missing, f"README lacks: {missing}"
