@@ -1,0 +1,171 @@
+"""The campus directory seam: who people are, and whether a password is theirs.
+
+The directory knows nothing of OAuth. Like dex's connectors, `authenticate` either returns the
+`Person` or raises one of the errors below: the person's fault (InvalidCredentials and its
+account-state relatives) or ours (DirectoryUnavailable, shown as a 503). It never returns a
+boolean that a caller could forget to check.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordNotice:
+    """Non-fatal password policy news from a successful bind (ppolicy response control)."""
+
+    expires_in: int | None = None  # seconds before the password expires (timeBeforeExpiration)
+    grace_logins: int | None = None  # grace binds left after expiry (graceAuthNsRemaining)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A person as the identity provider sees them.
+
+    `subject` is the stable, opaque id (entryUUID / objectGUID / eduPersonUniqueId): it never
+    changes when a login name is renamed, and it is what `sub` claims are made from.
+    `username` is the login name as the directory spells it, not as it was typed.
+    """
+
+    subject: str
+    username: str
+    name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    number: str | None = None  # student or staff number
+    department: str | None = None
+    title: str | None = None
+    affiliations: tuple[str, ...] = ()
+    principal_name: str | None = None  # eduPersonPrincipalName, e.g. alice@example.edu
+    entitlements: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    dn: str | None = None
+    disabled: bool = False
+    notice: PasswordNotice | None = field(default=None, compare=False)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "subject": self.subject,
+            "username": self.username,
+            "name": self.name,
+            "given_name": self.given_name,
+            "family_name": self.family_name,
+            "email": self.email,
+            "phone": self.phone,
+            "number": self.number,
+            "department": self.department,
+            "title": self.title,
+            "affiliations": list(self.affiliations),
+            "principal_name": self.principal_name,
+            "entitlements": list(self.entitlements),
+            "groups": list(self.groups),
+            "dn": self.dn,
+            "disabled": self.disabled,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    name: str
+    dn: str | None = None
+    description: str | None = None
+
+
+class DirectoryError(Exception):
+    """Base of every error a Directory raises. `kind` is a stable machine-readable name."""
+
+    kind = "directory_error"
+
+    def __init__(self, message: str | None = None, *, detail: str | None = None) -> None:
+        super().__init__(message or self.default_message)
+        # detail is for logs and the audit trail, never for the person at the login form
+        self.detail = detail
+
+    default_message = "directory error"
+
+
+class InvalidCredentials(DirectoryError):
+    """Unknown user or wrong password: deliberately the same error, message and cost."""
+
+    kind = "invalid_credentials"
+    default_message = "invalid username or password"
+
+
+class AccountLocked(DirectoryError):
+    kind = "account_locked"
+    default_message = "account locked"
+
+
+class AccountDisabled(DirectoryError):
+    kind = "account_disabled"
+    default_message = "account disabled"
+
+
+class PasswordExpired(DirectoryError):
+    kind = "password_expired"
+    default_message = "password expired"
+
+
+class MustChangePassword(DirectoryError):
+    kind = "must_change_password"
+    default_message = "password must be changed"
+
+
+class DirectoryUnavailable(DirectoryError):
+    """The directory cannot be reached or answered with an error that is not the person's fault."""
+
+    kind = "directory_unavailable"
+    default_message = "directory unavailable"
+
+
+class AlreadyExists(DirectoryError):
+    """A write would create a second person or group of the same name (write API only)."""
+
+    kind = "already_exists"
+    default_message = "already exists"
+
+
+class NoSuchEntry(DirectoryError):
+    """A write names a person or group that does not exist (write API only)."""
+
+    kind = "no_such_entry"
+    default_message = "no such person or group"
+
+
+def normalize_username(username: str) -> str:
+    """NFC-normalise and trim a typed login name (LDAP-PITFALLS 13)."""
+    return unicodedata.normalize("NFC", username).strip()
+
+
+@runtime_checkable
+class Directory(Protocol):
+    """What the IdP needs of a campus directory. Every method is safe to await on the loop."""
+
+    name: str
+
+    async def authenticate(self, username: str, password: str) -> Person:
+        """Check the password and return the person, or raise a DirectoryError."""
+        ...
+
+    async def find(self, username: str) -> Person | None:
+        """The person with this login name, or None."""
+        ...
+
+    async def by_subject(self, subject: str) -> Person | None:
+        """The person with this stable subject id, or None (used when tokens are refreshed)."""
+        ...
+
+    async def groups(self) -> list[Group]:
+        ...
+
+    async def check(self) -> str:
+        """Reach the directory and return a one-line description; raise DirectoryUnavailable."""
+        ...
+
+    async def close(self) -> None:
+        ...

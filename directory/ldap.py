@@ -1,0 +1,248 @@
+"""The campus LDAP directory (OpenLDAP or Active Directory) through python-ldap.
+
+The login pipeline, as dex's connector/ldap does it:
+1. reject an empty password before anything else (RFC 4513 §5.1.2: it would be an
+   unauthenticated bind that many servers answer with success);
+2. search with the service account for the one entry the escaped filter matches (RFC 4515);
+3. bind as the DN that search returned, on a fresh connection, with the password as typed and the
+   Password Policy request control (draft-behera-ldap-password-policy §6.1);
+4. read the groups with the service account.
+An unknown user still pays for a bind (against a DN that cannot exist), so the answer and its
+timing do not tell who has an account. Every blocking call runs in this directory's own thread
+pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import ldap
+from ldap.controls.ppolicy import PasswordPolicyControl
+from ldap.filter import escape_filter_chars
+from ldap.ldapobject import LDAPObject
+
+from directory.base import (
+    AccountDisabled,
+    DirectoryError,
+    DirectoryUnavailable,
+    Group,
+    InvalidCredentials,
+    PasswordNotice,
+    Person,
+    normalize_username,
+)
+from directory.ldap_errors import bind_failure, error_info, from_policy, password_policy
+from directory.ldap_groups import groups_of, list_groups
+from directory.ldap_pool import Connection, Connector, ServicePool
+from directory.ldap_profiles import Entry, Profile
+from idp.settings import LdapSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class LdapDirectory:
+    """A Directory backed by LDAP; see the module docstring for the login pipeline."""
+
+    name = "ldap"
+
+    def __init__(self, settings: LdapSettings) -> None:
+        self.settings = settings
+        self.profile = Profile.build(settings.profile, settings.attributes)
+        self._connector = Connector(settings)
+        wait = settings.timeout + settings.network_timeout * len(settings.urls)
+        self._pool = ServicePool(self._connector, settings.pool_size, wait)
+        self._executor = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="ldap")
+        self._group_base = settings.group_base or settings.user_base
+
+    # --- running blocking work off the loop ----------------------------------------------------
+
+    async def _run(self, function: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, function, *args)
+        except DirectoryError:
+            raise
+        except ldap.LDAPError as exc:
+            # whatever python-ldap raised that nobody mapped: ours, never a bare exception
+            log.warning("LDAP error: %s", error_info(exc) or exc)
+            raise DirectoryUnavailable(detail=f"{type(exc).__name__}: {error_info(exc)}") from exc
+
+    # --- searches on the pooled service connections --------------------------------------------
+
+    def _user_filter(self, username: str) -> str:
+        # escaped once, here, where the filter is built (LDAP-PITFALLS 2)
+        return self.settings.user_filter.replace("{username}", escape_filter_chars(username))
+
+    def _search_one(self, filterstr: str) -> tuple[str, Entry] | None:
+        """The single entry matching `filterstr`; None for none or several (ambiguous)."""
+
+        def search(connection: Connection) -> list[tuple[str, Entry]]:
+            # two are enough to tell "exactly one" from "ambiguous"
+            results = connection.conn.search_ext_s(
+                self.settings.user_base,
+                ldap.SCOPE_SUBTREE,
+                filterstr,
+                self.profile.attributes,
+                timeout=self.settings.timeout,
+                sizelimit=2,
+            )
+            return [(dn, attrs) for dn, attrs in results if dn is not None]
+
+        try:
+            entries = self._pool.run(search)
+        except ldap.SIZELIMIT_EXCEEDED:
+            log.warning("LDAP filter %r matched several entries", filterstr)
+            return None
+        except ldap.NO_SUCH_OBJECT as exc:
+            raise DirectoryUnavailable(
+                detail=f"user base {self.settings.user_base!r} does not exist"
+            ) from exc
+        except ldap.FILTER_ERROR as exc:
+            raise DirectoryUnavailable(detail=f"bad user filter {filterstr!r}") from exc
+        if len(entries) != 1:
+            if entries:
+                log.warning("LDAP filter %r matched %d entries", filterstr, len(entries))
+            return None
+        return entries[0]
+
+    def _groups(self, dn: str, entry: Entry) -> list[str]:
+        s = self.settings
+        member_of = self.profile.member_of(entry)
+        return self._pool.run(
+            lambda connection: groups_of(
+                connection.conn,
+                self._group_base,
+                dn,
+                member_of,
+                nested=s.resolve_nested_groups,
+                active_directory=s.profile == "activedirectory",
+            )
+        )
+
+    def _person(self, dn: str, entry: Entry, typed: str | None) -> Person | None:
+        person = self.profile.person(dn, entry, typed=typed, groups=self._groups(dn, entry))
+        if person is None:
+            log.warning("LDAP entry %r lacks a subject or login name attribute", dn)
+        return person
+
+    # --- the user's own bind -------------------------------------------------------------------
+
+    def _user_bind(self, dn: str, password: str) -> PasswordPolicyControl | None:
+        """Bind as `dn` on a fresh connection and return the ppolicy response, if any."""
+        received: list[Any] = []
+
+        def bind(conn: LDAPObject) -> None:
+            # the password goes to the server exactly as typed: never escaped or trimmed
+            _rtype, _data, _msgid, controls = conn.simple_bind_s(
+                dn, password, serverctrls=[PasswordPolicyControl()]
+            )
+            received.extend(controls or [])
+
+        try:
+            connection = self._connector.open(bind)
+        except ldap.LDAPError as exc:
+            raise bind_failure(exc) from exc
+        connection.close()
+        return password_policy(received)
+
+    def _dummy_bind(self, password: str) -> None:
+        """Spend what a real bind costs, against a DN that cannot exist; always fails."""
+        nowhere = f"cn=no-such-person-{uuid.uuid4().hex},{self.settings.user_base}"
+        try:
+            self._user_bind(nowhere, password)
+        except DirectoryUnavailable:
+            raise
+        except DirectoryError:
+            pass
+
+    # --- the blocking halves of the public methods ---------------------------------------------
+
+    def _authenticate(self, username: str, password: str) -> Person:
+        found = self._search_one(self._user_filter(username))
+        if found is None:
+            self._dummy_bind(password)
+            raise InvalidCredentials(detail="no such user")
+        dn, entry = found
+        policy = self._user_bind(dn, password)
+        # a bind can succeed yet carry bad news: changeAfterReset arrives on success
+        restricted = from_policy(policy)
+        if restricted is not None:
+            raise restricted
+        person = self._person(dn, entry, username)
+        if person is None:
+            raise InvalidCredentials(detail=f"entry {dn!r} cannot be mapped to a person")
+        if person.disabled:
+            raise AccountDisabled(detail="userAccountControl ACCOUNTDISABLE")
+        if policy is not None and (
+            policy.timeBeforeExpiration is not None or policy.graceAuthNsRemaining is not None
+        ):
+            notice = PasswordNotice(
+                expires_in=policy.timeBeforeExpiration,
+                grace_logins=policy.graceAuthNsRemaining,
+            )
+            person = _with_notice(person, notice)
+        return person
+
+    def _find(self, username: str) -> Person | None:
+        found = self._search_one(self._user_filter(username))
+        return self._person(*found, username) if found else None
+
+    def _by_subject(self, subject: str) -> Person | None:
+        found = self._search_one(self.profile.subject_filter(subject))
+        return self._person(*found, None) if found else None
+
+    def _check(self) -> str:
+        def probe(connection: Connection) -> str:
+            connection.conn.search_s(self.settings.user_base, ldap.SCOPE_BASE, "(objectClass=*)", ["1.1"])
+            return connection.url
+
+        try:
+            url = self._pool.run(probe)
+        except ldap.NO_SUCH_OBJECT as exc:
+            raise DirectoryUnavailable(f"user base {self.settings.user_base!r} does not exist") from exc
+        return f"{url} ({self.settings.profile}, base {self.settings.user_base})"
+
+    # --- the Directory protocol ----------------------------------------------------------------
+
+    async def authenticate(self, username: str, password: str) -> Person:
+        if not password:
+            raise InvalidCredentials(detail="empty password")
+        typed = normalize_username(username)
+        if not typed:
+            raise InvalidCredentials(detail="empty username")
+        return await self._run(self._authenticate, typed, password)
+
+    async def find(self, username: str) -> Person | None:
+        typed = normalize_username(username)
+        if not typed:
+            return None
+        return await self._run(self._find, typed)
+
+    async def by_subject(self, subject: str) -> Person | None:
+        if not subject:
+            return None
+        return await self._run(self._by_subject, subject)
+
+    async def groups(self) -> list[Group]:
+        return await self._run(
+            self._pool.run, lambda connection: list_groups(connection.conn, self._group_base)
+        )
+
+    async def check(self) -> str:
+        return await self._run(self._check)
+
+    async def close(self) -> None:
+        self._pool.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _with_notice(person: Person, notice: PasswordNotice) -> Person:
+    from dataclasses import replace
+
+    return replace(person, notice=notice)

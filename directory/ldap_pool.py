@@ -1,0 +1,177 @@
+"""Connections to the campus directory: options, TLS, failover across URIs, and a small pool.
+
+python-ldap serialises the calls on one connection behind a lock (LDAP-PITFALLS 15), so service
+searches share a few pooled connections while every user bind gets a fresh one that is thrown
+away afterwards: a user's identity never leaks onto a connection that others reuse. Everything
+here blocks; LdapDirectory calls it from its own thread pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import ldap
+from ldap.ldapobject import LDAPObject
+
+from directory.base import DirectoryUnavailable
+from directory.ldap_errors import CONNECTION_ERRORS, error_info
+from idp.settings import LdapSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class Connection:
+    """An LDAP connection and the URI it reached."""
+
+    conn: LDAPObject
+    url: str
+
+    def close(self) -> None:
+        try:
+            self.conn.unbind_s()
+        except ldap.LDAPError:
+            pass
+
+
+class Connector:
+    """Opens connections with the settings' options, trying each URI in order (failover)."""
+
+    def __init__(self, settings: LdapSettings) -> None:
+        self.settings = settings
+
+    def _configure(self, url: str) -> LDAPObject:
+        s = self.settings
+        conn = ldap.initialize(url)
+        conn.protocol_version = ldap.VERSION3
+        # referral chasing re-binds anonymously and breaks AD searches (LDAP-PITFALLS 4)
+        conn.set_option(ldap.OPT_REFERRALS, 0)
+        # both default to "wait forever": a dead server would hang logins (LDAP-PITFALLS 12)
+        conn.set_option(ldap.OPT_NETWORK_TIMEOUT, s.network_timeout)
+        conn.set_option(ldap.OPT_TIMEOUT, s.timeout)
+        conn.timeout = s.timeout  # python-ldap's own wait in the synchronous *_s calls
+        if s.start_tls or url.startswith("ldaps://"):
+            conn.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+            if s.ca_file:
+                conn.set_option(ldap.OPT_X_TLS_CACERTFILE, s.ca_file)
+            conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)  # apply the TLS options above
+        return conn
+
+    def open(self, first_operation: Callable[[LDAPObject], object]) -> Connection:
+        """A connection on which `first_operation` (a bind) succeeded, trying every URI.
+
+        Only connection-level failures move on to the next URI; any other error (wrong password,
+        for instance) is the answer and is raised as the python-ldap exception it is.
+        """
+        failures: list[str] = []
+        for url in self.settings.urls:
+            conn = self._configure(url)
+            try:
+                if self.settings.start_tls and url.startswith("ldap://"):
+                    # never fall back to plaintext: a failed StartTLS is a failed server
+                    conn.start_tls_s()
+                first_operation(conn)
+                return Connection(conn, url)
+            except CONNECTION_ERRORS as exc:  # down, timed out, or a TLS handshake that failed
+                failures.append(f"{url}: {error_info(exc).get('desc', exc)}")
+            except ldap.PROTOCOL_ERROR as exc:  # StartTLS refused by the server
+                failures.append(f"{url}: StartTLS refused ({error_info(exc).get('info', '')})")
+            except BaseException:
+                _unbind(conn)
+                raise
+            _unbind(conn)
+        log.warning("LDAP unreachable: %s", "; ".join(failures))
+        raise DirectoryUnavailable(detail="; ".join(failures))
+
+    def service(self) -> Connection:
+        """A connection bound as the service account (anonymous when no bind DN is set)."""
+        s = self.settings
+        password = s.bind_password.get_secret_value()
+
+        def bind(conn: LDAPObject) -> None:
+            conn.simple_bind_s(s.bind_dn, password)
+
+        try:
+            return self.open(bind)
+        except ldap.INVALID_CREDENTIALS as exc:
+            # the operator's fault, not the person's: the IdP cannot search at all
+            raise DirectoryUnavailable(
+                "directory service account rejected", detail=f"bind as {s.bind_dn!r} failed"
+            ) from exc
+        except ldap.LDAPError as exc:
+            raise DirectoryUnavailable(detail=f"service bind: {error_info(exc)}") from exc
+
+
+def _unbind(conn: LDAPObject) -> None:
+    try:
+        conn.unbind_s()
+    except ldap.LDAPError:
+        pass
+
+
+class ServicePool:
+    """At most `size` service connections; a broken one is dropped and a fresh one tried once.
+
+    That is what lets logins recover by themselves after the directory restarts.
+    """
+
+    def __init__(self, connector: Connector, size: int, wait: float) -> None:
+        self._connector = connector
+        self._idle: list[Connection] = []
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(size)
+        self._wait = wait
+        self._closed = False
+
+    def run(self, operation: Callable[[Connection], T]) -> T:
+        """Run `operation` on a pooled connection; connection failures → DirectoryUnavailable."""
+        if not self._slots.acquire(timeout=self._wait):
+            raise DirectoryUnavailable(detail="all pooled LDAP connections stayed busy")
+        try:
+            for _attempt in range(2):
+                connection, reused = self._take()
+                try:
+                    result = operation(connection)
+                except CONNECTION_ERRORS as exc:
+                    connection.close()
+                    if reused:
+                        continue  # the server may have restarted since: one fresh try
+                    raise DirectoryUnavailable(
+                        detail=f"{connection.url}: {error_info(exc).get('desc', exc)}"
+                    ) from exc
+                except ldap.LDAPError:
+                    self._give_back(connection)  # an answer (no such object, …): still usable
+                    raise
+                except BaseException:
+                    connection.close()  # unknown state: do not hand it to the next caller
+                    raise
+                self._give_back(connection)
+                return result
+            raise DirectoryUnavailable(detail="LDAP connection lost twice")
+        finally:
+            self._slots.release()
+
+    def _take(self) -> tuple[Connection, bool]:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(), True
+        return self._connector.service(), False
+
+    def _give_back(self, connection: Connection) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()

@@ -1,0 +1,65 @@
+"""Tables of the embedded local directory, on their own metadata (DirectoryBase), prefixed dir_.
+
+Kept apart from idp.db.models so the directory stays a separate seam: the IdP's migrations import
+`DirectoryBase.metadata` alongside their own.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class DirectoryBase(DeclarativeBase):
+    type_annotation_map = {list[str]: JSON}
+
+
+class DirPerson(DirectoryBase):
+    __tablename__ = "dir_people"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(36), unique=True)
+    username: Mapped[str] = mapped_column(String(128))  # as the person spells it
+    # NFC + casefold: `Student` and `student` are one account (LDAP-PITFALLS 13)
+    username_key: Mapped[str] = mapped_column(String(128), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(String(200))
+    given_name: Mapped[str | None] = mapped_column(String(100))
+    family_name: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    number: Mapped[str | None] = mapped_column(String(64), index=True)
+    department: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(200))
+    affiliations: Mapped[list[str]] = mapped_column(default=list)
+    principal_name: Mapped[str | None] = mapped_column(String(254))
+    entitlements: Mapped[list[str]] = mapped_column(default=list)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    password_expired: Mapped[bool] = mapped_column(Boolean, default=False)
+    must_change: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class DirGroup(DirectoryBase):
+    __tablename__ = "dir_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class DirMembership(DirectoryBase):
+    __tablename__ = "dir_memberships"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("dir_people.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("dir_groups.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
