@@ -1,0 +1,57 @@
+"""The Store protocol: a small TTL key-value API that Redis and a dict can both honour.
+
+One-time items (codes, reset links) are taken with `take`, which is atomic (Redis GETDEL), so two
+concurrent redemptions of one code can never both succeed.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached: a 503 for the caller, never a silent miss."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    name: str
+    shared: bool  # True when several processes can share it (Redis)
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def put(self, key: str, value: str, ttl: int) -> None: ...
+
+    async def add(self, key: str, value: str, ttl: int) -> bool:
+        """Set only if absent; True when this call created it (replay guards)."""
+        ...
+
+    async def take(self, key: str) -> str | None:
+        """Get and delete in one atomic step."""
+        ...
+
+    async def delete(self, *keys: str) -> int: ...
+
+    async def incr(self, key: str, ttl: int) -> int:
+        """Increment a counter; the TTL starts with the first increment."""
+        ...
+
+    async def ttl(self, key: str) -> int | None:
+        """Seconds left, or None when the key does not exist."""
+        ...
+
+    async def set_add(self, key: str, member: str, ttl: int) -> None:
+        """Add to a set and (re)start its TTL."""
+        ...
+
+    async def set_remove(self, key: str, member: str) -> None: ...
+
+    async def set_members(self, key: str) -> set[str]: ...
+
+    async def keys(self, prefix: str) -> list[str]:
+        """Every live key that starts with prefix (admin listings; not for hot paths)."""
+        ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,111 @@
+"""The embedded store: a dict with expiry, for one process (the demo and single-node installs).
+
+Everything runs on the event loop thread, so each method is atomic by construction.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+class MemoryStore:
+    name = "memory"
+    shared = False
+
+    def __init__(self) -> None:
+        self._data: dict[str, tuple[object, float]] = {}
+        self._ops = 0
+
+    def _live(self, key: str) -> object | None:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        value, expires = item
+        if expires <= time.monotonic():
+            del self._data[key]
+            return None
+        return value
+
+    def _sweep(self) -> None:
+        # amortised clean-up so abandoned keys cannot grow the dict without bound
+        self._ops += 1
+        if self._ops % 1024:
+            return
+        now = time.monotonic()
+        for key in [k for k, (_, exp) in self._data.items() if exp <= now]:
+            del self._data[key]
+
+    def _set(self, key: str, value: object, ttl: int) -> None:
+        self._sweep()
+        self._data[key] = (value, time.monotonic() + ttl)
+
+    async def get(self, key: str) -> str | None:
+        value = self._live(key)
+        return value if isinstance(value, str) else None
+
+    async def put(self, key: str, value: str, ttl: int) -> None:
+        self._set(key, value, ttl)
+
+    async def add(self, key: str, value: str, ttl: int) -> bool:
+        if self._live(key) is not None:
+            return False
+        self._set(key, value, ttl)
+        return True
+
+    async def take(self, key: str) -> str | None:
+        value = self._live(key)
+        if value is None:
+            return None
+        del self._data[key]
+        return value if isinstance(value, str) else None
+
+    async def delete(self, *keys: str) -> int:
+        count = 0
+        for key in keys:
+            if self._live(key) is not None:
+                del self._data[key]
+                count += 1
+        return count
+
+    async def incr(self, key: str, ttl: int) -> int:
+        value = self._live(key)
+        if value is None:
+            self._set(key, "1", ttl)
+            return 1
+        count = int(value) + 1  # type: ignore[call-overload]
+        self._data[key] = (str(count), self._data[key][1])
+        return count
+
+    async def ttl(self, key: str) -> int | None:
+        if self._live(key) is None:
+            return None
+        return max(0, round(self._data[key][1] - time.monotonic()))
+
+    async def set_add(self, key: str, member: str, ttl: int) -> None:
+        members = self._live(key)
+        if not isinstance(members, set):
+            members = set()
+        members.add(member)
+        self._set(key, members, ttl)
+
+    async def set_remove(self, key: str, member: str) -> None:
+        members = self._live(key)
+        if isinstance(members, set):
+            members.discard(member)
+            if not members:
+                # as Redis does: an empty set is no key at all (keys() must not list it)
+                del self._data[key]
+
+    async def set_members(self, key: str) -> set[str]:
+        members = self._live(key)
+        return set(members) if isinstance(members, set) else set()
+
+    async def keys(self, prefix: str) -> list[str]:
+        matching = [k for k in list(self._data) if k.startswith(prefix)]
+        return sorted(k for k in matching if self._live(k) is not None)
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._data.clear()

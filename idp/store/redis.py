@@ -1,0 +1,100 @@
+"""The production store: Redis, shared by every replica."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from idp.store.base import StoreUnavailable
+
+T = TypeVar("T")
+
+# INCR then EXPIRE only on the first increment, in one round trip and atomically
+_INCR_WITH_TTL = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+
+def _glob_escape(text: str) -> str:
+    """Make a literal for SCAN MATCH: usernames in keys may hold `*`, `?`, `[` or `\\`."""
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
+
+
+class RedisStore:
+    name = "redis"
+    shared = True
+
+    def __init__(self, url: str, *, prefix: str = "idp:") -> None:
+        self._redis = aioredis.Redis.from_url(
+            url, decode_responses=True, socket_timeout=3, socket_connect_timeout=3,
+            health_check_interval=30,
+        )
+        self._prefix = prefix
+        self._incr = self._redis.register_script(_INCR_WITH_TTL)
+
+    def _k(self, key: str) -> str:
+        return self._prefix + key
+
+    async def _call(self, op: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await op()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+
+    async def get(self, key: str) -> str | None:
+        return await self._call(lambda: self._redis.get(self._k(key)))
+
+    async def put(self, key: str, value: str, ttl: int) -> None:
+        await self._call(lambda: self._redis.set(self._k(key), value, ex=ttl))
+
+    async def add(self, key: str, value: str, ttl: int) -> bool:
+        return bool(await self._call(lambda: self._redis.set(self._k(key), value, ex=ttl, nx=True)))
+
+    async def take(self, key: str) -> str | None:
+        return await self._call(lambda: self._redis.getdel(self._k(key)))
+
+    async def delete(self, *keys: str) -> int:
+        if not keys:
+            return 0
+        return int(await self._call(lambda: self._redis.delete(*(self._k(k) for k in keys))))
+
+    async def incr(self, key: str, ttl: int) -> int:
+        return int(await self._call(lambda: self._incr(keys=[self._k(key)], args=[ttl])))
+
+    async def ttl(self, key: str) -> int | None:
+        left = await self._call(lambda: self._redis.ttl(self._k(key)))
+        return None if left < 0 else int(left)
+
+    async def set_add(self, key: str, member: str, ttl: int) -> None:
+        async def op() -> Any:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.sadd(self._k(key), member)
+                pipe.expire(self._k(key), ttl)
+                return await pipe.execute()
+
+        await self._call(op)
+
+    async def set_remove(self, key: str, member: str) -> None:
+        await self._call(lambda: self._redis.srem(self._k(key), member))
+
+    async def set_members(self, key: str) -> set[str]:
+        return set(await self._call(lambda: self._redis.smembers(self._k(key))))
+
+    async def keys(self, prefix: str) -> list[str]:
+        async def op() -> list[str]:
+            pattern = _glob_escape(self._k(prefix)) + "*"
+            found = [k async for k in self._redis.scan_iter(match=pattern, count=500)]
+            return sorted(k[len(self._prefix):] for k in found)
+
+        return await self._call(op)
+
+    async def ping(self) -> None:
+        await self._call(self._redis.ping)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
