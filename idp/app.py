@@ -1,0 +1,96 @@
+"""create_app(settings): the FastAPI application. Backends are opened once, in the lifespan,
+and reach routes through `request.app.state.services` (FastAPI dependencies in idp/deps.py)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from directory.base import Directory
+from idp.audit import Audit
+from idp.db.engine import open_engine, sessionmaker
+from idp.interaction import Interactions
+from idp.keys import KeyRing
+from idp.sessions import SessionManager
+from idp.settings import Settings
+from idp.store import Store, open_store
+
+log = logging.getLogger("idp")
+
+
+@dataclass
+class Services:
+    """Everything a request may need, opened once per process."""
+
+    settings: Settings
+    engine: AsyncEngine
+    db: async_sessionmaker
+    store: Store
+    directory: Directory
+    keys: KeyRing
+    sessions: SessionManager
+    interactions: Interactions
+    audit: Audit
+
+
+async def open_services(settings: Settings, *, migrate: bool = True) -> Services:
+    from directory.factory import open_directory
+    from idp.db.migrate import upgrade
+
+    if migrate:
+        await upgrade(settings.database_url)
+    engine = open_engine(settings.database_url)
+    store = open_store(settings)
+    directory = open_directory(settings, engine)
+    keys = KeyRing.open(settings.keys_dir)
+    return Services(
+        settings=settings, engine=engine, db=sessionmaker(engine), store=store,
+        directory=directory, keys=keys, sessions=SessionManager(store, settings.session.ttl),
+        interactions=Interactions(store), audit=Audit(sessionmaker(engine)),
+    )
+
+
+async def close_services(services: Services) -> None:
+    await services.directory.close()
+    await services.store.close()
+    await services.engine.dispose()
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """Build the app. Pass `services` to share already-open backends (tests, the demo)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = services is None
+        app.state.services = services or await open_services(settings)
+        try:
+            yield
+        finally:
+            if own:
+                await close_services(app.state.services)
+
+    app = FastAPI(title="campus-idp", version="0.1.0", lifespan=lifespan, docs_url="/docs")
+    app.state.settings = settings
+    if services is not None:
+        app.state.services = services
+    _include_routers(app)
+    from idp.web.security import SecurityHeaders
+
+    app.add_middleware(SecurityHeaders, settings=settings)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    # one readable list of what is served; each package owns its router
+    from idp.health import router as health_router
+    from idp.oauth.routes import router as oauth_router
+    from idp.web.routes import router as web_router
+
+    app.include_router(health_router)
+    app.include_router(oauth_router)
+    app.include_router(web_router)

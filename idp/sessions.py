@@ -1,0 +1,91 @@
+"""SSO sessions in the Store: one per browser login, naming every client it signed into.
+
+The cookie holds only an opaque random id; everything else lives in the Store (Redis when
+IDP_REDIS_URL is set), so every replica honours a session made on any other.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+
+from idp.store.base import Store
+
+
+@dataclass(slots=True)
+class SsoSession:
+    sid: str
+    subject: str
+    username: str
+    auth_time: int  # seconds since the epoch of the last password (or MFA) check
+    amr: list[str] = field(default_factory=lambda: ["pwd"])
+    acr: str | None = None
+    created_at: int = 0
+    ip: str | None = None
+    user_agent: str | None = None
+
+    def age(self, now: int | None = None) -> int:
+        return (now or int(time.time())) - self.auth_time
+
+
+class SessionManager:
+    """Create, read, extend and end SSO sessions. Keys:
+    `sso:{sid}` the session JSON; `sso-clients:{sid}` set of client ids;
+    `sso-user:{subject}` set of the person's sids (for "sign out everywhere" and admin listing).
+    """
+
+    def __init__(self, store: Store, ttl: int) -> None:
+        self.store = store
+        self.ttl = ttl
+
+    async def create(
+        self, *, subject: str, username: str, amr: list[str] | None = None, acr: str | None = None,
+        ip: str | None = None, user_agent: str | None = None, replaces: str | None = None,
+    ) -> SsoSession:
+        """Start a session with a fresh id. `replaces` (the id from the old cookie) is ended, so a
+        session id is never reused across a login (session fixation)."""
+        if replaces:
+            await self.end(replaces)
+        now = int(time.time())
+        session = SsoSession(
+            sid=secrets.token_urlsafe(32), subject=subject, username=username, auth_time=now,
+            amr=amr or ["pwd"], acr=acr, created_at=now, ip=ip, user_agent=user_agent,
+        )
+        await self.store.put(f"sso:{session.sid}", json.dumps(asdict(session)), self.ttl)
+        await self.store.set_add(f"sso-user:{subject}", session.sid, self.ttl)
+        return session
+
+    async def get(self, sid: str | None) -> SsoSession | None:
+        if not sid or len(sid) > 128:
+            return None
+        raw = await self.store.get(f"sso:{sid}")
+        if raw is None:
+            return None
+        return SsoSession(**json.loads(raw))
+
+    async def add_client(self, sid: str, client_id: str) -> None:
+        await self.store.set_add(f"sso-clients:{sid}", client_id, self.ttl)
+
+    async def clients(self, sid: str) -> set[str]:
+        return await self.store.set_members(f"sso-clients:{sid}")
+
+    async def of_subject(self, subject: str) -> list[SsoSession]:
+        sessions = []
+        for sid in await self.store.set_members(f"sso-user:{subject}"):
+            session = await self.get(sid)
+            if session is None:
+                await self.store.set_remove(f"sso-user:{subject}", sid)
+            else:
+                sessions.append(session)
+        return sorted(sessions, key=lambda s: s.created_at)
+
+    async def end(self, sid: str) -> tuple[SsoSession | None, set[str]]:
+        """End a session; returns it and the clients it had signed into (for back-channel logout)."""
+        session = await self.get(sid)
+        clients = await self.clients(sid)
+        await self.store.delete(f"sso:{sid}", f"sso-clients:{sid}")
+        if session is not None:
+            await self.store.set_remove(f"sso-user:{session.subject}", sid)
+        return session, clients

@@ -1,0 +1,1 @@
+"""The interaction UI: login, consent, logout pages (zh + en)."""

@@ -1,0 +1,191 @@
+"""Chinese and English strings for the interaction pages, and how a page picks its language.
+
+A small dict catalogue instead of a gettext toolchain: two languages, a few dozen strings, and
+every key is checked by the tests to exist in both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from starlette.requests import Request
+
+Locale = Literal["zh", "en"]
+LOCALES: tuple[Locale, ...] = ("zh", "en")
+
+CATALOGUE: dict[str, dict[Locale, str]] = {
+    # chrome
+    "lang_switch": {"zh": "English", "en": "中文"},
+    "footer": {"zh": "统一身份认证", "en": "Unified identity authentication"},
+    # login
+    "login_title": {"zh": "登录", "en": "Sign in"},
+    "login_to_app": {"zh": "登录以继续使用 {app}", "en": "Sign in to continue to {app}"},
+    "username": {"zh": "用户名（学号/工号）", "en": "Username (student or staff number)"},
+    "password": {"zh": "密码", "en": "Password"},
+    "sign_in": {"zh": "登录", "en": "Sign in"},
+    "login_reason_prompt_login": {
+        "zh": "应用要求您重新输入密码。", "en": "The app asks you to enter your password again.",
+    },
+    "login_reason_max_age": {
+        "zh": "您上次登录已超过应用允许的时间，请重新登录。",
+        "en": "Your last sign-in is older than the app allows. Please sign in again.",
+    },
+    "login_reason_other_user": {
+        "zh": "应用要求以另一个账号登录。", "en": "The app asks you to sign in as another account.",
+    },
+    # login errors (one per DirectoryError kind, plus form problems)
+    "err_empty_fields": {"zh": "请输入用户名和密码。", "en": "Enter your username and password."},
+    "err_invalid_credentials": {"zh": "用户名或密码错误", "en": "Wrong username or password"},
+    "err_account_locked": {
+        "zh": "账号已被锁定。请稍后再试，或联系信息中心（网络与信息中心服务台）解锁。",
+        "en": "This account is locked. Try again later, or ask the IT service desk to unlock it.",
+    },
+    "err_account_disabled": {
+        "zh": "账号已停用。如有疑问，请联系信息中心服务台。",
+        "en": "This account is disabled. Ask the IT service desk if you think this is wrong.",
+    },
+    "err_password_expired": {
+        "zh": "密码已过期。请先修改密码（或联系信息中心服务台重置），然后再登录。",
+        "en": "Your password has expired. Change it (or ask the IT service desk to reset it), "
+              "then sign in again.",
+    },
+    "err_must_change_password": {
+        "zh": "您必须先修改密码才能登录。请修改密码（或联系信息中心服务台），然后再登录。",
+        "en": "You must change your password before you can sign in. Change it (or ask the IT "
+              "service desk), then sign in again.",
+    },
+    "err_throttled": {
+        "zh": "登录失败次数过多。请 15 分钟后再试。",
+        "en": "Too many failed sign-in attempts. Wait 15 minutes and try again.",
+    },
+    "err_directory_unavailable_title": {
+        "zh": "暂时无法登录", "en": "Sign-in is temporarily unavailable",
+    },
+    "err_directory_unavailable": {
+        "zh": "校园目录服务暂时无法访问。请稍后再试。",
+        "en": "The campus directory cannot be reached right now. Please try again in a few "
+              "minutes.",
+    },
+    "err_service_unavailable": {
+        "zh": "登录服务暂时不可用。请稍后再试。",
+        "en": "The sign-in service is temporarily unavailable. Please try again in a few minutes.",
+    },
+    # consent
+    "consent_title": {"zh": "授权", "en": "Allow access"},
+    "consent_intro": {
+        "zh": "{app} 请求获取您的以下信息：", "en": "{app} would like to receive:",
+    },
+    "consent_signed_in_as": {"zh": "当前账号：{user}", "en": "Signed in as {user}"},
+    "consent_claims": {"zh": "包括：", "en": "Includes:"},
+    "allow": {"zh": "同意", "en": "Allow"},
+    "deny": {"zh": "拒绝", "en": "Deny"},
+    # logout
+    "logout_title": {"zh": "退出登录", "en": "Sign out"},
+    "logout_question": {
+        "zh": "要退出统一身份认证吗？您将同时退出所有通过它登录的应用。",
+        "en": "Sign out? You will be signed out of every app you signed into with this account.",
+    },
+    "logout_question_app": {
+        "zh": "{app} 请求退出登录。您将同时退出所有通过统一身份认证登录的应用。",
+        "en": "{app} asks to sign you out. You will be signed out of every app you signed into "
+              "with this account.",
+    },
+    "logout_confirm": {"zh": "退出", "en": "Sign out"},
+    "logout_cancel_hint": {
+        "zh": "如果不想退出，直接关闭此页面即可。", "en": "To stay signed in, just close this page.",
+    },
+    "signed_out_title": {"zh": "已退出", "en": "Signed out"},
+    "signed_out_body": {
+        "zh": "您已退出登录。为了安全，请关闭浏览器。",
+        "en": "You are signed out. For your safety, close the browser.",
+    },
+    "signed_out_unregistered": {
+        "zh": "应用请求的跳转地址未登记，因此没有跳转。",
+        "en": "The app asked to send you to an address that is not registered, so you stay here.",
+    },
+    # errors
+    "error_title": {"zh": "出错了", "en": "Something went wrong"},
+    "interaction_expired_title": {"zh": "登录链接已失效", "en": "This sign-in link has expired"},
+    "interaction_expired": {
+        "zh": "此登录链接已过期或已使用。请返回应用重新登录。",
+        "en": "This sign-in link has expired or was already used. Go back to the app and try "
+              "again.",
+    },
+    "csrf_title": {"zh": "表单已失效", "en": "This form has expired"},
+    "csrf_detail": {
+        "zh": "表单已过期或并非来自本站。请返回上一页刷新后重试。",
+        "en": "The form has expired or did not come from this site. Go back, reload the page "
+              "and try again.",
+    },
+    "session_expired_title": {"zh": "登录已失效", "en": "Your session has expired"},
+    "session_expired": {
+        "zh": "您的登录已过期。请返回应用重新登录。",
+        "en": "Your sign-in has expired. Go back to the app and try again.",
+    },
+    "logout_client_mismatch_title": {"zh": "退出请求无效", "en": "Invalid sign-out request"},
+    "logout_client_mismatch": {
+        "zh": "退出请求中的应用与令牌不一致。",
+        "en": "The app named in the sign-out request does not match its ID token.",
+    },
+    "bad_request_title": {"zh": "请求无效", "en": "Invalid request"},
+}
+
+
+def text(key: str, locale: Locale, **values: object) -> str:
+    """The string for key in locale; an unknown key is returned as is (so engine-supplied
+    free text can pass through error_page unchanged)."""
+    entry = CATALOGUE.get(key)
+    if entry is None:
+        return key.format(**values) if values else key
+    return entry[locale].format(**values) if values else entry[locale]
+
+
+def match_locale(tag: str) -> Locale | None:
+    """BCP 47 tag -> a supported locale: zh, zh-CN, zh-Hans-CN -> zh; en-GB -> en."""
+    primary = tag.strip().split("-")[0].split("_")[0].lower()
+    return primary if primary in LOCALES else None  # type: ignore[return-value]
+
+
+def from_ui_locales(ui_locales: str | None) -> Locale | None:
+    """First supported tag of an OIDC ui_locales value (space-separated, by preference; OIDC
+    Core §3.1.2.1)."""
+    for tag in (ui_locales or "").split()[:10]:
+        locale = match_locale(tag)
+        if locale:
+            return locale
+    return None
+
+
+def from_accept_language(header: str | None) -> Locale | None:
+    """Best supported language of an Accept-Language header (RFC 9110 §12.5.4), by q value."""
+    ranked: list[tuple[float, int, Locale]] = []
+    for index, item in enumerate((header or "").split(",")[:20]):
+        tag, _, params = item.partition(";")
+        quality = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                quality = float(params[2:])
+            except ValueError:
+                quality = 0.0
+        locale = match_locale(tag)
+        if locale and quality > 0:
+            ranked.append((-quality, index, locale))
+    return min(ranked)[2] if ranked else None
+
+
+def choose_locale(
+    request: Request, default: Locale, *, ui_locales: str | None = None,
+    form: Mapping[str, object] | None = None,
+) -> Locale:
+    """The page language: the query's or form's ui_locales (the language switch), then the
+    authorization request's ui_locales, then Accept-Language, then the site default."""
+    form_value = form.get("ui_locales") if form else None
+    return (
+        from_ui_locales(request.query_params.get("ui_locales"))
+        or from_ui_locales(form_value if isinstance(form_value, str) else None)
+        or from_ui_locales(ui_locales)
+        or from_accept_language(request.headers.get("accept-language"))
+        or default
+    )

@@ -1,0 +1,156 @@
+"""The login page of an interaction: GET shows the form, POST checks the password.
+
+The POST is a pipeline of small steps: find the interaction, check CSRF, check the form, check
+the throttle, ask the directory, rotate the session, hand the browser back to the engine.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from directory.base import DirectoryError, DirectoryUnavailable, Person, normalize_username
+from idp.app import Services
+from idp.deps import ServicesDep
+from idp.interaction import Interaction
+from idp.logout import logout_session
+from idp.web import csrf
+from idp.web.cookies import client_ip, session_id, set_session_cookie
+from idp.web.i18n import Locale, choose_locale
+from idp.web.pages import error_page, render
+from idp.web.throttle import DEFAULT_THROTTLE
+from idp.web.unavailable import PageRoute
+
+router = APIRouter(route_class=PageRoute)
+
+MAX_USERNAME = 256
+MAX_PASSWORD = 1024
+
+# the person's fault: a message on the form, and an HTTP status for machines and logs
+FAILURE_STATUS: dict[str, int] = {
+    "invalid_credentials": 401, "account_locked": 403, "account_disabled": 403,
+    "password_expired": 403, "must_change_password": 403,
+}
+
+
+def expired_page(request: Request, locale: Locale | None = None) -> Response:
+    return error_page(request, status=400, title="interaction_expired_title",
+                      detail="interaction_expired", locale=locale)
+
+
+def _login_form(
+    request: Request, services: Services, interaction: Interaction, *, locale: Locale,
+    token: str, username: str | None = None, error: str | None = None, status: int = 200,
+) -> Response:
+    reason = {
+        "prompt_login": "login_reason_prompt_login", "max_age": "login_reason_max_age",
+        "id_token_hint": "login_reason_other_user", "other_user": "login_reason_other_user",
+    }.get(interaction.reason or "")
+    prefill = username if username is not None else (interaction.login_hint or "")
+    return render(
+        request, "login.html", locale=locale, status=status, title_key="login_title",
+        app_name=interaction.client_name or interaction.client_id, reason=reason,
+        username=prefill[:MAX_USERNAME], error=error, csrf_token=token,
+        action=f"/login/{interaction.id}",
+    )
+
+
+@router.get("/login/{interaction_id}")
+async def login_page(interaction_id: str, request: Request, services: ServicesDep) -> Response:
+    settings = services.settings
+    interaction = await services.interactions.get(interaction_id)
+    if interaction is None:
+        return expired_page(request)
+    if interaction.prompt == "consent":
+        return RedirectResponse(f"/consent/{interaction.id}", status_code=303)
+    locale = choose_locale(request, settings.site.default_locale, ui_locales=interaction.ui_locales)
+    token, new = csrf.browser_token(request, settings)
+    if interaction.extra.get("csrf") != token:
+        interaction.extra["csrf"] = token
+        await services.interactions.save(interaction)
+    response = _login_form(request, services, interaction, locale=locale, token=token)
+    if new:
+        csrf.set_cookie(response, token, settings)
+    return response
+
+
+@router.post("/login/{interaction_id}")
+async def login_submit(interaction_id: str, request: Request, services: ServicesDep) -> Response:
+    settings = services.settings
+    form = await request.form()
+    interaction = await services.interactions.get(interaction_id)
+    locale = choose_locale(request, settings.site.default_locale, form=form,
+                           ui_locales=interaction.ui_locales if interaction else None)
+    if interaction is None or interaction.prompt != "login":
+        return expired_page(request, locale)
+    ip = client_ip(request)
+    if not csrf.is_valid(request, settings, form.get("csrf"), interaction.extra.get("csrf")):
+        await services.audit.record("login", "csrf_failed", client_id=interaction.client_id, ip=ip)
+        return error_page(request, status=403, title="csrf_title", detail="csrf_detail",
+                          locale=locale)
+    token = interaction.extra["csrf"]
+    raw_username, password = form.get("username"), form.get("password")
+    username = normalize_username(raw_username)[:MAX_USERNAME] if isinstance(
+        raw_username, str) else ""
+    password = password if isinstance(password, str) else ""
+
+    def again(error: str, status: int) -> Response:
+        return _login_form(request, services, interaction, locale=locale, token=token,
+                           username=username, error=error, status=status)
+
+    # an empty password is an unauthenticated bind that LDAP answers with success
+    # (LDAP-PITFALLS 1): refuse it here, before the directory or the throttle see it
+    if not username or not password:
+        return again("err_empty_fields", 400)
+    if len(password) > MAX_PASSWORD:
+        password = password[:MAX_PASSWORD + 1]  # still wrong, without hashing a megabyte
+
+    audit: dict[str, Any] = {"actor": username, "client_id": interaction.client_id, "ip": ip}
+    if await DEFAULT_THROTTLE.blocked(services.store, username, ip):
+        await services.audit.record("login", "throttled", **audit)
+        return again("err_throttled", 429)
+    try:
+        person = await services.directory.authenticate(username, password)
+    except DirectoryUnavailable as exc:
+        await services.audit.record("login", exc.kind, reason=exc.detail or str(exc), **audit)
+        return error_page(request, status=503, title="err_directory_unavailable_title",
+                          detail="err_directory_unavailable", locale=locale)
+    except DirectoryError as exc:
+        await DEFAULT_THROTTLE.failed(services.store, username, ip)
+        await services.audit.record("login", exc.kind, reason=exc.detail or str(exc), **audit)
+        kind = exc.kind if exc.kind in FAILURE_STATUS else "invalid_credentials"
+        return again(f"err_{kind}", FAILURE_STATUS[kind])
+
+    await DEFAULT_THROTTLE.succeeded(services.store, username)
+    await services.audit.record("login", "success", **(audit | {"actor": person.username}),
+                                subject=person.subject)
+    sid = await _start_session(request, services, person)
+    interaction.sid = sid
+    interaction.extra["login_at"] = int(time.time())
+    await services.interactions.save(interaction)
+    response = RedirectResponse(f"/authorize/resume/{interaction.id}", status_code=303)
+    set_session_cookie(response, sid, settings)
+    return response
+
+
+async def _start_session(request: Request, services: Services, person: Person) -> str:
+    """A new session id at every login (session fixation). Apps signed into by the old
+    session stay with the same person; another person's old session is logged out everywhere."""
+    old_sid = session_id(request, services.settings)
+    old = await services.sessions.get(old_sid)
+    carried: set[str] = set()
+    if old is not None and old_sid:
+        if old.subject == person.subject:
+            carried = await services.sessions.clients(old_sid)
+        else:
+            await logout_session(services, old_sid, reason="another_login")
+    session = await services.sessions.create(
+        subject=person.subject, username=person.username, ip=client_ip(request),
+        user_agent=(request.headers.get("user-agent") or "")[:300] or None, replaces=old_sid,
+    )
+    for client_id in carried:
+        await services.sessions.add_client(session.sid, client_id)
+    return session.sid

@@ -1,0 +1,60 @@
+"""The client_credentials grant (RFC 6749 §4.4)."""
+
+from __future__ import annotations
+
+import pytest
+from joserfc import jwt
+
+from idp.oauth.clients import create_client
+from tests.oauth.flow import jwks, register
+from tests.support.server import LiveIdp
+
+
+async def machine(live: LiveIdp):  # type: ignore[no-untyped-def]
+    return await register(live, grant_types=["client_credentials"], redirect_uris=[],
+                          scopes=["api.read", "api.write", "openid", "profile"])
+
+
+async def test_client_gets_a_machine_token(live: LiveIdp) -> None:
+    client = await machine(live)
+    async with live.client() as http:
+        response = await http.post("/token", data={"grant_type": "client_credentials",
+                                                   "scope": "api.read"}, auth=client.basic)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["scope"] == "api.read"
+    assert "id_token" not in body and "refresh_token" not in body
+    claims = jwt.decode(body["access_token"], await jwks(live)).claims
+    assert claims["sub"] == client.client_id and claims["client_id"] == client.client_id
+
+
+async def test_default_scope_is_the_clients_api_scopes(live: LiveIdp) -> None:
+    client = await machine(live)
+    async with live.client() as http:
+        response = await http.post("/token", data={"grant_type": "client_credentials"},
+                                   auth=client.basic)
+    assert response.json()["scope"] == "api.read api.write"
+
+
+async def test_person_scopes_and_unknown_scopes_are_refused(live: LiveIdp) -> None:
+    client = await machine(live)
+    async with live.client() as http:
+        for scope in ("openid", "api.delete", "profile api.read"):
+            response = await http.post("/token", data={"grant_type": "client_credentials",
+                                                       "scope": scope}, auth=client.basic)
+            assert response.status_code == 400, scope
+            assert response.json()["error"] == "invalid_scope"
+
+
+async def test_client_without_the_grant_is_unauthorized(live: LiveIdp, confidential) -> None:
+    async with live.client() as http:
+        response = await http.post("/token", data={"grant_type": "client_credentials"},
+                                   auth=confidential.basic)
+    assert response.status_code == 400
+    assert response.json()["error"] == "unauthorized_client"
+
+
+async def test_public_clients_cannot_have_the_grant(live: LiveIdp) -> None:
+    with pytest.raises(ValueError, match="confidential"):
+        await create_client(live.services.db, name="x", redirect_uris=[], public=True,
+                            grant_types=["client_credentials"])
