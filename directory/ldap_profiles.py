@@ -31,6 +31,9 @@ OPENLDAP: dict[str, tuple[str, ...]] = {
     "entitlements": ("eduPersonEntitlement",),
     "member_of": ("memberOf",),
     "account_control": (),
+    # ppolicy's administrative lock: "000001010000Z" locks until an admin unlocks (draft-behera
+    # ppolicy §5.3.3); operational, so it is only returned when asked for by name
+    "account_locked": ("pwdAccountLockedTime",),
 }
 
 ACTIVE_DIRECTORY: dict[str, tuple[str, ...]] = {
@@ -49,11 +52,13 @@ ACTIVE_DIRECTORY: dict[str, tuple[str, ...]] = {
     "entitlements": (),
     "member_of": ("memberOf",),
     "account_control": ("userAccountControl",),
+    "account_locked": (),
 }
 
 PROFILES = {"openldap": OPENLDAP, "activedirectory": ACTIVE_DIRECTORY}
 MULTI_VALUED = frozenset({"affiliations", "entitlements"})
 ACCOUNTDISABLE = 0x2  # userAccountControl bit (MS-ADTS 2.2.16)
+PERMANENT_LOCK = "000001010000Z"  # pwdAccountLockedTime of an administratively disabled account
 
 
 def guid_to_uuid(raw: bytes) -> str:
@@ -158,6 +163,8 @@ class Profile:
         return names[0] if names else None
 
     def disabled(self, entry: Entry) -> bool:
+        if self.first(entry, "account_locked") == PERMANENT_LOCK:
+            return True
         value = self.first(entry, "account_control")
         if value is None:
             return False

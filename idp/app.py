@@ -3,6 +3,7 @@ and reach routes through `request.app.state.services` (FastAPI dependencies in i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,10 @@ from idp.settings import Settings
 from idp.store import Store, open_store
 
 log = logging.getLogger("idp")
+
+# How often a process looks for a key rotation made elsewhere (`idp keys rotate`, another replica
+# sharing IDP_KEYS_DIR): a rotation reaches every replica's JWKS within this many seconds.
+KEY_RELOAD_SECONDS = 5.0
 
 
 @dataclass
@@ -68,9 +73,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = services is None
         app.state.services = services or await open_services(settings)
+        reloader = asyncio.create_task(_reload_keys(app.state.services.keys))
         try:
             yield
         finally:
+            reloader.cancel()
             if own:
                 await close_services(app.state.services)
 
@@ -83,6 +90,17 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
     app.add_middleware(SecurityHeaders, settings=settings)
     return app
+
+
+async def _reload_keys(keys: KeyRing) -> None:
+    """Adopt rotations made by other processes. Parsing a new RSA key costs ~50 ms of CPU, so it
+    runs in a thread, never on the event loop."""
+    while True:
+        await asyncio.sleep(KEY_RELOAD_SECONDS)
+        try:
+            await asyncio.to_thread(keys.reload_if_changed)
+        except Exception:  # noqa: BLE001 - a bad file must not stop the server; KeyRing logs it
+            log.exception("key reload failed")
 
 
 def _include_routers(app: FastAPI) -> None:

@@ -67,6 +67,7 @@ async def live_idp_production(campus_slapd: Campus, tmp_path_factory: pytest.Tem
         database_url=database_url, redis_url="redis://127.0.0.1:6379/0", redis_prefix=prefix,
         directory="ldap", ldap=ldap.model_dump(), keys_dir=tmp_path_factory.mktemp("keys"),
     )
+    live.slapd = campus_slapd.server
     yield live
     for key in await live.services.store.keys(""):
         await live.services.store.delete(key)

@@ -10,9 +10,12 @@ from tests.oauth.flow import Browser, RegisteredClient, register
 from tests.support.server import LiveIdp
 
 
-@pytest.fixture
-async def live(live_idp: LiveIdp) -> LiveIdp:
-    return live_idp
+@pytest.fixture(params=["embedded", "production"])
+def live(request: pytest.FixtureRequest) -> LiveIdp:
+    """Every protocol test runs twice: on the embedded defaults (local directory, in-process
+    store, SQLite) and as in production (slapd, Redis, PostgreSQL)."""
+    name = "live_idp" if request.param == "embedded" else "live_idp_production"
+    return request.getfixturevalue(name)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from tests.oauth.flow import (
     tokens_for,
     verify_id_token,
 )
+from tests.support.people import add_person, disable_person
 from tests.support.server import LiveIdp
 
 SCOPE = "openid profile email offline_access"
@@ -92,9 +93,8 @@ async def test_unknown_refresh_token(live: LiveIdp, first_party) -> None:
 
 
 async def test_disabled_person_cannot_refresh(live: LiveIdp, first_party) -> None:
-    directory = live.services.directory
     username = "leaver-" + secrets.token_hex(3)
-    await directory.create_person(username, "leaver-pass-123", name="Leaver")
+    await add_person(live, username, "leaver-pass-123", name="Leaver")
     browser = Browser.open(live)
     response = await browser.authorize(
         {"response_type": "code", "client_id": first_party.client_id, "redirect_uri": REDIRECT,
@@ -104,6 +104,6 @@ async def test_disabled_person_cannot_refresh(live: LiveIdp, first_party) -> Non
     refreshed = await refresh(live, first_party, token["refresh_token"])
     assert refreshed.status_code == 200  # works while the person is active
     token = refreshed.json()
-    await directory.set_disabled(username)
+    await disable_person(live, username)
     response = await refresh(live, first_party, token["refresh_token"])
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"

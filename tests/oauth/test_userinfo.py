@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from tests.oauth.flow import register, tokens_for
+from tests.support.people import add_person, disable_person
 from tests.support.server import LiveIdp
 
 
@@ -65,9 +66,8 @@ async def test_without_openid_scope_is_insufficient(live: LiveIdp, first_party) 
 
 
 async def test_disabled_person_makes_the_token_invalid(live: LiveIdp, browser) -> None:
-    directory = live.services.directory
     username = "gone-" + secrets.token_hex(3)
-    await directory.create_person(username, "gone-pass-123", name="Gone")
+    await add_person(live, username, "gone-pass-123", name="Gone")
     client = await register(live, skip_consent=True)
     response = await browser.authorize(
         {"response_type": "code", "client_id": client.client_id,
@@ -79,7 +79,7 @@ async def test_disabled_person_makes_the_token_invalid(live: LiveIdp, browser) -
     bearer = {"Authorization": f"Bearer {token['access_token']}"}
     async with live.client() as http:
         assert (await http.get("/userinfo", headers=bearer)).status_code == 200
-        await directory.set_disabled(username)
+        await disable_person(live, username)
         response = await http.get("/userinfo", headers=bearer)
     assert response.status_code == 401
     assert 'error="invalid_token"' in response.headers["www-authenticate"]

@@ -27,6 +27,7 @@ class LiveIdp:
     services: Services
     server: uvicorn.Server
     task: asyncio.Task[None]
+    slapd: Any = None  # the CampusSlapd behind an LDAP-backed server, for tests that write people
 
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
         """A fresh browser-like client (own cookie jar) that does not follow redirects."""

@@ -1,0 +1,34 @@
+"""Write people into whichever directory a live server uses: the local directory through its
+API, slapd through an LDAP add/modify as the directory manager (what an IT admin's tools do)."""
+
+from __future__ import annotations
+
+from directory.local import LocalDirectory
+from tests.support.server import LiveIdp
+from tests.support.slapd import SUFFIX
+
+PEOPLE = f"ou=people,{SUFFIX}"
+
+
+async def add_person(live: LiveIdp, username: str, password: str, *, name: str) -> None:
+    directory = live.services.directory
+    if isinstance(directory, LocalDirectory):
+        await directory.create_person(username, password, name=name)
+        return
+    live.slapd.ldapadd(
+        f"dn: uid={username},{PEOPLE}\nobjectClass: inetOrgPerson\nobjectClass: eduPerson\n"
+        f"uid: {username}\ncn: {name}\nsn: {name.split()[-1]}\nmail: {username}@example.edu\n"
+        f"userPassword: {password}\n"
+    )
+
+
+async def disable_person(live: LiveIdp, username: str) -> None:
+    """Disable an account: the local flag, or ppolicy's administrative lock on OpenLDAP."""
+    directory = live.services.directory
+    if isinstance(directory, LocalDirectory):
+        await directory.set_disabled(username)
+        return
+    live.slapd.ldapmodify(
+        f"dn: uid={username},{PEOPLE}\nchangetype: modify\nreplace: pwdAccountLockedTime\n"
+        "pwdAccountLockedTime: 000001010000Z\n"
+    )
