@@ -14,9 +14,8 @@ DEMO_CLIENT_FILE = "demo-client.json"
 async def prepare_demo(settings: Settings, *, app_url: str | None = None) -> list[str]:
     """Migrate, seed the demo people (local directory) and register the demo app once.
     Returns the lines to print."""
-    from directory.factory import open_directory
-
     from directory.demo_people import DEMO_PEOPLE, seed_local
+    from directory.factory import open_directory
     from idp.db.engine import open_engine, sessionmaker
     from idp.db.migrate import upgrade
     from idp.oauth.clients import create_client, get_client

@@ -53,6 +53,11 @@ class Served:
         return json.loads(result.stdout)
 
 
+def _spawn_serve(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([str(BIN / "idp"), "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
 @pytest.fixture(scope="module")
 async def served(campus_slapd: Campus, tmp_path_factory: pytest.TempPathFactory
                  ) -> AsyncIterator[Served]:
@@ -75,9 +80,8 @@ async def served(campus_slapd: Campus, tmp_path_factory: pytest.TempPathFactory
         "IDP_LDAP_GROUP_BASE": f"ou=groups,{SUFFIX}",
         "IDP_KEYS_DIR": str(tmp_path_factory.mktemp("serve-keys")),
     })
-    process = subprocess.Popen([str(BIN / "idp"), "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    served = Served(f"http://127.0.0.1:{port}", env, process)
+    served = Served(f"http://127.0.0.1:{port}", env, _spawn_serve(port, env))
+    process = served.process
     async with served.client() as http:
         for _ in range(150):
             try:
