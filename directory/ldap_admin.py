@@ -19,10 +19,11 @@ ldap_admin_modlists.py, so they are unit-tested without an AD.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import ldap
+import ldap.dn
 from ldap.controls import RequestControl, SimplePagedResultsControl
 from ldap.filter import escape_filter_chars, filter_format
 from ldap.ldapobject import LDAPObject
@@ -39,6 +40,7 @@ from directory.ldap_admin_modlists import (
     AD_STATE_ATTRIBUTES,
     OPENLDAP_STATE_ATTRIBUTES,
     PERMANENT_LOCK,
+    Entry,
     ad_password_value,
     ad_state,
     changes_for,
@@ -58,7 +60,6 @@ T = TypeVar("T")
 
 RELAX_RULES = "1.3.6.1.4.1.4203.666.5.12"  # draft-zeilenga-ldap-relax: lets an admin fix pwd* attrs
 SEARCH_PAGE = 500  # below AD's MaxPageSize of 1000 (LDAP-PITFALLS 5)
-ADMIN_POOL_SIZE = 2
 
 
 class AdminConnector(Connector):
@@ -115,9 +116,10 @@ class LdapAdminWriter:
         self.active_directory = s.profile == "activedirectory"
         self._group_base = s.group_base or s.user_base
         self._pool: ServicePool | None = None
+        self.pool_size = s.admin_pool_size  # how many writes may usefully run at once
         if s.admin_bind_dn:
             wait = s.timeout + s.network_timeout * len(s.urls)
-            self._pool = ServicePool(AdminConnector(s), ADMIN_POOL_SIZE, wait)
+            self._pool = ServicePool(AdminConnector(s), s.admin_pool_size, wait)
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -227,8 +229,13 @@ class LdapAdminWriter:
                     return found
                 page.cookie = cookie
 
+        # the admin account, where there is one: directories grant admins the larger limits
+        pool = self._pool or self.directory._pool
         try:
-            return self.directory._pool.run(run)
+            return pool.run(run)
+        except (ldap.SIZELIMIT_EXCEEDED, ldap.ADMINLIMIT_EXCEEDED) as exc:
+            raise ValueError(f"the directory stops listing after its size limit (before match "
+                             f"{offset + limit}): narrow the search") from exc
         except ldap.NO_SUCH_OBJECT as exc:
             raise DirectoryUnavailable(detail=f"user base {self.settings.user_base!r} missing") from exc
         except ldap.FILTER_ERROR as exc:
@@ -247,7 +254,9 @@ class LdapAdminWriter:
     # --- people --------------------------------------------------------------------------------
 
     async def create_person(self, username: str, password: str | None = None,
-                            password_hash: str | None = None, **fields: Any) -> Person:
+                            password_hash: str | None = None, groups: Iterable[str] = (),
+                            **fields: Any) -> Person:
+        """Add the entry, set its password, join its groups; any failure deletes it again."""
         spelled = normalize_username(username)
         if not spelled or not spelled.isprintable():
             raise ValueError("a username is required, without control characters")
@@ -260,9 +269,11 @@ class LdapAdminWriter:
         dn, attributes = new_entry(self.profile, self.settings.user_base, spelled, fields,
                                    active_directory=self.active_directory,
                                    password_hash=password_hash)
+        wanted_groups = list(dict.fromkeys(groups))
 
         def create(conn: LDAPObject) -> None:
             conn.add_s(dn, attributes)
+            joined: list[tuple[str, str, str]] = []
             try:
                 if password:
                     self._set_password(conn, dn, password, must_change=must_change)
@@ -272,8 +283,13 @@ class LdapAdminWriter:
                     self._disable(conn, dn, None, False)  # AD accounts are added disabled
                 elif disabled and not self.active_directory:
                     self._disable(conn, dn, None, True)
+                for group in wanted_groups:
+                    joined.append(self._join(conn, group, dn, dict(attributes), add=True))
             except BaseException:
-                _delete_quietly(conn, dn)  # all or nothing: no half-made account stays behind
+                # all or nothing: no half-made account stays behind
+                for group_dn, attribute, value in joined:
+                    _quietly(conn.modify_s, group_dn, [(ldap.MOD_DELETE, attribute, [value.encode()])])
+                _quietly(conn.delete_s, dn)
                 raise
 
         await self._run(self._admin, f"create {spelled!r}", create)
@@ -376,23 +392,30 @@ class LdapAdminWriter:
 
     # --- memberships -----------------------------------------------------------------------------
 
+    def _join(self, conn: LDAPObject, group: str, person_dn: str, entry: Entry,
+              *, add: bool) -> tuple[str, str, str]:
+        """Add (or remove) the person to (from) the group; returns (group DN, attribute, value)."""
+        group_dn, classes = self._group(conn, group)
+        if b"posixgroup" in classes and not ({b"groupofnames", b"groupofuniquenames"} & set(classes)):
+            login = self.profile.username(entry, None) or ldap.dn.str2dn(person_dn)[0][0][1]
+            attribute, value = "memberUid", login
+        elif b"groupofuniquenames" in classes:
+            attribute, value = "uniqueMember", person_dn
+        else:
+            attribute, value = "member", person_dn
+        try:
+            conn.modify_s(group_dn, [(ldap.MOD_ADD if add else ldap.MOD_DELETE, attribute,
+                                      [value.encode("utf-8")])])
+        except ldap.TYPE_OR_VALUE_EXISTS:
+            pass  # already a member: adding again is fine
+        except ldap.NO_SUCH_ATTRIBUTE:
+            pass  # not a member: removing again is fine
+        return group_dn, attribute, value
+
     def _membership(self, group: str, username: str, add: bool) -> None:
         def change(conn: LDAPObject) -> None:
             person_dn, entry = self._locate(conn, username)
-            group_dn, classes = self._group(conn, group)
-            if b"posixgroup" in classes and not ({b"groupofnames", b"groupofuniquenames"} & set(classes)):
-                attribute, value = "memberUid", (self.profile.username(entry, username) or username)
-            elif b"groupofuniquenames" in classes:
-                attribute, value = "uniqueMember", person_dn
-            else:
-                attribute, value = "member", person_dn
-            try:
-                conn.modify_s(group_dn, [(ldap.MOD_ADD if add else ldap.MOD_DELETE, attribute,
-                                          [value.encode("utf-8")])])
-            except ldap.TYPE_OR_VALUE_EXISTS:
-                pass  # already a member: adding again is fine
-            except ldap.NO_SUCH_ATTRIBUTE:
-                pass  # not a member: removing again is fine
+            self._join(conn, group, person_dn, entry, add=add)
 
         verb = f"add {username!r} to {group!r}" if add else f"remove {username!r} from {group!r}"
         self._admin(verb, change)
@@ -404,11 +427,12 @@ class LdapAdminWriter:
         await self._run(self._membership, group, username, False)
 
 
-def _delete_quietly(conn: LDAPObject, dn: str) -> None:
+def _quietly(operation: Callable[..., Any], dn: str, *args: Any) -> None:
+    """A rollback step: its failure is logged (loudly), never hides the original error."""
     try:
-        conn.delete_s(dn)
+        operation(dn, *args)
     except ldap.LDAPError as exc:
-        log.error("could not roll back the half-created entry %r: %s", dn, error_info(exc) or exc)
+        log.error("rolling back %r failed: %s", dn, error_info(exc) or exc)
 
 
 __all__ = ["PERMANENT_LOCK", "AdminConnector", "LdapAdminWriter", "write_failure"]

@@ -27,6 +27,7 @@ OPENLDAP_STATE_ATTRIBUTES = ("pwdAccountLockedTime", "pwdReset", "pwdFailureTime
 AD_STATE_ATTRIBUTES = ("userAccountControl", "lockoutTime", "pwdLastSet", "badPwdCount")
 AD_NORMAL_ACCOUNT = 0x200
 EDUPERSON_PREFIX = "eduperson"
+REQUIRED_ATTRIBUTES = frozenset({"cn", "sn"})  # MUST of person: a removal is always refused
 
 
 def _values(entry: Entry, attribute: str) -> list[bytes]:
@@ -142,6 +143,8 @@ def _update(profile: Profile, entry: Entry, fields: Mapping[str, Any]) -> Modlis
         if wanted == current:
             continue
         if not wanted:
+            if attribute.lower() in REQUIRED_ATTRIBUTES:
+                raise ValueError(f"{field_name} cannot be empty: the directory requires {attribute}")
             if current:
                 modlist.append((ldap.MOD_DELETE, attribute, None))
         else:

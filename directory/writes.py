@@ -8,6 +8,7 @@ here too: a paged people search that stays fast on 100,000 entries, and the acco
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -68,9 +69,11 @@ class DirectoryWriter(Protocol):
 
     async def create_person(
         self, username: str, password: str | None = None, password_hash: str | None = None,
-        **fields: Any,
+        groups: Iterable[str] = (), **fields: Any,
     ) -> Person:
-        """`password_hash` is an already hashed value ({SSHA}, {CRYPT}…) from an older system."""
+        """Create the person in `groups`, completely or not at all (a group that cannot be
+        joined undoes the whole creation). `password_hash` is an already hashed value ({SSHA},
+        {CRYPT}…) from an older system."""
         ...
 
     async def update_person(self, username: str, **fields: Any) -> Person: ...

@@ -1,0 +1,285 @@
+"""Request and response models of the admin REST API (they are its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from directory.base import Person
+from directory.writes import AccountState
+from idp.admin.service_audit import AuditPage, HourlyStats
+from idp.admin.service_clients import pending_scopes
+from idp.admin.service_sessions import Ended, SessionView
+from idp.db.models import AuditEvent, Client
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="stable error code: invalid_token, insufficient_scope, "
+                                   "not_found, invalid, conflict, unavailable")
+    error_description: str
+
+
+class PersonFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=200, description="display name (cn)")
+    given_name: str | None = Field(None, max_length=200)
+    family_name: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=254)
+    phone: str | None = Field(None, max_length=64)
+    number: str | None = Field(None, max_length=64, description="student or staff number")
+    department: str | None = Field(None, max_length=200)
+    title: str | None = Field(None, max_length=200)
+    affiliations: list[str] | None = Field(None, description="eduPersonAffiliation values")
+    principal_name: str | None = Field(None, max_length=254)
+    entitlements: list[str] | None = None
+
+
+class PersonCreateIn(PersonFields):
+    username: str = Field(max_length=64, description="login name (uid / sAMAccountName)")
+    password: str | None = Field(None, max_length=1024,
+                                 description="omit to get a generated one-time password back")
+    groups: list[str] = Field(default_factory=list, description="groups to join (must exist)")
+    must_change: bool = Field(False, description="the first login must change the password")
+
+
+class PersonUpdateIn(PersonFields):
+    """Only the fields sent are changed; null removes a value."""
+
+
+class PersonOut(BaseModel):
+    subject: str
+    username: str
+    name: str | None
+    given_name: str | None
+    family_name: str | None
+    email: str | None
+    phone: str | None
+    number: str | None
+    department: str | None
+    title: str | None
+    affiliations: list[str]
+    principal_name: str | None
+    entitlements: list[str]
+    groups: list[str]
+    disabled: bool
+
+    @classmethod
+    def of(cls, person: Person) -> PersonOut:
+        data = person.as_dict()
+        data.pop("dn", None)
+        return cls.model_validate(data)
+
+
+class AccountStateOut(BaseModel):
+    disabled: bool
+    locked: bool
+    must_change: bool
+    password_expired: bool
+    failures: int
+
+    @classmethod
+    def of(cls, state: AccountState) -> AccountStateOut:
+        return cls.model_validate(state.as_dict())
+
+
+class PersonDetailOut(PersonOut):
+    dn: str | None
+    state: AccountStateOut
+
+
+class PeoplePageOut(BaseModel):
+    items: list[PersonOut]
+    page: int
+    size: int
+    has_more: bool
+
+
+class CreatedOut(BaseModel):
+    person: PersonOut
+    password: str | None = Field(None, description="the generated one-time password, shown once")
+
+
+class DisabledOut(BaseModel):
+    username: str
+    disabled: bool
+    sessions_ended: int = 0
+
+
+class DoneOut(BaseModel):
+    username: str
+    done: str
+
+
+class ResetIn(BaseModel):
+    mode: Literal["password", "link"] = Field(
+        "password", description="password: set a generated one-time password now; link: a "
+                                "one-time link with which the person chooses one")
+    must_change: bool = Field(False, description="(mode password) force a change at next login")
+
+
+class ResetOut(BaseModel):
+    username: str
+    password: str | None = Field(None, description="shown once")
+    link: str | None = Field(None, description="shown once")
+    expires_at: datetime | None = None
+    must_change: bool = False
+
+
+class GroupOut(BaseModel):
+    name: str
+    description: str | None
+
+
+class MembershipOut(BaseModel):
+    group: str
+    username: str
+    member: bool
+
+
+class ClientOut(BaseModel):
+    client_id: str
+    name: str
+    status: str
+    owner: str | None
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str]
+    backchannel_logout_uri: str | None
+    scopes: list[str]
+    pending_scopes: list[str] = Field(description="scopes an approval would grant")
+    scope_reasons: dict[str, str]
+    grant_types: list[str]
+    token_endpoint_auth_method: str
+    skip_consent: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, client: Client) -> ClientOut:
+        extra = client.extra or {}
+        return cls(
+            client_id=client.client_id, name=client.name, status=client.status, owner=client.owner,
+            redirect_uris=list(client.redirect_uris or []),
+            post_logout_redirect_uris=list(client.post_logout_redirect_uris or []),
+            backchannel_logout_uri=client.backchannel_logout_uri,
+            scopes=list(client.scopes or []), pending_scopes=pending_scopes(client),
+            scope_reasons={str(k): str(v) for k, v in (extra.get("scope_reasons") or {}).items()},
+            grant_types=list(client.grant_types or []),
+            token_endpoint_auth_method=client.token_endpoint_auth_method,
+            skip_consent=client.skip_consent, created_at=client.created_at,
+        )
+
+
+class ClientEditIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=200)
+    redirect_uris: list[str] | None = None
+    post_logout_redirect_uris: list[str] | None = None
+    backchannel_logout_uri: str | None = None
+    scopes: list[str] | None = None
+    skip_consent: bool | None = None
+
+
+class SecretOut(BaseModel):
+    client_id: str
+    client_secret: str = Field(description="shown once")
+    previous_secret_expires: datetime | None
+
+
+class DeletedOut(BaseModel):
+    client_id: str
+    refresh_tokens_revoked: int
+
+
+class SessionAppOut(BaseModel):
+    client_id: str
+    name: str | None
+
+
+class SessionOut(BaseModel):
+    sid: str
+    created_at: datetime
+    auth_time: datetime
+    ip: str | None
+    user_agent: str | None
+    apps: list[SessionAppOut]
+
+    @classmethod
+    def of(cls, view: SessionView) -> SessionOut:
+        return cls(sid=view.sid, created_at=_time(view.created_at), auth_time=_time(view.auth_time),
+                   ip=view.ip, user_agent=view.user_agent,
+                   apps=[SessionAppOut(client_id=a.client_id, name=a.name) for a in view.apps])
+
+
+class SessionsOut(BaseModel):
+    username: str
+    subject: str
+    sessions: list[SessionOut]
+
+
+class EndedOut(BaseModel):
+    sid: str
+    apps: list[str]
+    deliveries: dict[str, str] = Field(
+        description="client_id -> delivered/failed; apps still being retried are absent")
+
+    @classmethod
+    def of(cls, ended: Ended) -> EndedOut:
+        return cls(sid=ended.sid, apps=ended.apps, deliveries=ended.deliveries)
+
+
+class AuditEventOut(BaseModel):
+    id: int
+    at: datetime
+    kind: str
+    outcome: str
+    actor: str | None
+    client_id: str | None
+    ip: str | None
+    detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: AuditEvent) -> AuditEventOut:
+        return cls(id=event.id, at=event.at, kind=event.kind, outcome=event.outcome,
+                   actor=event.actor, client_id=event.client_id, ip=event.ip,
+                   detail=dict(event.detail or {}))
+
+
+class AuditPageOut(BaseModel):
+    items: list[AuditEventOut]
+    page: int
+    size: int
+    has_more: bool
+
+    @classmethod
+    def of(cls, page: AuditPage) -> AuditPageOut:
+        return cls(items=[AuditEventOut.of(e) for e in page.items], page=page.page,
+                   size=page.size, has_more=page.has_more)
+
+
+class SeriesOut(BaseModel):
+    client_id: str
+    name: str | None
+    counts: list[int]
+
+
+class StatsOut(BaseModel):
+    hours: list[datetime] = Field(description="start of each hour (UTC), oldest first")
+    series: list[SeriesOut]
+    total: int
+
+    @classmethod
+    def of(cls, stats: HourlyStats) -> StatsOut:
+        return cls(hours=stats.hours, total=stats.total, series=[
+            SeriesOut(client_id=cid, name=stats.names.get(cid), counts=counts)
+            for cid, counts in stats.series.items()])
+
+
+def _time(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def epoch(seconds: int | None) -> datetime | None:
+    return _time(seconds) if seconds is not None else None

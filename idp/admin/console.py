@@ -1,0 +1,47 @@
+"""The admin console (web, server-rendered, zh + en) under /admin, for members of the admin
+group, over the same service layer as the REST API. One router for the app to include:
+
+    from idp.admin.console import router as admin_console_router
+    app.include_router(admin_console_router)
+
+It also serves the page behind one-time password reset links (/password-reset/{token}).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from idp.admin.auth import CONSOLE, finish_login, start_login
+from idp.admin.console_audit import router as audit_router
+from idp.admin.console_clients import router as clients_router
+from idp.admin.console_import import router as import_router
+from idp.admin.console_people import router as people_router
+from idp.admin.console_render import CONSOLE_CSS, ConsoleRoute
+from idp.admin.console_reset import router as reset_router
+from idp.deps import ServicesDep
+
+router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
+
+
+@router.get("/admin/static/admin.css")
+async def stylesheet() -> Response:
+    return Response(CONSOLE_CSS, media_type="text/css; charset=utf-8",
+                    headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/admin/login")
+async def login(request: Request, services: ServicesDep) -> Response:
+    return await start_login(request, services, CONSOLE)
+
+
+@router.get("/admin/callback")
+async def callback(request: Request, services: ServicesDep) -> Response:
+    return await finish_login(request, services, CONSOLE)
+
+
+router.include_router(audit_router)
+router.include_router(people_router)
+router.include_router(clients_router)
+router.include_router(import_router)
+router.include_router(reset_router)

@@ -1,0 +1,132 @@
+"""Console pages for groups (add and remove members) and clients (approve, edit, disable,
+enable, rotate the secret, delete)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from idp.admin import service_clients, service_groups
+from idp.admin.console_people import person_path
+from idp.admin.console_render import Console, ConsoleRoute, field, open_console, open_form
+from idp.admin.service_common import Invalid
+from idp.deps import ServicesDep
+
+router = APIRouter(route_class=ConsoleRoute)
+
+
+@router.get("/admin/groups")
+async def groups(request: Request, services: ServicesDep) -> Response:
+    console = await open_console(request, services)
+    if isinstance(console, Response):
+        return console
+    return console.render("admin_groups.html", section="groups", done=console.done_message(),
+                          groups=await service_groups.list_groups(services))
+
+
+def _back(console: Console, form: FormData, username: str, done: str) -> Response:
+    if form.get("back") == "person":
+        return console.redirect(person_path(username), done)
+    return console.redirect("/admin/groups", done)
+
+
+@router.post("/admin/groups/join")
+async def join(request: Request, services: ServicesDep) -> Response:
+    opened = await open_form(request, services)
+    if isinstance(opened, Response):
+        return opened
+    console, form = opened
+    username = field(form, "username", 200)
+    await service_groups.add_member(services, console.actor, field(form, "group", 200), username)
+    return _back(console, form, username, "done_joined")
+
+
+@router.post("/admin/groups/{group}/remove")
+async def leave(group: str, request: Request, services: ServicesDep) -> Response:
+    opened = await open_form(request, services)
+    if isinstance(opened, Response):
+        return opened
+    console, form = opened
+    username = field(form, "username", 200)
+    await service_groups.remove_member(services, console.actor, group, username)
+    return _back(console, form, username, "done_left")
+
+
+def client_path(client_id: str) -> str:
+    return "/admin/clients/" + quote(client_id, safe="")
+
+
+@router.get("/admin/clients")
+async def clients(request: Request, services: ServicesDep) -> Response:
+    console = await open_console(request, services)
+    if isinstance(console, Response):
+        return console
+    status = request.query_params.get("status") or None
+    return console.render("admin_clients.html", section="clients", shown_status=status or "",
+                          clients=await service_clients.list_clients(services, status),
+                          done=console.done_message())
+
+
+async def _client_page(console: Console, client_id: str, *, status: int = 200,
+                       error: str | None = None) -> Response:
+    client = await service_clients.get_client(console.services, client_id)
+    reasons = {str(k): str(v) for k, v in ((client.extra or {}).get("scope_reasons") or {}).items()}
+    return console.render("admin_client.html", section="clients", status=status, error=error,
+                          client=client, pending=service_clients.pending_scopes(client),
+                          reasons=reasons, done=console.done_message(),
+                          tokens=await service_clients.active_refresh_tokens(console.services, client_id))
+
+
+@router.get("/admin/clients/{client_id}")
+async def client(client_id: str, request: Request, services: ServicesDep) -> Response:
+    console = await open_console(request, services)
+    if isinstance(console, Response):
+        return console
+    return await _client_page(console, client_id)
+
+
+def _lines(form: FormData, name: str) -> list[str]:
+    return [line.strip() for line in field(form, name, 40_000).splitlines() if line.strip()]
+
+
+@router.post("/admin/clients/{client_id}/{action}")
+async def client_action(client_id: str, action: str, request: Request,
+                        services: ServicesDep) -> Response:
+    opened = await open_form(request, services)
+    if isinstance(opened, Response):
+        return opened
+    console, form = opened
+    actor, back = console.actor, client_path(client_id)
+    try:
+        if action == "approve":
+            await service_clients.approve(services, actor, client_id)
+            return console.redirect(back, "done_approved")
+        if action in ("disable", "enable"):
+            await service_clients.set_status(services, actor, client_id, action == "disable")
+            return console.redirect(back, f"done_client_{action}d")
+        if action == "edit":
+            await service_clients.edit(services, actor, client_id, {
+                "name": field(form, "name", 200), "redirect_uris": _lines(form, "redirect_uris"),
+                "post_logout_redirect_uris": _lines(form, "post_logout_redirect_uris"),
+                "backchannel_logout_uri": field(form, "backchannel_logout_uri") or None,
+                "scopes": field(form, "scopes").split(), "skip_consent": form.get("skip_consent") == "1"})
+            return console.redirect(back, "done_client_saved")
+        if action == "rotate":
+            secret = await service_clients.rotate_secret(services, actor, client_id)
+            row = await service_clients.get_client(services, client_id)
+            until = row.previous_secret_expires
+            return console.render("admin_secret.html", section="clients", heading=row.name,
+                                  label=console.t("c_new_secret"), secret=secret, back=back,
+                                  note=console.t("c_old_secret_until", time=until.strftime(
+                                      "%Y-%m-%d %H:%M UTC")) if until else None)
+        if action == "delete":
+            if form.get("confirm") != "1":
+                raise Invalid(console.t("c_delete_confirm"))
+            await service_clients.delete(services, actor, client_id)
+            return console.redirect("/admin/clients", "done_client_deleted")
+    except Invalid as exc:
+        return await _client_page(console, client_id, status=422, error=exc.message)
+    raise Invalid(f"unknown action {action!r}")

@@ -1,0 +1,232 @@
+"""The console's page machinery: templates (idp/admin/templates/admin_*.html on the interaction
+UI's base layout, through a ChoiceLoader), the page context every console route opens first
+(who, language, CSRF), and a route class that turns refusals and outages into readable pages.
+
+CSRF: the interaction UI's double-submit token (idp/web/csrf.py): an HttpOnly cookie, a hidden
+field in every form, and the server's copy kept per SSO session in the Store. A POST is accepted
+only when all three agree.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from directory.base import DirectoryError
+from idp.admin.auth import SignedIn, require_person
+from idp.admin.console_i18n import text
+from idp.admin.service_common import Actor, AdminError
+from idp.app import Services
+from idp.store.base import StoreUnavailable
+from idp.web import csrf
+from idp.web.cookies import client_ip
+from idp.web.i18n import Locale, choose_locale, from_ui_locales
+from idp.web.pages import HTML_LANG, TEMPLATES_DIR, switch_url
+
+log = logging.getLogger("idp.admin.console")
+
+CONSOLE_TEMPLATES = Path(__file__).parent / "templates"
+LOCALE_COOKIE = "idp_admin_lang"
+MAX_FORM_BYTES = 64 * 1024
+
+_env = Environment(
+    loader=ChoiceLoader([FileSystemLoader(CONSOLE_TEMPLATES), FileSystemLoader(TEMPLATES_DIR)]),
+    autoescape=select_autoescape(["html"], default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+CONSOLE_CSS = """\
+header.site, main.card { max-width: 72rem; }
+nav.console { display: flex; flex-wrap: wrap; gap: .25rem 1rem; align-items: center;
+  margin: 0 0 1rem; padding-bottom: .5rem; border-bottom: 1px solid #e2e7ee; }
+nav.console a { color: #0b5cad; text-decoration: none; padding: .25rem 0; }
+nav.console a.here { font-weight: 700; color: #1c2430; }
+nav.console .who { flex: 1; text-align: right; color: #52606d; font-size: .9rem; }
+table.list { width: 100%; border-collapse: collapse; margin: 0 0 1rem; font-size: .95rem; }
+table.list th, table.list td { text-align: left; padding: .4rem .3rem; border-bottom: 1px solid #e2e7ee;
+  vertical-align: top; }
+table.list td.num { text-align: right; }
+table.list code { font-size: .8rem; word-break: break-all; }
+form.inline { display: inline; }
+form.row { display: flex; flex-wrap: wrap; gap: .5rem; align-items: end; margin: .5rem 0 1rem; }
+form.row label { margin: 0; font-size: .85rem; }
+form.row input, form.row select { min-height: 40px; }
+form.row button, form.inline button, button.small { width: auto; min-height: 36px; margin: 0;
+  padding: .4rem .9rem; font-size: .95rem; }
+button.danger { background: #a61b1b; }
+input[type=text], input[type=email], input[type=search], input[type=password], input[type=file],
+select, textarea { padding: .4rem .6rem; font-size: 1rem; border: 1px solid #9aa5b1; border-radius: 8px; }
+textarea { width: 100%; min-height: 4.5rem; font-family: ui-monospace, Menlo, Consolas, monospace; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(16rem, 1fr)); gap: 0 1rem; }
+.grid input[type=text], .grid input[type=email], .grid input[type=password] { width: 100%; }
+section.block { margin: 1.25rem 0; padding-top: .75rem; border-top: 1px solid #e2e7ee; }
+.badge { display: inline-block; padding: .05rem .5rem; border-radius: 999px; font-size: .8rem;
+  background: #eceff3; color: #52606d; }
+.badge.ok, .badge.active { background: #e3f5e8; color: #1d6b34; }
+.badge.warn, .badge.pending { background: #fff2d6; color: #7a4d00; }
+.badge.bad, .badge.disabled { background: #fdecea; color: #8a1c12; }
+.secret { font: 1.1rem ui-monospace, Menlo, Consolas, monospace; word-break: break-all;
+  background: #fff7e0; padding: .6rem; border-radius: 6px; }
+.chart svg { width: 100%; height: auto; max-height: 22rem; }
+ul.legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .25rem 1rem;
+  font-size: .9rem; }
+ul.legend svg { vertical-align: middle; }
+ul.errors { color: #8a1c12; }
+label.inline { display: inline-block; margin: .25rem 1rem .25rem 0; font-weight: 400; }
+.progress { width: 100%; height: 1rem; }
+"""
+
+
+class ConsoleRoute(APIRoute):
+    """Admin refusals become a readable page with their message and status; outages a 503."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except AdminError as exc:
+                return failure_page(request, exc.status, exc.message)
+            except (DirectoryError, SQLAlchemyError, StoreUnavailable, OSError):
+                log.exception("backend outage on %s", request.url.path)
+                locale = page_locale(request)
+                return failure_page(request, 503, text("err_service_unavailable", locale))
+
+        return handle
+
+
+def page_locale(request: Request) -> Locale:
+    settings = request.app.state.settings
+    return (from_ui_locales(request.query_params.get("ui_locales"))
+            or from_ui_locales(request.cookies.get(LOCALE_COOKIE))
+            or choose_locale(request, settings.site.default_locale))
+
+
+def render(request: Request, template: str, *, locale: Locale, status: int = 200,
+           **context: Any) -> HTMLResponse:
+    site = request.app.state.settings.site
+
+    def t(key: str, **values: object) -> str:
+        return text(key, locale, **values)
+
+    html = _env.get_template(template).render(
+        t=t, locale=locale, html_lang=HTML_LANG[locale],
+        campus_name=site.campus_name_zh if locale == "zh" else site.campus_name,
+        logo_url=site.logo_url, switch_url=switch_url(request, locale), **context)
+    response = HTMLResponse(html, status_code=status)
+    # pages carry CSRF tokens, one-time passwords and personal data: never cached
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    if from_ui_locales(request.query_params.get("ui_locales")):
+        response.set_cookie(LOCALE_COOKIE, locale, httponly=True, samesite="lax",
+                            secure=request.app.state.settings.https, path="/")
+    return response
+
+
+def failure_page(request: Request, status: int, message: str) -> HTMLResponse:
+    locale = page_locale(request)
+    return render(request, "admin_error.html", locale=locale, status=status,
+                  title=text("a_error_title", locale), message=message)
+
+
+@dataclass
+class Console:
+    """An admin's request to a console page: who, in which language, with which CSRF token."""
+
+    request: Request
+    services: Services
+    who: SignedIn
+    locale: Locale
+    csrf_token: str
+    new_csrf_cookie: bool
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(username=self.who.person.username, via="console", ip=client_ip(self.request))
+
+    def t(self, key: str, **values: object) -> str:
+        return text(key, self.locale, **values)
+
+    def render(self, template: str, *, status: int = 200, section: str = "", **context: Any
+               ) -> HTMLResponse:
+        response = render(self.request, template, locale=self.locale, status=status,
+                          csrf_token=self.csrf_token, admin=self.who.person, section=section,
+                          **context)
+        if self.new_csrf_cookie:
+            csrf.set_cookie(response, self.csrf_token, self.services.settings)
+        return response
+
+    def redirect(self, path: str, done: str | None = None) -> RedirectResponse:
+        """Post/Redirect/Get; `done` is a catalogue key the next page shows."""
+        if done:
+            path += ("&" if "?" in path else "?") + urlencode({"done": done})
+        return RedirectResponse(path, status_code=303)
+
+    def done_message(self) -> str | None:
+        key = self.request.query_params.get("done")
+        return self.t(key) if key and key.startswith("done_") else None
+
+
+def _csrf_key(who: SignedIn) -> str:
+    return f"admin-csrf:{who.session.sid}"
+
+
+async def open_console(request: Request, services: Services) -> Console | Response:
+    """First step of every console page: an admin's session, or the response to send."""
+    who = await require_person(request, services, services.settings.access.admin_group)
+    if isinstance(who, Response):
+        return who
+    token, new = csrf.browser_token(request, services.settings)
+    key = _csrf_key(who)
+    if await services.store.get(key) != token:
+        await services.store.put(key, token, services.sessions.ttl)
+    return Console(request, services, who, page_locale(request), token, new)
+
+
+async def open_form(request: Request, services: Services) -> tuple[Console, FormData] | Response:
+    """First step of every console POST: an admin's session and a form whose CSRF token is
+    this browser's (a 403 page otherwise, and the attempt is audited)."""
+    console = await open_console(request, services)
+    if isinstance(console, Response):
+        return console
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FORM_BYTES and not request.url.path.endswith("/import"):
+        return failure_page(request, 413, "the form is too large")
+    form = await request.form()
+    expected = await services.store.get(_csrf_key(console.who))
+    if not csrf.is_valid(request, services.settings, form.get("csrf"), expected):
+        await services.audit.record("admin", "csrf_failed", actor=console.who.person.username,
+                                    ip=client_ip(request), path=request.url.path, via="console")
+        return render(request, "admin_error.html", locale=console.locale, status=403,
+                      title=text("csrf_title", console.locale),
+                      message=text("csrf_detail", console.locale))
+    return console, form
+
+
+def field(form: FormData, name: str, limit: int = 2000) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def page_links(base: str, params: dict[str, Any], page: int, has_more: bool) -> dict[str, str | None]:
+    """Previous/next links of a listing, keeping its filters."""
+    kept = {k: v for k, v in params.items() if v not in (None, "")}
+
+    def link(number: int) -> str:
+        return f"{base}?{urlencode({**kept, 'page': number})}"
+
+    return {"prev": link(page - 1) if page > 1 else None, "next": link(page + 1) if has_more else None}

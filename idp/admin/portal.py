@@ -1,0 +1,269 @@
+"""The developer portal (/portal): members of the developer group (and admins) register and
+manage their own apps, rotate secrets, preview claims and copy quick-start snippets.
+
+Each route is a short pipeline: who (portal_auth.current_developer) -> which app (owned by
+them) -> CSRF on POST -> act (registration_store, the same code as RFC 7591/7592) -> audit ->
+render. Every developer action lands in the audit log as kind "developer".
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from directory.base import DirectoryError
+from idp.admin import portal_auth
+from idp.admin import registration_store as store
+from idp.admin.portal_auth import Developer
+from idp.admin.portal_forms import AppForm, read_form, scope_choices, to_metadata
+from idp.admin.portal_i18n import text as portal_text
+from idp.admin.portal_render import PORTAL_CSS, portal_error, portal_locale, render
+from idp.admin.portal_snippets import snippets
+from idp.admin.registration_metadata import MetadataError
+from idp.app import Services
+from idp.db.models import Client
+from idp.deps import ServicesDep
+from idp.oauth.claims import person_claims
+from idp.oauth.clients import get_client
+from idp.web import csrf
+from idp.web.cookies import client_ip
+from idp.web.unavailable import PageRoute
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+MAX_USERNAME = 256
+
+
+@router.get("/portal/portal.css")
+async def portal_css() -> Response:
+    return Response(PORTAL_CSS, media_type="text/css; charset=utf-8",
+                    headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/portal/login")
+async def portal_login(request: Request, services: ServicesDep) -> Response:
+    return await portal_auth.start_login(request, services)
+
+
+@router.get("/portal/callback")
+async def portal_callback(request: Request, services: ServicesDep) -> Response:
+    return await portal_auth.finish_login(request, services)
+
+
+async def _page(request: Request, services: Services, developer: Developer, template: str, *,
+                status: int = 200, **context: Any) -> Response:
+    """Render a portal page with the chrome every page shares and a CSRF token for its forms."""
+    locale = portal_locale(request, services.settings)
+    token, new = await portal_auth.csrf_token(request, services, developer)
+    client = context.get("client")
+    page_path = f"/portal/apps/{client.client_id}" if client is not None else "/portal/apps/new"
+    response = render(request, services.settings, template, locale=locale, status=status,
+                      page_path=page_path, developer=developer, csrf_token=token,
+                      issuer=services.settings.issuer, **context)
+    if new:
+        csrf.set_cookie(response, token, services.settings)
+    return response
+
+
+async def _audit(services: Services, request: Request, developer: Developer, action: str, *,
+                 client_id: str | None = None, outcome: str = "success", **detail: Any) -> None:
+    await services.audit.record("developer", outcome, actor=developer.person.username,
+                                client_id=client_id, ip=client_ip(request), action=action,
+                                via="portal", subject=developer.subject, **detail)
+
+
+async def _own_app(request: Request, services: Services, developer: Developer,
+                   client_id: str) -> Client | Response:
+    client = await get_client(services.db, client_id)
+    if client is None or client.owner != developer.subject:
+        return portal_error(request, services.settings, status=404,
+                            title="portal_not_found_title", detail="portal_not_found")
+    return client
+
+
+async def _csrf_failed(request: Request, services: Services, developer: Developer,
+                       form: Any) -> Response | None:
+    if await portal_auth.csrf_ok(request, services, developer, form.get("csrf")):
+        return None
+    await _audit(services, request, developer, "form", outcome="csrf_failed")
+    return portal_error(request, services.settings, status=403, title="csrf_title",
+                        detail="csrf_detail")
+
+
+@router.get("/portal")
+async def portal_home(request: Request, services: ServicesDep) -> Response:
+    developer = await portal_auth.current_developer(request, services)
+    if not isinstance(developer, Developer):
+        return developer
+    apps = await store.clients_of_owner(services.db, developer.subject)
+    return await _page(request, services, developer, "portal_home.html", apps=apps)
+
+
+async def _form_page(request: Request, services: Services, developer: Developer, app: AppForm, *,
+                     client: Client | None = None, error: str | None = None,
+                     status: int = 200) -> Response:
+    locale = portal_locale(request, services.settings)
+    return await _page(request, services, developer, "portal_app_form.html", status=status,
+                       form=app, choices=scope_choices(app, locale), client=client, error=error)
+
+
+def _form_error(exc: Exception, locale_text: Any) -> str:
+    if isinstance(exc, MetadataError):
+        return locale_text("err_form", problem=exc.description)
+    return locale_text("err_reason_missing", scope=str(exc))
+
+
+@router.get("/portal/apps/new")
+async def new_app_page(request: Request, services: ServicesDep) -> Response:
+    developer = await portal_auth.current_developer(request, services)
+    if not isinstance(developer, Developer):
+        return developer
+    return await _form_page(request, services, developer, AppForm())
+
+
+def _translator(request: Request, services: Services) -> Any:
+    locale = portal_locale(request, services.settings)
+    return lambda key, **values: portal_text(key, locale, **values)
+
+
+@router.post("/portal/apps/new")
+async def register_app(request: Request, services: ServicesDep) -> Response:
+    developer = await portal_auth.current_developer(request, services)
+    if not isinstance(developer, Developer):
+        return developer
+    form = await request.form()
+    if (refused := await _csrf_failed(request, services, developer, form)) is not None:
+        return refused
+    app = read_form(form)
+    try:
+        metadata = to_metadata(app)
+    except ValueError as exc:  # MetadataError included
+        return await _form_page(request, services, developer, app, status=400,
+                                error=_form_error(exc, _translator(request, services)))
+    registered = await store.create_registered_client(
+        services.db, metadata, owner=developer.subject, via="portal", scope_reasons=app.reasons,
+        registration_token=False, origin={"owner_username": developer.person.username},
+    )
+    client = registered.client
+    await _audit(services, request, developer, "register", client_id=client.client_id,
+                 status=client.status, scopes=client.scopes, reasons=app.reasons)
+    return await _page(request, services, developer, "portal_secret.html", status=201,
+                       client=client, secret=registered.secret, heading="app_registered",
+                       grace_until=None)
+
+
+async def _app_page(request: Request, services: Services, developer: Developer, client: Client,
+                    **context: Any) -> Response:
+    context.setdefault("preview", None)
+    return await _page(request, services, developer, "portal_app.html", client=client,
+                       snippets=snippets(services.settings.issuer, client),
+                       grace_days=services.settings.access.secret_rotation_grace // 86400,
+                       saved=request.query_params.get("saved") == "1", **context)
+
+
+@router.get("/portal/apps/{client_id}")
+async def app_page(client_id: str, request: Request, services: ServicesDep) -> Response:
+    developer = await portal_auth.current_developer(request, services)
+    if not isinstance(developer, Developer):
+        return developer
+    client = await _own_app(request, services, developer, client_id)
+    if not isinstance(client, Client):
+        return client
+    return await _app_page(request, services, developer, client)
+
+
+@router.get("/portal/apps/{client_id}/edit")
+async def edit_app_page(client_id: str, request: Request, services: ServicesDep) -> Response:
+    developer = await portal_auth.current_developer(request, services)
+    if not isinstance(developer, Developer):
+        return developer
+    client = await _own_app(request, services, developer, client_id)
+    if not isinstance(client, Client):
+        return client
+    return await _form_page(request, services, developer, AppForm.of_client(client), client=client)
+
+
+@router.post("/portal/apps/{client_id}/edit")
+async def edit_app(client_id: str, request: Request, services: ServicesDep) -> Response:
+    developer = await portal_auth.current_developer(request, services)
+    if not isinstance(developer, Developer):
+        return developer
+    client = await _own_app(request, services, developer, client_id)
+    if not isinstance(client, Client):
+        return client
+    form = await request.form()
+    if (refused := await _csrf_failed(request, services, developer, form)) is not None:
+        return refused
+    app = read_form(form)
+    app.public = client.token_endpoint_auth_method == "none"  # the type is fixed at creation
+    try:
+        metadata = to_metadata(app, client, store.approved_scopes(client))
+        updated = await store.update_registered_client(services.db, client_id, metadata,
+                                                       scope_reasons=app.reasons)
+    except ValueError as exc:  # MetadataError included
+        return await _form_page(request, services, developer, app, client=client, status=400,
+                                error=_form_error(exc, _translator(request, services)))
+    except LookupError:  # deleted (by an admin) while the form was open
+        return portal_error(request, services.settings, status=404,
+                            title="portal_not_found_title", detail="portal_not_found")
+    await _audit(services, request, developer, "update", client_id=client_id,
+                 status=updated.status, scopes=updated.scopes)
+    return RedirectResponse(f"/portal/apps/{client_id}?saved=1", status_code=303)
+
+
+@router.post("/portal/apps/{client_id}/secret")
+async def rotate_app_secret(client_id: str, request: Request, services: ServicesDep) -> Response:
+    developer = await portal_auth.current_developer(request, services)
+    if not isinstance(developer, Developer):
+        return developer
+    client = await _own_app(request, services, developer, client_id)
+    if not isinstance(client, Client):
+        return client
+    form = await request.form()
+    if (refused := await _csrf_failed(request, services, developer, form)) is not None:
+        return refused
+    try:
+        secret = await store.rotate_secret(
+            services.db, client_id,
+            grace=timedelta(seconds=services.settings.access.secret_rotation_grace))
+    except (ValueError, LookupError):
+        return portal_error(request, services.settings, status=400, title="bad_request_title",
+                            detail="err_no_secret")
+    grace_until = datetime.now(UTC) + timedelta(seconds=services.settings.access.secret_rotation_grace)
+    await _audit(services, request, developer, "rotate_secret", client_id=client_id,
+                 previous_valid_until=grace_until.isoformat())
+    return await _page(request, services, developer, "portal_secret.html", client=client,
+                       secret=secret, heading="secret_rotated",
+                       grace_until=grace_until.strftime("%Y-%m-%d %H:%M UTC"))
+
+
+@router.post("/portal/apps/{client_id}/preview")
+async def preview_claims(client_id: str, request: Request, services: ServicesDep) -> Response:
+    """Exactly what the engine would release for this app's scopes (idp/oauth/claims.py)."""
+    developer = await portal_auth.current_developer(request, services)
+    if not isinstance(developer, Developer):
+        return developer
+    client = await _own_app(request, services, developer, client_id)
+    if not isinstance(client, Client):
+        return client
+    form = await request.form()
+    if (refused := await _csrf_failed(request, services, developer, form)) is not None:
+        return refused
+    raw = form.get("username")
+    username = raw.strip()[:MAX_USERNAME] if isinstance(raw, str) else ""
+    try:
+        person = await services.directory.find(username) if username else None
+    except DirectoryError:
+        return portal_error(request, services.settings, status=503,
+                            title="err_directory_unavailable_title",
+                            detail="err_directory_unavailable")
+    claims = person_claims(person, client.scopes or []) if person is not None else None
+    await _audit(services, request, developer, "claims_preview", client_id=client_id,
+                 target=username, found=person is not None)
+    preview = {"username": username, "found": person is not None,
+               "json": json.dumps(claims, ensure_ascii=False, indent=2) if claims else None}
+    return await _app_page(request, services, developer, client, preview=preview)

@@ -1,0 +1,135 @@
+"""Chinese and English strings of the developer portal.
+
+Kept apart from idp/web/i18n.py (the interaction UI's catalogue, another package's file): `text`
+looks here first and falls back to that catalogue, so the portal shares its chrome strings
+(language switch, footer, CSRF and error titles) and adds its own.
+"""
+
+from __future__ import annotations
+
+from idp.web.i18n import Locale
+from idp.web.i18n import text as web_text
+
+PORTAL_CATALOGUE: dict[str, dict[Locale, str]] = {
+    "portal_title": {"zh": "开发者门户", "en": "Developer portal"},
+    "portal_intro": {
+        "zh": "在这里登记您的应用，接入统一身份认证（OpenID Connect）。",
+        "en": "Register your apps here to sign people in with campus login (OpenID Connect).",
+    },
+    "portal_signed_in_as": {"zh": "当前账号：{user}", "en": "Signed in as {user}"},
+    "portal_sign_out": {"zh": "退出登录", "en": "Sign out"},
+    "portal_my_apps": {"zh": "我的应用", "en": "My apps"},
+    "portal_no_apps": {"zh": "您还没有登记任何应用。", "en": "You have not registered any app yet."},
+    "portal_new_app": {"zh": "登记新应用", "en": "Register a new app"},
+    "portal_back": {"zh": "返回应用列表", "en": "Back to my apps"},
+    "portal_forbidden_title": {"zh": "无权访问开发者门户", "en": "No access to the developer portal"},
+    "portal_forbidden": {
+        "zh": "开发者门户仅对“{group}”组的成员开放。如需登记应用，请联系信息中心服务台申请加入。",
+        "en": "The developer portal is open to members of the group “{group}”. To register an "
+              "app, ask the IT service desk to add you to it.",
+    },
+    "portal_not_found_title": {"zh": "找不到该应用", "en": "App not found"},
+    "portal_not_found": {
+        "zh": "该应用不存在，或不属于您的账号。", "en": "This app does not exist or is not yours.",
+    },
+    "portal_login_failed_title": {"zh": "登录未完成", "en": "Sign-in was not completed"},
+    "portal_login_failed": {
+        "zh": "登录没有完成（{error}）。请返回开发者门户重试。",
+        "en": "The sign-in did not complete ({error}). Go back to the developer portal and "
+              "try again.",
+    },
+    # app states
+    "status_active": {"zh": "已启用", "en": "Approved"},
+    "status_pending": {"zh": "待审核", "en": "Pending approval"},
+    "status_disabled": {"zh": "已停用", "en": "Disabled"},
+    "status_pending_help": {
+        "zh": "应用申请了需要审核的权限范围，管理员批准后才能使用。在此之前令牌端点会返回 invalid_client。",
+        "en": "The app asks for scopes that need an admin's approval; until then the token "
+              "endpoint answers invalid_client.",
+    },
+    # the app form
+    "field_name": {"zh": "应用名称", "en": "App name"},
+    "field_type": {"zh": "应用类型", "en": "App type"},
+    "type_confidential": {
+        "zh": "服务器端应用（有客户端密钥）", "en": "Server-side app (with a client secret)",
+    },
+    "type_public": {
+        "zh": "单页应用或移动应用（无密钥，使用 PKCE）",
+        "en": "Single-page or mobile app (no secret, uses PKCE)",
+    },
+    "field_redirect_uris": {"zh": "回调地址（每行一个）", "en": "Redirect URIs (one per line)"},
+    "field_redirect_help": {
+        "zh": "必须使用 https；仅 localhost / 127.0.0.1 可以使用 http。",
+        "en": "Must use https; http only on localhost / 127.0.0.1.",
+    },
+    "field_post_logout": {
+        "zh": "退出后跳转地址（每行一个，可选）", "en": "Post-logout redirect URIs (one per line, optional)",
+    },
+    "field_backchannel": {"zh": "后端通道退出地址（可选）", "en": "Back-channel logout URI (optional)"},
+    "field_scopes": {"zh": "申请的权限范围", "en": "Requested scopes"},
+    "field_scopes_help": {
+        "zh": "标有“需审核”的范围须填写用途说明，管理员批准后生效。",
+        "en": "Scopes marked “needs approval” need a reason and take effect once an admin "
+              "approves them.",
+    },
+    "needs_approval": {"zh": "需审核", "en": "needs approval"},
+    "field_reason": {"zh": "用途说明", "en": "Reason"},
+    "save": {"zh": "保存", "en": "Save"},
+    "register": {"zh": "登记应用", "en": "Register app"},
+    "saved": {"zh": "已保存。", "en": "Saved."},
+    "err_form": {"zh": "请修正以下问题：{problem}", "en": "Please fix this: {problem}"},
+    "err_reason_missing": {
+        "zh": "权限范围 {scope} 需要填写用途说明。", "en": "Give a reason for the scope {scope}.",
+    },
+    "err_no_secret": {
+        "zh": "此应用没有客户端密钥。", "en": "This app has no client secret.",
+    },
+    # credentials
+    "credentials": {"zh": "凭据", "en": "Credentials"},
+    "client_id": {"zh": "客户端 ID（client_id）", "en": "Client ID (client_id)"},
+    "client_secret": {"zh": "客户端密钥（client_secret）", "en": "Client secret (client_secret)"},
+    "secret_once": {
+        "zh": "密钥只显示这一次，请立即妥善保存。服务器只保存其摘要，无法再次找回。",
+        "en": "The secret is shown only this once: store it now. The server keeps only a "
+              "digest and cannot show it again.",
+    },
+    "app_registered": {"zh": "应用已登记", "en": "App registered"},
+    "secret_rotated": {"zh": "已生成新密钥", "en": "New secret issued"},
+    "secret_grace": {
+        "zh": "旧密钥在 {until} 之前仍然有效，请在此之前更新应用配置。",
+        "en": "The old secret keeps working until {until}: update your app before then.",
+    },
+    "rotate_secret": {"zh": "更换密钥", "en": "Rotate secret"},
+    "rotate_help": {
+        "zh": "生成新密钥；旧密钥在 {days} 天宽限期内仍可使用。",
+        "en": "Issues a new secret; the old one keeps working for a {days}-day grace period.",
+    },
+    "issuer": {"zh": "签发者（issuer）", "en": "Issuer"},
+    "edit_app": {"zh": "修改应用", "en": "Edit app"},
+    "go_to_app": {"zh": "查看应用", "en": "Open the app"},
+    # claims preview
+    "preview_title": {"zh": "声明预览", "en": "Claims preview"},
+    "preview_help": {
+        "zh": "输入一个测试账号的用户名，查看应用按其登记的权限范围会收到哪些声明。",
+        "en": "Enter a test person's username to see exactly which claims this app would "
+              "receive for its registered scopes.",
+    },
+    "preview_username": {"zh": "测试账号用户名", "en": "Test person's username"},
+    "preview_button": {"zh": "预览", "en": "Preview"},
+    "preview_for": {"zh": "{user} 的声明：", "en": "Claims for {user}:"},
+    "preview_no_person": {"zh": "找不到用户 {user}。", "en": "No person named {user}."},
+    # snippets
+    "snippets_title": {"zh": "快速接入示例", "en": "Quick-start snippets"},
+    "snippets_help": {
+        "zh": "以下代码已填入本应用的真实参数；密钥请通过环境变量 CAMPUS_CLIENT_SECRET 提供。",
+        "en": "These snippets carry this app's real values; supply the secret through the "
+              "CAMPUS_CLIENT_SECRET environment variable.",
+    },
+}
+
+
+def text(key: str, locale: Locale, **values: object) -> str:
+    entry = PORTAL_CATALOGUE.get(key)
+    if entry is None:
+        return web_text(key, locale, **values)
+    return entry[locale].format(**values) if values else entry[locale]

@@ -1,0 +1,180 @@
+"""Clients (relying parties): list, approve pending ones, edit, disable / enable, rotate the
+secret, delete (revoking its refresh tokens and consents).
+
+Shares the registration engineer's storage rules (idp/admin/registration_store.py): approved
+scopes are remembered in `extra["approved_scopes"]`, a rotated secret keeps working for a grace
+period, and every change invalidates the engine's client cache (`invalidate_client`) so this
+process sees it at once and other replicas within the cache's 30 seconds.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from idp.admin import registration_store
+from idp.admin.registration_metadata import BASIC_SCOPES
+from idp.admin.service_common import Actor, Conflict, Invalid, NotFound, audited
+from idp.db.models import Client, RefreshToken
+from idp.oauth.clients import CLIENT_STATUSES, invalidate_client, validate_redirect_uri
+
+if TYPE_CHECKING:
+    from idp.app import Services
+
+EDITABLE = ("name", "redirect_uris", "post_logout_redirect_uris", "backchannel_logout_uri",
+            "scopes", "skip_consent")
+_SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,64}$")  # RFC 6749 §3.3
+MAX_URIS = 20
+
+
+async def list_clients(services: Services, status: str | None = None) -> list[Client]:
+    if status is not None and status not in CLIENT_STATUSES:
+        raise Invalid(f"status is one of {', '.join(CLIENT_STATUSES)}")
+    statement = select(Client).order_by(Client.created_at)
+    if status:
+        statement = statement.where(Client.status == status)
+    async with services.db() as db:
+        return list((await db.execute(statement)).scalars())
+
+
+async def get_client(services: Services, client_id: str) -> Client:
+    async with services.db() as db:
+        client = await db.get(Client, client_id) if client_id and len(client_id) <= 64 else None
+    if client is None:
+        raise NotFound(f"no client {client_id!r}")
+    return client
+
+
+async def active_refresh_tokens(services: Services, client_id: str) -> int:
+    async with services.db() as db:
+        count = await db.scalar(select(func.count()).select_from(RefreshToken).where(
+            RefreshToken.client_id == client_id, RefreshToken.revoked_at.is_(None)))
+    return int(count or 0)
+
+
+def pending_scopes(client: Client) -> list[str]:
+    """The scopes an approval would grant: those no admin has accepted yet."""
+    return sorted(set(client.scopes or []) - registration_store.approved_scopes(client))
+
+
+async def _change(services: Services, client_id: str, apply: Any) -> Client:
+    async with services.db() as db, db.begin():
+        client = await db.get(Client, client_id, with_for_update=True)
+        if client is None:
+            raise NotFound(f"no client {client_id!r}")
+        apply(client)
+    invalidate_client(services.db, client_id)
+    return client
+
+
+def _approved(client: Client, scopes: list[str]) -> dict[str, Any]:
+    extra = dict(client.extra or {})
+    extra["approved_scopes"] = sorted(set(scopes) - set(BASIC_SCOPES))
+    return extra
+
+
+async def approve(services: Services, actor: Actor, client_id: str) -> Client:
+    def apply(client: Client) -> None:
+        if client.status != "pending":
+            raise Conflict(f"the client is {client.status}, not pending")
+        client.extra = _approved(client, list(client.scopes or []))
+        client.status = "active"
+
+    return await audited(services, actor, "approve_client", _change(services, client_id, apply),
+                         client_id=client_id)
+
+
+async def set_status(services: Services, actor: Actor, client_id: str, disabled: bool) -> Client:
+    def apply(client: Client) -> None:
+        if not disabled and client.status == "pending":
+            raise Conflict("a pending client is approved, not enabled")
+        client.status = "disabled" if disabled else "active"
+
+    action = "disable_client" if disabled else "enable_client"
+    return await audited(services, actor, action, _change(services, client_id, apply),
+                         client_id=client_id)
+
+
+def _uris(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or len(value) > MAX_URIS:
+        raise Invalid(f"{what}: a list of at most {MAX_URIS} URIs")
+    try:
+        return [validate_redirect_uri(uri, what=what) for uri in value]
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+
+
+def clean_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """Checked client edits: the same URI rules as registration (https, or http on loopback)."""
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise Invalid(f"cannot edit {', '.join(unknown)} (editable: {', '.join(EDITABLE)})")
+    cleaned: dict[str, Any] = {}
+    if "name" in changes:
+        name = changes["name"]
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise Invalid("name: 1 to 200 characters")
+        cleaned["name"] = name.strip()
+    for key, what in (("redirect_uris", "redirect URI"),
+                      ("post_logout_redirect_uris", "post-logout redirect URI")):
+        if key in changes:
+            cleaned[key] = _uris(changes[key], what)
+    if "backchannel_logout_uri" in changes:
+        uri = changes["backchannel_logout_uri"] or None
+        cleaned["backchannel_logout_uri"] = _uris([uri], "back-channel logout URI")[0] if uri else None
+    if "scopes" in changes:
+        scopes = changes["scopes"]
+        if not isinstance(scopes, list) or not all(
+                isinstance(s, str) and _SCOPE_TOKEN.match(s) for s in scopes):
+            raise Invalid("scopes: a list of scope tokens (RFC 6749 section 3.3)")
+        cleaned["scopes"] = list(dict.fromkeys(scopes))
+    if "skip_consent" in changes:
+        if not isinstance(changes["skip_consent"], bool):
+            raise Invalid("skip_consent: true or false")
+        cleaned["skip_consent"] = changes["skip_consent"]
+    if not cleaned:
+        raise Invalid("nothing to change")
+    return cleaned
+
+
+async def edit(services: Services, actor: Actor, client_id: str, changes: dict[str, Any]) -> Client:
+    """Edit a client. Scopes an admin sets are approved by that very act."""
+    cleaned = clean_changes(changes)
+
+    def apply(client: Client) -> None:
+        grants = client.grant_types or []
+        if "authorization_code" in grants and cleaned.get("redirect_uris") == []:
+            raise Invalid("a client with the authorization_code grant needs a redirect URI")
+        for key, value in cleaned.items():
+            setattr(client, key, value)
+        if "scopes" in cleaned:
+            client.extra = _approved(client, cleaned["scopes"])
+
+    return await audited(services, actor, "edit_client", _change(services, client_id, apply),
+                         client_id=client_id, fields=sorted(cleaned))
+
+
+async def rotate_secret(services: Services, actor: Actor, client_id: str) -> str:
+    """A new secret, returned once; the old one works for the grace period."""
+
+    async def rotate() -> str:
+        try:
+            return await registration_store.rotate_secret(
+                services.db, client_id,
+                grace=timedelta(seconds=services.settings.access.secret_rotation_grace))
+        except LookupError:
+            raise NotFound(f"no client {client_id!r}") from None
+
+    return await audited(services, actor, "rotate_client_secret", rotate(), client_id=client_id)
+
+
+async def delete(services: Services, actor: Actor, client_id: str) -> int:
+    """Delete the client, its consents, and revoke its refresh tokens; returns how many."""
+    await get_client(services, client_id)
+    revoked = await audited(services, actor, "delete_client",
+                            registration_store.delete_registered_client(services.db, client_id),
+                            client_id=client_id)
+    return revoked

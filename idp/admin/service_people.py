@@ -1,0 +1,261 @@
+"""People: search, detail, create, edit, disable / enable, unlock, reset password, force change.
+
+Writes go through the directory writer (LDAP admin bind, or the local directory); every action
+is audited as kind "admin" with the target username. Disabling a person also ends their SSO
+sessions (with back-channel logout) and revokes their refresh tokens: on OpenLDAP a permanently
+locked account still *looks* active to a session or a refresh token, so the IdP cuts them off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy import update
+
+from directory.base import Person
+from directory.writes import AccountState
+from idp.admin.service_common import (
+    Actor,
+    Invalid,
+    NotFound,
+    audited,
+    directory_errors,
+    record,
+    writer_of,
+)
+from idp.admin.service_fields import (
+    FieldErrors,
+    check_password,
+    clean_fields,
+    clean_username,
+    generate_password,
+)
+from idp.admin.service_sessions import end_all_sessions
+from idp.db.models import RefreshToken
+
+if TYPE_CHECKING:
+    from idp.app import Services
+
+# how long a one-time password reset link works (until the lead adds a setting)
+RESET_LINK_PATH = "/password-reset/"
+MAX_PAGE_SIZE = 200
+
+
+@dataclass
+class PeoplePage:
+    items: list[Person]
+    page: int
+    size: int
+    has_more: bool
+
+
+@dataclass
+class PersonDetail:
+    person: Person
+    state: AccountState
+
+
+@dataclass
+class Created:
+    person: Person
+    password: str | None = None  # a generated one-time password, shown once
+
+
+@dataclass
+class ResetResult:
+    password: str | None = None  # the generated password, shown once
+    link: str | None = None  # the one-time reset link, shown once
+    expires_at: int | None = None  # seconds since the epoch, for the link
+    must_change: bool = False
+    sessions_ended: list[str] = field(default_factory=list)
+
+
+def _invalid_fields(exc: FieldErrors) -> Invalid:
+    return Invalid(str(exc))
+
+
+async def search_people(services: Services, query: str, page: int = 1, size: int = 50) -> PeoplePage:
+    if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
+        raise Invalid(f"page starts at 1; size is 1 to {MAX_PAGE_SIZE}")
+    query = (query or "").strip()[:100]
+    with directory_errors():
+        found = await writer_of(services).search(query, (page - 1) * size, size + 1)
+    return PeoplePage(found[:size], page, size, len(found) > size)
+
+
+async def find_person(services: Services, username: str) -> Person:
+    with directory_errors():
+        person = await services.directory.find(username)
+    if person is None:
+        raise NotFound(f"no person {username!r}")
+    return person
+
+
+async def person_detail(services: Services, username: str) -> PersonDetail:
+    person = await find_person(services, username)
+    with directory_errors():
+        state = await writer_of(services).account_state(person.username)
+    return PersonDetail(person, state)
+
+
+async def known_groups(services: Services) -> set[str]:
+    with directory_errors():
+        return {group.name for group in await services.directory.groups()}
+
+
+async def create_person(
+    services: Services, actor: Actor, username: str, fields: dict[str, Any], *,
+    password: str | None = None, groups: list[str] | tuple[str, ...] = (), must_change: bool = False,
+) -> Created:
+    """Create a person completely or not at all: when a group cannot be joined, the new account
+    is deleted again. Without a password a one-time password is generated and returned once."""
+    try:
+        name = clean_username(username)
+    except ValueError as exc:
+        raise Invalid(f"username: {exc}") from None
+    try:
+        cleaned = {key: value for key, value in clean_fields(fields).items() if value not in (None, [])}
+    except FieldErrors as exc:
+        raise _invalid_fields(exc) from None
+    if password is not None:
+        try:
+            check_password(password)
+        except ValueError as exc:
+            raise Invalid(f"password: {exc}") from None
+    missing = sorted(set(groups) - await known_groups(services))
+    if missing:
+        raise Invalid(f"no such group: {', '.join(missing)}")
+    generated = generate_password() if password is None else None
+
+    async def create() -> Person:
+        # all or nothing: a group that cannot be joined undoes the creation (the writer's rule)
+        await writer_of(services).create_person(name, password=password or generated,
+                                                groups=list(groups), must_change=must_change,
+                                                **cleaned)
+        return await find_person(services, name)
+
+    person = await audited(services, actor, "create_person", create(), target=name,
+                           groups=list(groups))
+    return Created(person, generated)
+
+
+async def update_person(services: Services, actor: Actor, username: str,
+                        changes: dict[str, Any]) -> Person:
+    try:
+        cleaned = clean_fields(changes, partial=True)
+    except FieldErrors as exc:
+        raise _invalid_fields(exc) from None
+    if not cleaned:
+        raise Invalid("nothing to change")
+    return await audited(services, actor, "update_person",
+                         writer_of(services).update_person(username, **cleaned),
+                         target=username, fields=sorted(cleaned))
+
+
+async def revoke_refresh_tokens(services: Services, subject: str) -> int:
+    async with services.db() as db, db.begin():
+        result = await db.execute(
+            update(RefreshToken)
+            .where(RefreshToken.subject == subject, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC)))
+    return int(result.rowcount or 0)
+
+
+async def set_disabled(services: Services, actor: Actor, username: str, disabled: bool) -> list[str]:
+    """Disable or enable; disabling ends the person's sessions. Returns the ended session ids."""
+    person = await find_person(services, username)
+    if disabled and person.username == actor.username:
+        raise Invalid("you cannot disable your own account; ask another admin")
+    action = "disable_person" if disabled else "enable_person"
+    await audited(services, actor, action,
+                  writer_of(services).set_disabled(person.username, disabled), target=person.username)
+    if not disabled:
+        return []
+    ended = await end_all_sessions(services, person.subject, reason="admin_disabled")
+    revoked = await revoke_refresh_tokens(services, person.subject)
+    if ended or revoked:
+        await record(services, actor, "end_sessions", target=person.username,
+                     sessions=len(ended), refresh_tokens=revoked)
+    return ended
+
+
+async def unlock(services: Services, actor: Actor, username: str) -> None:
+    await audited(services, actor, "unlock_person", writer_of(services).unlock(username),
+                  target=username)
+
+
+async def force_password_change(services: Services, actor: Actor, username: str) -> None:
+    await audited(services, actor, "force_password_change",
+                  writer_of(services).require_password_change(username), target=username)
+
+
+def _link_key(token: str) -> str:
+    # only the digest is stored: the Store never holds a usable link
+    return "admin-pwreset:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+async def reset_password(services: Services, actor: Actor, username: str, *,
+                         mode: Literal["password", "link"] = "password",
+                         must_change: bool = False) -> ResetResult:
+    """A generated one-time password (set now), or a one-time link with which the person
+    chooses a password themselves (nothing changes until it is used)."""
+    person = await find_person(services, username)
+    if mode == "password":
+        password = generate_password()
+        await audited(services, actor, "reset_password",
+                      writer_of(services).set_password(person.username, password,
+                                                       must_change=must_change),
+                      target=person.username, mode=mode, must_change=must_change)
+        return ResetResult(password=password, must_change=must_change)
+    if mode != "link":
+        raise Invalid("mode is 'password' or 'link'")
+    token = secrets.token_urlsafe(32)
+    ttl = services.settings.access.reset_link_ttl
+    expires_at = int(time.time()) + ttl
+    record = json.dumps({"username": person.username, "subject": person.subject,
+                         "by": actor.username, "expires_at": expires_at})
+    await audited(services, actor, "reset_link",
+                  services.store.put(_link_key(token), record, ttl),
+                  target=person.username, mode=mode)
+    link = services.settings.issuer + RESET_LINK_PATH + token
+    return ResetResult(link=link, expires_at=expires_at)
+
+
+async def reset_link_owner(services: Services, token: str) -> dict[str, Any] | None:
+    """Whose reset link this is (without using it up), or None for an unknown or used link."""
+    if not token or len(token) > 100:
+        return None
+    raw = await services.store.get(_link_key(token))
+    return json.loads(raw) if raw else None
+
+
+async def redeem_reset_link(services: Services, token: str, password: str) -> str:
+    """Set the password chosen through a reset link; the link works once (an atomic take).
+    Returns the username. Raises Invalid for a bad password, NotFound for a used link."""
+    try:
+        check_password(password)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    raw = await services.store.take(_link_key(token)) if token and len(token) <= 100 else None
+    if raw is None:
+        raise NotFound("this reset link has expired or was already used")
+    owner = json.loads(raw)
+    username = owner["username"]
+    actor = Actor(username=username, via="reset_link")
+    try:
+        await audited(services, actor, "redeem_reset_link",
+                      writer_of(services).set_password(username, password, must_change=False),
+                      target=username, issued_by=owner.get("by"))
+    except Invalid:
+        # the directory refused this password (its policy): let the person try again
+        await services.store.put(_link_key(token), raw, max(60, owner["expires_at"] - int(time.time())))
+        raise
+    # whoever may have known the old password is signed out everywhere
+    await end_all_sessions(services, owner["subject"], reason="password_reset")
+    return username
