@@ -116,6 +116,20 @@ class MustChangePassword(DirectoryError):
     default_message = "password must be changed"
 
 
+class PasswordRejected(DirectoryError):
+    """The directory refused a new password (draft-behera-ldap-password-policy §6.2 errors 3-8,
+    AD 0000052D). `reason` is one of REASONS, so the page can say what to do differently."""
+
+    kind = "password_rejected"
+    default_message = "the new password was refused by the password policy"
+    REASONS = ("too_short", "quality", "in_history", "too_young", "not_allowed")
+
+    def __init__(self, reason: str = "quality", message: str | None = None, *,
+                 detail: str | None = None) -> None:
+        super().__init__(message, detail=detail)
+        self.reason = reason if reason in self.REASONS else "quality"
+
+
 class DirectoryUnavailable(DirectoryError):
     """The directory cannot be reached or answered with an error that is not the person's fault."""
 
@@ -165,6 +179,20 @@ class Directory(Protocol):
 
     async def check(self) -> str:
         """Reach the directory and return a one-line description; raise DirectoryUnavailable."""
+        ...
+
+    async def lockout_threshold(self, username: str) -> int | None:
+        """Failed binds after which the directory itself locks this account (ppolicy
+        pwdMaxFailure, AD lockoutThreshold), or None when it never locks or cannot tell. The
+        login throttle stays below it (LDAP-PITFALLS 10). An unknown username gets the threshold
+        of the policy that would apply to it, so the answer reveals nothing. Local: None."""
+        ...
+
+    async def change_password(self, username: str, old_password: str, new_password: str) -> None:
+        """The person changes their own password, proving the old one (RFC 3062 Password Modify
+        on OpenLDAP, unicodePwd delete + add on AD). Raises InvalidCredentials (old password
+        wrong), PasswordRejected (policy), AccountLocked / AccountDisabled, DirectoryUnavailable.
+        Works for an expired or must-change password: that is what it is for."""
         ...
 
     async def close(self) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,11 +34,13 @@ from directory.base import (
     Group,
     InvalidCredentials,
     PasswordNotice,
+    PasswordRejected,
     Person,
     normalize_username,
 )
 from directory.ldap_errors import bind_failure, error_info, from_policy, password_policy
 from directory.ldap_groups import groups_of, list_groups
+from directory.ldap_password import FailureTimer, LockoutPolicies, PasswordChanger
 from directory.ldap_pool import Connection, Connector, ServicePool
 from directory.ldap_profiles import Entry, Profile
 from idp.settings import LdapSettings
@@ -59,6 +62,9 @@ class LdapDirectory:
         self._pool = ServicePool(self._connector, settings.pool_size, wait)
         self._executor = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="ldap")
         self._group_base = settings.group_base or settings.user_base
+        self._lockout = LockoutPolicies(self._pool, settings)
+        self._passwords = PasswordChanger(self._connector, settings)
+        self._failures = FailureTimer()
 
     # --- running blocking work off the loop ----------------------------------------------------
 
@@ -164,12 +170,18 @@ class LdapDirectory:
     # --- the blocking halves of the public methods ---------------------------------------------
 
     def _authenticate(self, username: str, password: str) -> Person:
+        started = time.perf_counter()
         found = self._search_one(self._user_filter(username))
         if found is None:
             self._dummy_bind(password)
+            self._failures.pad(started)  # as long as a wrong password takes (FailureTimer)
             raise InvalidCredentials(detail="no such user")
         dn, entry = found
-        policy = self._user_bind(dn, password)
+        try:
+            policy = self._user_bind(dn, password)
+        except InvalidCredentials:
+            self._failures.record(time.perf_counter() - started)
+            raise
         # a bind can succeed yet carry bad news: changeAfterReset arrives on success
         restricted = from_policy(policy)
         if restricted is not None:
@@ -188,6 +200,13 @@ class LdapDirectory:
             )
             person = _with_notice(person, notice)
         return person
+
+    def _change_password(self, username: str, old_password: str, new_password: str) -> None:
+        found = self._search_one(self._user_filter(username))
+        if found is None:
+            self._dummy_bind(old_password)
+            raise InvalidCredentials(detail="no such user")
+        self._passwords.change(found[0], old_password, new_password)
 
     def _find(self, username: str) -> Person | None:
         found = self._search_one(self._user_filter(username))
@@ -236,6 +255,20 @@ class LdapDirectory:
 
     async def check(self) -> str:
         return await self._run(self._check)
+
+    async def lockout_threshold(self, username: str) -> int | None:
+        typed = normalize_username(username)
+        return await self._run(self._lockout.threshold, self._user_filter(typed) if typed else None)
+
+    async def change_password(self, username: str, old_password: str, new_password: str) -> None:
+        if not old_password:
+            raise InvalidCredentials(detail="empty password")
+        if not new_password:
+            raise PasswordRejected("too_short", detail="empty new password")
+        typed = normalize_username(username)
+        if not typed:
+            raise InvalidCredentials(detail="empty username")
+        await self._run(self._change_password, typed, old_password, new_password)
 
     async def close(self) -> None:
         self._pool.close()

@@ -31,6 +31,7 @@ from directory.base import (
     MustChangePassword,
     NoSuchEntry,
     PasswordExpired,
+    PasswordRejected,
     Person,
     normalize_username,
 )
@@ -83,6 +84,7 @@ PERSON_FIELDS = frozenset(
 )
 LIST_FIELDS = frozenset({"affiliations", "entitlements"})
 FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
+MIN_PASSWORD_LENGTH = 8  # NIST SP 800-63B §5.1.1.2: at least 8 characters for a chosen password
 
 
 def username_key(username: str) -> str:
@@ -238,6 +240,40 @@ class LocalDirectory:
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
+    # --- the person's own password ---------------------------------------------------------------
+
+    async def lockout_threshold(self, username: str) -> int | None:
+        """Never: the local directory does not lock after failures (the IdP's throttle does)."""
+        return None
+
+    async def change_password(self, username: str, old_password: str, new_password: str) -> None:
+        """Prove the old password (expired or must-change is fine: that is the point), apply the
+        local policy (MIN_PASSWORD_LENGTH, not the same again), store the new hash."""
+        if not old_password:
+            raise InvalidCredentials(detail="empty password")
+        async with self._sessions() as session:
+            row = await self._row(session, username)
+            stored = row.password_hash if row is not None and row.password_hash else None
+            try:
+                ok = await self._cpu(PASSWORDS.verify, old_password, stored or await self._dummy())
+            except (ValueError, TypeError) as exc:  # a stored hash no scheme recognises
+                raise InvalidCredentials(detail=f"unusable password hash: {exc}") from exc
+            if row is None or stored is None or not ok:
+                raise InvalidCredentials(detail="wrong password" if row else "no such user")
+            locked_until = _aware(row.locked_until)
+            if row.disabled:
+                raise AccountDisabled()
+            if locked_until is not None and locked_until > datetime.now(UTC):
+                raise AccountLocked(detail=f"locked until {locked_until.isoformat()}")
+            # policy after the old password, as a directory does: a rejection means it was right
+            if len(new_password) < MIN_PASSWORD_LENGTH:
+                raise PasswordRejected("too_short", detail=f"shorter than {MIN_PASSWORD_LENGTH}")
+            if new_password == old_password:
+                raise PasswordRejected("in_history", detail="the same password again")
+            row.password_hash = await self._cpu(PASSWORDS.hash, new_password)
+            row.password_expired = row.must_change = False
+            await session.commit()
+
     # --- writing -------------------------------------------------------------------------------
 
     async def create_person(
@@ -245,9 +281,11 @@ class LocalDirectory:
         username: str,
         password: str | None = None,
         password_hash: str | None = None,
+        groups: Iterable[str] = (),
         **fields: Any,
     ) -> Person:
-        """Add a person; `password_hash` may be an LDAP export's {SSHA}/{CRYPT} value."""
+        """Add a person; `password_hash` may be an LDAP export's {SSHA}/{CRYPT} value. With
+        `groups`, the person and the memberships are one transaction: all or nothing."""
         spelled = normalize_username(username)
         if not spelled or not spelled.isprintable():
             raise ValueError("a username is required, without control characters")
@@ -267,6 +305,12 @@ class LocalDirectory:
         async with self._sessions() as session:
             session.add(row)
             try:
+                await session.flush()
+                for group in dict.fromkeys(groups):
+                    group_id = await session.scalar(select(DirGroup.id).where(DirGroup.name == group))
+                    if group_id is None:
+                        raise NoSuchEntry(f"no group {group!r}")  # rolled back with the person
+                    session.add(DirMembership(person_id=row.id, group_id=group_id))
                 await session.commit()
             except IntegrityError as exc:
                 raise AlreadyExists(f"a person named {spelled!r} already exists") from exc

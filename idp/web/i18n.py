@@ -56,8 +56,8 @@ CATALOGUE: dict[str, dict[Locale, str]] = {
               "service desk), then sign in again.",
     },
     "err_throttled": {
-        "zh": "登录失败次数过多。请 15 分钟后再试。",
-        "en": "Too many failed sign-in attempts. Wait 15 minutes and try again.",
+        "zh": "登录失败次数过多。请 {minutes} 分钟后再试。",
+        "en": "Too many failed sign-in attempts. Wait {minutes} minute(s) and try again.",
     },
     "err_directory_unavailable_title": {
         "zh": "暂时无法登录", "en": "Sign-in is temporarily unavailable",
@@ -129,6 +129,85 @@ CATALOGUE: dict[str, dict[Locale, str]] = {
         "en": "The app named in the sign-out request does not match its ID token.",
     },
     "bad_request_title": {"zh": "请求无效", "en": "Invalid request"},
+    # password change (expired, must change, or by choice from the expiry notice)
+    "password_title": {"zh": "修改密码", "en": "Change your password"},
+    "password_for_user": {"zh": "账号：{user}", "en": "Account: {user}"},
+    "password_reason_password_expired": {
+        "zh": "您的密码已过期。请设置新密码，然后将继续登录。",
+        "en": "Your password has expired. Choose a new one and you will be signed in.",
+    },
+    "password_reason_must_change_password": {
+        "zh": "您需要先修改密码（例如管理员刚为您重置了密码），然后将继续登录。",
+        "en": "You must change your password first (for example after an administrator reset "
+              "it); then you will be signed in.",
+    },
+    "password_reason_expiring": {
+        "zh": "请设置新密码，完成后将继续登录。", "en": "Choose a new password; then you will continue.",
+    },
+    "current_password": {"zh": "当前密码", "en": "Current password"},
+    "new_password": {"zh": "新密码", "en": "New password"},
+    "new_password_again": {"zh": "再次输入新密码", "en": "New password again"},
+    "change_password": {"zh": "修改密码", "en": "Change password"},
+    "err_password_fields": {
+        "zh": "请填写当前密码和两次新密码。", "en": "Fill in the current password and the new one twice.",
+    },
+    "err_password_mismatch": {
+        "zh": "两次输入的新密码不一致。", "en": "The two new passwords are not the same.",
+    },
+    "err_password_same": {
+        "zh": "新密码不能与当前密码相同。", "en": "The new password must differ from the current one.",
+    },
+    "err_current_password_wrong": {"zh": "当前密码不正确。", "en": "The current password is wrong."},
+    "err_password_too_short": {
+        "zh": "新密码太短。请使用更长的密码（至少 8 个字符，建议使用一句话）。",
+        "en": "The new password is too short. Use a longer one (at least 8 characters; a "
+              "sentence works well).",
+    },
+    "err_password_quality": {
+        "zh": "新密码不符合密码策略（长度或复杂度不足）。请换一个更长、更难猜的密码。",
+        "en": "The new password does not meet the password policy (length or complexity). "
+              "Choose a longer, harder to guess one.",
+    },
+    "err_password_in_history": {
+        "zh": "不能使用最近用过的密码。请换一个新密码。",
+        "en": "You used this password recently. Choose one you have not used before.",
+    },
+    "err_password_too_young": {
+        "zh": "密码刚修改过，暂时不能再次修改。请稍后再试。",
+        "en": "Your password was changed very recently and cannot be changed again yet. Try "
+              "again later.",
+    },
+    "err_password_not_allowed": {
+        "zh": "目录不允许在此修改该账号的密码。请联系信息中心服务台。",
+        "en": "The directory does not allow changing this account's password here. Ask the IT "
+              "service desk.",
+    },
+    "err_password_expired_no_change": {
+        "zh": "密码已过期，且无法在此修改。请联系信息中心服务台重置密码。",
+        "en": "Your password has expired and cannot be changed here. Ask the IT service desk to "
+              "reset it.",
+    },
+    # expiry notice after a successful sign-in
+    "notice_title": {"zh": "密码即将过期", "en": "Your password expires soon"},
+    "notice_expires_in": {
+        "zh": "您的密码将在 {days} 天内过期。建议现在修改，以免无法登录。",
+        "en": "Your password expires within {days} days. Change it now so that you are not "
+              "locked out.",
+    },
+    "notice_grace_title": {"zh": "密码已过期", "en": "Your password has expired"},
+    "notice_grace": {
+        "zh": "您的密码已过期。在必须修改密码之前，您还可以登录 {count} 次。",
+        "en": "Your password has expired. You can sign in {count} more times before you must "
+              "change it.",
+    },
+    "notice_continue": {"zh": "继续", "en": "Continue"},
+    "notice_change_now": {"zh": "立即修改密码", "en": "Change password now"},
+    # request limits
+    "err_too_large_title": {"zh": "请求过大", "en": "Request too large"},
+    "err_too_large": {
+        "zh": "提交的内容过大（上限 {limit} 字节）。",
+        "en": "The request is larger than this server accepts ({limit} bytes).",
+    },
 }
 
 

@@ -112,7 +112,7 @@ def _finish(request: Request, services: Services, wanted: LogoutRequest, locale:
     return response
 
 
-@router.api_route("/logout", methods=["GET", "POST"])
+@router.api_route("/logout", methods=["GET", "POST"], include_in_schema=False)
 async def end_session(request: Request, services: ServicesDep) -> Response:
     settings = services.settings
     params: Any = request.query_params

@@ -7,18 +7,33 @@ from pathlib import Path
 from fastapi import APIRouter
 from starlette.responses import FileResponse, Response
 
+from idp.web.account import router as account_router
+from idp.web.account_login import router as account_login_router
+from idp.web.account_mfa import router as account_mfa_router
+from idp.web.account_password import router as account_password_router
+from idp.web.account_reset import router as account_reset_router
 from idp.web.consent import router as consent_router
 from idp.web.login import router as login_router
 from idp.web.logout_pages import router as logout_router
+from idp.web.mfa import router as mfa_router
+from idp.web.password import router as password_router
 
 STATIC_DIR = Path(__file__).parent / "static"
 # a fixed list, so no request path ever reaches the file system
-STATIC_FILES = {"site.css": "text/css; charset=utf-8"}
+STATIC_FILES = {"site.css": "text/css; charset=utf-8",
+                "webauthn.js": "text/javascript; charset=utf-8"}
 
 router = APIRouter(tags=["web"])
 router.include_router(login_router)
 router.include_router(consent_router)
 router.include_router(logout_router)
+router.include_router(mfa_router)
+router.include_router(account_router)
+router.include_router(account_login_router)
+router.include_router(account_password_router)
+router.include_router(account_mfa_router)
+router.include_router(account_reset_router)
+router.include_router(password_router)
 
 
 @router.get("/static/{name}", include_in_schema=False)

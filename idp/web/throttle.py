@@ -1,48 +1,203 @@
-"""Failed-login throttle, checked in the Store before the directory is asked.
+"""Login throttle, in the Store, consulted before the directory is asked.
 
-Every failed bind counts toward the directory's own lockout (LDAP-PITFALLS 10), so the IdP must
-refuse first, below the directory's threshold, or an attacker could lock real accounts by
-guessing. Counters are kept per typed username (normalised, case-folded, hashed: whether the
-account exists plays no part, so the refusal reveals nothing) and per client IP.
+Every failed bind counts toward the directory's own lockout (LDAP-PITFALLS 10), so the IdP
+refuses first: an account gets at most `budget` password checks per window, where the budget
+stays below the directory's lockout threshold (ppolicy pwdMaxFailure, AD lockoutThreshold, read
+through `Directory.lockout_threshold`). An attempt is counted *before* the bind with an atomic
+increment, so twenty guesses sent at once cannot all slip past a check that has not yet seen the
+others fail. A client address is refused after `per_ip` failures (a password spray across many
+accounts); successes do not count there, because a whole campus may sit behind one NAT address.
+
+Exponential backoff: when an account or address runs out, it is refused for `window` seconds,
+and each refusal period that follows without a successful login in between doubles, up to
+`backoff_max`. A successful login (or a right password that must be changed) resets the account.
+
+Counters are keyed by the typed username (NFC, trimmed, case-folded, hashed); whether the
+account exists plays no part, so a refusal reveals nothing. Keys, all under `throttle:login:`:
+`acct:{h}` attempts, `ip:{addr}` failures, `block:acct:{h}` / `block:ip:{addr}` a refusal
+period, `strikes:…` refusal periods in a row, `name:{h}` the username (for `idp throttles`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
+from typing import Any
 
-from directory.base import normalize_username
+from directory.base import Directory, DirectoryError, normalize_username
+from idp.settings import Settings, ThrottleSettings
 from idp.store.base import Store
+
+log = logging.getLogger("idp.throttle")
+
+PREFIX = "throttle:login:"
+
+
+def throttle_settings(settings: Settings) -> ThrottleSettings:
+    return settings.throttle
+
+
+def account_hash(username: str) -> str:
+    folded = normalize_username(username).casefold()
+    return hashlib.sha256(folded.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
+class Verdict:
+    allowed: bool
+    retry_after: int = 0  # seconds, when refused
+
+    @property
+    def minutes(self) -> int:
+        return max(1, -(-self.retry_after // 60))
+
+
+ALLOWED = Verdict(True)
+
+
 class LoginThrottle:
-    per_account: int = 5
-    per_ip: int = 30
-    window: int = 15 * 60  # seconds; the window starts with the first failure
+    """Checks and counts password attempts; see the module docstring."""
 
-    @staticmethod
-    def account_key(username: str) -> str:
-        folded = normalize_username(username).casefold()
-        return "throttle:login:user:" + hashlib.sha256(folded.encode()).hexdigest()
+    def __init__(self, store: Store, directory: Directory, config: ThrottleSettings) -> None:
+        self.store = store
+        self.directory = directory
+        self.config = config
 
-    @staticmethod
-    def ip_key(ip: str) -> str:
-        return f"throttle:login:ip:{ip}"
+    @classmethod
+    def of(cls, services: Any) -> LoginThrottle:
+        return cls(services.store, services.directory, throttle_settings(services.settings))
 
-    async def blocked(self, store: Store, username: str, ip: str) -> bool:
-        """True when this account or this address has failed too often in the window."""
-        account = int(await store.get(self.account_key(username)) or 0)
-        address = int(await store.get(self.ip_key(ip)) or 0)
-        return account >= self.per_account or address >= self.per_ip
+    # --- budget -----------------------------------------------------------------------------
 
-    async def failed(self, store: Store, username: str, ip: str) -> None:
-        await store.incr(self.account_key(username), self.window)
-        await store.incr(self.ip_key(ip), self.window)
+    async def budget(self, username: str) -> int:
+        """Password checks allowed per window: below the directory's threshold when it locks."""
+        config = self.config
+        if not config.follow_directory:
+            return config.per_account
+        try:
+            threshold = await self.directory.lockout_threshold(username)
+        except DirectoryError as exc:
+            log.warning("cannot read the directory's lockout threshold: %s", exc.detail or exc)
+            return min(config.per_account, config.fallback_per_account)
+        except AttributeError:  # a directory without the method: assume it locks
+            return min(config.per_account, config.fallback_per_account)
+        if threshold is None:
+            return config.per_account
+        if threshold <= 1:
+            log.warning("the directory locks after %s failure: every wrong password locks", threshold)
+        return max(1, min(config.per_account, threshold - 1))
 
-    async def succeeded(self, store: Store, username: str) -> None:
-        # the address counter stays: one good password must not reset a spraying campaign
-        await store.delete(self.account_key(username))
+    # --- the login pipeline -----------------------------------------------------------------
+
+    async def check(self, username: str, ip: str) -> Verdict:
+        """Before the directory is asked: refuse, or count this attempt and let it through."""
+        if not self.config.enabled:
+            return ALLOWED
+        h = account_hash(username)
+        for key in (f"{PREFIX}block:ip:{ip}", f"{PREFIX}block:acct:{h}"):
+            left = await self.store.ttl(key)
+            if left is not None:
+                return Verdict(False, max(left, 1))
+        attempts = await self.store.incr(f"{PREFIX}acct:{h}", self.config.window)
+        if attempts == 1:
+            await self.store.put(f"{PREFIX}name:{h}", normalize_username(username)[:256],
+                                 self.config.window + self.config.backoff_max)
+            return ALLOWED  # one attempt is within every budget: no need to ask the directory
+        if attempts > await self.budget(username):
+            return await self._refuse(f"acct:{h}")
+        return ALLOWED
+
+    async def failed(self, ip: str) -> None:
+        """The directory said no (the account's attempt is already counted by `check`)."""
+        if not self.config.enabled:
+            return
+        failures = await self.store.incr(f"{PREFIX}ip:{ip}", self.config.window)
+        if failures >= self.config.per_ip:
+            await self._refuse(f"ip:{ip}")
+
+    async def succeeded(self, username: str) -> None:
+        """The right password: the account starts afresh. The address keeps its count (one good
+        password must not reset a spraying campaign)."""
+        h = account_hash(username)
+        await self.store.delete(f"{PREFIX}acct:{h}", f"{PREFIX}strikes:acct:{h}",
+                                f"{PREFIX}block:acct:{h}", f"{PREFIX}name:{h}")
+
+    async def _refuse(self, subject: str) -> Verdict:
+        """Start a refusal period for `subject` ("acct:{h}" or "ip:{addr}"): window, doubled for
+        each period in a row, at most backoff_max. Requests refused together start one period
+        (set-if-absent), so a burst of guesses counts as one strike, not twenty.
+
+        The counter is left to expire: it started with the first attempt, at least a window
+        before the period ends, so the next period starts with a full budget, and no request
+        racing this one can find it reset and slip through."""
+        config = self.config
+        strikes_key, block_key = f"{PREFIX}strikes:{subject}", f"{PREFIX}block:{subject}"
+        strikes = int(await self.store.get(strikes_key) or 0)
+        period = min(config.window * 2 ** min(strikes, 30), config.backoff_max)
+        if await self.store.add(block_key, str(strikes + 1), period):
+            await self.store.incr(strikes_key, config.backoff_max + config.window)
+            return Verdict(False, period)
+        return Verdict(False, await self.store.ttl(block_key) or period)
 
 
-DEFAULT_THROTTLE = LoginThrottle()
+# --- what admins see and clear (`idp throttles`) -------------------------------------------------
+
+
+@dataclass(slots=True)
+class ThrottleRecord:
+    kind: str  # "account" or "ip"
+    name: str  # the username as typed (normalised), or the address
+    count: int = 0  # account: password checks this window; ip: failures this window
+    blocked_for: int | None = None  # seconds of refusal left
+    strikes: int = 0  # refusal periods in a row (each doubles the next)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, "name": self.name, "count": self.count,
+                "blocked_for": self.blocked_for, "strikes": self.strikes}
+
+
+async def list_throttles(store: Store) -> list[ThrottleRecord]:
+    """Every account and address with a live counter, refusal or strike, blocked ones first."""
+    records: dict[tuple[str, str], ThrottleRecord] = {}
+    names: dict[str, str] = {}
+    for key in await store.keys(PREFIX):
+        rest = key[len(PREFIX):]
+        field, _, subject = rest.partition(":")
+        if field == "name":
+            names[subject] = await store.get(key) or subject
+            continue
+        if field in ("block", "strikes"):
+            kind, _, ident = subject.partition(":")
+        else:
+            kind, ident = field, subject
+        if kind not in ("acct", "ip") or not ident:
+            continue
+        record = records.setdefault((kind, ident), ThrottleRecord(
+            "account" if kind == "acct" else "ip", ident))
+        if field == "block":
+            record.blocked_for = await store.ttl(key)
+        elif field == "strikes":
+            record.strikes = int(await store.get(key) or 0)
+        else:
+            record.count = int(await store.get(key) or 0)
+    for (kind, ident), record in records.items():
+        if kind == "acct":
+            record.name = names.get(ident, f"sha256:{ident[:16]}")
+    return sorted(records.values(), key=lambda r: (r.blocked_for is None, r.kind, r.name))
+
+
+async def clear_throttles(store: Store, *, account: str | None = None, ip: str | None = None,
+                          everything: bool = False) -> int:
+    """Forget the counters, refusals and strikes of an account and/or an address (or all)."""
+    if everything:
+        keys = await store.keys(PREFIX)
+        return await store.delete(*keys) if keys else 0
+    keys = []
+    if account is not None:
+        h = account_hash(account)
+        keys += [f"{PREFIX}acct:{h}", f"{PREFIX}block:acct:{h}", f"{PREFIX}strikes:acct:{h}",
+                 f"{PREFIX}name:{h}"]
+    if ip is not None:
+        keys += [f"{PREFIX}ip:{ip}", f"{PREFIX}block:ip:{ip}", f"{PREFIX}strikes:ip:{ip}"]
+    return await store.delete(*keys) if keys else 0

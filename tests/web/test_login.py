@@ -188,8 +188,6 @@ async def test_english_wrong_password_message(live_idp: LiveIdp, web: httpx.Asyn
 @pytest.mark.parametrize(("state", "message"), [
     ("lock", "This account is locked"),
     ("set_disabled", "This account is disabled"),
-    ("expire_password", "Your password has expired"),
-    ("require_password_change", "You must change your password"),
 ])
 async def test_account_states_get_their_own_clear_message(
     live_idp: LiveIdp, web: httpx.AsyncClient, state: str, message: str,
@@ -205,12 +203,26 @@ async def test_account_states_get_their_own_clear_message(
     assert events[-1].outcome not in ("success", "invalid_credentials")
 
 
-async def test_account_state_messages_in_chinese(live_idp: LiveIdp, web: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize(("state", "outcome"), [
+    ("expire_password", "password_expired"),
+    ("require_password_change", "must_change_password"),
+])
+async def test_password_states_lead_to_the_change_page(
+    live_idp: LiveIdp, web: httpx.AsyncClient, state: str, outcome: str,
+) -> None:
+    """Issue 6: the right password that must be changed goes to /password/{id} (the flow itself
+    is tested in tests/security/test_password_*.py), without a session yet."""
     username = await new_person(live_idp)
-    await live_idp.services.directory.expire_password(username)
+    await getattr(live_idp.services.directory, state)(username)
     interaction = await start_login(live_idp, ui_locales="zh")
     response = await submit_login(web, interaction, username, "Correct-horse-1")
-    assert error_message(response.text).startswith("密码已过期")
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/password/{interaction.id}"
+    assert web.cookies.get(live_idp.settings.session.cookie_name) is None
+    page = await web.get(response.headers["location"])
+    assert ("您的密码已过期" if state == "expire_password" else "您需要先修改密码") in page.text
+    events = await audit_events(live_idp, username)
+    assert events[-1].outcome == outcome
 
 
 async def test_unreachable_directory_is_a_503_page(tmp_path) -> None:  # noqa: ANN001

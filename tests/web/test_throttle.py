@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 
-from idp.web.throttle import DEFAULT_THROTTLE
+from idp.settings import ThrottleSettings
 from tests.support.server import LiveIdp
 from tests.web.conftest import browser, error_message, fresh_ip, start_login, submit_login
 from tests.web.test_login import new_person
@@ -21,7 +21,7 @@ async def _fail(live: LiveIdp, username: str, times: int, *, ip: str | None = No
 
 async def test_account_throttle_blocks_even_the_right_password(live_idp: LiveIdp) -> None:
     username = await new_person(live_idp)
-    await _fail(live_idp, username, DEFAULT_THROTTLE.per_account)
+    await _fail(live_idp, username, ThrottleSettings().per_account)
     interaction = await start_login(live_idp, ui_locales="en")
     async with browser(live_idp) as client:  # another address: the account counter decides
         response = await submit_login(client, interaction, username, "Correct-horse-1")
@@ -35,7 +35,7 @@ async def test_same_refusal_for_existing_and_unknown_accounts(live_idp: LiveIdp)
     unknown = f"ghost-{secrets.token_hex(4)}"
     answers = []
     for username in (existing, unknown):
-        await _fail(live_idp, username, DEFAULT_THROTTLE.per_account)
+        await _fail(live_idp, username, ThrottleSettings().per_account)
         interaction = await start_login(live_idp)
         async with browser(live_idp) as client:
             answers.append(await submit_login(client, interaction, username, "anything"))
@@ -45,7 +45,7 @@ async def test_same_refusal_for_existing_and_unknown_accounts(live_idp: LiveIdp)
 
 async def test_account_counter_ignores_case_and_spaces(live_idp: LiveIdp) -> None:
     username = await new_person(live_idp)
-    await _fail(live_idp, f"  {username.upper()} ", DEFAULT_THROTTLE.per_account)
+    await _fail(live_idp, f"  {username.upper()} ", ThrottleSettings().per_account)
     interaction = await start_login(live_idp)
     async with browser(live_idp) as client:
         response = await submit_login(client, interaction, username, "Correct-horse-1")
@@ -56,7 +56,7 @@ async def test_address_throttle_spans_accounts(live_idp: LiveIdp) -> None:
     ip = fresh_ip()
     interaction = await start_login(live_idp)
     async with browser(live_idp, ip=ip) as client:
-        for n in range(DEFAULT_THROTTLE.per_ip):
+        for n in range(ThrottleSettings().per_ip):
             response = await submit_login(client, interaction, f"spray-{n}-{ip}", "Password1")
             assert response.status_code == 401
         blocked = await submit_login(client, interaction, "student", "student123")
@@ -69,9 +69,9 @@ async def test_address_throttle_spans_accounts(live_idp: LiveIdp) -> None:
 
 async def test_success_clears_the_account_counter(live_idp: LiveIdp) -> None:
     username = await new_person(live_idp)
-    await _fail(live_idp, username, DEFAULT_THROTTLE.per_account - 1)
+    await _fail(live_idp, username, ThrottleSettings().per_account - 1)
     interaction = await start_login(live_idp)
     async with browser(live_idp) as client:
         assert (await submit_login(client, interaction, username, "Correct-horse-1")
                 ).status_code == 303
-    await _fail(live_idp, username, DEFAULT_THROTTLE.per_account - 1)  # would be 429 otherwise
+    await _fail(live_idp, username, ThrottleSettings().per_account - 1)  # would be 429 otherwise

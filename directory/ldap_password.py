@@ -1,0 +1,378 @@
+"""The person's own password against LDAP: which lockout threshold applies to them, changing the
+password, and making a login for nobody cost what a wrong password costs.
+
+Lockout threshold (LDAP-PITFALLS 10), read with the service account and cached:
+- OpenLDAP ppolicy (draft-behera-ldap-password-policy §5.2): the policy the entry names in
+  pwdPolicySubentry, else the overlay's default policy. The default's DN is the setting
+  `ppolicy_default_dn` when given, else olcPPolicyDefault in cn=config, which a service account
+  can rarely read; failing both, the strictest policy found under the naming contexts stands in
+  for it, which is never above the real one. pwdMaxFailure counts only with pwdLockout TRUE;
+  0 means no lockout.
+- Active Directory: the fine-grained policy in the constructed msDS-ResultantPSO
+  (msDS-LockoutThreshold), else lockoutThreshold on the domain root (defaultNamingContext);
+  0 means the domain never locks.
+
+Password change (LDAP-PITFALLS 14):
+- OpenLDAP: a fresh connection binds as the person with the old password and the ppolicy
+  control (a must-change or grace bind succeeds, restricted to changing the password), then RFC
+  3062 Password Modify with the old and the new password and the ppolicy control, so the server
+  hashes the new one and applies its policy. An expired password with no grace binds left cannot
+  bind at all: ppolicy answers passwordExpired, which it only does for the right password. Then,
+  if an admin account is configured, the same Password Modify runs as the admin, still with the
+  old password, which slapd verifies once more ("unwilling to verify old password" otherwise).
+- Active Directory (MS-ADTS 3.1.1.3.1.5.2): one modify deleting the old unicodePwd and adding
+  the new (quoted UTF-16LE) over LDAPS or StartTLS. It is sent by the service account, because a
+  person whose password expired (532) or must change (773) cannot bind; the "Change Password"
+  right belongs to Everyone by default, and AD checks the old value and its policy itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import ldap
+from ldap.controls.ppolicy import PasswordPolicyControl
+from ldap.ldapobject import LDAPObject
+
+from directory.base import (
+    DirectoryError,
+    DirectoryUnavailable,
+    InvalidCredentials,
+    PasswordExpired,
+    PasswordRejected,
+)
+from directory.ldap_admin_modlists import ad_password_value, changes_for
+from directory.ldap_errors import CONNECTION_ERRORS, bind_failure, decode_policy_tuples, error_info
+from directory.ldap_pool import Connection, Connector, ServicePool
+from idp.settings import LdapSettings
+
+log = logging.getLogger(__name__)
+
+Entry = Mapping[str, list[bytes]]
+Modlist = list[tuple[int, str, list[bytes] | None]]
+
+# ppolicy response errors of a password change (draft-behera §6.2) -> PasswordRejected.reason
+PPOLICY_CHANGE_ERRORS: dict[int, str] = {
+    3: "not_allowed",  # passwordModNotAllowed
+    4: "not_allowed",  # mustSupplyOldPassword (we always do; a server that still says so refuses)
+    5: "quality",  # insufficientPasswordQuality
+    6: "too_short",  # passwordTooShort
+    7: "too_young",  # passwordTooYoung
+    8: "in_history",  # passwordInHistory
+}
+# Win32 codes that lead AD's diagnostic message, e.g. "0000052D: Constraint violation - ..."
+AD_PASSWORD_RESTRICTION = "0000052d"  # ERROR_PASSWORD_RESTRICTION: length, complexity, history, age
+AD_INVALID_PASSWORD = "00000056"  # ERROR_INVALID_PASSWORD: the old password is wrong
+AD_NEEDS_ENCRYPTION = "0000001f"  # unicodePwd over a connection that is not encrypted
+_AD_LEADING_CODE = re.compile(r"^\s*([0-9A-Fa-f]{8}):")
+CACHE_SECONDS = 300.0
+CACHE_ENTRIES = 4096
+
+
+# --- pure functions (unit-tested without a server) -------------------------------------------
+
+
+def _first(entry: Entry, attribute: str) -> bytes | None:
+    lowered = attribute.lower()
+    for key, values in entry.items():
+        if key.lower() == lowered and values:
+            return values[0]
+    return None
+
+
+def _int(value: bytes | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def ppolicy_threshold(policy: Entry) -> int | None:
+    """pwdMaxFailure of a pwdPolicy entry, when that policy locks (pwdLockout TRUE)."""
+    if (_first(policy, "pwdLockout") or b"").upper() != b"TRUE":
+        return None
+    failures = _int(_first(policy, "pwdMaxFailure"))
+    return failures if failures and failures > 0 else None
+
+
+def ad_threshold(entry: Entry, attribute: str = "lockoutThreshold") -> int | None:
+    """lockoutThreshold (domain) or msDS-LockoutThreshold (PSO); 0 means never locked."""
+    value = _int(_first(entry, attribute))
+    return value if value and value > 0 else None
+
+
+def strictest(thresholds: Iterable[int | None]) -> int | None:
+    known = [t for t in thresholds if t is not None]
+    return min(known) if known else None
+
+
+def ad_change_modlist(old_password: str, new_password: str) -> Modlist:
+    """A person's own change: delete the old value, add the new (MS-ADTS 3.1.1.3.1.5.2). A
+    replace would be an admin reset, which needs the Reset Password right and skips history."""
+    return [
+        (ldap.MOD_DELETE, "unicodePwd", [ad_password_value(old_password)]),
+        (ldap.MOD_ADD, "unicodePwd", [ad_password_value(new_password)]),
+    ]
+
+
+def ad_win32_code(info: object) -> str | None:
+    if isinstance(info, bytes):
+        info = info.decode("utf-8", "replace")
+    match = _AD_LEADING_CODE.match(info) if isinstance(info, str) else None
+    return match.group(1).lower() if match else None
+
+
+def change_failure(exc: ldap.LDAPError) -> DirectoryError:
+    """The error of a refused Password Modify or unicodePwd change, as the person should hear it."""
+    info = error_info(exc)
+    text = str(info.get("info") or info.get("desc") or type(exc).__name__)
+    if isinstance(exc, CONNECTION_ERRORS):
+        return DirectoryUnavailable(detail=f"password change: {text}")
+    control = decode_policy_tuples(info.get("ctrls"))
+    if control is not None and control.error in PPOLICY_CHANGE_ERRORS:
+        return PasswordRejected(PPOLICY_CHANGE_ERRORS[control.error], detail=text)
+    code = ad_win32_code(info.get("info"))
+    if code == AD_INVALID_PASSWORD or (
+            isinstance(exc, ldap.UNWILLING_TO_PERFORM) and "verify old password" in text):
+        return InvalidCredentials(detail=f"old password refused: {text}")
+    if code == AD_NEEDS_ENCRYPTION:
+        return DirectoryUnavailable(detail="Active Directory needs LDAPS or StartTLS for passwords")
+    if code == AD_PASSWORD_RESTRICTION or isinstance(exc, ldap.CONSTRAINT_VIOLATION):
+        return PasswordRejected("quality", detail=text)
+    if isinstance(exc, ldap.UNWILLING_TO_PERFORM | ldap.INSUFFICIENT_ACCESS):
+        return PasswordRejected("not_allowed", detail=text)
+    return DirectoryUnavailable(detail=f"password change: {type(exc).__name__}: {text}")
+
+
+# --- lockout thresholds ----------------------------------------------------------------------
+
+
+class _TtlCache:
+    """A small thread-safe cache; entries live CACHE_SECONDS, the whole thing is dropped when full."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, compute: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+        value = compute()
+        with self._lock:
+            if len(self._items) >= CACHE_ENTRIES:
+                self._items.clear()
+            self._items[key] = (now + CACHE_SECONDS, value)
+        return value
+
+
+class LockoutPolicies:
+    """The lockout threshold that applies to a username, read over the service pool."""
+
+    def __init__(self, pool: ServicePool, settings: LdapSettings) -> None:
+        self._pool = pool
+        self._settings = settings
+        self._active_directory = settings.profile == "activedirectory"
+        self._cache = _TtlCache()
+
+    def threshold(self, user_filter: str | None) -> int | None:
+        """`user_filter` is the escaped filter that finds the person (None: nobody)."""
+        policy = self._cache.get(f"user:{user_filter}", lambda: self._policy_of(user_filter))
+        if policy is None:
+            return self._cache.get("default", self._default_threshold)
+        return self._cache.get(f"policy:{policy}", lambda: self._read_policy(policy))
+
+    def _policy_of(self, user_filter: str | None) -> str | None:
+        """The DN of the policy the entry names, or None for the default one."""
+        if user_filter is None:
+            return None
+        # AD computes msDS-ResultantPSO only for a base-scope read of the entry
+        attribute = "msDS-ResultantPSO" if self._active_directory else "pwdPolicySubentry"
+
+        def search(connection: Connection) -> list[tuple[str | None, Entry]]:
+            return connection.conn.search_ext_s(
+                self._settings.user_base, ldap.SCOPE_SUBTREE, user_filter,
+                ["1.1"] if self._active_directory else [attribute],
+                timeout=self._settings.timeout, sizelimit=2)
+
+        try:
+            found = [(dn, entry) for dn, entry in self._pool.run(search) if dn is not None]
+        except ldap.SIZELIMIT_EXCEEDED:
+            return None
+        if len(found) != 1:
+            return None
+        if self._active_directory:
+            found = self._read(found[0][0], ldap.SCOPE_BASE, "(objectClass=*)", [attribute])
+        value = _first(found[0][1], attribute) if found else None
+        return value.decode("utf-8", "replace") if value else None
+
+    def _read(self, base: str, scope: int, filterstr: str, attributes: list[str]
+              ) -> list[tuple[str, Entry]]:
+        def search(connection: Connection) -> list[tuple[str | None, Entry]]:
+            return connection.conn.search_ext_s(base, scope, filterstr, attributes,
+                                                timeout=self._settings.timeout)
+
+        return [(dn, entry) for dn, entry in self._pool.run(search) if dn is not None]
+
+    def _read_policy(self, dn: str) -> int | None:
+        if self._active_directory:
+            found = self._read(dn, ldap.SCOPE_BASE, "(objectClass=*)", ["msDS-LockoutThreshold"])
+            return ad_threshold(found[0][1], "msDS-LockoutThreshold") if found else None
+        found = self._read(dn, ldap.SCOPE_BASE, "(objectClass=pwdPolicy)",
+                           ["pwdMaxFailure", "pwdLockout"])
+        return ppolicy_threshold(found[0][1]) if found else None
+
+    def _root_dse(self, attribute: str) -> list[str]:
+        found = self._read("", ldap.SCOPE_BASE, "(objectClass=*)", [attribute])
+        values = [v for _dn, entry in found for key, vs in entry.items()
+                  if key.lower() == attribute.lower() for v in vs]
+        return [v.decode("utf-8", "replace") for v in values]
+
+    def _default_threshold(self) -> int | None:
+        if self._active_directory:
+            for domain in self._root_dse("defaultNamingContext")[:1]:
+                found = self._read(domain, ldap.SCOPE_BASE, "(objectClass=*)", ["lockoutThreshold"])
+                return ad_threshold(found[0][1]) if found else None
+            return None
+        configured = self._settings.ppolicy_default_dn or self._configured_default()
+        if configured:
+            return self._read_policy(configured)
+        policies: list[int | None] = []
+        for context in self._root_dse("namingContexts"):
+            policies += [ppolicy_threshold(entry) for _dn, entry in self._read(
+                context, ldap.SCOPE_SUBTREE, "(objectClass=pwdPolicy)", ["pwdMaxFailure", "pwdLockout"])]
+        return strictest(policies)
+
+    def _configured_default(self) -> str | None:
+        """olcPPolicyDefault of the overlay on the database holding the people, if readable."""
+        try:
+            overlays = self._read("cn=config", ldap.SCOPE_SUBTREE, "(objectClass=olcPPolicyConfig)",
+                                  ["olcPPolicyDefault"])
+        except ldap.LDAPError:
+            return None  # no config access: the usual case for a service account
+        base = self._settings.user_base.lower()
+        for dn, entry in overlays:
+            database = dn.split(",", 1)[1] if "," in dn else ""
+            suffixes = self._read(database, ldap.SCOPE_BASE, "(objectClass=*)", ["olcSuffix"])
+            for _dn, attrs in suffixes:
+                suffix = (_first(attrs, "olcSuffix") or b"").decode().lower()
+                default = _first(entry, "olcPPolicyDefault")
+                if suffix and base.endswith(suffix) and default:
+                    return default.decode()
+        return None
+
+
+# --- changing the password -------------------------------------------------------------------
+
+
+class PasswordChanger:
+    """Changes a person's own password on OpenLDAP or Active Directory (module docstring)."""
+
+    def __init__(self, connector: Connector, settings: LdapSettings) -> None:
+        self._connector = connector
+        self._settings = settings
+
+    def change(self, dn: str, old_password: str, new_password: str) -> None:
+        if self._settings.profile == "activedirectory":
+            self._change_active_directory(dn, old_password, new_password)
+        else:
+            self._change_openldap(dn, old_password, new_password)
+
+    def _change_openldap(self, dn: str, old_password: str, new_password: str) -> None:
+        def bind(conn: LDAPObject) -> None:
+            conn.simple_bind_s(dn, old_password, serverctrls=[PasswordPolicyControl()])
+
+        as_admin = False
+        try:
+            connection = self._connector.open(bind)
+        except ldap.LDAPError as exc:
+            failure = bind_failure(exc)
+            if not isinstance(failure, PasswordExpired) or not self._settings.admin_bind_dn:
+                raise failure from exc
+            connection, as_admin = self._admin_connection(), True
+        try:
+            connection.conn.passwd_s(dn, old_password, new_password,
+                                     serverctrls=[PasswordPolicyControl()])
+            if as_admin:
+                self._clear_reset(connection.conn, dn)
+        except ldap.LDAPError as exc:
+            raise change_failure(exc) from exc
+        finally:
+            connection.close()
+
+    def _admin_connection(self) -> Connection:
+        from directory.ldap_admin import AdminConnector
+
+        return AdminConnector(self._settings).service()
+
+    @staticmethod
+    def _clear_reset(conn: LDAPObject, dn: str) -> None:
+        """An admin's Password Modify sets pwdReset under pwdMustChange; this password was the
+        person's own choice, so the next login must not ask for another change."""
+        _, entry = conn.search_s(dn, ldap.SCOPE_BASE, "(objectClass=*)", ["pwdReset"])[0]
+        if entry.get("pwdReset"):
+            conn.modify_s(dn, changes_for("no_change", False))
+
+    def _change_active_directory(self, dn: str, old_password: str, new_password: str) -> None:
+        encrypted = self._settings.start_tls or all(
+            url.startswith("ldaps://") for url in self._settings.urls)
+        if not encrypted:
+            raise DirectoryUnavailable(
+                "Active Directory accepts password changes only over LDAPS or StartTLS",
+                detail="IDP_LDAP_URL is not ldaps:// and IDP_LDAP_START_TLS is off")
+        connection = self._connector.service()
+        try:
+            connection.conn.modify_s(dn, ad_change_modlist(old_password, new_password))
+        except ldap.LDAPError as exc:
+            raise change_failure(exc) from exc
+        finally:
+            connection.close()
+
+
+# --- "no such user" costs what "wrong password" costs -----------------------------------------
+
+
+class FailureTimer:
+    """How long recent wrong-password logins took, so that a login for nobody can take as long.
+
+    A wrong password makes slapd check the hash and write pwdFailureTime (ppolicy): a few ms.
+    A bind to a DN that does not exist is answered at once. Binding to a real decoy entry would
+    cost the same, but ppolicy would lock the decoy after pwdMaxFailure and change its cost
+    again. So an unknown user's login is padded by (a recent real failure's duration - the
+    unknown path's own typical duration): its time then follows the real failures' distribution,
+    whatever the directory's state, without the upward bias that padding to max(own, sample)
+    would leave.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self._failures: deque[float] = deque(maxlen=size)
+        self._unknown: deque[float] = deque(maxlen=size)
+        self._lock = threading.Lock()
+        self._random = random.Random()
+
+    def record(self, seconds: float) -> None:
+        """A wrong password for an existing person took `seconds`."""
+        with self._lock:
+            self._failures.append(seconds)
+
+    def pad(self, started: float) -> None:
+        """Called on the unknown-user path (search + dummy bind done) that began at `started`."""
+        own = time.perf_counter() - started
+        with self._lock:
+            self._unknown.append(own)
+            if not self._failures:
+                return
+            target = self._random.choice(self._failures)
+            typical_own = statistics.median(self._unknown)
+        if target > typical_own:
+            time.sleep(target - typical_own)

@@ -1,0 +1,145 @@
+"""Per-client rate limits on the token endpoints, as a pure ASGI middleware.
+
+POST /token and /revoke may be called `token_requests` times, POST /introspect
+`introspect_requests` times, per client per `rate_window` seconds ([throttle] settings). A
+fixed window in the Store (`ratelimit:{endpoint}:{client}`, counted with an atomic increment
+whose TTL starts with the window), so every replica shares one count. Over the limit: 429 with
+Retry-After and an OAuth error body, `slow_down` (RFC 8628 §3.5, registered for the token
+endpoint in the IANA OAuth Extensions Error registry).
+
+The client is named the way the endpoint will authenticate it (RFC 6749 §2.3.1, RFC 7523 §3):
+the HTTP Basic user, else `client_id` in the form body, else the `sub` of a client assertion;
+a request naming none is counted per client address. Nothing is verified here: the limit runs
+before authentication, so it bounds work, it does not decide access. The form body has to be
+read for that; it is buffered (the BodySizeLimit middleware around this one caps its size) and
+handed to the endpoint unchanged.
+
+Add it in create_app inside BodySizeLimit: `app.add_middleware(ClientRateLimit, settings=settings)`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from idp.settings import Settings
+from idp.store.base import StoreUnavailable
+from idp.web.throttle import throttle_settings
+
+log = logging.getLogger("idp.ratelimit")
+
+LIMITED_PATHS = {"/token": "token", "/revoke": "token", "/introspect": "introspect"}
+MAX_CLIENT_ID = 256
+
+
+def _basic_user(headers: Headers) -> str | None:
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, _secret = decoded.partition(":")
+    return unquote(user) if sep and user else None  # RFC 6749 §2.3.1: form-urlencoded first
+
+
+def _assertion_subject(assertion: str) -> str | None:
+    parts = assertion.split(".")
+    if len(parts) != 3 or len(parts[1]) > 8192:
+        return None
+    try:
+        claims: Any = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    sub = claims.get("sub") if isinstance(claims, dict) else None
+    return sub if isinstance(sub, str) else None
+
+
+def client_name(headers: Headers, body: bytes) -> str | None:
+    """The client a token-endpoint request names, unverified (see the module docstring)."""
+    user = _basic_user(headers)
+    if user:
+        return user[:MAX_CLIENT_ID]
+    if not headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return None
+    form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)[:100])
+    named = form.get("client_id") or (
+        _assertion_subject(form["client_assertion"]) if form.get("client_assertion") else None)
+    return named[:MAX_CLIENT_ID] if named else None
+
+
+class ClientRateLimit:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        config = throttle_settings(settings)
+        self.limits = {"token": config.token_requests, "introspect": config.introspect_requests}
+        self.window = config.rate_window
+        self.max_body = config.max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = LIMITED_PATHS.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if endpoint is None or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        body, replay = await self._buffer(receive)
+        headers = Headers(scope=scope)
+        client = client_name(headers, body)
+        if client is None:
+            address = scope.get("client")
+            client = f"address:{address[0] if address else 'unknown'}"
+        refused = await self._count(scope, endpoint, client)
+        if refused is not None:
+            await refused(scope, replay, send)
+            return
+        await self.app(scope, replay, send)
+
+    async def _buffer(self, receive: Receive) -> tuple[bytes, Receive]:
+        """Read the body (up to max_body; the rest is left for the endpoint) and a receive that
+        hands the endpoint every message again."""
+        messages: list[Message] = []
+        body = b""
+        while len(body) <= self.max_body:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        return body, replay
+
+    async def _count(self, scope: Scope, endpoint: str, client: str) -> JSONResponse | None:
+        services = getattr(scope["app"].state, "services", None) if "app" in scope else None
+        if services is None:
+            return None
+        digest = hashlib.sha256(client.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        key = f"ratelimit:{endpoint}:{digest}"
+        try:
+            used = await services.store.incr(key, self.window)
+            if used <= self.limits[endpoint]:
+                return None
+            retry_after = await services.store.ttl(key) or self.window
+        except StoreUnavailable as exc:
+            # the endpoint itself will answer 503; a limiter must not be the reason it cannot
+            log.warning("rate limit not applied: %s", exc)
+            return None
+        return JSONResponse(
+            {"error": "slow_down",
+             "error_description": f"Too many requests from this client; retry after {retry_after} s."},
+            status_code=429,
+            headers={"Retry-After": str(max(retry_after, 1)), "Cache-Control": "no-store"},
+        )

@@ -1,0 +1,112 @@
+"""The self-service account page, /account: second factors, where one is signed in, which apps
+hold which consents; and the actions on sessions and consents.
+
+Password change, factor enrolment and password reset have modules of their own
+(account_password.py, account_mfa.py, account_reset.py).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+from sqlalchemy import delete, select, update
+from starlette.responses import RedirectResponse, Response
+
+from idp.app import Services
+from idp.db.models import Client, Consent, RefreshToken
+from idp.deps import ServicesDep
+from idp.logout import logout_session
+from idp.mfa import recovery, totp
+from idp.mfa.webauthn import credentials_of
+from idp.web.account_common import checked_post, done, visit
+from idp.web.cookies import clear_session_cookie
+from idp.web.scopes import describe
+from idp.web.unavailable import PageRoute
+
+router = APIRouter(route_class=PageRoute)
+
+# messages a redirect back to /account may show (?done=...): a fixed list, never free text
+DONE_MESSAGES = frozenset({
+    "account_done", "account_password_changed",
+})
+
+
+def _when(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+async def _consents(services: Services, subject: str) -> list[dict[str, object]]:
+    async with services.db() as db:
+        rows = await db.execute(
+            select(Consent, Client.name).outerjoin(Client, Client.client_id == Consent.client_id)
+            .where(Consent.subject == subject).order_by(Consent.granted_at))
+        return [{"client_id": consent.client_id, "name": name or consent.client_id,
+                 "scopes": list(consent.scopes or []), "granted_at": consent.granted_at}
+                for consent, name in rows]
+
+
+@router.get("/account")
+async def account_page(request: Request, services: ServicesDep) -> Response:
+    found = await visit(request, services)
+    if isinstance(found, Response):
+        return found
+    subject = found.person.subject
+    sessions = [{"sid": s.sid, "current": s.sid == found.session.sid, "since": _when(s.created_at),
+                 "ip": s.ip or "?", "agent": s.user_agent or ""}
+                for s in await services.sessions.of_subject(subject)]
+    consents = await _consents(services, subject)
+    for consent in consents:
+        consent["scopes"] = describe(consent["scopes"], found.locale)  # type: ignore[arg-type]
+    message = request.query_params.get("done")
+    return found.page(
+        request, "account.html", sessions=sessions, consents=consents,
+        totp=await totp.enrolled(services.db, subject),
+        passkeys=await credentials_of(services, subject),
+        recovery_left=await recovery.remaining(services.db, subject),
+        done=message if message in DONE_MESSAGES else None,
+    )
+
+
+@router.post("/account/sessions/end")
+async def end_session(request: Request, services: ServicesDep) -> Response:
+    found, form = await checked_post(request, services)
+    if isinstance(found, Response):
+        return found
+    sid = form.get("sid")
+    mine = {s.sid for s in await services.sessions.of_subject(found.person.subject)}
+    if not isinstance(sid, str) or sid not in mine:
+        return done()  # already gone, or never the person's: nothing to tell an attacker
+    await logout_session(services, sid, reason="account")
+    await services.audit.record("account", "session_ended", actor=found.person.username,
+                                subject=found.person.subject)
+    if sid == found.session.sid:
+        response = RedirectResponse("/logout/done", status_code=303)
+        clear_session_cookie(response, services.settings)
+        return response
+    return done()
+
+
+@router.post("/account/consents/revoke")
+async def revoke_consent(request: Request, services: ServicesDep) -> Response:
+    """Forget the consent and revoke the refresh tokens the app holds for this person, so it
+    must ask again and cannot keep reading in the background."""
+    found, form = await checked_post(request, services)
+    if isinstance(found, Response):
+        return found
+    client_id = form.get("client_id")
+    if not isinstance(client_id, str) or not client_id or len(client_id) > 64:
+        return done()
+    subject = found.person.subject
+    async with services.db() as db, db.begin():
+        removed = await db.execute(delete(Consent).where(
+            Consent.subject == subject, Consent.client_id == client_id))
+        revoked = await db.execute(
+            update(RefreshToken)
+            .where(RefreshToken.subject == subject, RefreshToken.client_id == client_id,
+                   RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC)))
+    if removed.rowcount:
+        await services.audit.record("account", "consent_revoked", actor=found.person.username,
+                                    client_id=client_id, refresh_tokens=revoked.rowcount)
+    return done()

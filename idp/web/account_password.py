@@ -1,0 +1,84 @@
+"""Changing one's own password from the account page: the directory checks the current
+password and applies its policy (Directory.change_password: RFC 3062 Password Modify on
+OpenLDAP, the delete-old/add-new unicodePwd modify on Active Directory).
+
+A wrong current password is a failed bind in the directory and counts toward its lockout, so
+wrong guesses are limited here first (per person, the same limit as second factors).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from directory.base import DirectoryError, DirectoryUnavailable, InvalidCredentials
+from idp.deps import ServicesDep
+from idp.mfa import attempts
+from idp.mfa.config import mfa_settings
+from idp.web.account_common import checked_post, done, visit
+from idp.web.cookies import client_ip
+from idp.web.pages import error_page
+from idp.web.unavailable import PageRoute
+
+router = APIRouter(route_class=PageRoute)
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+THROTTLE_KIND = "password-change"
+
+
+def new_password_problem(new: str, confirm: str) -> tuple[str, dict[str, int]] | None:
+    """The message key (and its values) when a chosen password cannot even be tried."""
+    if new != confirm:
+        return "account_err_mismatch", {}
+    if len(new) < MIN_PASSWORD or len(new) > MAX_PASSWORD:
+        return "account_err_too_short", {"n": MIN_PASSWORD}
+    return None
+
+
+@router.get("/account/password")
+async def password_page(request: Request, services: ServicesDep) -> Response:
+    found = await visit(request, services, return_to="/account/password")
+    if isinstance(found, Response):
+        return found
+    return found.page(request, "account_password.html", error=None, values={})
+
+
+@router.post("/account/password")
+async def change_password(request: Request, services: ServicesDep) -> Response:
+    found, form = await checked_post(request, services)
+    if isinstance(found, Response):
+        return found
+    person, store = found.person, services.store
+    old, new, confirm = (form.get(k) if isinstance(form.get(k), str) else ""
+                         for k in ("old", "new", "confirm"))
+
+    def again(error: str, status: int, **values: object) -> Response:
+        return found.page(request, "account_password.html", error=error, values=values,
+                          status=status)
+
+    problem = new_password_problem(str(new), str(confirm))
+    if problem is not None:
+        return again(problem[0], 400, **problem[1])
+    limit = mfa_settings(services.settings).max_failures
+    if await attempts.blocked(store, person.subject, limit, THROTTLE_KIND):
+        return again("mfa_err_throttled", 429)
+    changer = getattr(services.directory, "change_password", None)
+    if changer is None:
+        return again("account_err_unsupported", 501)
+    audit = {"actor": person.username, "ip": client_ip(request), "subject": person.subject}
+    try:
+        await changer(person.username, str(old)[:MAX_PASSWORD], str(new))
+    except InvalidCredentials:
+        await attempts.failed(store, person.subject, THROTTLE_KIND)
+        await services.audit.record("password_change", "invalid_credentials", **audit)
+        return again("account_err_old_password", 401)
+    except DirectoryUnavailable:
+        return error_page(request, status=503, title="err_directory_unavailable_title",
+                          detail="err_directory_unavailable", locale=found.locale)
+    except (DirectoryError, ValueError) as exc:
+        await services.audit.record("password_change", "rejected", reason=str(exc)[:300], **audit)
+        return again("account_err_rejected", 400, reason=str(exc)[:300])
+    await attempts.succeeded(store, person.subject, THROTTLE_KIND)
+    await services.audit.record("password_change", "success", **audit)
+    return done("account_password_changed")

@@ -1,0 +1,220 @@
+"""Password reset through a one-time link sent by e-mail: /account/forgot and
+/account/reset/{token}.
+
+- The answer to /account/forgot is the same whether or not the account exists or has an
+  address, and the mail is sent in the background, so neither the page nor its timing tells
+  who has an account (no enumeration).
+- The link carries 256 random bits; the Store keeps only its SHA-256 digest, for 30 minutes, and
+  only the newest link of a person works. The link is taken atomically when the new password is
+  saved, so it works once.
+- The new password is written as an administrator would (DirectoryWriter.set_password: the local
+  directory, or the LDAP admin bind), then every session of the person is ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from directory.base import DirectoryError, DirectoryUnavailable, NoSuchEntry, Person
+from directory.writes import open_writer
+from idp.app import Services
+from idp.deps import ServicesDep
+from idp.logout import logout_session
+from idp.mail import MailError, send_mail
+from idp.web import csrf, mfa_text  # noqa: F401  (mfa_text: registers the page strings)
+from idp.web.account_password import MAX_PASSWORD, new_password_problem
+from idp.web.cookies import client_ip
+from idp.web.i18n import Locale, choose_locale, text
+from idp.web.pages import error_page, render
+from idp.web.unavailable import PageRoute
+
+router = APIRouter(route_class=PageRoute)
+log = logging.getLogger("idp.reset")
+
+RESET_TTL = 30 * 60
+MAILS_PER_PERSON = 3  # per RESET_TTL: no mail-bombing an address
+REQUESTS_PER_IP = 20  # per RESET_TTL
+MAX_WHO = 256
+_background: set[asyncio.Task[Any]] = set()
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _token_key(token: str) -> str:
+    return f"pwreset:{_digest(token)}"
+
+
+def _page(request: Request, services: Services, template: str, *, locale: Locale,
+          status: int = 200, **context: Any) -> Response:
+    token, new = csrf.browser_token(request, services.settings)
+    response = render(request, template, locale=locale, status=status, csrf_token=token, **context)
+    if new:
+        csrf.set_cookie(response, token, services.settings)
+    return response
+
+
+def _csrf_ok(request: Request, services: Services, form: Any) -> bool:
+    # double submit: the hidden field repeats this browser's HttpOnly cookie; the pages act on
+    # nothing a cross-site form could name (an e-mail address, or a secret link)
+    cookie = request.cookies.get(csrf.cookie_name(services.settings))
+    return csrf.is_valid(request, services.settings, form.get("csrf"), cookie)
+
+
+async def find_person(services: Services, who: str) -> Person | None:
+    """The one person with this login name or, failing that, this e-mail address."""
+    person = await services.directory.find(who)
+    if person is not None or "@" not in who:
+        return person
+    writer = open_writer(services.settings, services.directory)
+    try:
+        found = [p for p in await writer.search(who, limit=5)
+                 if p.email and p.email.casefold() == who.casefold()]
+    finally:
+        if writer is not services.directory:
+            await writer.close()  # type: ignore[attr-defined]
+    return found[0] if len(found) == 1 else None
+
+
+@router.get("/account/forgot")
+async def forgot_page(request: Request, services: ServicesDep) -> Response:
+    locale = choose_locale(request, services.settings.site.default_locale)
+    return _page(request, services, "account_forgot.html", locale=locale, sent=False)
+
+
+@router.post("/account/forgot")
+async def forgot_submit(request: Request, services: ServicesDep) -> Response:
+    form = await request.form()
+    locale = choose_locale(request, services.settings.site.default_locale, form=form)
+    if not _csrf_ok(request, services, form):
+        return error_page(request, status=403, title="csrf_title", detail="csrf_detail",
+                          locale=locale)
+    who = form.get("who")
+    who = who.strip()[:MAX_WHO] if isinstance(who, str) else ""
+    ip = client_ip(request)
+    if who and await services.store.incr(f"throttle:reset:ip:{ip}", RESET_TTL) <= REQUESTS_PER_IP:
+        # the lookup and the mail happen after the answer, so its timing is the same for all
+        task = asyncio.get_running_loop().create_task(
+            _send_link(services, who, ip=ip, locale=locale))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+    return _page(request, services, "account_forgot.html", locale=locale, sent=True)
+
+
+async def _send_link(services: Services, who: str, *, ip: str, locale: Locale) -> None:
+    try:
+        person = await find_person(services, who)
+        if person is None or person.disabled or not person.email:
+            await services.audit.record("password_reset", "no_mail", actor=who[:200], ip=ip)
+            return
+        sent = await services.store.incr(f"throttle:reset:person:{person.subject}", RESET_TTL)
+        if sent > MAILS_PER_PERSON:
+            await services.audit.record("password_reset", "throttled", actor=person.username, ip=ip)
+            return
+        token = secrets.token_urlsafe(32)
+        record = {"subject": person.subject, "username": person.username,
+                  "expires": int(time.time()) + RESET_TTL}
+        await services.store.put(_token_key(token), json.dumps(record), RESET_TTL)
+        await services.store.put(f"pwreset-latest:{person.subject}", _digest(token), RESET_TTL)
+        campus = (services.settings.site.campus_name_zh if locale == "zh"
+                  else services.settings.site.campus_name)
+        link = f"{services.settings.issuer}/account/reset/{token}?ui_locales={locale}"
+        await send_mail(
+            services.settings, to=person.email,
+            subject=text("reset_mail_subject", locale, campus=campus),
+            body=text("reset_mail_body", locale, name=person.name or person.username,
+                      user=person.username, link=link, campus=campus))
+        await services.audit.record("password_reset", "mailed", actor=person.username, ip=ip)
+    except (MailError, DirectoryError, OSError) as exc:
+        log.warning("password reset mail for %r not sent: %s", who[:200], exc)
+        await services.audit.record("password_reset", "mail_failed", actor=who[:200], ip=ip,
+                                    reason=str(exc)[:300])
+    except Exception:
+        # a background task: nobody else would ever see this error
+        log.exception("password reset for %r failed", who[:200])
+
+
+async def _live_record(services: Services, token: str) -> dict[str, Any] | None:
+    if not token or len(token) > 128:
+        return None
+    raw = await services.store.get(_token_key(token))
+    if raw is None:
+        return None
+    record = json.loads(raw)
+    latest = await services.store.get(f"pwreset-latest:{record['subject']}")
+    return record if latest and hmac.compare_digest(latest, _digest(token)) else None
+
+
+def _invalid(request: Request, locale: Locale) -> Response:
+    return error_page(request, status=400, title="reset_invalid_title", detail="reset_invalid",
+                      locale=locale)
+
+
+@router.get("/account/reset/{token}")
+async def reset_page(token: str, request: Request, services: ServicesDep) -> Response:
+    locale = choose_locale(request, services.settings.site.default_locale)
+    record = await _live_record(services, token)
+    if record is None:
+        return _invalid(request, locale)
+    return _page(request, services, "account_reset.html", locale=locale,
+                 username=record["username"], error=None, values={})
+
+
+@router.post("/account/reset/{token}")
+async def reset_submit(token: str, request: Request, services: ServicesDep) -> Response:
+    form = await request.form()
+    locale = choose_locale(request, services.settings.site.default_locale, form=form)
+    if not _csrf_ok(request, services, form):
+        return error_page(request, status=403, title="csrf_title", detail="csrf_detail",
+                          locale=locale)
+    record = await _live_record(services, token)
+    if record is None:
+        return _invalid(request, locale)
+    new, confirm = (form.get(k) if isinstance(form.get(k), str) else "" for k in ("new", "confirm"))
+
+    def again(error: str, status: int, **values: object) -> Response:
+        return _page(request, services, "account_reset.html", locale=locale, status=status,
+                     username=record["username"], error=error, values=values)
+
+    problem = new_password_problem(str(new), str(confirm))
+    if problem is not None:
+        return again(problem[0], 400, **problem[1])
+    # taken before the write: of two concurrent submissions only one may reset
+    if await services.store.take(_token_key(token)) is None:
+        return _invalid(request, locale)
+    try:
+        await _write_password(services, record["username"], str(new)[:MAX_PASSWORD])
+    except (DirectoryError, ValueError) as exc:
+        left = record["expires"] - int(time.time())
+        if left > 0 and not isinstance(exc, NoSuchEntry):
+            await services.store.put(_token_key(token), json.dumps(record), left)
+        if isinstance(exc, DirectoryUnavailable):
+            return error_page(request, status=503, title="err_directory_unavailable_title",
+                              detail="err_directory_unavailable", locale=locale)
+        return again("account_err_rejected", 400, reason=str(exc)[:300])
+    await services.store.delete(f"pwreset-latest:{record['subject']}")
+    for session in await services.sessions.of_subject(record["subject"]):
+        await logout_session(services, session.sid, reason="password_reset")
+    await services.audit.record("password_reset", "success", actor=record["username"],
+                                ip=client_ip(request), subject=record["subject"])
+    return render(request, "account_reset_done.html", locale=locale)
+
+
+async def _write_password(services: Services, username: str, password: str) -> None:
+    writer = open_writer(services.settings, services.directory)
+    try:
+        await writer.set_password(username, password, must_change=False)
+    finally:
+        if writer is not services.directory:
+            await writer.close()  # type: ignore[attr-defined]
