@@ -10,13 +10,13 @@ services:
 demo: bootstrap
 	.venv/bin/idp demo
 
-test: bootstrap services
+test: services
+	@scripts/bootstrap.sh test
 	LDAPNOINIT=1 .venv/bin/ruff check idp directory tests clients
 	LDAPNOINIT=1 .venv/bin/pytest -q -p no:cacheprovider
 
 lint: bootstrap
 	.venv/bin/ruff check idp directory tests clients
-
 
 clean:
 	rm -rf .venv var .pytest_cache .ruff_cache

@@ -46,17 +46,18 @@ class Services:
 async def open_services(settings: Settings, *, migrate: bool = True) -> Services:
     from directory.factory import open_directory
     from idp.db.migrate import upgrade
+    from idp.metrics import MeteredAudit, MeteredStore
 
     if migrate:
         await upgrade(settings.database_url)
     engine = open_engine(settings.database_url)
-    store = open_store(settings)
+    store = MeteredStore(open_store(settings))  # every Store call timed for /metrics
     directory = open_directory(settings, engine)
     keys = KeyRing.open(settings.keys_dir)
     return Services(
         settings=settings, engine=engine, db=sessionmaker(engine), store=store,
         directory=directory, keys=keys, sessions=SessionManager(store, settings.session.ttl),
-        interactions=Interactions(store), audit=Audit(sessionmaker(engine)),
+        interactions=Interactions(store), audit=MeteredAudit(sessionmaker(engine)),
     )
 
 
@@ -86,9 +87,19 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     if services is not None:
         app.state.services = services
     _include_routers(app)
-    from idp.web.security import SecurityHeaders
+    from idp.cors import PublicClientCors
+    from idp.logging_setup import RequestContext
+    from idp.metrics import HttpMetrics
+    from idp.ratelimit import ClientRateLimit
+    from idp.web.security import BodySizeLimit, SecurityHeaders
 
-    app.add_middleware(SecurityHeaders, settings=settings)
+    # add_middleware puts each one outside the ones before it: the last added runs first
+    app.add_middleware(ClientRateLimit, settings=settings)  # per-client limits on /token, /introspect
+    app.add_middleware(BodySizeLimit, settings=settings)  # 413 before any body is read
+    app.add_middleware(SecurityHeaders, settings=settings)  # CSP, frame-ancestors, HSTS on https
+    app.add_middleware(PublicClientCors)  # discovery, JWKS, token, userinfo for browser apps
+    app.add_middleware(HttpMetrics)
+    app.add_middleware(RequestContext)  # outermost: every log line of a request carries its id
     return app
 
 
@@ -105,10 +116,20 @@ async def _reload_keys(keys: KeyRing) -> None:
 
 def _include_routers(app: FastAPI) -> None:
     # one readable list of what is served; each package owns its router
+    from idp.admin.api import router as admin_api_router
+    from idp.admin.console import router as admin_console_router
+    from idp.admin.portal import router as portal_router
+    from idp.admin.registration import router as registration_router
     from idp.health import router as health_router
+    from idp.metrics import router as metrics_router
     from idp.oauth.routes import router as oauth_router
     from idp.web.routes import router as web_router
 
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(oauth_router)
     app.include_router(web_router)
+    app.include_router(registration_router)
+    app.include_router(portal_router)
+    app.include_router(admin_api_router)
+    app.include_router(admin_console_router)

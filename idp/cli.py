@@ -75,9 +75,11 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
     _refuse_unsafe_scaling(settings, workers)
     _run(upgrade(settings.database_url))  # once, before the workers start
+    from idp.logging_setup import uvicorn_log_config
+
     uvicorn.run("idp.asgi:app", host=host, port=port, workers=workers, proxy_headers=True,
                 forwarded_allow_ips=settings.trusted_proxies, access_log=False,
-                log_level=settings.log_level)
+                log_level=settings.log_level, log_config=uvicorn_log_config(settings.log_level))
 
 
 @main.command()
@@ -93,19 +95,25 @@ def migrate(settings: Settings) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--no-serve", is_flag=True, help="only seed the demo people and app, then exit")
+@click.option("--app-port", default=9001, show_default=True, type=int,
+              help="first of four ports for the example apps (hall, OA, data platform, API)")
+@click.option("--no-apps", is_flag=True, help="serve the IdP only, not the example apps")
+@click.option("--no-serve", is_flag=True, help="only seed the demo people and apps, then exit")
 @needs_settings
-def demo(settings: Settings, host: str, port: int, no_serve: bool) -> None:
-    """Seed the demo people and a demo app, print how to log in, and serve."""
-    from idp.demo import prepare_demo
+def demo(settings: Settings, host: str, port: int, app_port: int, no_apps: bool,
+         no_serve: bool) -> None:
+    """Seed the demo people, register the example apps, print how to log in, and serve the IdP
+    and the apps until Ctrl-C."""
+    from idp.demo import prepare_demo, run_demo
 
-    lines = _run(prepare_demo(settings))
-    click.echo("\n".join(lines))
+    if settings.issuer == "http://localhost:8000" and port != 8000:
+        settings = settings.model_copy(update={"issuer": f"http://localhost:{port}"})
+    plan = _run(prepare_demo(settings, app_port=app_port))
+    click.echo("\n".join(plan.lines))
     if no_serve:
         return
-    import uvicorn
-
-    uvicorn.run("idp.asgi:app", host=host, port=port, access_log=False, log_level="warning")
+    sys.exit(run_demo(settings, plan, host=host, port=port, with_apps=not no_apps,
+                      config_file=click.get_current_context().obj.get("config")))
 
 
 @main.command()
@@ -190,9 +198,14 @@ def users_verify(settings: Settings, uid: str) -> None:
 
 from idp.cli_clients import clients  # noqa: E402
 from idp.cli_keys import keys  # noqa: E402
+from idp.cli_throttles import throttles  # noqa: E402
+from idp.cli_users_admin import USER_COMMANDS  # noqa: E402
 
 main.add_command(clients)
 main.add_command(keys)
+main.add_command(throttles)
+for command in USER_COMMANDS:
+    users.add_command(command)
 
 
 @main.command("settings")

@@ -41,12 +41,14 @@ async def _open_db(settings: Settings):  # type: ignore[no-untyped-def]
     ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]), default=None)
 @click.option("--jwks-file", type=click.File("r"), default=None,
               help="public JWKS for private_key_jwt")
+@click.option("--require-mfa", is_flag=True, help="people must use a second factor for this app")
 @click.option("--json", "as_json", is_flag=True)
 @needs_settings
 def clients_add(settings: Settings, name: str, redirect_uris: tuple[str, ...], public: bool,
                 grant_types: tuple[str, ...], scopes: tuple[str, ...], post_logout: tuple[str, ...],
                 backchannel_logout_uri: str | None, skip_consent: bool, id_token_alg: str,
-                auth_method: str | None, jwks_file, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+                auth_method: str | None, jwks_file, require_mfa: bool,
+                as_json: bool) -> None:  # type: ignore[no-untyped-def]
     """Register a client; its secret is printed once and stored only as a digest."""
     from idp.oauth.clients import create_client
 
@@ -55,7 +57,7 @@ def clients_add(settings: Settings, name: str, redirect_uris: tuple[str, ...], p
     async def run():  # type: ignore[no-untyped-def]
         engine, db = await _open_db(settings)
         try:
-            return await create_client(
+            created = await create_client(
                 db, name=name, redirect_uris=list(redirect_uris), public=public,
                 grant_types=list(grant_types) or None, scopes=list(scopes) or None,
                 post_logout_redirect_uris=list(post_logout),
@@ -63,6 +65,11 @@ def clients_add(settings: Settings, name: str, redirect_uris: tuple[str, ...], p
                 token_endpoint_auth_method=auth_method, id_token_signed_response_alg=id_token_alg,
                 jwks=jwks,
             )
+            if require_mfa:
+                from idp.mfa.client_flag import set_require_mfa
+
+                await set_require_mfa(db, created[0].client_id)
+            return created
         finally:
             await engine.dispose()
 
@@ -75,6 +82,7 @@ def clients_add(settings: Settings, name: str, redirect_uris: tuple[str, ...], p
         "client_id": client.client_id, "client_secret": secret, "name": client.name,
         "redirect_uris": client.redirect_uris, "grant_types": client.grant_types,
         "scopes": client.scopes, "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "require_mfa": require_mfa,
         "issuer": settings.issuer,
     }
     if as_json:
@@ -109,3 +117,8 @@ def clients_list(settings: Settings, as_json: bool) -> None:
         return
     for row in rows:
         click.echo(f"{row['client_id']}  {row['status']:8} {row['auth_method']:20} {row['name']}")
+
+
+from idp.cli_registration import token  # noqa: E402
+
+clients.add_command(token)

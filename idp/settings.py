@@ -53,8 +53,13 @@ class LdapSettings(Section):
     network_timeout: float = Field(3.0, gt=0, description="seconds to connect to one server")
     pool_size: int = Field(4, ge=1, le=64, description="pooled service connections for searches")
     threads: int = Field(16, ge=1, le=256, description="threads for blocking LDAP calls")
+    ppolicy_default_dn: str = Field(
+        "", description="DN of the ppolicy overlay's default policy, for the login throttle "
+        "(empty: read cn=config, else assume the strictest policy found)"
+    )
     admin_bind_dn: str = Field("", description="account that writes people (admin console)")
     admin_bind_password: SecretStr = Field(SecretStr(""), description="its password")
+    admin_pool_size: int = Field(2, ge=1, le=16, description="admin connections for writes")
 
     @property
     def urls(self) -> list[str]:
@@ -111,9 +116,77 @@ class SiteSettings(Section):
 
 class AccessSettings(Section):
     admin_group: str = Field("idp-admins", description="directory group whose members are admins")
+    reset_link_ttl: int = Field(
+        86400, ge=300, description="seconds a password reset link made by an admin stays valid"
+    )
+    secret_rotation_grace: int = Field(
+        7 * 86400, ge=0, description="seconds a rotated client secret keeps working"
+    )
     developer_group: str = Field(
         "idp-developers", description="directory group whose members may register apps"
     )
+
+
+class ThrottleSettings(Section):
+    """Login throttling, client rate limits on the token endpoints, request size."""
+
+    enabled: bool = Field(True, description="throttle failed logins per account and per client address")
+    per_account: int = Field(
+        5, ge=1, le=1000,
+        description="password checks per account per window (kept below the directory's lockout threshold)")
+    per_ip: int = Field(30, ge=1, le=1_000_000, description="failed logins per client address per window")
+    window: int = Field(
+        900, ge=1, le=7 * 86400,
+        description="seconds a failure counter lives and the first refusal lasts; at least the "
+                    "directory's failure-count interval (pwdFailureCountInterval, lockoutObservationWindow)")
+    backoff_max: int = Field(
+        86400, ge=1, le=30 * 86400,
+        description="longest refusal in seconds (each refusal in a row doubles the previous one)")
+    follow_directory: bool = Field(
+        True, description="read the directory's lockout threshold (pwdMaxFailure, "
+                          "lockoutThreshold) and stay below it")
+    fallback_per_account: int = Field(
+        3, ge=1, le=1000,
+        description="password checks per account per window when the directory's threshold cannot be read")
+    # generous by default: a busy campus app redeems a code for every person who signs in
+    token_requests: int = Field(
+        30000, ge=1, description="requests per client per rate window on /token (and /revoke)")
+    introspect_requests: int = Field(
+        120000, ge=1, description="requests per client per rate window on /introspect")
+    rate_window: int = Field(60, ge=1, le=3600, description="seconds of one client rate-limit window")
+    max_body: int = Field(
+        64 * 1024, ge=1024, le=64 * 1024 * 1024,
+        description="largest request body in bytes on form and JSON endpoints (larger: 413)")
+
+
+class MfaSettings(Section):
+    """Second factors (TOTP, passkeys)."""
+
+    required_groups: list[str] = Field(
+        default_factory=list,
+        description="directory groups whose members must use a second factor (JSON list)",
+    )
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="key that encrypts TOTP secrets at rest (empty: a key file in IDP_KEYS_DIR)",
+    )
+    webauthn_rp_id: str = Field("", description="WebAuthn relying party id (empty: the issuer's host)")
+    max_failures: int = Field(
+        5, ge=1, le=100, description="wrong second-factor answers per person per 15 minutes"
+    )
+
+
+class MailSettings(Section):
+    """Outgoing mail (password reset links)."""
+
+    host: str = Field("", description="SMTP server for password-reset mail (empty: none is sent)")
+    port: int = Field(587, ge=1, le=65535, description="SMTP port")
+    from_address: str = Field("", description="From address (empty: noreply@ the issuer's host)")
+    starttls: bool = Field(True, description="upgrade the SMTP connection with STARTTLS")
+    tls: bool = Field(False, description="implicit TLS from the first byte (SMTPS, port 465)")
+    username: str = Field("", description="SMTP login (empty: no AUTH)")
+    password: SecretStr = Field(SecretStr(""), description="SMTP password")
+    timeout: float = Field(10.0, gt=0, description="seconds an SMTP conversation may take")
 
 
 class Settings(BaseSettings):
@@ -141,6 +214,9 @@ class Settings(BaseSettings):
     session: SessionSettings = Field(default_factory=SessionSettings)
     site: SiteSettings = Field(default_factory=SiteSettings)
     access: AccessSettings = Field(default_factory=AccessSettings)
+    throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
+    mfa: MfaSettings = Field(default_factory=MfaSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
 
     @field_validator("issuer")
     @classmethod

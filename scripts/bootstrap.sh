@@ -4,8 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# `bootstrap.sh test` also brings what the test suite needs: Debian's chromium for the browser
+# tests (Playwright drives it; it never downloads a browser) and a CJK font for the screenshots
+pkgs=(libldap2-dev libsasl2-dev slapd ldap-utils)
+[ "${1:-}" = "test" ] && pkgs+=(chromium chromium-driver fonts-wqy-zenhei)
 need_pkgs=()
-for pkg in libldap2-dev libsasl2-dev slapd ldap-utils; do
+for pkg in "${pkgs[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -18,6 +18,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from idp.interaction import Interaction
+from idp.mfa.policy import requested_acr_values
 from idp.oauth.adapter import (
     BACKEND_ERRORS,
     IdpRequest,
@@ -86,6 +87,12 @@ async def run_authorization(services: Services, request: Request, params: MultiI
                 redirect_uri = grant.validate_authorization_request()
             except OAuth2Error as error:
                 return _error_response(request, req, error)
+            except ValueError:
+                # authlib refuses to build an error whose description would echo characters
+                # outside RFC 6749's %x20-21 / %x23-5B / %x5D-7E (a non-ASCII response_type or
+                # redirect_uri): the request is malformed, and no redirect can be trusted
+                return error_page(request, status=400, title="bad_request_title",
+                                  detail="The authorization request is malformed.")
         if resumed is not None and resumed.denied:
             return respond(run(ctx, lambda: SERVER.create_authorization_response(
                 req, grant_user=None, grant=grant)))
@@ -117,7 +124,7 @@ def _facts(req: IdpRequest) -> RequestFacts:
         client=req.client, scopes=(req.scope or "").split(),
         prompts=set((data.get("prompt") or "").split()),
         max_age=int(max_age) if max_age is not None else None,
-        id_token_hint=data.get("id_token_hint"),
+        id_token_hint=data.get("id_token_hint"), acr_values=requested_acr_values(data),
     )
 
 
@@ -141,6 +148,8 @@ async def _interact(services: Services, req: IdpRequest, facts: RequestFacts,
         sid=decision.session.sid if decision.action == "consent" and decision.session else None,
     )
     page = "login" if decision.action == "login" else "consent"
+    if decision.reason == "mfa":
+        page = "mfa"  # step-up: the session's password stands, a second factor is missing
     return RedirectResponse(f"/{page}/{interaction.id}", status_code=303,
                             headers={"Cache-Control": "no-store"})
 

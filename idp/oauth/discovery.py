@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from idp.mfa.policy import ACR_VALUES_SUPPORTED
 from idp.oauth.claims import CLAIMS_SUPPORTED, SUPPORTED_SCOPES
 from idp.oauth.grants import ALL_AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from idp.settings import Settings
@@ -23,6 +24,7 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
         "introspection_endpoint": f"{issuer}/introspect",
         "revocation_endpoint": f"{issuer}/revoke",
         "end_session_endpoint": f"{issuer}/logout",
+        "registration_endpoint": f"{issuer}/register",
         "scopes_supported": list(SUPPORTED_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -37,6 +39,7 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
         "revocation_endpoint_auth_signing_alg_values_supported": SIGNING_ALGS,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS_SUPPORTED,
+        "acr_values_supported": ACR_VALUES_SUPPORTED,
         "claim_types_supported": ["normal"],
         "claims_parameter_supported": True,
         "request_parameter_supported": False,

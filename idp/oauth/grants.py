@@ -32,6 +32,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from directory.base import Person
+from idp.oauth import person_scopes
 from idp.oauth.claims import SUPPORTED_SCOPES, check_claims_param
 from idp.oauth.context import current
 from idp.oauth.models import OAuthClient, RefreshGrant, StoredCode
@@ -76,6 +77,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         scope = request.scope or ""
         if ctx.granted_scopes is not None:
             scope = " ".join(s for s in scope.split() if s in ctx.granted_scopes)
+        scope = person_scopes.for_person(scope, person, ctx.services.settings)
         data = request.payload.data
         stored = StoredCode(
             client_id=request.client.get_client_id(), subject=person.subject,
@@ -134,6 +136,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         scope = self.request.payload.scope or refresh_token.get_scope()
         # the client may have lost a scope since the grant: never issue more than it may have
         scope = self.request.client.get_allowed_scope(scope)
+        scope = person_scopes.for_person(scope, user, current().services.settings)
         return self.generate_token(user=user, scope=scope, include_refresh_token=True)
 
     def authenticate_user(self, refresh_token: RefreshGrant) -> Person:
@@ -152,7 +155,8 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
 
     def _machine_scopes(self) -> list[str]:
-        return [s for s in self.request.client.row.scopes or [] if s not in SUPPORTED_SCOPES]
+        return [s for s in self.request.client.row.scopes or []
+                if s not in SUPPORTED_SCOPES and s not in person_scopes.PERSON_ONLY_SCOPES]
 
     def validate_requested_scope(self) -> None:
         requested = scope_to_list(self.request.payload.scope) or []

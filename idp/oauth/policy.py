@@ -5,11 +5,15 @@ max_age (max_age=0 is prompt=login), or id_token_hint names someone else. A logi
 person has *just* completed for this very request (the interaction being resumed) satisfies
 prompt=login, max_age and prompt=consent, so the flow never loops. With prompt=none, a needed
 page is an error back to the client instead (login_required / consent_required).
+
+Step-up: when the client or the person's group requires a second factor, or acr_values asks
+for it (idp.mfa.policy), a session that proved only a password gets the second-factor page
+(reason "mfa"), never a new password login.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import select
@@ -18,6 +22,7 @@ from directory.base import Person
 from idp.db.models import Consent
 from idp.interaction import Interaction
 from idp.keys import InvalidToken
+from idp.mfa.policy import has_second_factor, mfa_requirement
 from idp.oauth.models import OAuthClient
 from idp.sessions import SsoSession
 
@@ -43,6 +48,7 @@ class RequestFacts:
     prompts: set[str]
     max_age: int | None
     id_token_hint: str | None
+    acr_values: list[str] = field(default_factory=list)  # acr_values + essential acr claim
 
 
 async def hinted_subject(services: Services, hint: str | None, client_id: str) -> str | None:
@@ -101,6 +107,8 @@ async def decide(services: Services, facts: RequestFacts, cookie_sid: str | None
         person = await services.directory.by_subject(session.subject)
         if person is None or person.disabled:
             reason = "account_unavailable"
+        elif _needs_step_up(services, facts, session, person):
+            reason = "mfa"  # the second-factor page, not a new password login
     if reason is not None or session is None or person is None:
         return Decision("error", "login_required") if none else Decision("login", reason)
 
@@ -117,6 +125,16 @@ async def decide(services: Services, facts: RequestFacts, cookie_sid: str | None
             return Decision("error", "consent_required")
         return Decision("consent", session=session, person=person)
     return Decision("issue", session=session, person=person)
+
+
+def _needs_step_up(services: Services, facts: RequestFacts, session: SsoSession,
+                   person: Person) -> bool:
+    """A password-only session meets a client, group or acr_values that requires a second
+    factor (idp.mfa.policy)."""
+    if has_second_factor(session.amr, session.acr):
+        return False
+    return mfa_requirement(services.settings, client_extra=facts.client.row.extra, person=person,
+                           acr_values=facts.acr_values) is not None
 
 
 def _login_reason(facts: RequestFacts, session: SsoSession | None, hint_sub: str | None,

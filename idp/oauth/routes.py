@@ -33,7 +33,7 @@ async def jwks(services: ServicesDep) -> Response:
                     headers={"Cache-Control": "public, max-age=300"})
 
 
-@router.api_route("/authorize", methods=["GET", "POST"])
+@router.api_route("/authorize", methods=["GET", "POST"], include_in_schema=False)
 async def authorize(request: Request, services: ServicesDep) -> Response:
     return await authorization.authorize(services, request)
 
@@ -49,7 +49,8 @@ async def token(request: Request, services: ServicesDep) -> Response:
     return await handlers.token(services, request)
 
 
-@router.api_route("/userinfo", methods=["GET", "POST"])
+@router.get("/userinfo", operation_id="userinfo_get")
+@router.post("/userinfo", operation_id="userinfo_post")
 async def userinfo(request: Request, services: ServicesDep) -> Response:
     return await handlers.userinfo(services, request)
 

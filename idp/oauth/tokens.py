@@ -28,6 +28,7 @@ from authlib.oidc.core.util import create_half_hash
 
 from directory.base import Person
 from idp.db.models import RefreshToken
+from idp.mfa.policy import acr_for
 from idp.oauth.claims import person_claims
 from idp.oauth.context import OAuthContext, current
 from idp.oauth.models import OAuthClient
@@ -49,8 +50,9 @@ def _auth_facts(ctx: OAuthContext) -> dict[str, Any]:
         source = ctx.refresh.row
     if source is None:
         return {}
-    facts = {"auth_time": source.auth_time, "acr": source.acr, "amr": source.amr or None,
-             "sid": source.sid}
+    # a login that recorded no acr is classed by its methods (RFC 8176 amr -> our acr values)
+    facts = {"auth_time": source.auth_time, "acr": source.acr or acr_for(source.amr or ["pwd"]),
+             "amr": source.amr or None, "sid": source.sid}
     return {key: value for key, value in facts.items() if value}
 
 

@@ -18,7 +18,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect, text
 
-from directory.local_schema import DirectoryBase
 from idp.db.engine import open_engine
 from idp.db.migrate import (
     MIGRATIONS_DIR,
@@ -29,15 +28,15 @@ from idp.db.migrate import (
     head_revision,
     upgrade,
 )
-from idp.db.models import Base
+from idp.db.schema import METADATA, table_names
 from tests.support.databases import postgres_database
 
-MODEL_TABLES = set(Base.metadata.tables) | set(DirectoryBase.metadata.tables)
+MODEL_TABLES = table_names()
 
 
 def _schema_differences(connection: Connection) -> list[object]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return list(compare_metadata(context, [Base.metadata, DirectoryBase.metadata]))
+    return list(compare_metadata(context, METADATA))
 
 
 async def _inspect(url: str, probe):  # type: ignore[no-untyped-def]

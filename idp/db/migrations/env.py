@@ -13,12 +13,11 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from directory.local_schema import DirectoryBase
 from idp.db.engine import async_url, open_engine
-from idp.db.models import Base
+from idp.db.schema import METADATA
 
 # the IdP's own tables and the embedded directory's tables live in one database
-target_metadata = [Base.metadata, DirectoryBase.metadata]
+target_metadata = METADATA
 
 
 def _configured_url() -> str:
