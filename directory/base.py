@@ -9,6 +9,7 @@ boolean that a caller could forget to check.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -149,6 +150,15 @@ class NoSuchEntry(DirectoryError):
 
     kind = "no_such_entry"
     default_message = "no such person or group"
+
+
+# (server URI, "bind" or "search", seconds, error kind or None): called once per LDAP operation so
+# the IdP can export latency and errors per server without the directory importing the IdP
+DirectoryObserver = Callable[[str, str, float, str | None], None]
+
+
+def no_observer(server: str, operation: str, seconds: float, error: str | None) -> None:
+    return None
 
 
 def normalize_username(username: str) -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from directory.base import Directory
+from directory.base import Directory, DirectoryObserver, no_observer
 from idp.settings import Settings
 
 
-def open_directory(settings: Settings, engine: AsyncEngine) -> Directory:
+def open_directory(settings: Settings, engine: AsyncEngine,
+                   observer: DirectoryObserver = no_observer) -> Directory:
     """LdapDirectory when IDP_DIRECTORY=ldap, otherwise the local directory in `engine`'s DB.
 
     The local directory's tables must exist (`LocalDirectory.create_all` or the migrations).
@@ -16,7 +17,7 @@ def open_directory(settings: Settings, engine: AsyncEngine) -> Directory:
     if settings.directory == "ldap":
         from directory.ldap import LdapDirectory
 
-        return LdapDirectory(settings.ldap)
+        return LdapDirectory(settings.ldap, observer)
     from directory.local import LocalDirectory
 
     return LocalDirectory(engine)

@@ -30,12 +30,14 @@ from ldap.ldapobject import LDAPObject
 from directory.base import (
     AccountDisabled,
     DirectoryError,
+    DirectoryObserver,
     DirectoryUnavailable,
     Group,
     InvalidCredentials,
     PasswordNotice,
     PasswordRejected,
     Person,
+    no_observer,
     normalize_username,
 )
 from directory.ldap_errors import bind_failure, error_info, from_policy, password_policy
@@ -54,10 +56,10 @@ class LdapDirectory:
 
     name = "ldap"
 
-    def __init__(self, settings: LdapSettings) -> None:
+    def __init__(self, settings: LdapSettings, observer: DirectoryObserver = no_observer) -> None:
         self.settings = settings
         self.profile = Profile.build(settings.profile, settings.attributes)
-        self._connector = Connector(settings)
+        self._connector = Connector(settings, observer)
         wait = settings.timeout + settings.network_timeout * len(settings.urls)
         self._pool = ServicePool(self._connector, settings.pool_size, wait)
         self._executor = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="ldap")

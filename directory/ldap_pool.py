@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -17,7 +18,7 @@ from typing import TypeVar
 import ldap
 from ldap.ldapobject import LDAPObject
 
-from directory.base import DirectoryUnavailable
+from directory.base import DirectoryObserver, DirectoryUnavailable, no_observer
 from directory.ldap_errors import CONNECTION_ERRORS, error_info
 from idp.settings import LdapSettings
 
@@ -42,8 +43,9 @@ class Connection:
 class Connector:
     """Opens connections with the settings' options, trying each URI in order (failover)."""
 
-    def __init__(self, settings: LdapSettings) -> None:
+    def __init__(self, settings: LdapSettings, observer: DirectoryObserver = no_observer) -> None:
         self.settings = settings
+        self.observer = observer
 
     def _configure(self, url: str) -> LDAPObject:
         s = self.settings
@@ -71,17 +73,22 @@ class Connector:
         failures: list[str] = []
         for url in self.settings.urls:
             conn = self._configure(url)
+            started = time.perf_counter()
             try:
                 if self.settings.start_tls and url.startswith("ldap://"):
                     # never fall back to plaintext: a failed StartTLS is a failed server
                     conn.start_tls_s()
                 first_operation(conn)
+                self.observer(url, "bind", time.perf_counter() - started, None)
                 return Connection(conn, url)
             except CONNECTION_ERRORS as exc:  # down, timed out, or a TLS handshake that failed
+                self.observer(url, "bind", time.perf_counter() - started, "unavailable")
                 failures.append(f"{url}: {error_info(exc).get('desc', exc)}")
             except ldap.PROTOCOL_ERROR as exc:  # StartTLS refused by the server
+                self.observer(url, "bind", time.perf_counter() - started, "starttls_refused")
                 failures.append(f"{url}: StartTLS refused ({error_info(exc).get('info', '')})")
-            except BaseException:
+            except BaseException as exc:
+                self.observer(url, "bind", time.perf_counter() - started, _kind(exc))
                 _unbind(conn)
                 raise
             _unbind(conn)
@@ -105,6 +112,11 @@ class Connector:
             ) from exc
         except ldap.LDAPError as exc:
             raise DirectoryUnavailable(detail=f"service bind: {error_info(exc)}") from exc
+
+
+def _kind(exc: BaseException) -> str:
+    """A short, bounded label for an error (metrics labels must not grow without bound)."""
+    return type(exc).__name__.lower()
 
 
 def _unbind(conn: LDAPObject) -> None:
@@ -135,26 +147,34 @@ class ServicePool:
         try:
             for _attempt in range(2):
                 connection, reused = self._take()
+                started = time.perf_counter()
                 try:
                     result = operation(connection)
                 except CONNECTION_ERRORS as exc:
+                    self._observe(connection, started, "unavailable")
                     connection.close()
                     if reused:
                         continue  # the server may have restarted since: one fresh try
                     raise DirectoryUnavailable(
                         detail=f"{connection.url}: {error_info(exc).get('desc', exc)}"
                     ) from exc
-                except ldap.LDAPError:
+                except ldap.LDAPError as exc:
+                    self._observe(connection, started, _kind(exc))
                     self._give_back(connection)  # an answer (no such object, …): still usable
                     raise
-                except BaseException:
+                except BaseException as exc:
+                    self._observe(connection, started, _kind(exc))
                     connection.close()  # unknown state: do not hand it to the next caller
                     raise
+                self._observe(connection, started, None)
                 self._give_back(connection)
                 return result
             raise DirectoryUnavailable(detail="LDAP connection lost twice")
         finally:
             self._slots.release()
+
+    def _observe(self, connection: Connection, started: float, error: str | None) -> None:
+        self._connector.observer(connection.url, "search", time.perf_counter() - started, error)
 
     def _take(self) -> tuple[Connection, bool]:
         with self._lock:

@@ -93,6 +93,8 @@ class DirectoryWriter(Protocol):
 
     async def remove_member(self, group: str, username: str) -> None: ...
 
+    async def close(self) -> None: ...
+
 
 def open_writer(settings: Settings, directory: Directory) -> DirectoryWriter:
     """The writer for the configured directory: the local directory writes itself; LDAP writes

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from directory.base import Directory
+from directory.writes import DirectoryWriter, open_writer
 from idp.audit import Audit
 from idp.db.engine import open_engine, sessionmaker
 from idp.interaction import Interactions
@@ -41,27 +42,31 @@ class Services:
     sessions: SessionManager
     interactions: Interactions
     audit: Audit
+    writer: DirectoryWriter  # writes people: the local directory itself, or LDAP's admin bind
 
 
 async def open_services(settings: Settings, *, migrate: bool = True) -> Services:
     from directory.factory import open_directory
     from idp.db.migrate import upgrade
-    from idp.metrics import MeteredAudit, MeteredStore
+    from idp.metrics import MeteredAudit, MeteredStore, observe_directory
 
     if migrate:
         await upgrade(settings.database_url)
     engine = open_engine(settings.database_url)
     store = MeteredStore(open_store(settings))  # every Store call timed for /metrics
-    directory = open_directory(settings, engine)
+    directory = open_directory(settings, engine, observe_directory)  # LDAP latency per server
     keys = KeyRing.open(settings.keys_dir)
     return Services(
         settings=settings, engine=engine, db=sessionmaker(engine), store=store,
         directory=directory, keys=keys, sessions=SessionManager(store, settings.session.ttl),
         interactions=Interactions(store), audit=MeteredAudit(sessionmaker(engine)),
+        writer=open_writer(settings, directory),
     )
 
 
 async def close_services(services: Services) -> None:
+    if services.writer is not services.directory:
+        await services.writer.close()
     await services.directory.close()
     await services.store.close()
     await services.engine.dispose()

@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
-from weakref import WeakKeyDictionary
 
 from directory.base import (
     AlreadyExists,
@@ -21,7 +20,7 @@ from directory.base import (
     DirectoryUnavailable,
     NoSuchEntry,
 )
-from directory.writes import DirectoryWriter, WriteRejected, open_writer
+from directory.writes import DirectoryWriter, WriteRejected
 
 if TYPE_CHECKING:
     from idp.app import Services
@@ -91,21 +90,9 @@ def directory_errors() -> Iterator[None]:
         raise Invalid(str(exc)) from exc
 
 
-_writers: WeakKeyDictionary[Any, DirectoryWriter] = WeakKeyDictionary()
-
-
 def writer_of(services: Services) -> DirectoryWriter:
-    """The directory writer of these services (one per directory, so the LDAP admin pool is
-    shared by every request)."""
-    writer = getattr(services, "writer", None)  # once the lead opens it in open_services
-    if writer is not None:
-        return writer
-    directory = services.directory
-    found = _writers.get(directory)
-    if found is None:
-        with directory_errors():
-            found = _writers[directory] = open_writer(services.settings, directory)
-    return found
+    """The directory writer opened with the services (one LDAP admin pool per process)."""
+    return services.writer
 
 
 async def record(services: Services, actor: Actor, action: str, outcome: str = "success", *,

@@ -76,8 +76,8 @@ async def run_authorization(services: Services, request: Request, params: MultiI
     try:
         req = _request_for(services, request, params)
     except InsecureTransportError:
-        return error_page(request, status=400, title="Insecure transport",
-                          detail="OAuth 2.0 requires https.")
+        return error_page(request, status=400, title="insecure_transport_title",
+                          detail="insecure_transport")
     try:
         await load_clients(ctx, [req.payload.client_id])
         with bound(ctx):
@@ -91,8 +91,8 @@ async def run_authorization(services: Services, request: Request, params: MultiI
                 # authlib refuses to build an error whose description would echo characters
                 # outside RFC 6749's %x20-21 / %x23-5B / %x5D-7E (a non-ASCII response_type or
                 # redirect_uri): the request is malformed, and no redirect can be trusted
-                return error_page(request, status=400, title="bad_request_title",
-                                  detail="The authorization request is malformed.")
+                return error_page(request, status=400, title="authorize_invalid_title",
+                                  detail="authorize_malformed")
         if resumed is not None and resumed.denied:
             return respond(run(ctx, lambda: SERVER.create_authorization_response(
                 req, grant_user=None, grant=grant)))
@@ -105,8 +105,8 @@ async def run_authorization(services: Services, request: Request, params: MultiI
             return await _interact(services, req, facts, decision)
         return await _issue(ctx, req, grant, decision)
     except BACKEND_ERRORS:
-        return error_page(request, status=503, title="Service unavailable",
-                          detail="The sign-in service is temporarily unavailable. Try again.")
+        return error_page(request, status=503, title="err_directory_unavailable_title",
+                          detail="err_service_unavailable")
 
 
 def _request_for(services: Services, request: Request, params: MultiItems) -> IdpRequest:
@@ -132,7 +132,9 @@ def _error_response(request: Request, req: IdpRequest, error: OAuth2Error) -> Re
     error.state = req.payload.state
     if error.redirect_uri:
         return respond(error())
-    return error_page(request, status=400, title="Invalid authorization request",
+    # the title speaks to the person; the detail (the OAuth error, RFC 6749 §4.1.2.1) is for the
+    # app's developers, who are the ones able to fix it
+    return error_page(request, status=400, title="authorize_invalid_title",
                       detail=f"{error.error}: {error.description or ''}".rstrip(": "))
 
 

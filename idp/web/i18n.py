@@ -129,6 +129,18 @@ CATALOGUE: dict[str, dict[Locale, str]] = {
         "en": "The app named in the sign-out request does not match its ID token.",
     },
     "bad_request_title": {"zh": "请求无效", "en": "Invalid request"},
+    "authorize_invalid_title": {
+        "zh": "应用发来的登录请求有误", "en": "The app sent an invalid sign-in request",
+    },
+    "authorize_malformed": {
+        "zh": "登录请求格式有误。请返回应用重试；若问题持续，请联系应用的管理员。",
+        "en": "The sign-in request is malformed. Go back to the app and try again; if it keeps "
+              "happening, tell the app's administrators.",
+    },
+    "insecure_transport_title": {"zh": "需要安全连接", "en": "A secure connection is required"},
+    "insecure_transport": {
+        "zh": "登录只能通过 https 进行。", "en": "Signing in works over https only.",
+    },
     # password change (expired, must change, or by choice from the expiry notice)
     "password_title": {"zh": "修改密码", "en": "Change your password"},
     "password_for_user": {"zh": "账号：{user}", "en": "Account: {user}"},
