@@ -114,6 +114,9 @@ class Connector:
             raise DirectoryUnavailable(detail=f"service bind: {error_info(exc)}") from exc
 
 
+STALE_CONNECTION_ERRORS = (ldap.SERVER_DOWN, ldap.CONNECT_ERROR)
+
+
 def _kind(exc: BaseException) -> str:
     """A short, bounded label for an error (metrics labels must not grow without bound)."""
     return type(exc).__name__.lower()
@@ -153,8 +156,11 @@ class ServicePool:
                 except CONNECTION_ERRORS as exc:
                     self._observe(connection, started, "unavailable")
                     connection.close()
-                    if reused:
-                        continue  # the server may have restarted since: one fresh try
+                    # a pooled connection the server dropped (it restarted since): one fresh try.
+                    # Never after a timeout: the server may have done the work (an add, a password
+                    # change), and doing it again would fail or, worse, happen twice
+                    if reused and isinstance(exc, STALE_CONNECTION_ERRORS):
+                        continue
                     raise DirectoryUnavailable(
                         detail=f"{connection.url}: {error_info(exc).get('desc', exc)}"
                     ) from exc

@@ -16,14 +16,10 @@ from tests.support.slapd import Campus, CampusSlapd, ldap_settings  # noqa: E402
 
 
 async def _seeded_embedded_idp(root: Path, **overrides: object) -> LiveIdp:
-    from directory.demo_people import seed_local
-
-    live = await start_idp(
+    return await start_idp(
         database_url=f"sqlite:///{root}/idp.db", keys_dir=root / "keys", directory="local",
-        redis_url=None, **overrides,
+        redis_url=None, seed=True, **overrides,
     )
-    await seed_local(live.services.directory)
-    return live
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,8 @@ group, over the same service layer as the REST API. One router for the app to in
     from idp.admin.console import router as admin_console_router
     app.include_router(admin_console_router)
 
-It also serves the page behind one-time password reset links (/password-reset/{token}).
+The page behind the one-time password reset links it hands out is the account page's
+(/account/reset/{token}, idp/web/account_reset.py).
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from idp.admin.auth import CONSOLE, finish_login, start_login
+from idp.admin.auth import CONSOLE
 from idp.admin.console_audit import router as audit_router
 from idp.admin.console_clients import router as clients_router
 from idp.admin.console_import import router as import_router
 from idp.admin.console_people import router as people_router
 from idp.admin.console_render import CONSOLE_CSS, ConsoleRoute
-from idp.admin.console_reset import router as reset_router
 from idp.deps import ServicesDep
+from idp.web.login_area import finish_login, start_login
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 
@@ -32,7 +33,7 @@ async def stylesheet() -> Response:
 
 @router.get("/admin/login")
 async def login(request: Request, services: ServicesDep) -> Response:
-    return await start_login(request, services, CONSOLE)
+    return await start_login(request, services, CONSOLE, request.query_params.get("next"))
 
 
 @router.get("/admin/callback")
@@ -44,4 +45,3 @@ router.include_router(audit_router)
 router.include_router(people_router)
 router.include_router(clients_router)
 router.include_router(import_router)
-router.include_router(reset_router)

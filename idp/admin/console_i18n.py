@@ -4,8 +4,8 @@ CSRF and outage messages)."""
 
 from __future__ import annotations
 
-from idp.web.i18n import Locale
-from idp.web.i18n import text as web_text
+from idp.web.catalogue import translator
+from idp.web.i18n import CATALOGUE, Locale
 
 CONSOLE_CATALOGUE: dict[str, dict[Locale, str]] = {
     "a_title": {"zh": "统一身份认证管理", "en": "Campus login administration"},
@@ -165,25 +165,8 @@ CONSOLE_CATALOGUE: dict[str, dict[Locale, str]] = {
     "i_gone_title": {"zh": "找不到该导入", "en": "Import not found"},
     "i_gone": {"zh": "该导入记录已过期，或结果已被下载。",
                "en": "This import has expired, or its result was already downloaded."},
-    # the person's own reset page
-    "r_title": {"zh": "设置新密码", "en": "Choose a new password"},
-    "r_for": {"zh": "账号：{user}", "en": "Account: {user}"},
-    "r_password": {"zh": "新密码（至少 8 位）", "en": "New password (at least 8 characters)"},
-    "r_again": {"zh": "再次输入新密码", "en": "The new password again"},
-    "r_submit": {"zh": "设置密码", "en": "Set password"},
-    "r_mismatch": {"zh": "两次输入的密码不一致。", "en": "The two passwords differ."},
-    "r_done_title": {"zh": "密码已设置", "en": "Password set"},
-    "r_done": {"zh": "新密码已生效，现在可以用它登录了。",
-               "en": "Your new password works now: sign in with it."},
-    "r_gone_title": {"zh": "链接已失效", "en": "This link has expired"},
-    "r_gone": {"zh": "此重置链接已过期或已使用。请联系信息中心服务台重新申请。",
-               "en": "This reset link has expired or was already used. Ask the IT service desk "
-                     "for a new one."},
 }
 
 
-def text(key: str, locale: Locale, **values: object) -> str:
-    entry = CONSOLE_CATALOGUE.get(key)
-    if entry is None:
-        return web_text(key, locale, **values)
-    return entry[locale].format(**values) if values else entry[locale]
+# this table first, then the interaction pages' catalogue (idp/web/catalogue.py)
+text = translator(CONSOLE_CATALOGUE, CATALOGUE)

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from directory.base import DirectoryError
-from idp.admin.auth import SignedIn, require_person
+from idp.admin.auth import CONSOLE, require_person
 from idp.admin.console_i18n import text
 from idp.admin.service_common import Actor, AdminError
 from idp.app import Services
@@ -33,6 +33,7 @@ from idp.store.base import StoreUnavailable
 from idp.web import csrf
 from idp.web.cookies import client_ip
 from idp.web.i18n import Locale, choose_locale, from_ui_locales
+from idp.web.login_area import SignedIn, csrf_ok, remember_csrf
 from idp.web.pages import HTML_LANG, TEMPLATES_DIR, switch_url
 
 log = logging.getLogger("idp.admin.console")
@@ -181,34 +182,30 @@ class Console:
         return self.t(key) if key and key.startswith("done_") else None
 
 
-def _csrf_key(who: SignedIn) -> str:
-    return f"admin-csrf:{who.session.sid}"
-
-
-async def open_console(request: Request, services: Services) -> Console | Response:
+async def open_console(request: Request, services: Services, *,
+                       remember_token: bool = True) -> Console | Response:
     """First step of every console page: an admin's session, or the response to send."""
     who = await require_person(request, services, services.settings.access.admin_group)
     if isinstance(who, Response):
         return who
-    token, new = csrf.browser_token(request, services.settings)
-    key = _csrf_key(who)
-    if await services.store.get(key) != token:
-        await services.store.put(key, token, services.sessions.ttl)
+    if remember_token:
+        token, new = await remember_csrf(request, services, CONSOLE, who.session)
+    else:  # a POST is checked against the token remembered when its page was shown
+        token, new = csrf.browser_token(request, services.settings)
     return Console(request, services, who, page_locale(request), token, new)
 
 
 async def open_form(request: Request, services: Services) -> tuple[Console, FormData] | Response:
     """First step of every console POST: an admin's session and a form whose CSRF token is
     this browser's (a 403 page otherwise, and the attempt is audited)."""
-    console = await open_console(request, services)
+    console = await open_console(request, services, remember_token=False)
     if isinstance(console, Response):
         return console
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_FORM_BYTES and not request.url.path.endswith("/import"):
         return failure_page(request, 413, "the form is too large")
     form = await request.form()
-    expected = await services.store.get(_csrf_key(console.who))
-    if not csrf.is_valid(request, services.settings, form.get("csrf"), expected):
+    if not await csrf_ok(request, services, CONSOLE, console.who.session, form.get("csrf")):
         await services.audit.record("admin", "csrf_failed", actor=console.who.person.username,
                                     ip=client_ip(request), path=request.url.path, via="console")
         return render(request, "admin_error.html", locale=console.locale, status=403,

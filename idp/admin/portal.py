@@ -29,7 +29,7 @@ from idp.db.models import Client
 from idp.deps import ServicesDep
 from idp.oauth.claims import person_claims
 from idp.oauth.clients import get_client
-from idp.web import csrf
+from idp.web import csrf, login_area
 from idp.web.cookies import client_ip
 from idp.web.unavailable import PageRoute
 
@@ -46,12 +46,13 @@ async def portal_css() -> Response:
 
 @router.get("/portal/login")
 async def portal_login(request: Request, services: ServicesDep) -> Response:
-    return await portal_auth.start_login(request, services)
+    return await login_area.start_login(request, services, portal_auth.PORTAL,
+                                        request.query_params.get("next"))
 
 
 @router.get("/portal/callback")
 async def portal_callback(request: Request, services: ServicesDep) -> Response:
-    return await portal_auth.finish_login(request, services)
+    return await login_area.finish_login(request, services, portal_auth.PORTAL)
 
 
 async def _page(request: Request, services: Services, developer: Developer, template: str, *,

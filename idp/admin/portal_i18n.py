@@ -7,8 +7,8 @@ looks here first and falls back to that catalogue, so the portal shares its chro
 
 from __future__ import annotations
 
-from idp.web.i18n import Locale
-from idp.web.i18n import text as web_text
+from idp.web.catalogue import translator
+from idp.web.i18n import CATALOGUE, Locale
 
 PORTAL_CATALOGUE: dict[str, dict[Locale, str]] = {
     "portal_title": {"zh": "开发者门户", "en": "Developer portal"},
@@ -128,8 +128,5 @@ PORTAL_CATALOGUE: dict[str, dict[Locale, str]] = {
 }
 
 
-def text(key: str, locale: Locale, **values: object) -> str:
-    entry = PORTAL_CATALOGUE.get(key)
-    if entry is None:
-        return web_text(key, locale, **values)
-    return entry[locale].format(**values) if values else entry[locale]
+# this table first, then the interaction pages' catalogue (idp/web/catalogue.py)
+text = translator(PORTAL_CATALOGUE, CATALOGUE)

@@ -8,9 +8,6 @@ locked account still *looks* active to a session or a refresh token, so the IdP 
 
 from __future__ import annotations
 
-import hashlib
-import json
-import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,12 +35,11 @@ from idp.admin.service_fields import (
 )
 from idp.admin.service_sessions import end_all_sessions
 from idp.db.models import RefreshToken
+from idp.web.account_reset import issue_reset_link
 
 if TYPE_CHECKING:
     from idp.app import Services
 
-# how long a one-time password reset link works (until the lead adds a setting)
-RESET_LINK_PATH = "/password-reset/"
 MAX_PAGE_SIZE = 200
 
 
@@ -195,16 +191,12 @@ async def force_password_change(services: Services, actor: Actor, username: str)
                   writer_of(services).require_password_change(username), target=username)
 
 
-def _link_key(token: str) -> str:
-    # only the digest is stored: the Store never holds a usable link
-    return "admin-pwreset:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 async def reset_password(services: Services, actor: Actor, username: str, *,
                          mode: Literal["password", "link"] = "password",
                          must_change: bool = False) -> ResetResult:
     """A generated one-time password (set now), or a one-time link with which the person
-    chooses a password themselves (nothing changes until it is used)."""
+    chooses a password themselves (nothing changes until it is used; the page behind it is the
+    account page's, idp/web/account_reset.py)."""
     person = await find_person(services, username)
     if mode == "password":
         password = generate_password()
@@ -215,47 +207,9 @@ async def reset_password(services: Services, actor: Actor, username: str, *,
         return ResetResult(password=password, must_change=must_change)
     if mode != "link":
         raise Invalid("mode is 'password' or 'link'")
-    token = secrets.token_urlsafe(32)
     ttl = services.settings.access.reset_link_ttl
     expires_at = int(time.time()) + ttl
-    record = json.dumps({"username": person.username, "subject": person.subject,
-                         "by": actor.username, "expires_at": expires_at})
-    await audited(services, actor, "reset_link",
-                  services.store.put(_link_key(token), record, ttl),
-                  target=person.username, mode=mode)
-    link = services.settings.issuer + RESET_LINK_PATH + token
+    link = await audited(services, actor, "reset_link",
+                         issue_reset_link(services, person, ttl, issued_by=actor.username),
+                         target=person.username, mode=mode)
     return ResetResult(link=link, expires_at=expires_at)
-
-
-async def reset_link_owner(services: Services, token: str) -> dict[str, Any] | None:
-    """Whose reset link this is (without using it up), or None for an unknown or used link."""
-    if not token or len(token) > 100:
-        return None
-    raw = await services.store.get(_link_key(token))
-    return json.loads(raw) if raw else None
-
-
-async def redeem_reset_link(services: Services, token: str, password: str) -> str:
-    """Set the password chosen through a reset link; the link works once (an atomic take).
-    Returns the username. Raises Invalid for a bad password, NotFound for a used link."""
-    try:
-        check_password(password)
-    except ValueError as exc:
-        raise Invalid(str(exc)) from None
-    raw = await services.store.take(_link_key(token)) if token and len(token) <= 100 else None
-    if raw is None:
-        raise NotFound("this reset link has expired or was already used")
-    owner = json.loads(raw)
-    username = owner["username"]
-    actor = Actor(username=username, via="reset_link")
-    try:
-        await audited(services, actor, "redeem_reset_link",
-                      writer_of(services).set_password(username, password, must_change=False),
-                      target=username, issued_by=owner.get("by"))
-    except Invalid:
-        # the directory refused this password (its policy): let the person try again
-        await services.store.put(_link_key(token), raw, max(60, owner["expires_at"] - int(time.time())))
-        raise
-    # whoever may have known the old password is signed out everywhere
-    await end_all_sessions(services, owner["subject"], reason="password_reset")
-    return username

@@ -19,7 +19,8 @@ from idp.deps import ServicesDep
 from idp.logout import logout_session
 from idp.mfa import recovery, totp
 from idp.mfa.webauthn import credentials_of
-from idp.web.account_common import checked_post, done, visit
+from idp.web import login_area
+from idp.web.account_common import ACCOUNT, checked_post, done, visit
 from idp.web.cookies import clear_session_cookie
 from idp.web.scopes import describe
 from idp.web.unavailable import PageRoute
@@ -30,6 +31,11 @@ router = APIRouter(route_class=PageRoute)
 DONE_MESSAGES = frozenset({
     "account_done", "account_password_changed",
 })
+
+
+@router.get(ACCOUNT.callback_path)
+async def account_callback(request: Request, services: ServicesDep) -> Response:
+    return await login_area.finish_login(request, services, ACCOUNT)
 
 
 def _when(seconds: int) -> str:

@@ -1,8 +1,9 @@
 """What every account page shares: the signed-in person (or the login that brings them back),
 the language, and CSRF tokens bound to the SSO session.
 
-Without a session, the browser signs in through /authorize as an internal client and comes
-back to the page it asked for (account_login.py).
+The account page is a `LoginArea` (idp/web/login_area.py): without a session, the browser
+signs in through /authorize as the internal client "campus-idp-account" (straight there: the
+area has no login route of its own) and comes back to the page it asked for.
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from directory.base import DirectoryUnavailable, Person
+from directory.base import Person
 from idp.app import Services
 from idp.sessions import SsoSession
-from idp.web import csrf, mfa_text  # noqa: F401  (mfa_text: registers the page strings)
-from idp.web.account_login import login_redirect
-from idp.web.cookies import session_id
+from idp.web import csrf, login_area, mfa_text  # noqa: F401  (mfa_text: registers the page strings)
 from idp.web.i18n import Locale, choose_locale
+from idp.web.login_area import LoginArea
 from idp.web.pages import error_page, render
 
-CSRF_KEY = "account-csrf:{sid}"
+ACCOUNT = LoginArea("/account", "campus-idp-account", "我的账号 My account", login_route=False)
 
 
 @dataclass
@@ -44,26 +44,18 @@ class Visit:
         return response
 
 
-async def visit(request: Request, services: Services, *,
-                form: Any = None, return_to: str = "/account") -> Visit | Response:
+async def visit(request: Request, services: Services, *, form: Any = None) -> Visit | Response:
     """The signed-in person, or the response to send instead (login, or a 503 page)."""
-    settings = services.settings
-    session = await services.sessions.get(session_id(request, settings))
-    if session is None:
-        return await login_redirect(request, services, return_to)
-    try:
-        person = await services.directory.by_subject(session.subject)
-    except DirectoryUnavailable:
-        return error_page(request, status=503, title="err_directory_unavailable_title",
-                          detail="err_directory_unavailable")
-    if person is None or person.disabled:
-        return await login_redirect(request, services, return_to)
-    locale = choose_locale(request, settings.site.default_locale, form=form)
-    token, new = csrf.browser_token(request, settings)
-    key = CSRF_KEY.format(sid=session.sid)
-    if form is None and await services.store.get(key) != token:
-        await services.store.put(key, token, settings.session.ttl)
-    return Visit(session=session, person=person, locale=locale, token=token, new_token=new)
+    who = await login_area.signed_in(request, services, ACCOUNT)
+    if isinstance(who, Response):
+        return who
+    locale = choose_locale(request, services.settings.site.default_locale, form=form)
+    if form is None:
+        token, new = await login_area.remember_csrf(request, services, ACCOUNT, who.session)
+    else:  # a POST is checked against the token remembered when its page was shown
+        token, new = csrf.browser_token(request, services.settings)
+    return Visit(session=who.session, person=who.person, locale=locale, token=token,
+                 new_token=new)
 
 
 async def checked_post(request: Request, services: Services) -> tuple[Visit | Response, Any]:
@@ -72,8 +64,7 @@ async def checked_post(request: Request, services: Services) -> tuple[Visit | Re
     found = await visit(request, services, form=form)
     if isinstance(found, Response):
         return found, form
-    expected = await services.store.get(CSRF_KEY.format(sid=found.session.sid))
-    if not csrf.is_valid(request, services.settings, form.get("csrf"), expected):
+    if not await login_area.csrf_ok(request, services, ACCOUNT, found.session, form.get("csrf")):
         await services.audit.record("account", "csrf_failed", actor=found.person.username)
         return error_page(request, status=403, title="csrf_title", detail="csrf_detail",
                           locale=found.locale), form

@@ -55,7 +55,7 @@ async def _totp_page(request: Request, services: Services, found: Visit, *,
 
 @router.get("/account/mfa/totp")
 async def totp_enrol_page(request: Request, services: ServicesDep) -> Response:
-    found = await visit(request, services, return_to="/account/mfa/totp")
+    found = await visit(request, services)
     if isinstance(found, Response):
         return found
     return await _totp_page(request, services, found)
@@ -101,7 +101,7 @@ async def _passkey_page(request: Request, services: Services, found: Visit, *,
 
 @router.get("/account/mfa/passkey")
 async def passkey_page(request: Request, services: ServicesDep) -> Response:
-    found = await visit(request, services, return_to="/account/mfa/passkey")
+    found = await visit(request, services)
     if isinstance(found, Response):
         return found
     return await _passkey_page(request, services, found)

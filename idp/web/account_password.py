@@ -38,7 +38,7 @@ def new_password_problem(new: str, confirm: str) -> tuple[str, dict[str, int]] |
 
 @router.get("/account/password")
 async def password_page(request: Request, services: ServicesDep) -> Response:
-    found = await visit(request, services, return_to="/account/password")
+    found = await visit(request, services)
     if isinstance(found, Response):
         return found
     return found.page(request, "account_password.html", error=None, values={})

@@ -1,12 +1,13 @@
-"""Password reset through a one-time link sent by e-mail: /account/forgot and
-/account/reset/{token}.
+"""Password reset through a one-time link: /account/forgot (the link sent by e-mail) and
+/account/reset/{token}, the page behind every reset link, also those an admin hands out
+(`issue_reset_link`, from the console or the admin API).
 
 - The answer to /account/forgot is the same whether or not the account exists or has an
   address, and the mail is sent in the background, so neither the page nor its timing tells
   who has an account (no enumeration).
-- The link carries 256 random bits; the Store keeps only its SHA-256 digest, for 30 minutes, and
-  only the newest link of a person works. The link is taken atomically when the new password is
-  saved, so it works once.
+- The link carries 256 random bits; the Store keeps only its SHA-256 digest, for 30 minutes
+  (an admin's link: settings.access.reset_link_ttl), and only the newest link of a person
+  works. The link is taken atomically when the new password is saved, so it works once.
 - The new password is written as an administrator would (DirectoryWriter.set_password: the local
   directory, or the LDAP admin bind), then every session of the person is ended.
 """
@@ -112,6 +113,20 @@ async def forgot_submit(request: Request, services: ServicesDep) -> Response:
     return _page(request, services, "account_forgot.html", locale=locale, sent=True)
 
 
+async def issue_reset_link(services: Services, person: Person, ttl: int, *,
+                           issued_by: str | None = None) -> str:
+    """A new one-time reset link for the person, working for `ttl` seconds; it replaces any
+    earlier link of theirs. `issued_by`: the admin who hands it out, named in the audit log."""
+    token = secrets.token_urlsafe(32)
+    record: dict[str, Any] = {"subject": person.subject, "username": person.username,
+                              "expires": int(time.time()) + ttl}
+    if issued_by:
+        record["by"] = issued_by
+    await services.store.put(_token_key(token), json.dumps(record), ttl)
+    await services.store.put(f"pwreset-latest:{person.subject}", _digest(token), ttl)
+    return f"{services.settings.issuer}/account/reset/{token}"
+
+
 async def _send_link(services: Services, who: str, *, ip: str, locale: Locale) -> None:
     try:
         person = await find_person(services, who)
@@ -122,14 +137,9 @@ async def _send_link(services: Services, who: str, *, ip: str, locale: Locale) -
         if sent > MAILS_PER_PERSON:
             await services.audit.record("password_reset", "throttled", actor=person.username, ip=ip)
             return
-        token = secrets.token_urlsafe(32)
-        record = {"subject": person.subject, "username": person.username,
-                  "expires": int(time.time()) + RESET_TTL}
-        await services.store.put(_token_key(token), json.dumps(record), RESET_TTL)
-        await services.store.put(f"pwreset-latest:{person.subject}", _digest(token), RESET_TTL)
+        link = await issue_reset_link(services, person, RESET_TTL) + f"?ui_locales={locale}"
         campus = (services.settings.site.campus_name_zh if locale == "zh"
                   else services.settings.site.campus_name)
-        link = f"{services.settings.issuer}/account/reset/{token}?ui_locales={locale}"
         await send_mail(
             services.settings, to=person.email,
             subject=text("reset_mail_subject", locale, campus=campus),
@@ -206,9 +216,19 @@ async def reset_submit(token: str, request: Request, services: ServicesDep) -> R
     await services.store.delete(f"pwreset-latest:{record['subject']}")
     for session in await services.sessions.of_subject(record["subject"]):
         await logout_session(services, session.sid, reason="password_reset")
-    await services.audit.record("password_reset", "success", actor=record["username"],
-                                ip=client_ip(request), subject=record["subject"])
+    await _audit_success(services, record, client_ip(request))
     return render(request, "account_reset_done.html", locale=locale)
+
+
+async def _audit_success(services: Services, record: dict[str, Any], ip: str) -> None:
+    username, issued_by = record["username"], record.get("by")
+    if issued_by:  # the end of an admin's action: in the admin log, as the link's creation is
+        await services.audit.record("admin", "success", actor=username, ip=ip,
+                                    action="redeem_reset_link", via="reset_link", target=username,
+                                    issued_by=issued_by)
+    else:
+        await services.audit.record("password_reset", "success", actor=username, ip=ip,
+                                    subject=record["subject"])
 
 
 async def _write_password(services: Services, username: str, password: str) -> None:

@@ -11,6 +11,8 @@ from typing import Literal
 
 from starlette.requests import Request
 
+from idp.web.catalogue import translator
+
 Locale = Literal["zh", "en"]
 LOCALES: tuple[Locale, ...] = ("zh", "en")
 
@@ -223,14 +225,8 @@ CATALOGUE: dict[str, dict[Locale, str]] = {
 }
 
 
-def text(key: str, locale: Locale, **values: object) -> str:
-    """The string for key in locale; an unknown key is returned as is (so engine-supplied
-    free text can pass through error_page unchanged)."""
-    entry = CATALOGUE.get(key)
-    if entry is None:
-        return key.format(**values) if values else key
-    return entry[locale].format(**values) if values else entry[locale]
-
+# an unknown key is returned as is, so engine-supplied free text passes through error_page
+text = translator(CATALOGUE)
 
 def match_locale(tag: str) -> Locale | None:
     """BCP 47 tag -> a supported locale: zh, zh-CN, zh-Hans-CN -> zh; en-GB -> en."""

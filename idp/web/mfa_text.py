@@ -6,6 +6,7 @@ the same `t()`; every key has both languages and none may shadow an existing one
 
 from __future__ import annotations
 
+from idp.web.catalogue import register_catalogue
 from idp.web.i18n import CATALOGUE, Locale
 
 MFA_TEXT: dict[str, dict[Locale, str]] = {
@@ -129,7 +130,4 @@ MFA_TEXT: dict[str, dict[Locale, str]] = {
     },
 }
 
-_clash = set(MFA_TEXT) & set(CATALOGUE)
-if _clash and any(CATALOGUE[key] != MFA_TEXT[key] for key in _clash):
-    raise RuntimeError(f"mfa_text keys shadow the catalogue: {sorted(_clash)}")
-CATALOGUE.update(MFA_TEXT)
+register_catalogue(CATALOGUE, MFA_TEXT, source="mfa_text")

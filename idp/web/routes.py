@@ -8,7 +8,6 @@ from fastapi import APIRouter
 from starlette.responses import FileResponse, Response
 
 from idp.web.account import router as account_router
-from idp.web.account_login import router as account_login_router
 from idp.web.account_mfa import router as account_mfa_router
 from idp.web.account_password import router as account_password_router
 from idp.web.account_reset import router as account_reset_router
@@ -29,7 +28,6 @@ router.include_router(consent_router)
 router.include_router(logout_router)
 router.include_router(mfa_router)
 router.include_router(account_router)
-router.include_router(account_login_router)
 router.include_router(account_password_router)
 router.include_router(account_mfa_router)
 router.include_router(account_reset_router)

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from directory.demo_people import seed_local
 from tests.admin.support import AdminBackend, mint_admin_backend
 from tests.support.databases import create_postgres_database, drop_postgres_database
 from tests.support.redis import unique_prefix
@@ -25,8 +24,7 @@ from tests.web.receiver import Receiver, start_receiver
 async def admin_local(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AdminBackend]:
     root = tmp_path_factory.mktemp("admin-local")
     live = await start_idp(database_url=f"sqlite:///{root}/idp.db", keys_dir=root / "keys",
-                           directory="local", redis_url=None)
-    await seed_local(live.services.directory)  # type: ignore[arg-type]
+                           directory="local", redis_url=None, seed=True)
     backend = await mint_admin_backend("local", live)
     yield backend
     await live.stop()

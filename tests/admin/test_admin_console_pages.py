@@ -115,7 +115,7 @@ async def test_one_time_reset_link(admin_local: AdminBackend) -> None:
     username, old = await admin_local.new_person()
     link = (await admin_local.ok("POST", f"/people/{username}/reset-password",
                                  json={"mode": "link"}))["link"]
-    assert link.startswith(admin_local.live.settings.issuer + "/password-reset/")
+    assert link.startswith(admin_local.live.settings.issuer + "/account/reset/")
     path = link.removeprefix(admin_local.live.settings.issuer)
     assert await admin_local.bind(username, old)  # nothing changes until the link is used
     person = Browser.open(admin_local.live)
@@ -123,16 +123,16 @@ async def test_one_time_reset_link(admin_local: AdminBackend) -> None:
         page = await person.http.get(path)
         assert page.status_code == 200 and username in page.text
         token = csrf_of(page.text)
-        mismatch = await person.http.post(path, data={"csrf": token, "password": "Chosen-pass-1",
-                                                      "again": "Chosen-pass-2"})
+        mismatch = await person.http.post(path, data={"csrf": token, "new": "Chosen-pass-1",
+                                                      "confirm": "Chosen-pass-2"})
         assert mismatch.status_code == 400
-        done = await person.http.post(path, data={"csrf": token, "password": "Chosen-pass-1",
-                                                  "again": "Chosen-pass-1"})
+        done = await person.http.post(path, data={"csrf": token, "new": "Chosen-pass-1",
+                                                  "confirm": "Chosen-pass-1"})
         assert done.status_code == 200
         assert await admin_local.bind(username, "Chosen-pass-1")
         assert not await admin_local.bind(username, old)
         again = await person.http.get(path)
-        assert again.status_code == 404
+        assert again.status_code == 400
     finally:
         await person.close()
     events = await admin_local.ok("GET", "/audit", params={"actor": username, "kind": "admin"})

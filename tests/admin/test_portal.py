@@ -13,12 +13,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select, update
 
-from idp.admin.portal_auth import PORTAL_CLIENT_ID
+from idp.admin.portal_auth import PORTAL
 from idp.db.models import AuditEvent, Client
 from idp.oauth.clients import get_client, invalidate_client
 from tests.admin.conftest_registration import csrf_of, live_fixture, portal_login  # noqa: F401
 from tests.oauth.flow import REDIRECT, Browser, RegisteredClient, tokens_for
 from tests.support.server import LiveIdp
+
+PORTAL_CLIENT_ID = PORTAL.client_id
 
 
 @pytest.fixture

@@ -21,13 +21,11 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from directory.demo_people import seed_local
-from idp.app import Services, close_services, create_app, open_services
+from idp.app import Services, close_services
 from idp.db.models import Consent, RefreshToken
 from idp.oauth.clients import create_client
 from idp.oauth.tokens import token_digest
-from idp.settings import load_settings
-from tests.support.server import _listen
+from tests.support.server import start_idp
 
 T = TypeVar("T")
 REDIRECT_URI = "https://fuzz.example.edu/cb"
@@ -76,26 +74,16 @@ class FuzzServer:
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
-        sock = _listen()
-        port = sock.getsockname()[1]
-        settings = load_settings(
-            issuer=f"http://127.0.0.1:{port}", database_url=f"sqlite:///{self.db_path}",
-            keys_dir=self.root / "keys", directory="local", redis_url=None)
-        self.services = services = await open_services(settings)
-        await seed_local(services.directory)
-        await self._seed(services)
-        app = create_app(settings, services)
-        self._server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="error",
-                                                     access_log=False))
-        serving = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started and not serving.done():  # noqa: ASYNC110 - uvicorn has no event
-            await asyncio.sleep(0.02)
-        self.base_url = f"http://127.0.0.1:{port}"
+        live = await start_idp(database_url=f"sqlite:///{self.db_path}", keys_dir=self.root / "keys",
+                               directory="local", redis_url=None, seed=True, log_level="error")
+        self.services, self._server = live.services, live.server
+        await self._seed(live.services)
+        self.base_url = live.base_url
         self._ready.set()
         try:
-            await serving
+            await live.task
         finally:
-            await close_services(services)
+            await close_services(live.services)
 
     async def _seed(self, services: Services) -> None:
         confidential, secret = await create_client(

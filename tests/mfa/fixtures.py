@@ -27,12 +27,9 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 async def _embedded(root: Path, mailbox: Mailbox) -> LiveIdp:
-    from directory.demo_people import seed_local
-
     live = await start_mfa_idp(
         smtp_port=mailbox.port, database_url=f"sqlite:///{root}/idp.db", keys_dir=root / "keys",
-        directory="local", redis_url=None)
-    await seed_local(live.services.directory)  # type: ignore[arg-type]
+        directory="local", redis_url=None, seed=True)
     await prepare_groups(live)
     return live
 

@@ -75,7 +75,7 @@ async def ldap_idp(security_slapd: Campus, tmp_path_factory: pytest.TempPathFact
     """The IdP on slapd (admin account: the directory manager) and Redis, short windows."""
     live = await start_server(
         tmp_path_factory.mktemp("ldap-idp"), throttle=LDAP_THROTTLE, directory="ldap",
-        ldap=_ldap(security_slapd), ldap_extra={"ppolicy_default_dn": DEFAULT_POLICY},
+        ldap={**_ldap(security_slapd), "ppolicy_default_dn": DEFAULT_POLICY},
         redis_url=REDIS_URL, redis_prefix=unique_prefix())
     live.slapd = security_slapd.server
     yield live

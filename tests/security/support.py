@@ -1,25 +1,17 @@
 """Live servers for the security tests: the real app over HTTP with the throttle settings a test
 needs (short windows), on the embedded backends or on slapd + Redis, and a slapd whose people
 sit under the password policies the flows need.
-
-The [throttle] section is handed to the app through the settings object itself, so the same code
-works before and after settings.py carries the section. The request-size and rate-limit
-middlewares are added here when create_app does not add them yet.
 """
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import ldap
-import uvicorn
 
-from directory.demo_people import seed_local
-from idp.app import create_app, open_services
-from idp.settings import ThrottleSettings, load_settings
-from tests.support.server import LiveIdp, _listen
+from idp.settings import ThrottleSettings
+from tests.support.server import LiveIdp, start_idp
 from tests.support.slapd import SUFFIX, CampusSlapd
 
 PEOPLE = f"ou=people,{SUFFIX}"
@@ -27,36 +19,14 @@ POLICIES = f"ou=policies,{SUFFIX}"
 
 
 async def start_server(root: Path, *, throttle: ThrottleSettings | None = None,
-                       ldap_extra: dict[str, Any] | None = None, issuer_scheme: str = "http",
                        **overrides: Any) -> LiveIdp:
-    """Like tests.support.server.start_idp, with a [throttle] section of the test's choosing
-    (and LDAP settings that settings.py may not carry yet, in `ldap_extra`)."""
-    sock = _listen()
-    port = sock.getsockname()[1]
-    overrides.setdefault("issuer", f"{issuer_scheme}://127.0.0.1:{port}")
+    """tests.support.server.start_idp with a [throttle] section of the test's choosing, its
+    files under `root`, and the demo people in a local directory."""
     overrides.setdefault("database_url", f"sqlite:///{root}/idp.db")
     overrides.setdefault("keys_dir", root / "keys")
-    settings = load_settings(**overrides)
     if throttle is not None:
-        settings = settings.model_copy(update={"throttle": throttle})
-    if ldap_extra:
-        settings = settings.model_copy(update={"ldap": settings.ldap.model_copy(update=ldap_extra)})
-    services = await open_services(settings)
-    if settings.directory == "local":
-        await seed_local(services.directory)
-    app = create_app(settings, services)
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
-    for _ in range(250):
-        if server.started:
-            break
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    else:
-        raise RuntimeError("campus-idp test server did not start within 5 s")
-    return LiveIdp(f"http://127.0.0.1:{port}", settings, services, server, task)
+        overrides["throttle"] = throttle
+    return await start_idp(seed=overrides.get("directory", "local") == "local", **overrides)
 
 
 # --- slapd: people under the policies the flows need --------------------------------------------

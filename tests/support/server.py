@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from directory.demo_people import seed_local
 from idp.app import Services, close_services, create_app, open_services
 from idp.settings import Settings, load_settings
 
@@ -49,25 +50,33 @@ def _listen() -> socket.socket:
     return sock
 
 
-async def start_idp(*, issuer_scheme: str = "http", **overrides: Any) -> LiveIdp:
-    """Start a server. `overrides` are Settings fields (e.g. database_url=..., directory=...).
-    With issuer_scheme="https" the issuer says https (for cookie-flag tests) while the test still
-    talks plain HTTP to the socket."""
+async def serve_app(app: Any, sock: socket.socket, *, log_level: str = "warning",
+                    lifespan: str = "on") -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    """Serve an ASGI app on the socket from a task on this loop; back once it accepts."""
+    server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, log_level=log_level,
+                                           access_log=False))
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    for _ in range(250):
+        if server.started:
+            return server, task
+        if task.done():
+            task.result()  # raises the start-up error
+        await asyncio.sleep(0.02)
+    raise RuntimeError("the test server did not start within 5 s")
+
+
+async def start_idp(*, issuer_scheme: str = "http", seed: bool = False,
+                    log_level: str = "warning", **overrides: Any) -> LiveIdp:
+    """Start a server. `overrides` are Settings fields (e.g. database_url=..., directory=...,
+    or a whole section such as throttle=ThrottleSettings(...)). With issuer_scheme="https" the
+    issuer says https (for cookie-flag tests) while the test still talks plain HTTP to the
+    socket. `seed`: the local directory gets the demo people before the server starts."""
     sock = _listen()
     port = sock.getsockname()[1]
     overrides.setdefault("issuer", f"{issuer_scheme}://127.0.0.1:{port}")
     settings = load_settings(**overrides)
     services = await open_services(settings)
-    app = create_app(settings, services)
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
-    for _ in range(200):
-        if server.started:
-            break
-        if task.done():
-            task.result()  # raises the start-up error
-        await asyncio.sleep(0.02)
-    else:
-        raise RuntimeError("campus-idp test server did not start within 4 s")
+    if seed:
+        await seed_local(services.directory)  # type: ignore[arg-type]
+    server, task = await serve_app(create_app(settings, services), sock, log_level=log_level)
     return LiveIdp(f"http://127.0.0.1:{port}", settings, services, server, task)

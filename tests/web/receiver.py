@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.support.server import _listen
+from tests.support.server import _listen, serve_app
 
 
 @dataclass
@@ -52,12 +52,5 @@ async def start_receiver() -> Receiver:
 
     app = Starlette(routes=[Route("/ok", record, methods=["POST"]),
                             Route("/fail", record, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                           lifespan="off"))
-    receiver.server = server
-    receiver.task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
-    for _ in range(200):
-        if server.started:
-            return receiver
-        await asyncio.sleep(0.02)
-    raise RuntimeError("receiver did not start")
+    receiver.server, receiver.task = await serve_app(app, sock, lifespan="off")
+    return receiver
