@@ -9,7 +9,9 @@ from fastapi import Depends, Request
 from idp.app import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread hop on
+    # every request for a field read
     return request.app.state.services
 
 
