@@ -1,32 +1,146 @@
-"""The audit log: every login success and failure, every token issued, every admin action."""
+"""The audit log: every login success and failure, every token issued, every admin action.
+
+Every issued token writes an event, so the write sits on the token hot path. Events are written
+by group commit: `record()` queues a plain row and waits; one writer task per Audit inserts
+everything queued in one transaction (a single Core executemany, no ORM unit of work) and then
+wakes the waiters. Events that arrive while a batch is being written form the next batch, so
+under load many requests share one transaction, and with no load an event costs one insert as
+before. `record()` still returns only once its row is committed.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from idp.db.models import AuditEvent
+from idp.db.models import AuditEvent, utcnow
 
 log = logging.getLogger("idp.audit")
 
+# rows per transaction: big enough to absorb a burst, small enough that one statement stays cheap
+MAX_BATCH = 500
+
+_INSERT = insert(AuditEvent.__table__)
+
+Row = dict[str, Any]
+_Waiting = tuple[Row, "asyncio.Future[None]"]
+
 
 class Audit:
+    """The audit log of one database. Used from one event loop at a time: the writer task is
+    started lazily in the loop that records (the CLI records inside `asyncio.run`)."""
+
     def __init__(self, sessions: async_sessionmaker) -> None:
-        self._sessions = sessions
+        self._engine: AsyncEngine = sessions.kw["bind"]
+        self._pending: list[_Waiting] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def record(
         self, kind: str, outcome: str, *, actor: str | None = None, client_id: str | None = None,
         ip: str | None = None, **detail: Any,
     ) -> None:
-        """Write one event. A failing audit write is logged loudly but never turns a successful
-        login into an error page."""
-        event = AuditEvent(kind=kind, outcome=outcome, actor=actor, client_id=client_id, ip=ip,
-                           detail=detail)
+        """Write one event and return once it is committed. A failing audit write is logged
+        loudly but never raises: it must not turn a successful login into an error page."""
+        # every column is given, as the ORM did with its defaults: executemany needs the same
+        # keys in every row, and `at` is when the event happened, not when its batch was written
+        row: Row = {"at": utcnow(), "kind": kind, "outcome": outcome, "actor": actor,
+                    "client_id": client_id, "ip": ip, "detail": detail}
+        loop = asyncio.get_running_loop()
+        written: asyncio.Future[None] = loop.create_future()
+        self._pending.append((row, written))
+        self._wake(loop)
+        await written
+
+    async def close(self) -> None:
+        """Wait until every event handed to `record()` so far has been written (or logged as
+        lost). Call before disposing of the engine."""
+        loop = asyncio.get_running_loop()
+        while self._pending or self._writing_in(loop):
+            await asyncio.wait({self._wake(loop)})
+
+    # --- the writer --------------------------------------------------------------------------
+
+    def _writing_in(self, loop: asyncio.AbstractEventLoop) -> bool:
+        writer = self._writer
+        return writer is not None and not writer.done() and writer.get_loop() is loop
+
+    def _wake(self, loop: asyncio.AbstractEventLoop) -> asyncio.Task[None]:
+        writer = self._writer
+        # a writer left behind by an event loop that has ended never runs again: start afresh
+        if writer is None or writer.done() or writer.get_loop() is not loop:
+            writer = self._writer = loop.create_task(self._drain(), name="audit-writer")
+        return writer
+
+    async def _drain(self) -> None:
+        batch: list[_Waiting] = []
         try:
-            async with self._sessions() as db, db.begin():
-                db.add(event)
-        except SQLAlchemyError:
-            log.exception("audit write failed: %s %s %s", kind, outcome, actor)
+            while self._pending:
+                batch = self._pending[:MAX_BATCH]
+                del self._pending[:MAX_BATCH]
+                await self._write([row for row, _ in batch])
+                _wake_waiters(batch)
+                batch = []
+        except BaseException:
+            # cancelled (the loop is shutting down without close()): nobody may wait forever
+            unwritten = batch + self._pending
+            del self._pending[:]
+            log.error("audit writer stopped: %d event(s) may not have been written: %s",
+                      len(unwritten), _describe([row for row, _ in unwritten]))
+            _wake_waiters(unwritten)
+            raise
+
+    async def _write(self, rows: list[Row]) -> None:
+        """Write a batch in one transaction. If it fails because of a row (one that cannot be
+        encoded, or that the database refuses), write the rows one by one so only bad ones are
+        lost; if the database itself is out of reach, retrying row by row would only repeat the
+        failure (and its timeouts) once per row."""
+        try:
+            await self._insert(rows)
+            return
+        except Exception as exc:
+            if len(rows) == 1 or _is_outage(exc):
+                log.exception("audit write failed, %d event(s) lost: %s", len(rows), _describe(rows))
+                return
+            log.warning("audit batch of %d events failed (%s); writing them one by one",
+                        len(rows), type(exc).__name__)
+        for index, row in enumerate(rows):
+            try:
+                await self._insert([row])
+            except Exception as exc:
+                log.exception("audit write failed: %s %s %s", row["kind"], row["outcome"], row["actor"])
+                rest = rows[index + 1:]
+                if rest and _is_outage(exc):
+                    log.error("audit: database unavailable, %d more event(s) lost: %s",
+                              len(rest), _describe(rest))
+                    return
+
+    async def _insert(self, rows: list[Row]) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(_INSERT, rows)
+
+
+def _wake_waiters(batch: list[_Waiting]) -> None:
+    for _, written in batch:
+        if written.done():  # its caller was cancelled; the row was written all the same
+            continue
+        try:
+            written.set_result(None)
+        except RuntimeError:  # its event loop has closed: nobody is waiting any more
+            pass
+
+
+def _is_outage(exc: Exception) -> bool:
+    """The database failed (unreachable, connection lost, locked), not one row in the batch."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    return isinstance(exc, OSError)  # could not connect at all (TimeoutError is an OSError)
+
+
+def _describe(rows: list[Row], limit: int = 5) -> str:
+    shown = "; ".join(f"{row['kind']} {row['outcome']} {row['actor']}" for row in rows[:limit])
+    return shown + (f"; and {len(rows) - limit} more" if len(rows) > limit else "")
