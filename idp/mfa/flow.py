@@ -16,16 +16,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, func, or_, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from directory.base import Person
+from idp.db.engine import one_statement_engine
 from idp.db.models import Client
 from idp.interaction import Interaction
-from idp.mfa import attempts, recovery, totp
+from idp.mfa import attempts
+from idp.mfa.models import PasskeyCredential, RecoveryCode, TotpCredential
 from idp.mfa.policy import mfa_requirement, requested_acr_values
-from idp.mfa.webauthn import credentials_of
 from idp.sessions import SsoSession
 from idp.web import csrf
 from idp.web.cookies import client_ip
@@ -71,27 +72,58 @@ class Pending:
         interaction.extra[PENDING] = asdict(self)
 
 
+# Core statements, built once: every password login runs _LOGIN_FACTS (second_factor_step), and
+# the second-factor page _FACTORS; each is one round trip instead of one query per factor table
+_totp = TotpCredential.__table__.c
+_passkeys = PasskeyCredential.__table__.c
+_recovery = RecoveryCode.__table__.c
+_subject = bindparam("subject")
+
+_FACTORS = select(
+    exists().where(_totp.subject == _subject).label("totp"),
+    select(func.count()).where(_passkeys.subject == _subject).scalar_subquery().label("passkeys"),
+    select(func.count()).where(_recovery.subject == _subject, _recovery.used_at.is_(None))
+    .scalar_subquery().label("recovery_codes"),
+)
+
+# what a password login needs to decide on a second factor, in one round trip: the client's
+# policy (read fresh, not from the client cache, so switching require_mfa on takes effect at
+# once) and whether the person has enrolled a factor (Factors.any: an app or a passkey)
+_LOGIN_FACTS = select(
+    select(Client.__table__.c.extra).where(Client.__table__.c.client_id == bindparam("client_id"))
+    .scalar_subquery().label("client_extra"),
+    or_(exists().where(_totp.subject == _subject),
+        exists().where(_passkeys.subject == _subject)).label("enrolled"),
+)
+
+
 async def factors_of(services: Services, subject: str) -> Factors:
-    return Factors(
-        totp=await totp.enrolled(services.db, subject),
-        passkeys=len(await credentials_of(services, subject)),
-        recovery_codes=await recovery.remaining(services.db, subject),
-    )
+    """What the person has enrolled: the second-factor page offers exactly these."""
+    async with one_statement_engine(services.engine).connect() as conn:
+        row = (await conn.execute(_FACTORS, {"subject": subject})).one()
+    return Factors(totp=bool(row.totp), passkeys=int(row.passkeys or 0),
+                   recovery_codes=int(row.recovery_codes or 0))
 
 
-async def client_extra(services: Services, client_id: str) -> dict[str, Any] | None:
-    async with services.db() as db:
-        return await db.scalar(select(Client.extra).where(Client.client_id == client_id))
+async def login_facts(services: Services, client_id: str,
+                      subject: str) -> tuple[dict[str, Any] | None, bool]:
+    """(the client's `extra`, None when there is no such client; whether the person has enrolled
+    a second factor)."""
+    async with one_statement_engine(services.engine).connect() as conn:
+        row = (await conn.execute(_LOGIN_FACTS, {"client_id": client_id,
+                                                 "subject": subject})).one()
+    return row.client_extra, bool(row.enrolled)
 
 
 async def second_factor_step(request: Request, services: Services, interaction: Interaction,
                              person: Person) -> Response | None:
     """After a good password: None to carry on (no factor needed or enrolled), or the redirect
     to the second-factor page."""
+    client_extra, enrolled = await login_facts(services, interaction.client_id, person.subject)
     why = mfa_requirement(
-        services.settings, client_extra=await client_extra(services, interaction.client_id),
+        services.settings, client_extra=client_extra,
         person=person, acr_values=requested_acr_values(interaction.params))
-    if why is None and not (await factors_of(services, person.subject)).any:
+    if why is None and not enrolled:
         return None
     Pending(mode="login", subject=person.subject, username=person.username,
             why=why or "enrolled",

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from directory.base import Person
-from idp.db.models import RefreshToken
-from idp.oauth.models import AccessToken, OAuthClient, RefreshGrant, StoredCode
+from idp.oauth.models import AccessToken, OAuthClient, RefreshGrant, RefreshRecord, StoredCode
 from idp.sessions import SsoSession
 
 if TYPE_CHECKING:
@@ -53,7 +52,7 @@ class OAuthContext:
     resource: list[str] = field(default_factory=list)
     # --- recorded (awaited by the adapter before the response is sent) ---
     writes: list[Write] = field(default_factory=list)
-    new_refresh: RefreshToken | None = None
+    new_refresh: RefreshRecord | None = None
     rotated_digest: str | None = None  # the refresh token this request rotates (must win)
     revoke_families: list[str] = field(default_factory=list)
     issued_jti: str | None = None

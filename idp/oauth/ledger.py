@@ -1,5 +1,11 @@
 """Where issued grants are kept and revoked (async): codes and revoked access-token ids in the
-Store, refresh token families in SQL. Only digests are stored, never the tokens themselves."""
+Store, refresh token families in SQL. Only digests are stored, never the tokens themselves.
+
+Refresh tokens are read and written with SQLAlchemy Core statements built once, here: they run
+on every refresh_token grant, where the ORM's unit of work and identity map cost more than the
+SQL itself. On PostgreSQL each is a single statement in autocommit mode (one round trip, no
+BEGIN/COMMIT): a statement is atomic on its own, the rotation included (a data-modifying CTE).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,11 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import Insert, bindparam, insert, select, update
 
+from idp.db.engine import one_statement_engine
 from idp.db.models import RefreshToken
-from idp.oauth.models import StoredCode
+from idp.oauth.models import RefreshRecord, StoredCode
 
 if TYPE_CHECKING:
     from idp.app import Services
@@ -67,38 +74,95 @@ async def is_jti_revoked(services: Services, jti: str) -> bool:
     return await services.store.get(f"revoked-jti:{jti}") is not None
 
 
-async def refresh_row(services: Services, digest: str) -> RefreshToken | None:
-    async with services.db() as db:
-        return await db.get(RefreshToken, digest)
+# --- refresh token families (SQL) ----------------------------------------------------------
+
+_tokens = RefreshToken.__table__
+# what a newly issued refresh token is given (created_at: the same `now` as the rotation)
+_NEW_COLUMNS = ("digest", "family_id", "client_id", "subject", "scope", "sid", "auth_time",
+                "acr", "amr", "nonce", "expires_at")
+
+_SELECT_ONE = select(_tokens).where(_tokens.c.digest == bindparam("digest"))
+
+_REVOKE_FAMILIES = (
+    update(_tokens)
+    .where(_tokens.c.family_id.in_(bindparam("families", expanding=True)),
+           _tokens.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now"))
+)
+
+# the old token is rotated only while still usable: of two concurrent rotations, the second
+# finds rotated_at set (PostgreSQL re-checks the WHERE after the first commits; SQLite lets one
+# writer at a time) and changes nothing
+_MARK_ROTATED = (
+    update(_tokens)
+    .where(_tokens.c.digest == bindparam("rotated"), _tokens.c.rotated_at.is_(None),
+           _tokens.c.revoked_at.is_(None))
+    .values(rotated_at=bindparam("now"))
+)
+
+_INSERT_NEW = insert(_tokens).values(
+    {name: bindparam(f"new_{name}", type_=_tokens.c[name].type)
+     for name in (*_NEW_COLUMNS, "created_at")})
+
+
+def _rotate_in_one_statement() -> Insert:
+    """PostgreSQL: `WITH rotated AS (UPDATE … RETURNING) INSERT … SELECT … FROM rotated`. The new
+    row is inserted only when the UPDATE won, in the same (single-statement) transaction; the
+    INSERT's row count says whether it did."""
+    rotated = _MARK_ROTATED.returning(_tokens.c.digest).cte("rotated")
+    names = (*_NEW_COLUMNS, "created_at")
+    row = select(*(bindparam(f"new_{name}", type_=_tokens.c[name].type) for name in names))
+    return insert(_tokens).from_select(
+        [_tokens.c[name] for name in names], row.select_from(rotated))
+
+
+_ROTATE_AND_INSERT = _rotate_in_one_statement()
+
+async def refresh_row(services: Services, digest: str) -> RefreshRecord | None:
+    engine = one_statement_engine(services.engine)
+    async with engine.connect() as conn:
+        row = (await conn.execute(_SELECT_ONE, {"digest": digest})).first()
+    return RefreshRecord(**row._mapping) if row is not None else None
 
 
 async def revoke_families(services: Services, families: list[str]) -> None:
     if not families:
         return
-    async with services.db() as db, db.begin():
-        await db.execute(
-            update(RefreshToken)
-            .where(RefreshToken.family_id.in_(families), RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC))
-        )
+    engine = one_statement_engine(services.engine)
+    async with engine.begin() as conn:
+        await conn.execute(_REVOKE_FAMILIES, {"families": list(families),
+                                              "now": datetime.now(UTC)})
 
 
-async def store_refresh(services: Services, new: RefreshToken, rotated: str | None) -> bool:
+def _new_row(new: RefreshRecord, now: datetime) -> dict[str, Any]:
+    values = {f"new_{name}": getattr(new, name) for name in _NEW_COLUMNS}
+    values["new_created_at"] = now
+    return values
+
+
+async def store_refresh(services: Services, new: RefreshRecord,
+                        rotated: str | None) -> bool:
     """Insert the new refresh token; when it replaces `rotated`, mark that one rotated in the
     same transaction, but only if nobody else did first (conditional UPDATE). False means a
     concurrent request won the rotation: the caller must treat this one as reuse."""
+    now = datetime.now(UTC)
+    values = _new_row(new, now)
+    engine = services.engine
+    if rotated is None:
+        async with one_statement_engine(engine).begin() as conn:
+            await conn.execute(_INSERT_NEW, values)
+        return True
+    if engine.dialect.name == "postgresql":
+        async with one_statement_engine(engine).begin() as conn:
+            result = await conn.execute(_ROTATE_AND_INSERT, {**values, "rotated": rotated,
+                                                             "now": now})
+        return result.rowcount == 1
     try:
-        async with services.db() as db, db.begin():
-            if rotated is not None:
-                result = await db.execute(
-                    update(RefreshToken)
-                    .where(RefreshToken.digest == rotated, RefreshToken.rotated_at.is_(None),
-                           RefreshToken.revoked_at.is_(None))
-                    .values(rotated_at=datetime.now(UTC))
-                )
-                if result.rowcount != 1:
-                    raise _RotationLost
-            db.add(new)
+        async with engine.begin() as conn:
+            result = await conn.execute(_MARK_ROTATED, {"rotated": rotated, "now": now})
+            if result.rowcount != 1:
+                raise _RotationLost
+            await conn.execute(_INSERT_NEW, values)
     except _RotationLost:
         return False
     return True
@@ -106,4 +170,3 @@ async def store_refresh(services: Services, new: RefreshToken, rotated: str | No
 
 class _RotationLost(Exception):
     """Another request rotated the refresh token first (rolls the transaction back)."""
-

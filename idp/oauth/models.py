@@ -1,5 +1,5 @@
 """authlib's model mixins over our storage: a client, a stored authorization code, a refresh
-token row and a verified JWT access token. authlib reads these synchronously; the adapter has
+token record and a verified JWT access token. authlib reads these synchronously; the adapter has
 already fetched every one of them before authlib runs."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
 
-from idp.db.models import Client, RefreshToken
+from idp.db.models import Client
 from idp.oauth.clients import verify_secret
 
 
@@ -122,10 +122,31 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-class RefreshGrant(TokenMixin):
-    """A refresh token row (we keep only its digest)."""
+@dataclass(frozen=True, slots=True)
+class RefreshRecord:
+    """One row of refresh_tokens (idp.db.models.RefreshToken), as read by a Core SELECT: plain
+    values, no ORM session or identity map behind them (see idp/oauth/ledger.py)."""
 
-    def __init__(self, row: RefreshToken) -> None:
+    digest: str
+    family_id: str
+    client_id: str
+    subject: str
+    scope: str
+    expires_at: datetime
+    sid: str | None = None
+    auth_time: int | None = None
+    acr: str | None = None
+    amr: list[str] = field(default_factory=list)
+    nonce: str | None = None
+    created_at: datetime | None = None
+    rotated_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class RefreshGrant(TokenMixin):
+    """A refresh token record (we keep only its digest)."""
+
+    def __init__(self, row: RefreshRecord) -> None:
         self.row = row
 
     def check_client(self, client: ClientMixin) -> bool:

@@ -27,11 +27,10 @@ from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oidc.core.util import create_half_hash
 
 from directory.base import Person
-from idp.db.models import RefreshToken
 from idp.mfa.policy import acr_for
 from idp.oauth.claims import person_claims
 from idp.oauth.context import OAuthContext, current
-from idp.oauth.models import OAuthClient
+from idp.oauth.models import OAuthClient, RefreshRecord
 
 
 def token_digest(value: str) -> str:
@@ -129,7 +128,7 @@ class TokenFactory:
                      "auth_time": code.auth_time if code else None,
                      "acr": code.acr if code else None, "amr": (code.amr if code else []) or [],
                      "nonce": code.nonce if code else None}
-        ctx.new_refresh = RefreshToken(
+        ctx.new_refresh = RefreshRecord(
             digest=token_digest(value), family_id=family_id, client_id=client.get_client_id(),
             subject=user.subject, scope=scope, expires_at=expires_at, **facts,
         )

@@ -1,0 +1,111 @@
+"""The refresh-token ledger (idp/oauth/ledger.py) straight against the database, on SQLite and
+PostgreSQL: rotation is atomic and has exactly one winner under real concurrency, a lost or
+refused rotation writes nothing, revocation reaches the whole family and only it."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from idp.db.models import RefreshToken
+from idp.oauth import ledger
+from idp.oauth.models import RefreshGrant, RefreshRecord
+from idp.oauth.tokens import token_digest
+from tests.support.server import LiveIdp
+
+
+def new_token(family: str | None = None, **facts: object) -> RefreshRecord:
+    values: dict[str, object] = {
+        "digest": token_digest(secrets.token_urlsafe(32)),
+        "family_id": family or secrets.token_urlsafe(24), "client_id": "ledger-test",
+        "subject": "subject-" + secrets.token_hex(4), "scope": "openid offline_access",
+        "expires_at": datetime.now(UTC) + timedelta(days=30),
+        "sid": "sid-1", "auth_time": 1_700_000_000, "acr": "urn:campus-idp:acr:pwd",
+        "amr": ["pwd"], "nonce": None,
+    }
+    values.update(facts)
+    return RefreshRecord(**values)  # type: ignore[arg-type]
+
+
+async def rows_of(live: LiveIdp, family: str) -> dict[str, RefreshToken]:
+    async with live.services.db() as db:
+        found = await db.scalars(select(RefreshToken).where(RefreshToken.family_id == family))
+        return {row.digest: row for row in found}
+
+
+async def test_a_stored_token_reads_back_as_it_was_written(live: LiveIdp) -> None:
+    first = new_token(amr=["pwd", "otp"], acr="urn:campus-idp:acr:mfa", nonce="n-1")
+    before = datetime.now(UTC)
+    assert await ledger.store_refresh(live.services, first, None)
+    row = await ledger.refresh_row(live.services, first.digest)
+    assert row is not None
+    for name in ("digest", "family_id", "client_id", "subject", "scope", "sid", "auth_time",
+                 "acr", "amr", "nonce"):
+        assert getattr(row, name) == getattr(first, name), name
+    # instants come back aware and equal (to the microsecond on PostgreSQL and SQLite)
+    assert row.expires_at == first.expires_at and row.expires_at.tzinfo is not None
+    assert row.created_at is not None and before - timedelta(seconds=1) <= row.created_at
+    assert row.rotated_at is None and row.revoked_at is None
+    grant = RefreshGrant(row)
+    assert not grant.is_revoked() and not grant.is_expired() and grant.get_user() == first.subject
+    assert await ledger.refresh_row(live.services, token_digest("never issued")) is None
+
+
+async def test_rotation_marks_the_old_token_and_inserts_the_new_one(live: LiveIdp) -> None:
+    first = new_token()
+    assert await ledger.store_refresh(live.services, first, None)
+    second = new_token(first.family_id, subject=first.subject)
+    assert await ledger.store_refresh(live.services, second, first.digest)
+    old = await ledger.refresh_row(live.services, first.digest)
+    new = await ledger.refresh_row(live.services, second.digest)
+    assert old is not None and old.rotated_at is not None and old.revoked_at is None
+    assert new is not None and new.rotated_at is None and new.family_id == first.family_id
+    assert RefreshGrant(old).is_rotated() and not RefreshGrant(new).is_revoked()
+    # the same token cannot be rotated a second time: nothing is written
+    third = new_token(first.family_id)
+    assert not await ledger.store_refresh(live.services, third, first.digest)
+    assert await ledger.refresh_row(live.services, third.digest) is None
+
+
+async def test_of_concurrent_rotations_of_one_token_exactly_one_wins(live: LiveIdp) -> None:
+    first = new_token()
+    assert await ledger.store_refresh(live.services, first, None)
+    contenders = [new_token(first.family_id, subject=first.subject) for _ in range(6)]
+    results = await asyncio.gather(*(ledger.store_refresh(live.services, token, first.digest)
+                                     for token in contenders))
+    assert results.count(True) == 1, results
+    winner = contenders[results.index(True)]
+    rows = await rows_of(live, first.family_id)
+    # the old token and the winner's, nothing of the losers
+    assert set(rows) == {first.digest, winner.digest}
+    assert rows[first.digest].rotated_at is not None
+
+
+async def test_a_revoked_or_unknown_token_cannot_be_rotated(live: LiveIdp) -> None:
+    first = new_token()
+    assert await ledger.store_refresh(live.services, first, None)
+    await ledger.revoke_families(live.services, [first.family_id])
+    successor = new_token(first.family_id)
+    assert not await ledger.store_refresh(live.services, successor, first.digest)
+    assert not await ledger.store_refresh(live.services, new_token(), token_digest("unknown"))
+    assert set(await rows_of(live, first.family_id)) == {first.digest}
+
+
+async def test_revoking_families_reaches_every_member_and_no_other_family(live: LiveIdp) -> None:
+    first, other, third = new_token(), new_token(), new_token()
+    for token in (first, other, third):
+        assert await ledger.store_refresh(live.services, token, None)
+    second = new_token(first.family_id)
+    assert await ledger.store_refresh(live.services, second, first.digest)
+    await ledger.revoke_families(live.services, [third.family_id])
+    earlier = (await rows_of(live, third.family_id))[third.digest].revoked_at
+    await ledger.revoke_families(live.services, [first.family_id, third.family_id])
+    family = await rows_of(live, first.family_id)
+    assert all(row.revoked_at is not None for row in family.values()) and len(family) == 2
+    assert (await rows_of(live, other.family_id))[other.digest].revoked_at is None
+    # an already revoked token keeps the time it was revoked first
+    assert (await rows_of(live, third.family_id))[third.digest].revoked_at == earlier
+    await ledger.revoke_families(live.services, [])  # nothing to do, and no error
