@@ -9,7 +9,9 @@ The login pipeline, as dex's connector/ldap does it:
 4. read the groups with the service account.
 An unknown user still pays for a bind (against a DN that cannot exist), so the answer and its
 timing do not tell who has an account. Every blocking call runs in this directory's own thread
-pool, never on the event loop.
+pool, never on the event loop. `by_subject`, the token path's lookup, is answered from a
+short-lived PersonCache (directory/person_cache.py) when IDP_LDAP_PERSON_CACHE_SECONDS > 0;
+`authenticate` always asks the directory.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import ldap
@@ -45,6 +47,7 @@ from directory.ldap_groups import groups_of, list_groups
 from directory.ldap_password import FailureTimer, LockoutPolicies, PasswordChanger
 from directory.ldap_pool import Connection, Connector, ServicePool
 from directory.ldap_profiles import Entry, Profile
+from directory.person_cache import PersonCache
 from idp.settings import LdapSettings
 
 log = logging.getLogger(__name__)
@@ -67,19 +70,29 @@ class LdapDirectory:
         self._lockout = LockoutPolicies(self._pool, settings)
         self._passwords = PasswordChanger(self._connector, settings)
         self._failures = FailureTimer()
+        ttl = settings.person_cache_seconds
+        self._people = PersonCache(ttl) if ttl > 0 else None
 
     # --- running blocking work off the loop ----------------------------------------------------
 
-    async def _run(self, function: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
+    @staticmethod
+    def _mapped(function: Callable[..., T], *args: Any) -> T:
+        """Call `function` (in a pool thread); LDAP errors come out as directory errors."""
         try:
-            return await loop.run_in_executor(self._executor, function, *args)
+            return function(*args)
         except DirectoryError:
             raise
         except ldap.LDAPError as exc:
             # whatever python-ldap raised that nobody mapped: ours, never a bare exception
             log.warning("LDAP error: %s", error_info(exc) or exc)
             raise DirectoryUnavailable(detail=f"{type(exc).__name__}: {error_info(exc)}") from exc
+
+    async def _run(self, function: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._mapped, function, *args)
+
+    def _submit_by_subject(self, subject: str) -> Future[Person | None]:
+        return self._executor.submit(self._mapped, self._by_subject, subject)
 
     # --- searches on the pooled service connections --------------------------------------------
 
@@ -248,7 +261,15 @@ class LdapDirectory:
     async def by_subject(self, subject: str) -> Person | None:
         if not subject:
             return None
-        return await self._run(self._by_subject, subject)
+        if self._people is None:
+            return await self._run(self._by_subject, subject)
+        return await self._people.get(subject, self._submit_by_subject)
+
+    def forget(self, subject: str) -> None:
+        """Drop this process's cached copy of the person (the admin writer calls it after every
+        change it makes, so the change shows on the next request here). Safe from any thread."""
+        if self._people is not None:
+            self._people.forget(subject)
 
     async def groups(self) -> list[Group]:
         return await self._run(
@@ -273,6 +294,8 @@ class LdapDirectory:
         await self._run(self._change_password, typed, old_password, new_password)
 
     async def close(self) -> None:
+        if self._people is not None:
+            self._people.clear()
         self._pool.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
 

@@ -14,12 +14,17 @@ Active Directory (LDAP-PITFALLS 14, MS-ADTS 3.1.1.3.1.5): unicodePwd replaced wi
 UTF-16LE password, over LDAPS or StartTLS only; userAccountControl bit 2 disables; lockoutTime 0
 unlocks; pwdLastSet 0 forces a change. The entries and modlists come from the pure functions in
 ldap_admin_modlists.py, so they are unit-tested without an AD.
+
+Every change to an existing person drops the login side's cached copy of them
+(`LdapDirectory.forget`), so a person disabled here is refused by this process's token endpoints
+on their next request.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import ldap
@@ -163,6 +168,18 @@ class LdapAdminWriter:
             raise WriteRejected(f"the login name {typed!r} matches several entries")
         return entries[0]
 
+    @contextmanager
+    def _changing(self, conn: LDAPObject, username: str) -> Iterator[tuple[str, dict[str, list[bytes]]]]:
+        """Locate the person a change is about. Whatever the change then does, even half of it
+        before an error, this process's cached copy of the person is dropped afterwards."""
+        dn, entry = self._locate(conn, username)
+        try:
+            yield dn, entry
+        finally:
+            subject = self.profile.subject(entry)
+            if subject:
+                self.directory.forget(subject)
+
     def _group(self, conn: LDAPObject, group: str) -> tuple[str, list[bytes]]:
         """DN and object classes of the group named `group` (its cn)."""
         filterstr = filter_format(f"(&(cn=%s){ANY_GROUP})", [group])
@@ -300,11 +317,11 @@ class LdapAdminWriter:
 
     async def update_person(self, username: str, **fields: Any) -> Person:
         def update(conn: LDAPObject) -> None:
-            dn, entry = self._locate(conn, username)
-            modlist = changes_for("update", self.active_directory, profile=self.profile,
-                                  entry=entry, fields=fields)
-            if modlist:
-                conn.modify_s(dn, modlist)
+            with self._changing(conn, username) as (dn, entry):
+                modlist = changes_for("update", self.active_directory, profile=self.profile,
+                                      entry=entry, fields=fields)
+                if modlist:
+                    conn.modify_s(dn, modlist)
 
         await self._run(self._admin, f"update {username!r}", update)
         person = await self.directory.find(username)
@@ -314,8 +331,8 @@ class LdapAdminWriter:
 
     async def delete_person(self, username: str) -> None:
         def remove(conn: LDAPObject) -> None:
-            dn, _entry = self._locate(conn, username)
-            conn.delete_s(dn)
+            with self._changing(conn, username) as (dn, _entry):
+                conn.delete_s(dn)
 
         await self._run(self._admin, f"delete {username!r}", remove)
 
@@ -346,8 +363,8 @@ class LdapAdminWriter:
             raise ValueError("an empty password cannot be set")
 
         def change(conn: LDAPObject) -> None:
-            dn, _entry = self._locate(conn, username)
-            self._set_password(conn, dn, password, must_change=must_change)
+            with self._changing(conn, username) as (dn, _entry):
+                self._set_password(conn, dn, password, must_change=must_change)
 
         await self._run(self._admin, f"set the password of {username!r}", change)
 
@@ -361,32 +378,32 @@ class LdapAdminWriter:
 
     async def set_disabled(self, username: str, disabled: bool = True) -> None:
         def change(conn: LDAPObject) -> None:
-            dn, entry = self._locate(conn, username)
-            self._disable(conn, dn, entry, disabled)
+            with self._changing(conn, username) as (dn, entry):
+                self._disable(conn, dn, entry, disabled)
 
         what = "disable" if disabled else "enable"
         await self._run(self._admin, f"{what} {username!r}", change)
 
     async def unlock(self, username: str) -> None:
         def change(conn: LDAPObject) -> None:
-            dn, entry = self._locate(conn, username)
-            modlist = changes_for("unlock", self.active_directory, entry=entry)
-            if modlist:
-                conn.modify_s(dn, modlist)
-            if self.active_directory:
-                return
-            # OpenLDAP 2.5 drops pwdFailureTime with the lock; older servers need Relax Rules
-            _, after = conn.search_s(dn, ldap.SCOPE_BASE, "(objectClass=*)", ["pwdFailureTime"])[0]
-            if after.get("pwdFailureTime"):
-                conn.modify_ext_s(dn, [(ldap.MOD_DELETE, "pwdFailureTime", None)],
-                                  serverctrls=[RequestControl(RELAX_RULES, True)])
+            with self._changing(conn, username) as (dn, entry):
+                modlist = changes_for("unlock", self.active_directory, entry=entry)
+                if modlist:
+                    conn.modify_s(dn, modlist)
+                if self.active_directory:
+                    return
+                # OpenLDAP 2.5 drops pwdFailureTime with the lock; older servers need Relax Rules
+                _, after = conn.search_s(dn, ldap.SCOPE_BASE, "(objectClass=*)", ["pwdFailureTime"])[0]
+                if after.get("pwdFailureTime"):
+                    conn.modify_ext_s(dn, [(ldap.MOD_DELETE, "pwdFailureTime", None)],
+                                      serverctrls=[RequestControl(RELAX_RULES, True)])
 
         await self._run(self._admin, f"unlock {username!r}", change)
 
     async def require_password_change(self, username: str) -> None:
         def change(conn: LDAPObject) -> None:
-            dn, _entry = self._locate(conn, username)
-            conn.modify_s(dn, changes_for("force_change", self.active_directory))
+            with self._changing(conn, username) as (dn, _entry):
+                conn.modify_s(dn, changes_for("force_change", self.active_directory))
 
         await self._run(self._admin, f"force a password change for {username!r}", change)
 
@@ -414,8 +431,8 @@ class LdapAdminWriter:
 
     def _membership(self, group: str, username: str, add: bool) -> None:
         def change(conn: LDAPObject) -> None:
-            person_dn, entry = self._locate(conn, username)
-            self._join(conn, group, person_dn, entry, add=add)
+            with self._changing(conn, username) as (person_dn, entry):
+                self._join(conn, group, person_dn, entry, add=add)
 
         verb = f"add {username!r} to {group!r}" if add else f"remove {username!r} from {group!r}"
         self._admin(verb, change)

@@ -60,6 +60,12 @@ class LdapSettings(Section):
     admin_bind_dn: str = Field("", description="account that writes people (admin console)")
     admin_bind_password: SecretStr = Field(SecretStr(""), description="its password")
     admin_pool_size: int = Field(2, ge=1, le=16, description="admin connections for writes")
+    person_cache_seconds: float = Field(
+        30.0, ge=0, le=3600,
+        description="seconds each process reuses a person it read for userinfo, refresh and code "
+                    "redemption (password checks always ask LDAP; 0: no reuse). A change made in "
+                    "the admin console shows at once on the replica that made it; on other "
+                    "replicas, and after changes by other LDAP tools, within this time")
 
     @property
     def urls(self) -> list[str]:

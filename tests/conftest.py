@@ -58,7 +58,8 @@ async def live_idp_production(campus_slapd: Campus, tmp_path_factory: pytest.Tem
 
     database_url = await create_postgres_database()
     prefix = unique_prefix()
-    ldap = ldap_settings(campus_slapd.server)
+    # a short person cache: on, as deployed, yet quick to wait out (tests/support/people.py)
+    ldap = ldap_settings(campus_slapd.server, person_cache_seconds=1)
     live = await start_idp(
         database_url=database_url, redis_url="redis://127.0.0.1:6379/0", redis_prefix=prefix,
         directory="ldap", ldap=ldap.model_dump(), keys_dir=tmp_path_factory.mktemp("keys"),

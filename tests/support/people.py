@@ -3,6 +3,8 @@ API, slapd through an LDAP add/modify as the directory manager (what an IT admin
 
 from __future__ import annotations
 
+import asyncio
+
 from directory.local import LocalDirectory
 from tests.support.server import LiveIdp
 from tests.support.slapd import SUFFIX
@@ -32,3 +34,5 @@ async def disable_person(live: LiveIdp, username: str) -> None:
         f"dn: uid={username},{PEOPLE}\nchangetype: modify\nreplace: pwdAccountLockedTime\n"
         "pwdAccountLockedTime: 000001010000Z\n"
     )
+    # made behind the IdP's back: its person cache shows it once the kept copy expires
+    await asyncio.sleep(live.settings.ldap.person_cache_seconds + 0.2)
