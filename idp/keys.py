@@ -19,6 +19,13 @@ i.e. within the server's polling interval; a token with a kid it does not know t
 at once (at most once per ``MISS_RELOAD_INTERVAL``). Meanwhile nothing breaks: it signs with its
 old current key, which the rotation kept as retired, and verifies the other process's new tokens
 because their key was this process's ``next``.
+
+Verification is on the hot path (every userinfo, introspection and admin API call), so it parses
+the compact JWS itself and calls cryptography directly (keys_store.parse_compact, Verifier)
+instead of joserfc's generic machinery; joserfc still imports keys and is the interop reference
+in the tests. Tokens already verified are remembered until their exp, so a repeated token skips
+only the signature maths: the key must still be in the live ring, and every claim check runs on
+every call. Revocation is not this module's business: callers check the jti on every use.
 """
 
 from __future__ import annotations
@@ -33,22 +40,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from joserfc import jws
-from joserfc.errors import BadSignatureError, JoseError, UnsupportedAlgorithmError
-from joserfc.jwk import ECKey, GuestProtocol, RSAKey, import_key
-
 from idp.keys_store import (
     SUPPORTED_ALGS,
     FileStamp,
     KeyRecord,
     KeyRingError,
+    MalformedJWS,
     Signer,
+    Verifier,
+    b64url_decode,
     complete_ring,
     drop_expired,
     ensure_keys_dir,
     file_mode,
     file_stamp,
     import_private_key,
+    parse_compact,
     read_ring,
     rotate_records,
     write_ring,
@@ -62,6 +69,9 @@ log = logging.getLogger(__name__)
 DEFAULT_RETIRE_AFTER = 7 * 86400
 MAX_TOKEN_LENGTH = 16 * 1024  # far above any token we issue; bounds work done on garbage
 MISS_RELOAD_INTERVAL = 1.0  # seconds between "unknown kid, did someone rotate?" checks
+# Tokens whose signature was already checked, kept until their exp: a resource server or the
+# bench asks about the same access token again and again. Bounded so memory use is too.
+VERIFIED_CACHE_SIZE = 2048
 # JWKS order: current keys first, RS256 first (the OIDC default), for clients that take keys[0].
 _STATE_ORDER = {"current": 0, "next": 1, "retired": 2}
 _ALG_ORDER = {alg: index for index, alg in enumerate(SUPPORTED_ALGS)}
@@ -76,9 +86,21 @@ class _Material:
     """Parsed key objects for one kid; built once and reused across rotations and reloads."""
 
     alg: str
-    verify_key: RSAKey | ECKey
+    verifier: Verifier
     public_jwk: dict[str, Any]
     signer: Signer
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A token whose signature checked out: what verify() needs to answer again without the maths.
+
+    JSON text rather than dicts, so every caller gets fresh objects it may modify."""
+
+    verifier: Verifier  # identity-compared with the live ring's: a key gone from it is a miss
+    header_json: str
+    payload_json: str
+    exp: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +126,8 @@ class KeyRing:
         self._clock = clock
         self._write_lock = threading.Lock()
         self._last_miss_check = -math.inf
+        self._verified: dict[bytes, _Verified] = {}
+        self._verified_lock = threading.Lock()
 
     # --- opening and persistence ---------------------------------------------------------
 
@@ -214,7 +238,12 @@ class KeyRing:
 
         Any ring key verifies (current, next, retired). Raises InvalidToken for malformed tokens,
         a missing or unknown kid, an alg outside ``algs`` (``none`` and HMAC never qualify) or not
-        matching the key, and bad signatures. Claims are not validated: see verify_claims().
+        matching the key, a ``crit`` header, and bad signatures. Claims are not validated: see
+        verify_claims().
+
+        A token seen before is answered from a small cache that skips only the signature maths:
+        the entry is used only while the key that verified it is still in the ring (so a removed
+        key stops verifying at once) and only until the token's exp.
         """
         allowed = [name for name in algs if name in SUPPORTED_ALGS]
         if not allowed:
@@ -223,23 +252,81 @@ class KeyRing:
             raise InvalidToken("token must be a string")
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("token is too long")
-        ring = self._live_ring()
         try:
-            result = jws.deserialize_compact(token, lambda obj: self._key_for(ring, obj), algorithms=allowed)
-            claims = json.loads(result.payload)
-        except InvalidToken:
-            raise
-        except BadSignatureError:
-            raise InvalidToken("bad signature") from None
-        except UnsupportedAlgorithmError:
-            raise InvalidToken(f"alg not allowed (allowed: {', '.join(allowed)})") from None
-        except JoseError as err:
-            raise InvalidToken(f"malformed token ({err.error})") from None
-        except (ValueError, TypeError):
-            raise InvalidToken("malformed token") from None
+            raw = token.encode("ascii") if isinstance(token, str) else token
+        except UnicodeError:
+            raise InvalidToken("malformed token (not base64url)") from None
+        ring = self._live_ring()
+        cached = self._verified.get(raw)
+        if cached is not None:
+            answer = self._from_cache(ring, raw, cached, allowed)
+            if answer is not None:
+                return answer
+        return self._verify_signature(ring, raw, allowed)
+
+    def _verify_signature(
+        self, ring: _Ring, raw: bytes, allowed: list[str]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        # The order of the checks, and so which error a doubly broken token gets, is joserfc's:
+        # shape and header, then alg, then the key, then the signature, then the payload.
+        try:
+            parsed = parse_compact(raw)
+        except MalformedJWS as err:
+            raise InvalidToken(f"malformed token ({err})") from None
+        header = parsed.header
+        alg = header["alg"]
+        if alg not in allowed:
+            raise InvalidToken(f"alg not allowed (allowed: {', '.join(allowed)})")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise InvalidToken("token has no kid")
+        material = ring.material.get(kid)
+        if material is None and self._reload_on_miss():
+            material = self._live_ring().material.get(kid)
+        if material is None:
+            raise InvalidToken("unknown kid")
+        if alg != material.alg:  # the key decides the alg, never the token (RS/HS confusion)
+            raise InvalidToken("alg does not match the key")
+        if not material.verifier.verify(parsed.signing_input, parsed.signature):
+            raise InvalidToken("bad signature")
+        try:
+            payload_json = b64url_decode(parsed.payload_segment).decode("utf-8")  # RFC 7519 §7.2
+            claims = json.loads(payload_json)
+        except (MalformedJWS, ValueError):  # ValueError covers UnicodeDecodeError
+            raise InvalidToken("malformed token (payload is not JSON)") from None
         if not isinstance(claims, dict):
             raise InvalidToken("payload is not a JSON object")
-        return dict(result.headers()), claims
+        self._remember(raw, material.verifier, parsed.header_json, payload_json, claims.get("exp"))
+        return header, claims
+
+    def _from_cache(
+        self, ring: _Ring, raw: bytes, cached: _Verified, allowed: list[str]
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The answer for a token verified before, or None to verify it afresh."""
+        material = ring.material.get(cached.verifier.kid)
+        if material is None or material.verifier is not cached.verifier or self._clock() >= cached.exp:
+            with self._verified_lock:
+                self._verified.pop(raw, None)
+            return None
+        if cached.verifier.alg not in allowed:
+            return None  # the full path gives the usual "alg not allowed"
+        header: dict[str, Any] = json.loads(cached.header_json)
+        claims: dict[str, Any] = json.loads(cached.payload_json)
+        return header, claims
+
+    def _remember(self, raw: bytes, verifier: Verifier, header_json: str, payload_json: str,
+                  exp: Any) -> None:
+        try:
+            until = _numeric_date({"exp": exp}, "exp")
+        except InvalidToken:
+            return
+        if until is None or not until > self._clock():
+            return  # nothing to gain (and no bound on the entry's life) for a token without exp
+        entry = _Verified(verifier, header_json, payload_json, until)
+        with self._verified_lock:
+            while len(self._verified) >= VERIFIED_CACHE_SIZE:
+                del self._verified[next(iter(self._verified))]  # oldest first
+            self._verified[raw] = entry
 
     def verify_claims(
         self,
@@ -263,7 +350,8 @@ class KeyRing:
             raise InvalidToken(f"typ must be {typ!r}")
         if claims.get("iss") != issuer:
             raise InvalidToken("wrong issuer")
-        exp, iat, nbf = (_numeric_date(claims, name) for name in ("exp", "iat", "nbf"))
+        exp, iat = _numeric_date(claims, "exp"), _numeric_date(claims, "iat")
+        nbf = _numeric_date(claims, "nbf")
         if exp is None or iat is None:
             raise InvalidToken("exp and iat are required")
         if now >= exp + leeway:
@@ -278,20 +366,6 @@ class KeyRing:
             if audience not in audiences:
                 raise InvalidToken("wrong audience")
         return header, claims
-
-    def _key_for(self, ring: _Ring, obj: GuestProtocol) -> RSAKey | ECKey:
-        header = obj.headers()
-        kid = header.get("kid")
-        if not isinstance(kid, str):
-            raise InvalidToken("token has no kid")
-        material = ring.material.get(kid)
-        if material is None and self._reload_on_miss():
-            material = self._live_ring().material.get(kid)
-        if material is None:
-            raise InvalidToken("unknown kid")
-        if header.get("alg") != material.alg:
-            raise InvalidToken("alg does not match the key")
-        return material.verify_key
 
     def _reload_on_miss(self) -> bool:
         """An unknown kid may come from a replica that rotated; look, but at most once a second."""
@@ -385,7 +459,7 @@ def _parse_material(record: KeyRecord) -> _Material:
     public_jwk.update({k: v for k, v in public_params.items() if k not in public_jwk})
     return _Material(
         alg=record.alg,
-        verify_key=import_key(public_jwk),  # type: ignore[arg-type]
+        verifier=Verifier(record.kid, record.alg, private_key),
         public_jwk=public_jwk,
         signer=Signer(record.kid, record.alg, private_key),
     )
@@ -396,9 +470,15 @@ def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidToken(f"{name} must be a number")
-    return float(value)
+    try:
+        number = float(value)  # an int beyond float's range raises here
+    except OverflowError:
+        raise InvalidToken(f"{name} must be a number") from None
+    if not math.isfinite(number):
+        raise InvalidToken(f"{name} must be a number")
+    return number
 
 
 def _media_type(value: Any) -> str | None:
