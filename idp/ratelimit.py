@@ -1,4 +1,4 @@
-"""Per-client rate limits on the token endpoints, as a pure ASGI middleware.
+"""Per-client rate limits on the token endpoints, checked by idp/edge.py before the endpoint.
 
 POST /token and /revoke may be called `token_requests` times, POST /introspect
 `introspect_requests` times, per client per `rate_window` seconds ([throttle] settings). A
@@ -11,10 +11,8 @@ The client is named the way the endpoint will authenticate it (RFC 6749 §2.3.1,
 the HTTP Basic user, else `client_id` in the form body, else the `sub` of a client assertion;
 a request naming none is counted per client address. Nothing is verified here: the limit runs
 before authentication, so it bounds work, it does not decide access. The form body has to be
-read for that; it is buffered (the BodySizeLimit middleware around this one caps its size) and
+read for that; it is buffered (the body limit, checked first, caps its size) and
 handed to the endpoint unchanged.
-
-Add it in create_app inside BodySizeLimit: `app.add_middleware(ClientRateLimit, settings=settings)`.
 """
 
 from __future__ import annotations
@@ -24,12 +22,14 @@ import binascii
 import hashlib
 import json
 import logging
+import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope
 
 from idp.settings import Settings
 from idp.store.base import StoreUnavailable
@@ -38,6 +38,14 @@ from idp.web.throttle import throttle_settings
 log = logging.getLogger("idp.ratelimit")
 
 LIMITED_PATHS = {"/token": "token", "/revoke": "token", "/introspect": "introspect"}
+# A process adds its requests to the shared count in batches of 1/SYNC_SHARE of the limit (so
+# a limit under SYNC_SHARE is counted exactly, one increment per request), at least every
+# SYNC_SECONDS, and always before it refuses. What other replicas have not sent yet is the only
+# slack: at most limit/SYNC_SHARE per process. At 30,000 a minute, a round trip to Redis per
+# token request bought a precision nobody needs.
+SYNC_SHARE = 100
+SYNC_SECONDS = 0.25
+MAX_TALLIES = 10_000
 MAX_CLIENT_ID = 256
 
 
@@ -79,29 +87,27 @@ def client_name(headers: Headers, body: bytes) -> str | None:
 
 
 class ClientRateLimit:
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
+    """`check(scope, receive)` before a request reaches its endpoint (idp/edge.py calls it)."""
+
+    def __init__(self, settings: Settings) -> None:
         config = throttle_settings(settings)
         self.limits = {"token": config.token_requests, "introspect": config.introspect_requests}
         self.window = config.rate_window
         self.max_body = config.max_body
+        self._tallies: dict[str, _Tally] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = LIMITED_PATHS.get(scope.get("path", "")) if scope["type"] == "http" else None
-        if endpoint is None or scope.get("method") != "POST":
-            await self.app(scope, receive, send)
-            return
+    async def check(self, scope: Scope, receive: Receive,
+                    services: Any) -> tuple[JSONResponse | None, Receive]:
+        """(the 429 to send, or None) and the receive the endpoint must read the body from."""
+        endpoint = LIMITED_PATHS.get(scope["path"])
+        if endpoint is None or scope["method"] != "POST" or services is None:
+            return None, receive
         body, replay = await self._buffer(receive)
-        headers = Headers(scope=scope)
-        client = client_name(headers, body)
+        client = client_name(Headers(scope=scope), body)
         if client is None:
             address = scope.get("client")
             client = f"address:{address[0] if address else 'unknown'}"
-        refused = await self._count(scope, endpoint, client)
-        if refused is not None:
-            await refused(scope, replay, send)
-            return
-        await self.app(scope, replay, send)
+        return await self._count(services, endpoint, client), replay
 
     async def _buffer(self, receive: Receive) -> tuple[bytes, Receive]:
         """Read the body (up to max_body; the rest is left for the endpoint) and a receive that
@@ -122,15 +128,24 @@ class ClientRateLimit:
 
         return body, replay
 
-    async def _count(self, scope: Scope, endpoint: str, client: str) -> JSONResponse | None:
-        services = getattr(scope["app"].state, "services", None) if "app" in scope else None
-        if services is None:
-            return None
+    async def _count(self, services: Any, endpoint: str, client: str) -> JSONResponse | None:
         digest = hashlib.sha256(client.encode("utf-8", "surrogatepass")).hexdigest()[:32]
         key = f"ratelimit:{endpoint}:{digest}"
+        limit = self.limits[endpoint]
+        tally = self._tallies.get(key)
+        if tally is None:
+            tally = self._tallies[key] = _Tally()
+            if len(self._tallies) > MAX_TALLIES:
+                self._forget_idle()
+        tally.pending += 1
+        now = time.monotonic()
         try:
-            used = await services.store.incr(key, self.window)
-            if used <= self.limits[endpoint]:
+            if (tally.pending >= max(1, limit // SYNC_SHARE) or now - tally.at >= SYNC_SECONDS
+                    or tally.synced + tally.pending > limit):
+                # every refusal is decided on a fresh shared count: counted here first, then sent
+                sent, tally.pending = tally.pending, 0
+                tally.synced, tally.at = await services.store.incr(key, self.window, sent), now
+            if tally.synced + tally.pending <= limit:
                 return None
             retry_after = await services.store.ttl(key) or self.window
         except StoreUnavailable as exc:
@@ -143,3 +158,20 @@ class ClientRateLimit:
             status_code=429,
             headers={"Retry-After": str(max(retry_after, 1)), "Cache-Control": "no-store"},
         )
+
+    def _forget_idle(self) -> None:
+        """Bound the memory that made-up client names can take: drop the tallies with nothing
+        left to send (their counts live in the Store), then, if still too many, all of them."""
+        self._tallies = {k: t for k, t in self._tallies.items() if t.pending}
+        if len(self._tallies) > MAX_TALLIES:
+            self._tallies = {}
+
+
+@dataclass
+class _Tally:
+    """One client's count in this process: the shared count at the last sync, and what was
+    counted here since."""
+
+    synced: int = 0
+    pending: int = 0
+    at: float = float("-inf")

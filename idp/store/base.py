@@ -32,8 +32,8 @@ class Store(Protocol):
 
     async def delete(self, *keys: str) -> int: ...
 
-    async def incr(self, key: str, ttl: int) -> int:
-        """Increment a counter; the TTL starts with the first increment."""
+    async def incr(self, key: str, ttl: int, amount: int = 1) -> int:
+        """Add `amount` (>= 1) to a counter and return it; the TTL starts when it is created."""
         ...
 
     async def ttl(self, key: str) -> int | None:

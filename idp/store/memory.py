@@ -67,12 +67,12 @@ class MemoryStore:
                 count += 1
         return count
 
-    async def incr(self, key: str, ttl: int) -> int:
+    async def incr(self, key: str, ttl: int, amount: int = 1) -> int:
         value = self._live(key)
         if value is None:
-            self._set(key, "1", ttl)
-            return 1
-        count = int(value) + 1  # type: ignore[call-overload]
+            self._set(key, str(amount), ttl)
+            return amount
+        count = int(value) + amount  # type: ignore[call-overload]
         self._data[key] = (str(count), self._data[key][1])
         return count
 

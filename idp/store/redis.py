@@ -12,10 +12,10 @@ from idp.store.base import StoreUnavailable
 
 T = TypeVar("T")
 
-# INCR then EXPIRE only on the first increment, in one round trip and atomically
+# INCRBY then EXPIRE only when the increment created the key, in one round trip and atomically
 _INCR_WITH_TTL = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local n = redis.call('INCRBY', KEYS[1], ARGV[2])
+if n == tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return n
 """
 
@@ -63,8 +63,8 @@ class RedisStore:
             return 0
         return int(await self._call(lambda: self._redis.delete(*(self._k(k) for k in keys))))
 
-    async def incr(self, key: str, ttl: int) -> int:
-        return int(await self._call(lambda: self._incr(keys=[self._k(key)], args=[ttl])))
+    async def incr(self, key: str, ttl: int, amount: int = 1) -> int:
+        return int(await self._call(lambda: self._incr(keys=[self._k(key)], args=[ttl, amount])))
 
     async def ttl(self, key: str) -> int | None:
         left = await self._call(lambda: self._redis.ttl(self._k(key)))

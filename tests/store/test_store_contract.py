@@ -115,6 +115,14 @@ async def test_incr_counts_from_one(store: Store) -> None:
     assert await store.get("fail:alice") == "3"
 
 
+async def test_incr_by_an_amount(store: Store) -> None:
+    assert await store.incr("rate:a", ttl=60, amount=5) == 5
+    assert await store.incr("rate:a", ttl=60, amount=3) == 8
+    assert await store.incr("rate:a", ttl=60) == 9
+    left = await store.ttl("rate:a")
+    assert left is not None and 55 <= left <= 60
+
+
 async def test_incr_ttl_starts_at_first_increment(store: Store) -> None:
     """A throttle window is fixed: later failures must not push the window's end further out."""
     await store.incr("fail:bob", ttl=30)
