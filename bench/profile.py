@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.cases import CASES
 from bench.report import RESULTS
-from bench.run import target_for
+from bench.run import login_load, target_for
 from bench.setup import register_idp_clients
 from bench.slapd import start_directory
 from bench.stack import Backends, delete_redis_prefix, start_idp, use_idp_root
@@ -57,7 +57,8 @@ def inclusive(folded: Path, needles: list[str]) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
-    parser.add_argument("cases", nargs="+", choices=[c.name for c in CASES])
+    parser.add_argument("cases", nargs="+", choices=[c.name for c in CASES] + ["login"],
+                        help="a case of bench/cases.py, or login (password logins via the form)")
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--people", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=16)
@@ -78,19 +79,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         clients = register_idp_clients(server)
         target = target_for(server, clients, args.connections)
-        for case in [c for c in CASES if c.name in args.cases]:
-            run_wrk(case.load(target), 5)  # warm
-            folded = RESULTS / f"profile-{case.name}.folded"
-            load = case.load(target)
+        chosen = [(c.name, c.load) for c in CASES if c.name in args.cases]
+        if "login" in args.cases:
+            chosen.append(("login", lambda t: login_load(t, args.people)))
+        for name, make_load in chosen:
+            run_wrk(make_load(target), 5)  # warm
+            folded = RESULTS / f"profile-{name}.folded"
+            load = make_load(target)
             command = [py_spy, "record", "--pid", str(server.process.pid), "--duration",
                        str(args.seconds), "--rate", "250", "--nonblocking", "--format", "raw",
-                       "--output", str(folded)]
+                       "--output", str(folded), "--subprocesses"]
             recorder = threading.Thread(target=subprocess.run, args=(command,),
                                         kwargs={"capture_output": True, "check": False})
             recorder.start()
             measured = run_wrk(load, args.seconds)
             recorder.join()
-            print(f"\n== {case.name}: {measured.units_per_second:,.0f}/s with 1 worker "
+            print(f"\n== {name}: {measured.units_per_second:,.0f}/s with 1 worker "
                   f"(errors {measured.error_count})")
             for frame, share in top_frames(folded):
                 print(f"  {share:5.1f}%  {frame}")

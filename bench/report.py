@@ -93,6 +93,14 @@ def summary(results: dict[str, Any]) -> str:
                      f"people): {login['units_per_second']:,.0f}/s = {login['per_core']}/s per core, "
                      f"p50/p99 {login['latency_ms']['p50']}/{login['latency_ms']['p99']} ms per "
                      f"request, errors {login['errors']}")
+    chosen = results.get("servers")
+    if chosen:
+        lines.append("\nASGI server (campus-idp, same workers): granian (idp serve) vs uvicorn "
+                     "(httptools, uvloop):")
+        for data in chosen.values():
+            lines.append(f"  {data['label']}: granian {data['granian']['units_per_second']:,.0f}/s, "
+                         f"uvicorn {data['uvicorn']['units_per_second']:,.0f}/s, "
+                         f"ratio {data['ratio']}×")
     reps = results.get("replicas")
     if reps:
         lines.append(f"\nreplicas ({reps['workers_per_replica']} worker each):")

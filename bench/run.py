@@ -131,6 +131,31 @@ def replicas(backends: Backends, clients: Clients, args: argparse.Namespace, log
             second.stop()
 
 
+SERVER_CASES = ("jwks", "client_credentials_rs256", "introspection", "userinfo")
+
+
+def servers(backends: Backends, clients: Clients, args: argparse.Namespace, log_dir: Path
+            ) -> dict[str, Any]:
+    """The same application and workers under granian (`idp serve`) and under uvicorn with
+    httptools and uvloop: the evidence for the ASGI server `idp serve` runs."""
+    out: dict[str, Any] = {}
+    for server in ("granian", "uvicorn"):
+        running = start_idp(backends, f"server-{server}", args.workers, log_dir, server=server)
+        try:
+            target = target_for(running, clients, args.connections)
+            for case in [c for c in CASES if c.name in SERVER_CASES]:
+                log(f"server {server}: {case.label}")
+                measured = measure(case.load, target, args.warmup, args.duration)
+                out.setdefault(case.name, {"label": case.label})[server] = measured
+                log(f"  {measured['units_per_second']:,.0f}/s, errors {measured['errors']}")
+        finally:
+            running.stop()
+    for data in out.values():
+        uvicorn = data["uvicorn"]["units_per_second"]
+        data["ratio"] = round(data["granian"]["units_per_second"] / uvicorn, 2) if uvicorn else None
+    return out
+
+
 def scale_check(backends: Backends, clients: Clients, args: argparse.Namespace, log_dir: Path,
                 stack: ExitStack) -> dict[str, Any]:
     small_slapd, _ = start_directory(100)
@@ -164,7 +189,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cases", default=",".join(c.name for c in CASES))
     parser.add_argument("--idp-root", type=Path, default=None,
                         help="run campus-idp from this checkout (a copy with a change)")
-    parser.add_argument("--skip", default="", help="comma list of: login, replicas, scale")
+    parser.add_argument("--skip", default="", help="comma list of: login, servers, replicas, scale")
     return parser.parse_args(argv)
 
 
@@ -217,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"errors {login['errors']}")
         ours.stop()
         peer.stop()
+        if "servers" not in skip:
+            results["servers"] = servers(backends, clients, args, log_dir)
         if "replicas" not in skip:
             results["replicas"] = replicas(backends, clients, args, log_dir)
         if "scale" not in skip:

@@ -133,13 +133,26 @@ class Server:
         return json.loads(done.stdout) if "--json" in args else done.stdout
 
 
-def start_idp(backends: Backends, name: str, workers: int, log_dir: Path, **extra: str) -> Server:
+def serve_command(server: str, port: int, workers: int) -> list[str]:
+    """`idp serve` (granian), or the same application under uvicorn with httptools and uvloop,
+    for the comparison that chose the server (bench/README.md)."""
+    if server == "granian":
+        return [*IDP_COMMAND, "serve", "--port", str(port), "--workers", str(workers)]
+    if server == "uvicorn":
+        return [sys.executable, "-m", "uvicorn", "idp.asgi:app", "--port", str(port),
+                "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
+                "--no-access-log", "--log-level", "warning"]
+    raise ValueError(f"unknown server {server!r}")
+
+
+def start_idp(backends: Backends, name: str, workers: int, log_dir: Path, *,
+              server: str = "granian", **extra: str) -> Server:
     port = free_port()
     env = backends.idp_env(port, **extra)
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603
-            [*IDP_COMMAND, "serve", "--port", str(port), "--workers", str(workers)],
+            serve_command(server, port, workers),
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=IDP_ROOT)
     base_url = f"http://127.0.0.1:{port}"
     try:

@@ -8,9 +8,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from starlette.types import Receive, Scope, Send
 
 from directory.base import Directory
 from directory.writes import DirectoryWriter, open_writer
@@ -69,6 +71,7 @@ async def close_services(services: Services) -> None:
         await services.writer.close()
     await services.directory.close()
     await services.store.close()
+    await services.audit.close()  # rows still queued for the group commit
     await services.engine.dispose()
 
 
@@ -87,25 +90,29 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             if own:
                 await close_services(app.state.services)
 
-    app = FastAPI(title="campus-idp", version="0.1.0", lifespan=lifespan, docs_url="/docs")
+    app = IdpApp(title="campus-idp", version="0.1.0", lifespan=lifespan, docs_url="/docs")
     app.state.settings = settings
     if services is not None:
         app.state.services = services
     _include_routers(app)
-    from idp.cors import PublicClientCors
-    from idp.logging_setup import RequestContext
-    from idp.metrics import HttpMetrics
-    from idp.ratelimit import ClientRateLimit
-    from idp.web.security import BodySizeLimit, SecurityHeaders
+    from idp.edge import Edge
 
-    # add_middleware puts each one outside the ones before it: the last added runs first
-    app.add_middleware(ClientRateLimit, settings=settings)  # per-client limits on /token, /introspect
-    app.add_middleware(BodySizeLimit, settings=settings)  # 413 before any body is read
-    app.add_middleware(SecurityHeaders, settings=settings)  # CSP, frame-ancestors, HSTS on https
-    app.add_middleware(PublicClientCors)  # discovery, JWKS, token, userinfo for browser apps
-    app.add_middleware(HttpMetrics)
-    app.add_middleware(RequestContext)  # outermost: every log line of a request carries its id
+    app.edge = Edge(app, super(IdpApp, app).__call__, settings)
     return app
+
+
+class IdpApp(FastAPI):
+    """FastAPI, entered through idp/edge.py's one layer (request id, limits, headers, metrics,
+    access log, the protocol endpoints dispatched directly) for every HTTP request."""
+
+    edge: Any
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope["app"] = self
+            await self.edge(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 async def _reload_keys(keys: KeyRing) -> None:

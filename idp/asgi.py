@@ -1,6 +1,12 @@
-"""ASGI entry point for `idp serve` workers: settings from the environment (and IDP_CONFIG)."""
+"""ASGI entry point for `idp serve` workers: settings from the environment (and IDP_CONFIG).
+
+X-Forwarded-For / X-Forwarded-Proto are believed only from IDP_TRUSTED_PROXIES (the address
+the audit log and the login throttle see is the client's, not the proxy's)."""
+
+from granian.utils.proxies import wrap_asgi_with_proxy_headers
 
 from idp.app import create_app
 from idp.settings import config_file_from_env, load_settings
 
-app = create_app(load_settings(config_file_from_env()))
+settings = load_settings(config_file_from_env())
+app = wrap_asgi_with_proxy_headers(create_app(settings), settings.trusted_proxies)

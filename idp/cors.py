@@ -5,13 +5,12 @@ Any origin may call them, without credentials (`Access-Control-Allow-Origin: *`,
 `Allow-Credentials`): the browser then sends no cookie, so these requests carry only what the
 app itself holds (a code + PKCE verifier, a bearer token), exactly as a server-side client's would.
 The interaction pages (/authorize, /login, /logout) stay same-origin: they are navigated to,
-never fetched. Pure ASGI, like SecurityHeaders.
+never fetched. idp/edge.py answers the preflights and adds the headers.
 """
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 CORS_PATHS = frozenset({
     "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/jwks",
@@ -26,25 +25,14 @@ PREFLIGHT_HEADERS = [
 ]
 
 
-class PublicClientCors:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+# added to every answer on CORS_PATHS (replacing any the endpoint set)
+RESPONSE_HEADERS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-expose-headers", b"WWW-Authenticate"),
+]
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") not in CORS_PATHS:
-            await self.app(scope, receive, send)
-            return
-        headers = {k.lower(): v for k, v in scope.get("headers", [])}
-        if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
-            await send({"type": "http.response.start", "status": 204, "headers": PREFLIGHT_HEADERS})
-            await send({"type": "http.response.body", "body": b""})
-            return
 
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                response_headers = MutableHeaders(scope=message)
-                response_headers["Access-Control-Allow-Origin"] = "*"
-                response_headers["Access-Control-Expose-Headers"] = "WWW-Authenticate"
-            await send(message)
-
-        await self.app(scope, receive, send_with_cors)
+def is_preflight(scope: Scope) -> bool:
+    """An OPTIONS request a browser sends before a cross-origin call (Fetch standard §4.8)."""
+    return scope["method"] == "OPTIONS" and any(
+        name.lower() == b"access-control-request-method" for name, _ in scope["headers"])

@@ -9,10 +9,15 @@ from fastapi import Depends, Request
 from idp.app import Services
 
 
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
 async def get_services(request: Request) -> Services:
     # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread hop on
     # every request for a field read
-    return request.app.state.services
+    return services_of(request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -1,29 +1,27 @@
 """JSON logs, one object per line, each carrying the id of the request it belongs to.
 
-`RequestContext` (pure ASGI) gives every request an id — the caller's `X-Request-ID` when it is
-a sane token (a proxy's, so one id follows the request through nginx/Caddy and every replica),
-a fresh one otherwise — returns it in the response header, keeps it in a contextvar for every
-log line written while the request runs, and writes one access line per request. Query strings
-are never logged: they carry codes, state and id_token_hint.
+Every request gets an id (`request_id_for`), returned in the X-Request-ID response header and
+kept in the `request_id` contextvar for every log line written while the request runs, and one
+access line (`log_access`); idp/edge.py does both for every request.
 
-`uvicorn_log_config(level)` is the `log_config` for uvicorn.run (each worker applies it);
-`configure_logging(level)` does the same for a process that is not uvicorn.
+`server_log_config(level)` is the logging configuration of `idp serve`'s HTTP server (granian
+applies it in every worker; uvicorn, which serves the tests, takes the same dictionary);
+`configure_logging(level)` does the same for any other process.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import logging.config
 import re
-import time
-import uuid
+import secrets
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 access_log = logging.getLogger("idp.access")
@@ -52,9 +50,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def uvicorn_log_config(level: str = "info") -> dict[str, Any]:
-    """Everything (our loggers and uvicorn's) as JSON on stderr; uvicorn's own access log is
-    replaced by RequestContext's, which knows the request id."""
+def server_log_config(level: str = "info") -> dict[str, Any]:
+    """Everything (our loggers, granian's and uvicorn's) as JSON on stderr; the servers' own
+    access logs are replaced by idp/edge.py's, which knows the request id."""
     level = level.upper()
     return {
         "version": 1,
@@ -67,43 +65,38 @@ def uvicorn_log_config(level: str = "info") -> dict[str, Any]:
             "uvicorn": {"handlers": [], "propagate": True, "level": level},
             "uvicorn.error": {"handlers": [], "propagate": True, "level": level},
             "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
+            "_granian": {"handlers": [], "propagate": True, "level": level},
+            "granian.access": {"handlers": [], "propagate": False, "level": "WARNING"},
         },
     }
 
 
 def configure_logging(level: str = "info") -> None:
-    logging.config.dictConfig(uvicorn_log_config(level))
+    logging.config.dictConfig(server_log_config(level))
 
 
-class RequestContext:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+def request_id_for(offered: bytes | None) -> str:
+    """The caller's X-Request-ID when it is a sane token (a proxy's, so one id follows the
+    request through nginx/Caddy and every replica), else a fresh one: a random per-process prefix
+    and a counter, 32 hex characters, unique across processes without a syscall per request."""
+    if offered:
+        text = offered.decode("latin-1")
+        if _SANE_ID.match(text):
+            return text
+    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFFFFFF:016x}"
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        offered = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-        rid = offered if _SANE_ID.match(offered) else uuid.uuid4().hex
-        token = request_id.set(rid)
-        started = time.perf_counter()
-        status = 500
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                MutableHeaders(scope=message)["X-Request-ID"] = rid
-            await send(message)
+_ID_PREFIX = secrets.token_hex(8)
+_ID_COUNTER = itertools.count(secrets.randbits(32))
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            client = scope.get("client")
-            access_log.info(
-                "%s %s %s", scope["method"], scope.get("path", ""), status,
-                extra={"request_id": rid, "method": scope["method"], "path": scope.get("path", ""),
-                       "status": status, "client": client[0] if client else None,
-                       "duration_ms": round((time.perf_counter() - started) * 1000, 1)},
-            )
-            request_id.reset(token)
+
+def log_access(scope: Scope, status: int, rid: str, seconds: float) -> None:
+    """One access line per request. Only the path: query strings carry codes, state and
+    id_token_hint."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    method, path, client = scope["method"], scope.get("path", ""), scope.get("client")
+    access_log.info("%s %s %s", method, path, status,
+                    extra={"request_id": rid, "method": method, "path": path, "status": status,
+                           "client": client[0] if client else None,
+                           "duration_ms": round(seconds * 1000, 1)})

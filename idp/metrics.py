@@ -8,7 +8,7 @@ Where the numbers come from, without reaching into the protocol or UI code:
 - the Store: `MeteredStore` times every call on the way through;
 - the directory: `observe_directory(...)` is the hook the LDAP connection code calls per
   server, bind and search (see directory/ldap_pool.py);
-- HTTP: `HttpMetrics`, a pure ASGI middleware, by route template (never the raw path).
+- HTTP: `observe_http`, called by idp/edge.py, by route template (never the raw path).
 
 Metrics are per process. Run one worker per replica (`idp serve --workers 1`, the compose file
 does) and let Prometheus scrape every replica; labels are bounded (registered client ids, route
@@ -24,7 +24,6 @@ from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import event
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from idp.audit import Audit
 from idp.db.models import LogoutDelivery
@@ -123,52 +122,40 @@ class MeteredStore:
         attribute = getattr(self._store, name)
         if name.startswith("_") or not callable(attribute):
             return attribute
+        latency, errors = STORE_LATENCY.labels(operation=name), STORE_ERRORS.labels(operation=name)
 
         async def timed(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
                 return await attribute(*args, **kwargs)
             except Exception:
-                STORE_ERRORS.labels(operation=name).inc()
+                errors.inc()
                 raise
             finally:
-                STORE_LATENCY.labels(operation=name).observe(time.perf_counter() - started)
+                latency.observe(time.perf_counter() - started)
 
+        setattr(self, name, timed)  # built once per method: later calls skip __getattr__
         return timed
 
 
 # --- HTTP --------------------------------------------------------------------------------------
 
-class HttpMetrics:
-    """Request latency by route template ("/login/{interaction_id}"), method and status class."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            HTTP_REQUESTS.labels(method=scope["method"] if scope["method"] in _METHODS else "other",
-                                 route=template, status=f"{status // 100}xx",
-                                 ).observe(time.perf_counter() - started)
+def observe_http(method: str, route: str, status: int, seconds: float) -> None:
+    """Request latency by route template ("/login/{interaction_id}"), method and status class;
+    idp/edge.py calls it once per request."""
+    method = method if method in _METHODS else "other"  # the client picks it: bound it first
+    labels = (method, route, status // 100)
+    histogram = _HTTP_CHILDREN.get(labels)
+    if histogram is None:
+        histogram = _HTTP_CHILDREN[labels] = HTTP_REQUESTS.labels(
+            method=method, route=route,
+            status=f"{status // 100}xx" if 1 <= status // 100 <= 5 else "other")
+    histogram.observe(seconds)
 
 
 _METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+# keys are bounded (known methods, the app's route templates or "unmatched", status classes)
+_HTTP_CHILDREN: dict[tuple[str, str, int], Any] = {}
 
 router = APIRouter(tags=["health"])
 

@@ -1,22 +1,14 @@
-"""Security headers on every response, and a limit on request bodies, as pure ASGI middlewares
-(BaseHTTPMiddleware costs a task and a stream copy per request).
-
-Add them in create_app, innermost first (each add_middleware wraps the ones before it):
-`app.add_middleware(ClientRateLimit, settings=settings)` (idp/ratelimit.py), then
-`app.add_middleware(BodySizeLimit, settings=settings)`, then
-`app.add_middleware(SecurityHeaders, settings=settings)`, so that every answer, the 413s and 429s
-included, carries the headers.
-"""
+"""Security headers on every response, and a limit on request bodies: applied to every request
+by idp/edge.py, the one ASGI layer around the app."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope
 
 from idp.settings import Settings
 
@@ -40,35 +32,27 @@ def page_policy(settings: Settings) -> str:
     )
 
 
-class SecurityHeaders:
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
-        self.page_csp = page_policy(settings)
-        self.hsts = "max-age=31536000; includeSubDomains" if settings.https else None
+class ResponseHeaders:
+    """The security headers every answer carries (the 413s, 429s and 500s included): added to
+    the raw header list of `http.response.start` where the endpoint did not set its own."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        relaxed = scope.get("path", "").startswith(RELAXED_PATHS)
+    def __init__(self, settings: Settings) -> None:
+        fixed = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                 (b"referrer-policy", b"no-referrer")]
+        if settings.https:
+            fixed.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+        self.fixed = fixed
+        self.page_csp = page_policy(settings).encode()
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Referrer-Policy", "no-referrer")
-                if self.hsts:
-                    headers.setdefault("Strict-Transport-Security", self.hsts)
-                is_html = headers.get("content-type", "").startswith("text/html")
-                if "content-security-policy" not in headers:
-                    strict = is_html and not relaxed
-                    headers["Content-Security-Policy"] = (
-                        self.page_csp if strict else "frame-ancestors 'none'"
-                    )
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    def add(self, raw: list[tuple[bytes, bytes]], path: str) -> None:
+        present = {name.lower() for name, _ in raw}
+        raw.extend(header for header in self.fixed if header[0] not in present)
+        if b"content-security-policy" not in present:
+            html = any(name.lower() == b"content-type" and value.startswith(b"text/html")
+                       for name, value in raw)
+            strict = html and not path.startswith(RELAXED_PATHS)
+            raw.append((b"content-security-policy",
+                        self.page_csp if strict else b"frame-ancestors 'none'"))
 
 
 # --- request size -----------------------------------------------------------------------------
@@ -85,42 +69,38 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"The request body is larger than {limit} bytes.")
 
 
-class BodySizeLimit:
-    """Refuse request bodies over [throttle] max_body bytes with 413 and a readable body (an
+class BodyLimit:
+    """Request bodies over [throttle] max_body bytes are refused with 413 and a readable body (an
     HTML page for browsers, OAuth error JSON for the rest), before anything parses them.
 
-    A Content-Length over the limit is refused at once; a chunked body is counted as it is read
-    and cut off with BodyTooLarge. Add it outside ClientRateLimit (which buffers a form):
-    `app.add_middleware(BodySizeLimit, settings=settings)`.
+    A Content-Length over the limit is refused at once (the HTTP server holds a body to its
+    Content-Length); a chunked body is counted as it is read and cut off with BodyTooLarge.
     """
 
-    def __init__(self, app: ASGIApp, settings: Settings,
-                 larger: dict[str, int] | None = None) -> None:
+    def __init__(self, settings: Settings, larger: dict[str, int] | None = None) -> None:
         from idp.web.throttle import throttle_settings
 
-        self.app = app
         self.limit = throttle_settings(settings).max_body
         self.larger = LARGER_BODIES if larger is None else larger
 
-    def _limit_of(self, path: str) -> int:
+    def limit_of(self, path: str) -> int:
         for prefix, limit in self.larger.items():
             if path == prefix or path.startswith(prefix + "/"):
                 return max(limit, self.limit)
         return self.limit
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self._limit_of(scope.get("path", ""))
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await self._refuse(scope, limit)(scope, receive, send)
-            return
-        received = 0
-        started = False
+    @staticmethod
+    def declared(scope: Scope) -> bytes | None:
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                return value
+        return None
 
-        async def counted() -> Message:
+    @staticmethod
+    def counted(receive: Receive, limit: int) -> Receive:
+        received = 0
+
+        async def counting() -> Message:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
@@ -128,21 +108,10 @@ class BodySizeLimit:
                 raise BodyTooLarge(limit)
             return message
 
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, watched)
-        except BodyTooLarge:
-            # raised where no exception handler runs (another middleware reading the body)
-            if started:
-                raise
-            await self._refuse(scope, limit)(scope, receive, send)
+        return counting
 
     @staticmethod
-    def _refuse(scope: Scope, limit: int) -> Response:
+    def refuse(scope: Scope, limit: int) -> Response:
         request = Request(scope)
         headers = {"Connection": "close", "Cache-Control": "no-store"}
         if "text/html" in request.headers.get("accept", ""):
