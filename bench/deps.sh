@@ -25,5 +25,5 @@ if [ ! -f peer/node_modules/.package-lock.json ] || [ peer/package-lock.json -nt
   echo "==> npm ci (bench/peer)"
   (cd peer && npm ci --no-audit --no-fund --silent)
 fi
-# py-spy for `python -m bench.profile` (the [bench] extra)
-[ -x ../.venv/bin/py-spy ] || ../.venv/bin/pip install -q -e '..[bench]'
+# the [bench] extra: granian (the servers check) and py-spy (`python -m bench.profile`)
+{ [ -x ../.venv/bin/py-spy ] && [ -x ../.venv/bin/granian ]; } || ../.venv/bin/pip install -q -e '..[bench]'

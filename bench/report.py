@@ -95,11 +95,11 @@ def summary(results: dict[str, Any]) -> str:
                      f"request, errors {login['errors']}")
     chosen = results.get("servers")
     if chosen:
-        lines.append("\nASGI server (campus-idp, same workers): granian (idp serve) vs uvicorn "
-                     "(httptools, uvloop):")
+        lines.append("\nASGI server (campus-idp, same workers): uvicorn with httptools and uvloop "
+                     "(idp serve) vs granian:")
         for data in chosen.values():
-            lines.append(f"  {data['label']}: granian {data['granian']['units_per_second']:,.0f}/s, "
-                         f"uvicorn {data['uvicorn']['units_per_second']:,.0f}/s, "
+            lines.append(f"  {data['label']}: uvicorn {data['uvicorn']['units_per_second']:,.0f}/s, "
+                         f"granian {data['granian']['units_per_second']:,.0f}/s, "
                          f"ratio {data['ratio']}×")
     reps = results.get("replicas")
     if reps:

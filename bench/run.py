@@ -136,10 +136,10 @@ SERVER_CASES = ("jwks", "client_credentials_rs256", "introspection", "userinfo")
 
 def servers(backends: Backends, clients: Clients, args: argparse.Namespace, log_dir: Path
             ) -> dict[str, Any]:
-    """The same application and workers under granian (`idp serve`) and under uvicorn with
-    httptools and uvloop: the evidence for the ASGI server `idp serve` runs."""
+    """The same application and workers under uvicorn with httptools and uvloop (`idp serve`)
+    and under granian: the evidence for the ASGI server `idp serve` runs."""
     out: dict[str, Any] = {}
-    for server in ("granian", "uvicorn"):
+    for server in ("uvicorn", "granian"):
         running = start_idp(backends, f"server-{server}", args.workers, log_dir, server=server)
         try:
             target = target_for(running, clients, args.connections)
@@ -151,8 +151,8 @@ def servers(backends: Backends, clients: Clients, args: argparse.Namespace, log_
         finally:
             running.stop()
     for data in out.values():
-        uvicorn = data["uvicorn"]["units_per_second"]
-        data["ratio"] = round(data["granian"]["units_per_second"] / uvicorn, 2) if uvicorn else None
+        granian = data["granian"]["units_per_second"]
+        data["ratio"] = round(data["uvicorn"]["units_per_second"] / granian, 2) if granian else None
     return out
 
 

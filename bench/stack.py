@@ -134,19 +134,19 @@ class Server:
 
 
 def serve_command(server: str, port: int, workers: int) -> list[str]:
-    """`idp serve` (granian), or the same application under uvicorn with httptools and uvloop,
+    """`idp serve` (uvicorn with httptools and uvloop), or the same application under granian,
     for the comparison that chose the server (bench/README.md)."""
-    if server == "granian":
-        return [*IDP_COMMAND, "serve", "--port", str(port), "--workers", str(workers)]
     if server == "uvicorn":
-        return [sys.executable, "-m", "uvicorn", "idp.asgi:app", "--port", str(port),
-                "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
-                "--no-access-log", "--log-level", "warning"]
+        return [*IDP_COMMAND, "serve", "--port", str(port), "--workers", str(workers)]
+    if server == "granian":
+        return [sys.executable, "-m", "granian", "--interface", "asgi", "idp.asgi:app",
+                "--port", str(port), "--workers", str(workers), "--loop", "uvloop",
+                "--http", "1", "--no-ws", "--log-level", "warning"]
     raise ValueError(f"unknown server {server!r}")
 
 
 def start_idp(backends: Backends, name: str, workers: int, log_dir: Path, *,
-              server: str = "granian", **extra: str) -> Server:
+              server: str = "uvicorn", **extra: str) -> Server:
     port = free_port()
     env = backends.idp_env(port, **extra)
     log_path = log_dir / f"{name}.log"

@@ -69,21 +69,19 @@ def _refuse_unsafe_scaling(settings: Settings, workers: int) -> None:
 @needs_settings
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     """Serve the identity provider."""
-    from granian.constants import HTTPModes, Interfaces, Loops
-    from granian.log import LogLevels
-    from granian.server import Server
+    import uvicorn
 
     from idp.db.migrate import upgrade
     from idp.logging_setup import server_log_config
 
     _refuse_unsafe_scaling(settings, workers)
     _run(upgrade(settings.database_url))  # once, before the workers start
-    # granian (Rust HTTP/1.1, uvloop): measured ~1.5x uvicorn+httptools per worker on the
-    # protocol endpoints (bench/README.md). Each worker process imports idp.asgi:app.
-    Server("idp.asgi:app", address=host, port=port, interface=Interfaces.ASGI,
-           workers=workers, loop=Loops.uvloop, http=HTTPModes.http1, websockets=False,
-           log_level=LogLevels(settings.log_level), log_dictconfig=server_log_config(settings.log_level),
-           log_access=False).serve()
+    # uvicorn with httptools and uvloop: make bench's servers check measured it ahead of
+    # granian with the same workers on every protocol case (bench/README.md)
+    uvicorn.run("idp.asgi:app", host=host, port=port, workers=workers, loop="uvloop",
+                http="httptools", proxy_headers=True, forwarded_allow_ips=settings.trusted_proxies,
+                access_log=False, log_level=settings.log_level,
+                log_config=server_log_config(settings.log_level))
 
 
 @main.command()

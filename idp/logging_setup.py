@@ -4,8 +4,7 @@ Every request gets an id (`request_id_for`), returned in the X-Request-ID respon
 kept in the `request_id` contextvar for every log line written while the request runs, and one
 access line (`log_access`); idp/edge.py does both for every request.
 
-`server_log_config(level)` is the logging configuration of `idp serve`'s HTTP server (granian
-applies it in every worker; uvicorn, which serves the tests, takes the same dictionary);
+`server_log_config(level)` is the `log_config` for uvicorn.run (each worker applies it);
 `configure_logging(level)` does the same for any other process.
 """
 
@@ -51,8 +50,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def server_log_config(level: str = "info") -> dict[str, Any]:
-    """Everything (our loggers, granian's and uvicorn's) as JSON on stderr; the servers' own
-    access logs are replaced by idp/edge.py's, which knows the request id."""
+    """Everything (our loggers and uvicorn's) as JSON on stderr; uvicorn's own access log is
+    replaced by idp/edge.py's, which knows the request id."""
     level = level.upper()
     return {
         "version": 1,
@@ -65,8 +64,6 @@ def server_log_config(level: str = "info") -> dict[str, Any]:
             "uvicorn": {"handlers": [], "propagate": True, "level": level},
             "uvicorn.error": {"handlers": [], "propagate": True, "level": level},
             "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
-            "_granian": {"handlers": [], "propagate": True, "level": level},
-            "granian.access": {"handlers": [], "propagate": False, "level": "WARNING"},
         },
     }
 
