@@ -9,6 +9,7 @@ render. Every developer action lands in the audit log as kind "developer".
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -93,6 +94,31 @@ async def _csrf_failed(request: Request, services: Services, developer: Develope
     await _audit(services, request, developer, "form", outcome="csrf_failed")
     return portal_error(request, services.settings, status=403, title="csrf_title",
                         detail="csrf_detail")
+
+@dataclass(frozen=True)
+class OwnedAppPost:
+    """A form posted about one of the signed-in developer's own apps, its CSRF token checked."""
+
+    developer: Developer
+    client: Client
+    form: Any
+
+
+async def _owned_app_post(request: Request, services: Services,
+                          client_id: str) -> OwnedAppPost | Response:
+    """The preamble of every POST about an app: who is signed in (else the sign-in), that the app
+    is theirs (else 404), the form, and its CSRF token (else 403)."""
+    developer = await portal_auth.current_developer(request, services)
+    if not isinstance(developer, Developer):
+        return developer
+    client = await _own_app(request, services, developer, client_id)
+    if not isinstance(client, Client):
+        return client
+    form = await request.form()
+    if (refused := await _csrf_failed(request, services, developer, form)) is not None:
+        return refused
+    return OwnedAppPost(developer, client, form)
+
 
 
 @router.get("/portal")
@@ -190,15 +216,10 @@ async def edit_app_page(client_id: str, request: Request, services: ServicesDep)
 
 @router.post("/portal/apps/{client_id}/edit")
 async def edit_app(client_id: str, request: Request, services: ServicesDep) -> Response:
-    developer = await portal_auth.current_developer(request, services)
-    if not isinstance(developer, Developer):
-        return developer
-    client = await _own_app(request, services, developer, client_id)
-    if not isinstance(client, Client):
-        return client
-    form = await request.form()
-    if (refused := await _csrf_failed(request, services, developer, form)) is not None:
-        return refused
+    post = await _owned_app_post(request, services, client_id)
+    if not isinstance(post, OwnedAppPost):
+        return post
+    developer, client, form = post.developer, post.client, post.form
     app = read_form(form)
     app.public = client.token_endpoint_auth_method == "none"  # the type is fixed at creation
     try:
@@ -218,15 +239,10 @@ async def edit_app(client_id: str, request: Request, services: ServicesDep) -> R
 
 @router.post("/portal/apps/{client_id}/secret")
 async def rotate_app_secret(client_id: str, request: Request, services: ServicesDep) -> Response:
-    developer = await portal_auth.current_developer(request, services)
-    if not isinstance(developer, Developer):
-        return developer
-    client = await _own_app(request, services, developer, client_id)
-    if not isinstance(client, Client):
-        return client
-    form = await request.form()
-    if (refused := await _csrf_failed(request, services, developer, form)) is not None:
-        return refused
+    post = await _owned_app_post(request, services, client_id)
+    if not isinstance(post, OwnedAppPost):
+        return post
+    developer, client = post.developer, post.client
     try:
         secret = await store.rotate_secret(
             services.db, client_id,
@@ -245,15 +261,10 @@ async def rotate_app_secret(client_id: str, request: Request, services: Services
 @router.post("/portal/apps/{client_id}/preview")
 async def preview_claims(client_id: str, request: Request, services: ServicesDep) -> Response:
     """Exactly what the engine would release for this app's scopes (idp/oauth/claims.py)."""
-    developer = await portal_auth.current_developer(request, services)
-    if not isinstance(developer, Developer):
-        return developer
-    client = await _own_app(request, services, developer, client_id)
-    if not isinstance(client, Client):
-        return client
-    form = await request.form()
-    if (refused := await _csrf_failed(request, services, developer, form)) is not None:
-        return refused
+    post = await _owned_app_post(request, services, client_id)
+    if not isinstance(post, OwnedAppPost):
+        return post
+    developer, client, form = post.developer, post.client, post.form
     raw = form.get("username")
     username = raw.strip()[:MAX_USERNAME] if isinstance(raw, str) else ""
     try:
