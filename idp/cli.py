@@ -76,8 +76,8 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
     _refuse_unsafe_scaling(settings, workers)
     _run(upgrade(settings.database_url))  # once, before the workers start
-    # uvicorn with httptools and uvloop: make bench's servers check measured it ahead of
-    # granian with the same workers on every protocol case (bench/README.md)
+    # uvicorn with httptools and uvloop: make bench's servers check showed no consistent gain
+    # from granian with the same workers (bench/README.md)
     uvicorn.run("idp.asgi:app", host=host, port=port, workers=workers, loop="uvloop",
                 http="httptools", proxy_headers=True, forwarded_allow_ips=settings.trusted_proxies,
                 access_log=False, log_level=settings.log_level,
