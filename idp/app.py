@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 from directory.base import Directory
 from directory.writes import DirectoryWriter, open_writer
 from idp.audit import Audit
-from idp.db.engine import open_engine, sessionmaker
+from idp.db.engine import close_engine, open_engine, sessionmaker
 from idp.interaction import Interactions
 from idp.keys import KeyRing
 from idp.sessions import SessionManager
@@ -72,7 +72,7 @@ async def close_services(services: Services) -> None:
     await services.directory.close()
     await services.store.close()
     await services.audit.close()  # rows still queued for the group commit
-    await services.engine.dispose()
+    await close_engine(services.engine)
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:

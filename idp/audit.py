@@ -2,7 +2,8 @@
 
 Every issued token writes an event, so the write sits on the token hot path. Events are written
 by group commit: `record()` queues a plain row and waits; one writer task per Audit inserts
-everything queued in one transaction (a single Core executemany, no ORM unit of work) and then
+everything queued in one statement (PostgreSQL: an INSERT … SELECT FROM unnest sent straight
+through asyncpg, idp/db/pg_direct.py; SQLite: a Core executemany in one transaction) and then
 wakes the waiters. Events that arrive while a batch is being written form the next batch, so
 under load many requests share one transaction, and with no load an event costs one insert as
 before. `record()` still returns only once its row is committed.
@@ -19,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from idp.db.models import AuditEvent, utcnow
+from idp.db.pg_direct import DatabaseUnavailable, pg_direct
 
 log = logging.getLogger("idp.audit")
 
@@ -37,6 +39,7 @@ class Audit:
 
     def __init__(self, sessions: async_sessionmaker) -> None:
         self._engine: AsyncEngine = sessions.kw["bind"]
+        self._direct = pg_direct(self._engine)
         self._pending: list[_Waiting] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -120,6 +123,9 @@ class Audit:
                     return
 
     async def _insert(self, rows: list[Row]) -> None:
+        if self._direct is not None:
+            await self._direct.insert_audit(rows)
+            return
         async with self._engine.begin() as conn:
             await conn.execute(_INSERT, rows)
 
@@ -138,7 +144,8 @@ def _is_outage(exc: Exception) -> bool:
     """The database failed (unreachable, connection lost, locked), not one row in the batch."""
     if isinstance(exc, DBAPIError):
         return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
-    return isinstance(exc, OSError)  # could not connect at all (TimeoutError is an OSError)
+    # could not connect at all (TimeoutError is an OSError), or lost PostgreSQL on the direct path
+    return isinstance(exc, OSError | DatabaseUnavailable)
 
 
 def _describe(rows: list[Row], limit: int = 5) -> str:

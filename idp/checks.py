@@ -15,7 +15,7 @@ def _safe_url(url: str) -> str:
 async def run_checks(settings: Settings) -> list[tuple[str, bool, str]]:
     from directory.base import DirectoryError
     from directory.factory import open_directory
-    from idp.db.engine import open_engine
+    from idp.db.engine import close_engine, open_engine
     from idp.db.migrate import current, head_revision
     from idp.store import open_store
 
@@ -56,7 +56,7 @@ async def run_checks(settings: Settings) -> list[tuple[str, bool, str]]:
             results.append(("directory", False, f"{type(exc).__name__}: {exc}"))
         finally:
             await directory.close()
-    await engine.dispose()
+    await close_engine(engine)
 
     try:
         from idp.keys import KeyRing

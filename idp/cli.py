@@ -142,7 +142,7 @@ def users() -> None:
 
 async def _with_directory(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
     from directory.factory import open_directory
-    from idp.db.engine import open_engine
+    from idp.db.engine import close_engine, open_engine
     from idp.db.migrate import upgrade
 
     engine = open_engine(settings.database_url)
@@ -153,7 +153,7 @@ async def _with_directory(settings: Settings, action: Callable[[Any], Awaitable[
         return await action(directory)
     finally:
         await directory.close()
-        await engine.dispose()
+        await close_engine(engine)
 
 
 @users.command("show")

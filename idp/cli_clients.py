@@ -26,6 +26,12 @@ async def _open_db(settings: Settings):  # type: ignore[no-untyped-def]
     return engine, sessionmaker(engine)
 
 
+async def _close_db(engine) -> None:  # type: ignore[no-untyped-def]
+    from idp.db.engine import close_engine
+
+    await close_engine(engine)
+
+
 @clients.command("add")
 @click.option("--name", required=True)
 @click.option("--redirect-uri", "redirect_uris", multiple=True, required=True)
@@ -71,7 +77,7 @@ def clients_add(settings: Settings, name: str, redirect_uris: tuple[str, ...], p
                 await set_require_mfa(db, created[0].client_id)
             return created
         finally:
-            await engine.dispose()
+            await _close_db(engine)
 
     try:
         client, secret = asyncio.run(run())
@@ -105,7 +111,7 @@ def clients_list(settings: Settings, as_json: bool) -> None:
         try:
             return await list_clients(db)
         finally:
-            await engine.dispose()
+            await _close_db(engine)
 
     rows = [
         {"client_id": c.client_id, "name": c.name, "status": c.status,

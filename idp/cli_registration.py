@@ -55,7 +55,7 @@ def _settings(ctx: click.Context) -> Settings:
 async def _issue(settings: Settings, ttl: timedelta, issued_by: str) -> tuple[str, datetime]:
     from idp.admin.registration_store import issue_initial_access_token
     from idp.audit import Audit
-    from idp.db.engine import open_engine, sessionmaker
+    from idp.db.engine import close_engine, open_engine, sessionmaker
     from idp.db.migrate import upgrade
 
     await upgrade(settings.database_url)
@@ -68,7 +68,7 @@ async def _issue(settings: Settings, ttl: timedelta, issued_by: str) -> tuple[st
                                expires_at=expires_at.isoformat())
         return token, expires_at
     finally:
-        await engine.dispose()
+        await close_engine(engine)
 
 
 def _operator() -> str:

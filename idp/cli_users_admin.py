@@ -46,7 +46,7 @@ async def _open_target(settings: Settings) -> tuple[Any, Any]:
     from directory.writes import open_writer
     from idp.admin.service_import import ImportTarget
     from idp.audit import Audit
-    from idp.db.engine import open_engine, sessionmaker
+    from idp.db.engine import close_engine, open_engine, sessionmaker
     from idp.db.migrate import upgrade
 
     await upgrade(settings.database_url)
@@ -59,7 +59,7 @@ async def _open_target(settings: Settings) -> tuple[Any, Any]:
         if closing is not None and target.writer is not directory:
             await closing()
         await directory.close()
-        await engine.dispose()
+        await close_engine(engine)
 
     return target, close
 

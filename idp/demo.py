@@ -95,7 +95,7 @@ async def prepare_demo(settings: Settings, *, app_port: int = DEMO_APP_PORT) -> 
     """Migrate, seed the demo people (local directory) and register the demo apps once."""
     from directory.demo_people import DEMO_PEOPLE, seed_local
     from directory.factory import open_directory
-    from idp.db.engine import open_engine, sessionmaker
+    from idp.db.engine import close_engine, open_engine, sessionmaker
     from idp.db.migrate import upgrade
 
     await upgrade(settings.database_url)
@@ -110,7 +110,7 @@ async def prepare_demo(settings: Settings, *, app_port: int = DEMO_APP_PORT) -> 
         clients = await _register(sessionmaker(engine), urls, known)
     finally:
         await directory.close()
-        await engine.dispose()
+        await close_engine(engine)
     if clients != known:
         record.parent.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps(clients, indent=2))

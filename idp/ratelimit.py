@@ -25,7 +25,7 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
@@ -33,6 +33,7 @@ from starlette.types import Message, Receive, Scope
 
 from idp.settings import Settings
 from idp.store.base import StoreUnavailable
+from idp.urlencoded import TooManyFields, is_form, parse_form
 from idp.web.throttle import throttle_settings
 
 log = logging.getLogger("idp.ratelimit")
@@ -78,9 +79,12 @@ def client_name(headers: Headers, body: bytes) -> str | None:
     user = _basic_user(headers)
     if user:
         return user[:MAX_CLIENT_ID]
-    if not headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+    if not is_form(headers.get("content-type", "")):
         return None
-    form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)[:100])
+    try:
+        form = dict(parse_form(body))
+    except TooManyFields:
+        return None
     named = form.get("client_id") or (
         _assertion_subject(form["client_assertion"]) if form.get("client_assertion") else None)
     return named[:MAX_CLIENT_ID] if named else None

@@ -29,6 +29,8 @@ _env = Environment(
     autoescape=select_autoescape(["html"], default_for_string=True),
     trim_blocks=True,
     lstrip_blocks=True,
+    # templates ship with the package and change only with a restart: no stat() per render
+    auto_reload=False,
 )
 
 PORTAL_CSS = """\

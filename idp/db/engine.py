@@ -10,6 +10,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from idp.db.pg_direct import close_pg_direct
+
 
 def async_url(url: str) -> URL:
     """sqlite:///x -> sqlite+aiosqlite:///x; postgresql://… -> postgresql+asyncpg://…"""
@@ -31,7 +33,7 @@ def async_url(url: str) -> URL:
     raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
 
 
-def open_engine(url: str, *, pool_size: int = 15) -> AsyncEngine:
+def open_engine(url: str, *, pool_size: int = 12) -> AsyncEngine:
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
         database = target.database
@@ -51,8 +53,8 @@ def open_engine(url: str, *, pool_size: int = 15) -> AsyncEngine:
         return engine
     engine = create_async_engine(
         target,
-        # 15 + 5 per process: two replicas of two workers stay under PostgreSQL's default
-        # max_connections (100); the audit log's group commit needs one connection per batch
+        # 12 + 4 per process, and 4 more for the hot-path statements (idp/db/pg_direct.py): two
+        # replicas of two workers stay under PostgreSQL's default max_connections (100)
         pool_size=pool_size,
         max_overflow=max(pool_size // 3, 1),
         # LIFO keeps a few connections busy and lets the rest idle out; recycling bounds how long
@@ -87,6 +89,12 @@ def one_statement_engine(engine: AsyncEngine) -> AsyncEngine:
         # cached: building an engine with options costs ~0.2 ms; it shares the pool
         found = _autocommit[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
     return found
+
+
+async def close_engine(engine: AsyncEngine) -> None:
+    """Close the engine's connections, those of its hot-path pool (idp/db/pg_direct.py) too."""
+    await close_pg_direct(engine)
+    await engine.dispose()
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:

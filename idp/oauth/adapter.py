@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from directory.base import DirectoryError
+from idp.db.pg_direct import DatabaseUnavailable
 from idp.keys import InvalidToken
 from idp.oauth import ledger
 from idp.oauth.clients import client_cache
@@ -29,6 +31,7 @@ from idp.oauth.models import AccessToken, OAuthClient, RefreshGrant
 from idp.oauth.server import Response as AuthlibResponse
 from idp.oauth.tokens import token_digest
 from idp.store import StoreUnavailable
+from idp.urlencoded import TooManyFields, is_form, parse_form
 
 if TYPE_CHECKING:
     from idp.app import Services
@@ -79,11 +82,11 @@ async def read_params(request: Request) -> tuple[MultiItems, MultiItems]:
     """(query items, form items); a body that is not a form counts as empty."""
     query = list(request.query_params.multi_items())
     form: MultiItems = []
-    if request.method == "POST":
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith("application/x-www-form-urlencoded"):
-            data = await request.form()
-            form = [(k, v) for k, v in data.multi_items() if isinstance(v, str)]
+    if request.method == "POST" and is_form(request.headers.get("content-type", "")):
+        try:
+            form = parse_form(await request.body())
+        except TooManyFields:
+            raise HTTPException(400, "Too many form fields.") from None
     return query, form
 
 
@@ -250,7 +253,9 @@ def insecure() -> JSONResponse:
                         status_code=400, headers=NO_STORE)
 
 
-BACKEND_ERRORS = (DirectoryError, StoreUnavailable)
+# a backend is down: 503 temporarily_unavailable, never a 500
+BACKEND_ERRORS = (DirectoryError, StoreUnavailable, DatabaseUnavailable, OperationalError,
+                  InterfaceError)
 __all__ = ["BACKEND_ERRORS", "InsecureTransportError", "IdpRequest", "MultiItems", "commit",
            "load_clients", "oauth_request", "prefetch_presented_token", "prefetch_token_request",
            "read_params", "respond", "run", "unavailable", "insecure", "audit_failure",

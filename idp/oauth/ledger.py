@@ -1,10 +1,11 @@
 """Where issued grants are kept and revoked (async): codes and revoked access-token ids in the
 Store, refresh token families in SQL. Only digests are stored, never the tokens themselves.
 
-Refresh tokens are read and written with SQLAlchemy Core statements built once, here: they run
-on every refresh_token grant, where the ORM's unit of work and identity map cost more than the
-SQL itself. On PostgreSQL each is a single statement in autocommit mode (one round trip, no
-BEGIN/COMMIT): a statement is atomic on its own, the rotation included (a data-modifying CTE).
+Refresh tokens are read and written on every refresh_token grant, where the ORM's unit of work
+and identity map cost more than the SQL itself. On PostgreSQL the lookup, the insert and the
+rotation are single statements sent straight through asyncpg (idp/db/pg_direct.py), each atomic
+on its own, the rotation included (a data-modifying CTE). Elsewhere (SQLite) they are SQLAlchemy
+Core statements built once, here.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Insert, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from idp.db.engine import one_statement_engine
 from idp.db.models import RefreshToken
+from idp.db.pg_direct import pg_direct
 from idp.oauth.models import RefreshRecord, StoredCode
 
 if TYPE_CHECKING:
@@ -91,8 +93,7 @@ _REVOKE_FAMILIES = (
 )
 
 # the old token is rotated only while still usable: of two concurrent rotations, the second
-# finds rotated_at set (PostgreSQL re-checks the WHERE after the first commits; SQLite lets one
-# writer at a time) and changes nothing
+# finds rotated_at set (SQLite lets one writer at a time) and changes nothing
 _MARK_ROTATED = (
     update(_tokens)
     .where(_tokens.c.digest == bindparam("rotated"), _tokens.c.rotated_at.is_(None),
@@ -105,20 +106,11 @@ _INSERT_NEW = insert(_tokens).values(
      for name in (*_NEW_COLUMNS, "created_at")})
 
 
-def _rotate_in_one_statement() -> Insert:
-    """PostgreSQL: `WITH rotated AS (UPDATE … RETURNING) INSERT … SELECT … FROM rotated`. The new
-    row is inserted only when the UPDATE won, in the same (single-statement) transaction; the
-    INSERT's row count says whether it did."""
-    rotated = _MARK_ROTATED.returning(_tokens.c.digest).cte("rotated")
-    names = (*_NEW_COLUMNS, "created_at")
-    row = select(*(bindparam(f"new_{name}", type_=_tokens.c[name].type) for name in names))
-    return insert(_tokens).from_select(
-        [_tokens.c[name] for name in names], row.select_from(rotated))
-
-
-_ROTATE_AND_INSERT = _rotate_in_one_statement()
-
 async def refresh_row(services: Services, digest: str) -> RefreshRecord | None:
+    direct = pg_direct(services.engine)
+    if direct is not None:
+        found = await direct.refresh_row(digest)
+        return RefreshRecord(**found) if found is not None else None
     engine = one_statement_engine(services.engine)
     async with engine.connect() as conn:
         row = (await conn.execute(_SELECT_ONE, {"digest": digest})).first()
@@ -146,17 +138,20 @@ async def store_refresh(services: Services, new: RefreshRecord,
     same transaction, but only if nobody else did first (conditional UPDATE). False means a
     concurrent request won the rotation: the caller must treat this one as reuse."""
     now = datetime.now(UTC)
+    direct = pg_direct(services.engine)
+    if direct is not None:
+        values = {name: getattr(new, name) for name in _NEW_COLUMNS}
+        values["created_at"] = now
+        if rotated is None:
+            await direct.insert_refresh(values)
+            return True
+        return await direct.rotate_refresh(values, rotated, now)
     values = _new_row(new, now)
     engine = services.engine
     if rotated is None:
-        async with one_statement_engine(engine).begin() as conn:
+        async with engine.begin() as conn:
             await conn.execute(_INSERT_NEW, values)
         return True
-    if engine.dialect.name == "postgresql":
-        async with one_statement_engine(engine).begin() as conn:
-            result = await conn.execute(_ROTATE_AND_INSERT, {**values, "rotated": rotated,
-                                                             "now": now})
-        return result.rowcount == 1
     try:
         async with engine.begin() as conn:
             result = await conn.execute(_MARK_ROTATED, {"rotated": rotated, "now": now})

@@ -22,6 +22,8 @@ _env = Environment(
     autoescape=select_autoescape(["html"], default_for_string=True),
     trim_blocks=True,
     lstrip_blocks=True,
+    # templates ship with the package and change only with a restart: no stat() per render
+    auto_reload=False,
 )
 
 HTML_LANG: dict[Locale, str] = {"zh": "zh-CN", "en": "en"}

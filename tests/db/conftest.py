@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from idp.db.engine import open_engine, sessionmaker
+from idp.db.engine import close_engine, open_engine, sessionmaker
 from idp.db.migrate import upgrade
 from tests.support.databases import postgres_database, sqlite_url
 
@@ -45,7 +45,7 @@ async def migrated_database(
 async def engine(migrated_database: str) -> AsyncIterator[AsyncEngine]:
     db_engine = open_engine(migrated_database, pool_size=2)
     yield db_engine
-    await db_engine.dispose()
+    await close_engine(db_engine)
 
 
 @pytest.fixture

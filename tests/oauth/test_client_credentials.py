@@ -58,3 +58,22 @@ async def test_public_clients_cannot_have_the_grant(live: LiveIdp) -> None:
     with pytest.raises(ValueError, match="confidential"):
         await create_client(live.services.db, name="x", redirect_uris=[], public=True,
                             grant_types=["client_credentials"])
+
+
+async def test_form_bodies_are_read_as_rfc_6749_appendix_b_says(live: LiveIdp) -> None:
+    """Percent-encoding and '+' decode (Appendix B); a value that is not UTF-8 and a body with
+    too many fields get a clear 400, never a 500."""
+    client = await machine(live)
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    async with live.client() as http:
+        encoded = await http.post("/token", content=b"grant_type=client%5Fcredentials"
+                                  b"&scope=api.read+api.write", headers=form, auth=client.basic)
+        assert encoded.status_code == 200, encoded.text
+        assert encoded.json()["scope"] == "api.read api.write"
+        garbled = await http.post("/token", content=b"grant_type=client_credentials&scope=api.%ff",
+                                  headers=form, auth=client.basic)
+        assert garbled.status_code == 400 and garbled.json()["error"] == "invalid_scope"
+        crowded = await http.post("/token", content=b"&".join([b"x=1"] * 1500), headers=form,
+                                  auth=client.basic)
+        assert crowded.status_code == 400, crowded.text
+        assert "Too many form fields" in crowded.text

@@ -1,0 +1,191 @@
+"""PostgreSQL: the few statements on the token hot path, sent straight through asyncpg.
+
+Why: SQLAlchemy Core's execution layer (execution context, greenlet hop, result processing)
+costs about 200 µs of CPU per statement on top of asyncpg's own 90 µs; a refresh_token grant
+runs two such statements and an audit row, so that layer was a fifth of the grant. These
+statements are fixed, few and each a transaction of its own (autocommit), so they run on a small
+asyncpg pool with prepared statements cached per connection. Everything else stays on
+SQLAlchemy, and SQLite keeps the Core path (idp/oauth/ledger.py, idp/audit.py): the ledger and
+audit contract tests run both.
+
+The pool's connections never hold a transaction between statements, so handing one back needs
+no reset (asyncpg's default reset is a round trip per release). Connections the server closed
+are replaced by the pool on the next acquire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import weakref
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+# per process; kept small: the SQLAlchemy pool is sized so that both stay at 20 (idp/db/engine.py)
+POOL_SIZE = 4
+# a statement or a checkout that takes this long means the database is in trouble: answer 503
+TIMEOUT_SECONDS = 10.0
+
+# the new row's values are cast so that the INSERT … SELECT form gets the column types too;
+# NEW_REFRESH names them in parameter order ($1…$12)
+NEW_REFRESH = ("digest", "family_id", "client_id", "subject", "scope", "sid", "auth_time", "acr",
+               "amr", "nonce", "expires_at", "created_at")
+
+SELECT_REFRESH = (
+    "SELECT digest, family_id, client_id, subject, scope, expires_at, sid, auth_time, acr, amr,"
+    " nonce, created_at, rotated_at, revoked_at FROM refresh_tokens WHERE digest = $1"
+)
+INSERT_REFRESH = (
+    "INSERT INTO refresh_tokens (digest, family_id, client_id, subject, scope, sid, auth_time,"
+    " acr, amr, nonce, expires_at, created_at) VALUES ($1::varchar, $2::varchar, $3::varchar,"
+    " $4::varchar, $5::text, $6::varchar, $7::integer, $8::varchar, $9::json, $10::text,"
+    " $11::timestamptz, $12::timestamptz)"
+)
+# the old token is rotated only while still usable; the new row is inserted only when that UPDATE
+# won, in the same statement (of two concurrent rotations PostgreSQL lets one win)
+ROTATE_REFRESH = (
+    "WITH rotated AS (UPDATE refresh_tokens SET rotated_at = $13 WHERE digest = $14"
+    " AND rotated_at IS NULL AND revoked_at IS NULL RETURNING digest)"
+    " INSERT INTO refresh_tokens (digest, family_id, client_id, subject, scope, sid, auth_time,"
+    " acr, amr, nonce, expires_at, created_at) SELECT $1::varchar, $2::varchar, $3::varchar,"
+    " $4::varchar, $5::text, $6::varchar, $7::integer, $8::varchar, $9::json, $10::text,"
+    " $11::timestamptz, $12::timestamptz FROM rotated"
+)
+INSERT_AUDIT = (
+    "INSERT INTO audit_events (at, kind, outcome, actor, client_id, ip, detail)"
+    " SELECT * FROM unnest($1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[],"
+    " $5::varchar[], $6::varchar[], $7::json[])"
+)
+
+# the server or the network failed, not the statement: callers answer 503 and retry later
+_OUTAGES = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+            asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
+            asyncpg.exceptions.InsufficientResourcesError)  # too many connections, disk full
+# URL options that SQLAlchemy's asyncpg dialect takes for itself (asyncpg.connect refuses them)
+_DIALECT_ONLY = ("async_fallback", "prepared_statement_cache_size", "prepared_statement_name_func")
+
+
+class DatabaseUnavailable(Exception):
+    """PostgreSQL could not be reached or dropped the connection."""
+
+
+async def _no_reset(connection: asyncpg.Connection) -> None:
+    """Nothing to undo: no statement here leaves a transaction, a setting or a lock behind."""
+
+
+class PgDirect:
+    """The hot-path statements of one database. Its pool belongs to the event loop that first
+    used it (a new loop, as in the CLI's successive asyncio.run calls, opens a new one)."""
+
+    def __init__(self, engine: AsyncEngine, size: int = POOL_SIZE) -> None:
+        self._connect = engine.dialect.create_connect_args(engine.url)
+        self._size = size
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._opening: asyncio.Task[asyncpg.Pool] | None = None
+
+    # --- refresh tokens -----------------------------------------------------------------------
+
+    async def refresh_row(self, digest: str) -> dict[str, Any] | None:
+        """The row of refresh_tokens with this digest, by column name (amr decoded)."""
+        row = await self._run("fetchrow", SELECT_REFRESH, digest)
+        if row is None:
+            return None
+        values = dict(row.items())
+        values["amr"] = json.loads(values["amr"]) if values["amr"] is not None else []
+        return values
+
+    async def insert_refresh(self, values: dict[str, Any]) -> None:
+        await self._run("execute", INSERT_REFRESH, *_new_row(values))
+
+    async def rotate_refresh(self, values: dict[str, Any], rotated: str, now: datetime) -> bool:
+        """Insert `values` and mark `rotated` rotated at `now`, if it still was usable: True.
+        False when a concurrent request rotated it first (then nothing is written)."""
+        status = await self._run("execute", ROTATE_REFRESH, *_new_row(values), now, rotated)
+        return bool(status == "INSERT 0 1")
+
+    # --- audit --------------------------------------------------------------------------------
+
+    async def insert_audit(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Every row in one statement (one transaction): all are written or none."""
+        columns: list[list[Any]] = [[], [], [], [], [], [], []]
+        for row in rows:
+            for index, value in enumerate((row["at"], row["kind"], row["outcome"], row["actor"],
+                                           row["client_id"], row["ip"])):
+                columns[index].append(value)
+            columns[6].append(json.dumps(row["detail"]))
+        await self._run("execute", INSERT_AUDIT, *columns)
+
+    # --- the pool -----------------------------------------------------------------------------
+
+    async def _run(self, method: str, sql: str, *args: Any) -> Any:
+        pool = await self._pool()
+        try:
+            async with pool.acquire(timeout=TIMEOUT_SECONDS) as connection:
+                return await getattr(connection, method)(sql, *args, timeout=TIMEOUT_SECONDS)
+        except _OUTAGES as exc:
+            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _pool(self) -> asyncpg.Pool:
+        loop = asyncio.get_running_loop()
+        opening = self._opening
+        if (opening is not None and self._loop is loop and opening.done()
+                and not opening.cancelled() and opening.exception() is None):
+            return opening.result()
+        if opening is None or self._loop is not loop or (
+                opening.done() and (opening.cancelled() or opening.exception() is not None)):
+            # the first use in this loop, or the last attempt failed: (re)open
+            self._loop = loop
+            opening = self._opening = loop.create_task(self._open())
+        return await asyncio.shield(opening)
+
+    async def _open(self) -> asyncpg.Pool:
+        args, kwargs = self._connect
+        kwargs = {key: value for key, value in kwargs.items() if key not in _DIALECT_ONLY}
+        try:
+            return await asyncpg.create_pool(
+                *args, **kwargs, min_size=0, max_size=self._size, reset=_no_reset,
+                max_inactive_connection_lifetime=300, timeout=TIMEOUT_SECONDS)
+        except _OUTAGES as exc:
+            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def close(self) -> None:
+        opening, self._opening = self._opening, None
+        if opening is None:
+            return
+        if opening.get_loop() is not asyncio.get_running_loop():
+            return  # its loop has ended: the connections went with it
+        try:
+            pool = await opening
+        except (DatabaseUnavailable, asyncio.CancelledError):
+            return
+        await pool.close()
+
+
+def _new_row(values: dict[str, Any]) -> list[Any]:
+    row = [values[name] for name in NEW_REFRESH]
+    row[8] = json.dumps(row[8] or [])  # amr, a json column
+    return row
+
+
+_directs: weakref.WeakKeyDictionary[AsyncEngine, PgDirect] = weakref.WeakKeyDictionary()
+
+
+def pg_direct(engine: AsyncEngine) -> PgDirect | None:
+    """The hot-path statements for this engine's database; None unless it is PostgreSQL."""
+    if engine.dialect.name != "postgresql":
+        return None
+    direct = _directs.get(engine)
+    if direct is None:
+        direct = _directs[engine] = PgDirect(engine)
+    return direct
+
+
+async def close_pg_direct(engine: AsyncEngine) -> None:
+    """Close the pool; the next statement (from a later event loop, say) opens a new one."""
+    direct = _directs.get(engine)
+    if direct is not None:
+        await direct.close()
