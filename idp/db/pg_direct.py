@@ -124,10 +124,17 @@ class PgDirect:
     async def _run(self, method: str, sql: str, *args: Any) -> Any:
         pool = await self._pool()
         try:
-            async with pool.acquire(timeout=TIMEOUT_SECONDS) as connection:
-                return await getattr(connection, method)(sql, *args, timeout=TIMEOUT_SECONDS)
+            connection = await pool.acquire(timeout=TIMEOUT_SECONDS)
+        except (*_OUTAGES, asyncpg.PostgresError) as exc:
+            # no usable connection, whatever the server's reason (refused, not accepting
+            # connections, authentication): the database is unavailable to this request
+            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            return await getattr(connection, method)(sql, *args, timeout=TIMEOUT_SECONDS)
         except _OUTAGES as exc:
             raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            await pool.release(connection)
 
     async def _pool(self) -> asyncpg.Pool:
         loop = asyncio.get_running_loop()
