@@ -8,6 +8,7 @@ inside the bound context), `commit` (async), `respond`.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -152,10 +153,16 @@ async def prefetch_token_request(ctx: OAuthContext, req: IdpRequest) -> None:
     if grant_type == "authorization_code" and req.form.get("code"):
         digest = token_digest(req.form["code"])
         ctx.code_digest = digest
-        ctx.code = await ledger.take_code(ctx.services, digest)
+        # what this redemption will issue is named now, so the code's trace can say it
+        ctx.planned_jti, ctx.planned_family = secrets.token_urlsafe(16), secrets.token_urlsafe(24)
+        exp = int(time.time()) + ctx.services.settings.tokens.access_token_ttl + 5
+        trace, ttl = ledger.code_trace(ctx.services, jti=ctx.planned_jti, exp=exp,
+                                       family=ctx.planned_family)
+        ctx.code, replayed = await ledger.redeem_code(ctx.services, digest, trace, ttl)
         if ctx.code is not None:
             await load_person(ctx, ctx.code.subject)
-        elif (replayed := await ledger.revoke_code_grants(ctx.services, digest)) is not None:
+        elif replayed is not None:
+            await ledger.revoke_code_grants(ctx.services, replayed)
             ctx.note("code_replay", client_id=req.form.get("client_id"),
                      jti=replayed.get("jti"), family=replayed.get("family"))
     elif grant_type == "refresh_token" and req.form.get("refresh_token"):
@@ -202,7 +209,8 @@ def run(ctx: OAuthContext, call: Callable[[], AuthlibResponse]) -> AuthlibRespon
 
 async def commit(ctx: OAuthContext, *, kind: str = "token") -> bool:
     """Await what authlib recorded. False when a concurrent request rotated the same refresh
-    token first: then nothing this request issued may be sent (and the family is revoked)."""
+    token first, or replayed the code being redeemed: then nothing this request issued may be
+    sent (and the family is revoked)."""
     services = ctx.services
     if ctx.new_refresh is not None:
         if not await ledger.store_refresh(services, ctx.new_refresh, ctx.rotated_digest):
@@ -210,6 +218,12 @@ async def commit(ctx: OAuthContext, *, kind: str = "token") -> bool:
             await ledger.revoke_families(services, [family] if family else [])
             await services.audit.record(kind, "refresh_reuse", actor=ctx.new_refresh.subject,
                                         client_id=ctx.new_refresh.client_id, ip=ctx.ip)
+            return False
+        family = ctx.new_refresh.family_id
+        if ctx.code is not None and await ledger.family_revoked(services, family):
+            # the code was replayed while this redemption was issuing: its row came too late
+            # for the replay's revocation, so revoke it now and send nothing
+            await ledger.revoke_families(services, [family])
             return False
     await ledger.revoke_families(services, ctx.revoke_families)
     for write in ctx.writes:

@@ -55,8 +55,9 @@ class OAuthContext:
     new_refresh: RefreshRecord | None = None
     rotated_digest: str | None = None  # the refresh token this request rotates (must win)
     revoke_families: list[str] = field(default_factory=list)
-    issued_jti: str | None = None
-    issued_exp: int | None = None
+    # authorization_code: the ids the redemption issues, chosen before the code is taken
+    planned_jti: str | None = None
+    planned_family: str | None = None
     audit: list[AuditNote] = field(default_factory=list)
 
     def later(self, write: Write) -> None:

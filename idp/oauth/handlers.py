@@ -45,7 +45,8 @@ async def token(services: Services, request: Request) -> Response:
         await prefetch_token_request(ctx, req)
         result = run(ctx, lambda: SERVER.create_token_response(req))
         if result[0] == 200 and not await commit(ctx):
-            # a concurrent request rotated this refresh token first: this one is the reuse
+            # a concurrent request rotated this refresh token first (this one is the reuse), or
+            # replayed this code while it was being redeemed: nothing issued may be sent
             result = SERVER.handle_error_response(req, InvalidGrantError())
         elif result[0] != 200:
             await commit(ctx)  # revocations (code replay, refresh reuse) and audit notes

@@ -33,37 +33,62 @@ log = logging.getLogger("idp.oauth")
 CODE_USED_MIN_SECONDS = 600
 
 
-async def take_code(services: Services, digest: str) -> StoredCode | None:
-    """The code's grant, removed from the Store in the same step (Redis GETDEL)."""
-    raw = await services.store.take(f"code:{digest}")
+def code_trace(services: Services, *, jti: str, exp: int, family: str) -> tuple[str, int]:
+    """What a redeemed code leaves behind, and for how long: the access token id and the refresh
+    family its redemption issues (chosen before issuing), so that a replay can revoke them."""
+    ttl = max(CODE_USED_MIN_SECONDS, services.settings.tokens.access_token_ttl + 60)
+    return json.dumps({"jti": jti, "exp": exp, "family": family}), ttl
+
+
+async def redeem_code(services: Services, digest: str, trace: str,
+                      ttl: int) -> tuple[StoredCode | None, dict[str, Any] | None]:
+    """Take the code's grant out of the Store and leave `trace` in the same atomic step: (grant,
+    None). A code that was already redeemed gives (None, the trace of that redemption); there is
+    no moment in which a replay finds neither the code nor its trace."""
+    raw, found = await services.store.take_leaving(f"code:{digest}", f"code-used:{digest}",
+                                                   trace, ttl)
     if raw is None:
-        return None
+        return None, _read_trace(found, digest)
     try:
-        return StoredCode.from_json(raw)
+        return StoredCode.from_json(raw), None
     except (ValueError, TypeError):
         log.error("unreadable authorization code record %s…", digest[:8])
+        return None, None
+
+
+def _read_trace(found: str | None, digest: str) -> dict[str, Any] | None:
+    if found is None:
         return None
+    try:
+        trace = json.loads(found)
+    except ValueError:
+        trace = None
+    if not isinstance(trace, dict):
+        log.error("unreadable redeemed-code trace %s…", digest[:8])
+        return None
+    return trace
 
 
-async def remember_code_use(services: Services, digest: str, *, jti: str | None,
-                            exp: int | None, family: str | None) -> None:
-    ttl = max(CODE_USED_MIN_SECONDS, services.settings.tokens.access_token_ttl + 60)
-    marker = json.dumps({"jti": jti, "exp": exp, "family": family})
-    await services.store.put(f"code-used:{digest}", marker, ttl)
+async def burn_code(services: Services, digest: str) -> None:
+    """Make a code unusable without redeeming it (nothing is issued, so no trace is left)."""
+    await services.store.delete(f"code:{digest}")
 
 
-async def revoke_code_grants(services: Services, digest: str) -> dict[str, Any] | None:
+async def revoke_code_grants(services: Services, trace: dict[str, Any]) -> None:
     """A redeemed code came back: revoke the access token and the refresh family it issued.
-    Returns what was revoked (None when the code was never redeemed here)."""
-    raw = await services.store.get(f"code-used:{digest}")
-    if raw is None:
-        return None
-    marker = json.loads(raw)
-    if marker.get("jti") and marker.get("exp"):
-        await revoke_jti(services, marker["jti"], int(marker["exp"]))
-    if marker.get("family"):
-        await revoke_families(services, [marker["family"]])
-    return marker
+    The family is also marked in the Store first: a redemption that is still committing its
+    refresh token (a concurrent replay) finds the mark afterwards (`family_revoked`)."""
+    if trace.get("jti") and trace.get("exp"):
+        await revoke_jti(services, str(trace["jti"]), int(trace["exp"]))
+    if trace.get("family"):
+        family = str(trace["family"])
+        await services.store.put(f"revoked-family:{family}", "1", CODE_USED_MIN_SECONDS)
+        await revoke_families(services, [family])
+
+
+async def family_revoked(services: Services, family: str) -> bool:
+    """Was this family revoked by a replay of its code while it was being issued?"""
+    return await services.store.get(f"revoked-family:{family}") is not None
 
 
 async def revoke_jti(services: Services, jti: str, exp: int) -> None:

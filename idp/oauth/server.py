@@ -23,7 +23,6 @@ from idp.oauth.grants import (
     RefreshTokenGrant,
     S256CodeChallenge,
 )
-from idp.oauth.ledger import remember_code_use
 from idp.oauth.models import OAuthClient
 from idp.oauth.tokens import TokenFactory
 
@@ -41,12 +40,6 @@ class IdpAuthorizationServer(AuthorizationServer):
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         ctx = current()
         grant_type = request.payload.grant_type
-        if grant_type == "authorization_code" and ctx.code_digest:
-            # remembered for replay detection: a second use revokes what this one issued
-            family = ctx.new_refresh.family_id if ctx.new_refresh is not None else None
-            digest, jti, exp = ctx.code_digest, ctx.issued_jti, ctx.issued_exp
-            ledger = ctx.services
-            ctx.later(lambda: remember_code_use(ledger, digest, jti=jti, exp=exp, family=family))
         user = request.user
         ctx.note("success", actor=user.subject if user else request.client.get_client_id(),
                  client_id=request.client.get_client_id(), grant=grant_type,

@@ -100,12 +100,11 @@ class TokenFactory:
             "client_id": client.get_client_id(),
             "iat": now,
             "exp": now + lifetime,
-            "jti": secrets.token_urlsafe(16),
+            "jti": ctx.planned_jti or secrets.token_urlsafe(16),
             "scope": " ".join(scopes),
         }
         if user is not None:
             claims.update(_auth_facts(ctx))
-        ctx.issued_jti, ctx.issued_exp = claims["jti"], claims["exp"]
         return ctx.services.keys.sign(claims, alg=settings.tokens.signing_alg, typ="at+jwt")
 
     def refresh_token(self, ctx: OAuthContext, client: OAuthClient, user: Person | None,
@@ -121,7 +120,7 @@ class TokenFactory:
                      "amr": previous.amr or [], "nonce": None}
         else:
             ttl = ctx.services.settings.tokens.refresh_token_ttl
-            family_id = secrets.token_urlsafe(24)
+            family_id = ctx.planned_family or secrets.token_urlsafe(24)
             expires_at = datetime.now(UTC) + timedelta(seconds=ttl)
             code = ctx.code
             facts = {"sid": code.sid if code else None,

@@ -30,6 +30,14 @@ class Store(Protocol):
         """Get and delete in one atomic step."""
         ...
 
+    async def take_leaving(self, key: str, trace_key: str, trace: str,
+                           ttl: int) -> tuple[str | None, str | None]:
+        """Take `key` and, in the same atomic step, leave `trace` under `trace_key` for `ttl`
+        seconds: (value, None). When `key` is not there, nothing is written and the answer is
+        (None, what `trace_key` holds): a one-time item redeemed twice meets the trace of its
+        first redemption (authorization codes, RFC 6749 §4.1.2)."""
+        ...
+
     async def delete(self, *keys: str) -> int: ...
 
     async def incr(self, key: str, ttl: int, amount: int = 1) -> int:

@@ -59,6 +59,14 @@ class MemoryStore:
         del self._data[key]
         return value if isinstance(value, str) else None
 
+    async def take_leaving(self, key: str, trace_key: str, trace: str,
+                           ttl: int) -> tuple[str | None, str | None]:
+        value = await self.take(key)
+        if value is None:
+            return None, await self.get(trace_key)
+        self._set(trace_key, trace, ttl)
+        return value, None
+
     async def delete(self, *keys: str) -> int:
         count = 0
         for key in keys:

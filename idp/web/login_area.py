@@ -175,7 +175,7 @@ async def finish_login(request: Request, services: Services, area: LoginArea) ->
         next_path = await services.store.take(f"area-login:{state}")
     code = request.query_params.get("code")
     if code and len(code) <= 512:
-        await ledger.take_code(services, token_digest(code))  # single use, and unused
+        await ledger.burn_code(services, token_digest(code))  # single use, and unused
     error = request.query_params.get("error")
     if error or next_path is None:
         return area.failed(request, services, error[:64] if error else None)

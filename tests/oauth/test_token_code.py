@@ -3,6 +3,7 @@ OIDC Core §3.1.3. The happy path is driven by authlib's AsyncOAuth2Client."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 from authlib.integrations.httpx_client import AsyncOAuth2Client
@@ -160,3 +161,24 @@ async def test_tokens_and_failures_are_audited(live: LiveIdp, browser: Browser,
     assert "success" in outcomes and "invalid_grant" in outcomes
     success = next(row for row in rows if row.outcome == "success")
     assert success.detail["grant"] == "authorization_code" and success.actor
+
+
+async def test_a_code_redeemed_twice_at_once_leaves_no_usable_token(
+        live: LiveIdp, browser: Browser, first_party) -> None:
+    """The code is taken and its trace left in one atomic step, so a concurrent second
+    redemption always meets the trace (never a moment with neither) and revokes what the first
+    issued (RFC 6749 §4.1.2): if the first had not finished issuing, it sends nothing at all."""
+    for _ in range(3):
+        code, _ = await browser.code(first_party, scope="openid offline_access")
+        results = await asyncio.gather(*(exchange(live, first_party, code) for _ in range(2)))
+        statuses = sorted(r.status_code for r in results)
+        assert statuses in ([200, 400], [400, 400]), [r.text for r in results]
+        assert all(r.json()["error"] == "invalid_grant" for r in results if r.status_code == 400)
+        for winner in (r.json() for r in results if r.status_code == 200):
+            async with live.client() as http:
+                userinfo = await http.get("/userinfo", headers={
+                    "Authorization": f"Bearer {winner['access_token']}"})
+                refreshed = await http.post("/token", auth=first_party.basic, data={
+                    "grant_type": "refresh_token", "refresh_token": winner["refresh_token"]})
+            assert userinfo.status_code == 401
+            assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"

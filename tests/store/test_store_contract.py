@@ -82,6 +82,42 @@ async def test_take_is_atomic_under_concurrency(store: Store) -> None:
     assert results.count(None) == 49
 
 
+async def test_take_leaving_takes_once_and_leaves_the_trace(store: Store) -> None:
+    await store.put("code:t1", "grant", ttl=60)
+    assert await store.take_leaving("code:t1", "used:t1", "trace-1", ttl=120) == ("grant", None)
+    assert await store.get("code:t1") is None
+    assert await store.get("used:t1") == "trace-1"
+    assert 110 <= (await store.ttl("used:t1") or 0) <= 120
+    # the second redemption writes nothing and meets the first one's trace
+    assert await store.take_leaving("code:t1", "used:t1", "trace-2", ttl=120) == (None, "trace-1")
+    assert await store.get("used:t1") == "trace-1"
+
+
+async def test_take_leaving_a_missing_item_without_a_trace(store: Store) -> None:
+    assert await store.take_leaving("code:none", "used:none", "t", ttl=60) == (None, None)
+    assert await store.get("used:none") is None
+
+
+async def test_take_leaving_is_atomic_under_concurrency(store: Store) -> None:
+    """Fifty concurrent redemptions: one takes the item; every other meets its trace, never a
+    moment with neither the item nor the trace."""
+    await store.put("code:race2", "grant", ttl=60)
+    results = await asyncio.gather(*(store.take_leaving("code:race2", "used:race2", f"t{i}", 60)
+                                     for i in range(50)))
+    winners = [i for i, (value, _) in enumerate(results) if value == "grant"]
+    assert len(winners) == 1
+    trace = f"t{winners[0]}"
+    assert all(found == trace for value, found in results if value is None)
+    assert await store.get("used:race2") == trace
+
+
+async def test_set_add_keeps_members_and_restarts_the_ttl(store: Store) -> None:
+    await store.set_add("sso-clients:s1", "a", ttl=30)
+    await store.set_add("sso-clients:s1", "b", ttl=90)
+    assert await store.set_members("sso-clients:s1") == {"a", "b"}
+    assert 80 <= (await store.ttl("sso-clients:s1") or 0) <= 90
+
+
 async def test_add_is_atomic_under_concurrency(store: Store) -> None:
     results = await asyncio.gather(*(store.add("nonce:race", str(i), ttl=60) for i in range(50)))
     assert results.count(True) == 1
