@@ -95,15 +95,21 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     if services is not None:
         app.state.services = services
     _include_routers(app)
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
     from idp.edge import Edge
 
-    app.edge = Edge(app, super(IdpApp, app).__call__, settings)
+    # the proxy headers first, in the app itself, so that every server (granian for `idp serve`,
+    # uvicorn in the tests and the demo) sees the same client address and scheme
+    app.edge = ProxyHeadersMiddleware(Edge(app, super(IdpApp, app).__call__, settings),
+                                      trusted_hosts=settings.trusted_proxies)
     return app
 
 
 class IdpApp(FastAPI):
-    """FastAPI, entered through idp/edge.py's one layer (request id, limits, headers, metrics,
-    access log, the protocol endpoints dispatched directly) for every HTTP request."""
+    """FastAPI, entered for every HTTP request through the trusted proxies' X-Forwarded-For /
+    X-Forwarded-Proto (`trusted_proxies`), then idp/edge.py's one layer (request id, limits,
+    headers, metrics, access log, the protocol endpoints dispatched directly)."""
 
     edge: Any
 

@@ -76,12 +76,12 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
     _refuse_unsafe_scaling(settings, workers)
     _run(upgrade(settings.database_url))  # once, before the workers start
-    # uvicorn with httptools and uvloop: make bench's servers check showed no consistent gain
-    # from granian with the same workers (bench/README.md)
+    # uvicorn with httptools and uvloop: make bench's servers check (same workers, same logging)
+    # found granian no faster (bench/README.md). The app applies the proxy headers itself
+    # (app.py, trusted_proxies); the access log is idp/edge.py's.
     uvicorn.run("idp.asgi:app", host=host, port=port, workers=workers, loop="uvloop",
-                http="httptools", proxy_headers=True, forwarded_allow_ips=settings.trusted_proxies,
-                access_log=False, log_level=settings.log_level,
-                log_config=server_log_config(settings.log_level))
+                http="httptools", proxy_headers=False, access_log=False,
+                log_level=settings.log_level, log_config=server_log_config(settings.log_level))
 
 
 @main.command()

@@ -31,5 +31,5 @@ def clear_session_cookie(response: Response, settings: Settings) -> None:
 
 
 def client_ip(request: Request) -> str:
-    # behind a proxy, uvicorn's --proxy-headers / --forwarded-allow-ips fill request.client
+    # behind a trusted proxy (trusted_proxies) the app itself puts X-Forwarded-For here (app.py)
     return request.client.host if request.client else "unknown"

@@ -53,8 +53,9 @@ def _listen() -> socket.socket:
 async def serve_app(app: Any, sock: socket.socket, *, log_level: str = "warning",
                     lifespan: str = "on") -> tuple[uvicorn.Server, asyncio.Task[None]]:
     """Serve an ASGI app on the socket from a task on this loop; back once it accepts."""
+    # the app applies X-Forwarded-For itself (trusted_proxies, idp/app.py), as under `idp serve`
     server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, log_level=log_level,
-                                           access_log=False))
+                                           access_log=False, proxy_headers=False))
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
     for _ in range(250):
         if server.started:
