@@ -95,8 +95,8 @@ def summary(results: dict[str, Any]) -> str:
                      f"request, errors {login['errors']}")
     chosen = results.get("servers")
     if chosen:
-        lines.append("\nASGI server (campus-idp, same workers): uvicorn with httptools and uvloop "
-                     "(idp serve) vs granian:")
+        lines.append("\nASGI server (campus-idp, same workers and logging): uvicorn with httptools "
+                     "and uvloop (idp serve) vs granian, ratio granian/uvicorn:")
         for data in chosen.values():
             lines.append(f"  {data['label']}: uvicorn {data['uvicorn']['units_per_second']:,.0f}/s, "
                          f"granian {data['granian']['units_per_second']:,.0f}/s, "

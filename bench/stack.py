@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from uuid import uuid4
 import httpx
 
 from bench.slapd import BenchSlapd
+from idp.logging_setup import server_log_config
 from tests.support.slapd import SERVICE_DN, SERVICE_PASSWORD, SUFFIX
 
 ROOT = Path(__file__).parents[1]
@@ -134,14 +136,17 @@ class Server:
 
 
 def serve_command(server: str, port: int, workers: int) -> list[str]:
-    """`idp serve` (uvicorn with httptools and uvloop), or the same application under granian,
-    for the comparison that chose the server (bench/README.md)."""
+    """`idp serve` (uvicorn with httptools and uvloop), or the same application under granian
+    with the same workers and the same logging (JSON lines, idp/edge.py's access log), for the
+    comparison that chose the server (bench/README.md)."""
     if server == "uvicorn":
         return [*IDP_COMMAND, "serve", "--port", str(port), "--workers", str(workers)]
     if server == "granian":
+        config = Path(tempfile.gettempdir()) / "campus-idp-bench-logging.json"
+        config.write_text(json.dumps(server_log_config("info")))
         return [sys.executable, "-m", "granian", "--interface", "asgi", "idp.asgi:app",
                 "--port", str(port), "--workers", str(workers), "--loop", "uvloop",
-                "--http", "1", "--no-ws", "--log-level", "warning"]
+                "--http", "1", "--no-ws", "--log-config", str(config), "--log-level", "info"]
     raise ValueError(f"unknown server {server!r}")
 
 

@@ -1,0 +1,76 @@
+"""Server logging (idp/logging_setup.py): JSON lines on stderr written in batches, and the
+access line's direct path writing exactly what the logging path writes."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import logging.config
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from idp.logging_setup import BatchedStreamHandler, JsonFormatter, log_access, server_log_config
+
+SCOPE = {"method": "POST", "path": "/token", "client": ("10.1.2.3", 5555)}
+
+
+@pytest.fixture
+def stderr(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """server_log_config applied, writing to a buffer instead of stderr; logging restored after."""
+    saved = logging.root.handlers[:], logging.root.level
+    buffer = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", buffer)
+    logging.config.dictConfig(server_log_config("info"))
+    yield buffer
+    handlers, level = saved
+    logging.root.handlers[:] = handlers
+    logging.root.setLevel(level)
+
+
+def _handler() -> BatchedStreamHandler:
+    handler = logging.root.handlers[0]
+    assert isinstance(handler, BatchedStreamHandler)
+    return handler
+
+
+def test_info_lines_wait_for_the_interval_and_warnings_go_at_once(stderr: io.StringIO) -> None:
+    log = logging.getLogger("idp.test")
+    log.info("first")
+    log.info("second")
+    assert stderr.getvalue() == ""  # batched
+    log.warning("trouble")  # written at once, with everything before it
+    assert [json.loads(line)["message"] for line in stderr.getvalue().splitlines()] == [
+        "first", "second", "trouble"]
+    log.info("later")
+    deadline = time.monotonic() + 5 * _handler().interval + 1
+    while "later" not in stderr.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert json.loads(stderr.getvalue().splitlines()[-1])["message"] == "later"
+
+
+def test_the_direct_access_line_is_the_one_logging_writes(stderr: io.StringIO) -> None:
+    log_access(SCOPE, 200, "rid-1", 0.01234)
+    _handler().flush()
+    direct = json.loads(stderr.getvalue())
+
+    # the same call through the logging path (a second handler turns the direct path off)
+    records: list[logging.LogRecord] = []
+    catcher = logging.Handler()
+    catcher.emit = records.append  # type: ignore[method-assign]
+    logging.root.addHandler(catcher)
+    try:
+        log_access(SCOPE, 200, "rid-1", 0.01234)
+    finally:
+        logging.root.removeHandler(catcher)
+    through_logging = json.loads(JsonFormatter().format(records[0]))
+
+    assert list(direct) == list(through_logging)  # same keys, same order
+    direct.pop("ts"), through_logging.pop("ts")
+    assert direct == through_logging == {
+        "level": "info", "logger": "idp.access", "message": "POST /token 200",
+        "request_id": "rid-1", "method": "POST", "path": "/token", "status": 200,
+        "client": "10.1.2.3", "duration_ms": 12.3}
