@@ -78,13 +78,17 @@ async def _audit(services: Services, request: Request, developer: Developer, act
                                 via="portal", subject=developer.subject, **detail)
 
 
-async def _own_app(request: Request, services: Services, developer: Developer,
-                   client_id: str) -> Client | Response:
+async def _own_app(request: Request, services: Services,
+                   client_id: str) -> tuple[Developer, Client] | Response:
+    """Who is signed in (else the sign-in) and their app `client_id` (else 404)."""
+    developer = await portal_auth.current_developer(request, services)
+    if not isinstance(developer, Developer):
+        return developer
     client = await get_client(services.db, client_id)
     if client is None or client.owner != developer.subject:
         return portal_error(request, services.settings, status=404,
                             title="portal_not_found_title", detail="portal_not_found")
-    return client
+    return developer, client
 
 
 async def _csrf_failed(request: Request, services: Services, developer: Developer,
@@ -108,12 +112,10 @@ async def _owned_app_post(request: Request, services: Services,
                           client_id: str) -> OwnedAppPost | Response:
     """The preamble of every POST about an app: who is signed in (else the sign-in), that the app
     is theirs (else 404), the form, and its CSRF token (else 403)."""
-    developer = await portal_auth.current_developer(request, services)
-    if not isinstance(developer, Developer):
-        return developer
-    client = await _own_app(request, services, developer, client_id)
-    if not isinstance(client, Client):
-        return client
+    owned = await _own_app(request, services, client_id)
+    if isinstance(owned, Response):
+        return owned
+    developer, client = owned
     form = await request.form()
     if (refused := await _csrf_failed(request, services, developer, form)) is not None:
         return refused
@@ -194,23 +196,19 @@ async def _app_page(request: Request, services: Services, developer: Developer, 
 
 @router.get("/portal/apps/{client_id}")
 async def app_page(client_id: str, request: Request, services: ServicesDep) -> Response:
-    developer = await portal_auth.current_developer(request, services)
-    if not isinstance(developer, Developer):
-        return developer
-    client = await _own_app(request, services, developer, client_id)
-    if not isinstance(client, Client):
-        return client
+    owned = await _own_app(request, services, client_id)
+    if isinstance(owned, Response):
+        return owned
+    developer, client = owned
     return await _app_page(request, services, developer, client)
 
 
 @router.get("/portal/apps/{client_id}/edit")
 async def edit_app_page(client_id: str, request: Request, services: ServicesDep) -> Response:
-    developer = await portal_auth.current_developer(request, services)
-    if not isinstance(developer, Developer):
-        return developer
-    client = await _own_app(request, services, developer, client_id)
-    if not isinstance(client, Client):
-        return client
+    owned = await _own_app(request, services, client_id)
+    if isinstance(owned, Response):
+        return owned
+    developer, client = owned
     return await _form_page(request, services, developer, AppForm.of_client(client), client=client)
 
 
