@@ -73,28 +73,20 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:  # noqa: BLE001 - logging must never raise into the caller
             self.handleError(record)
             return
+        self.write_line(line, urgent=record.levelno >= logging.WARNING)
+
+    def write_line(self, line: str, *, urgent: bool = False) -> None:
+        """Queue a formatted line (log_access's fast path calls this directly); `urgent` writes
+        it, with everything before it, at once."""
         with self.lock:  # type: ignore[union-attr]
             self._waiting.append(line)
             self._size += len(line) + 1
-            if record.levelno >= logging.WARNING or self._size >= self.MAX_WAITING:
+            if urgent or self._size >= self.MAX_WAITING:
                 self._write()
         if self._flusher_pid != os.getpid():  # first line in this process (workers are spawned)
-            self._start_flusher()
-
-    def _start_flusher(self) -> None:
-        self._flusher_pid = os.getpid()
-        threading.Thread(target=self._flush_every_interval, name="log-flusher",
-                         daemon=True).start()
-
-    def write_line(self, line: str) -> None:
-        """A line already formatted (log_access's fast path), queued like an INFO record."""
-        with self.lock:  # type: ignore[union-attr]
-            self._waiting.append(line)
-            self._size += len(line) + 1
-            if self._size >= self.MAX_WAITING:
-                self._write()
-        if self._flusher_pid != os.getpid():
-            self._start_flusher()
+            self._flusher_pid = os.getpid()
+            threading.Thread(target=self._flush_every_interval, name="log-flusher",
+                             daemon=True).start()
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]

@@ -139,14 +139,14 @@ class PgDirect:
     async def _pool(self) -> asyncpg.Pool:
         loop = asyncio.get_running_loop()
         opening = self._opening
-        if (opening is not None and self._loop is loop and opening.done()
-                and not opening.cancelled() and opening.exception() is None):
-            return opening.result()
-        if opening is None or self._loop is not loop or (
-                opening.done() and (opening.cancelled() or opening.exception() is not None)):
+        failed = opening is not None and opening.done() and (
+            opening.cancelled() or opening.exception() is not None)
+        if opening is None or self._loop is not loop or failed:
             # the first use in this loop, or the last attempt failed: (re)open
             self._loop = loop
             opening = self._opening = loop.create_task(self._open())
+        if opening.done():
+            return opening.result()
         return await asyncio.shield(opening)
 
     async def _open(self) -> asyncpg.Pool:
