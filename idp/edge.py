@@ -7,9 +7,9 @@ CORS headers and the request id are added to the response, and the request is ti
 /metrics and written to the access log.
 
 These were six stacked middlewares; one layer costs one closure and one pass over the response
-headers instead of six. The protocol endpoints that clients and resource servers call at volume
-(`idp.oauth.routes.ENDPOINTS`) are dispatched here directly by method and exact path; everything
-else goes through FastAPI's routing as usual.
+headers instead of six. The protocol endpoints that clients and resource servers call at volume,
+and the pages every sign-in passes (idp/direct.py), are dispatched here directly by method and
+path; everything else goes through FastAPI's routing as usual.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from idp.cors import CORS_PATHS, PREFLIGHT_HEADERS, RESPONSE_HEADERS, is_preflight
+from idp.direct import ENDPOINTS, PARAM_ENDPOINTS
 from idp.logging_setup import log_access, request_id, request_id_for
 from idp.metrics import observe_http
-from idp.oauth.routes import ENDPOINTS
 from idp.ratelimit import ClientRateLimit
 from idp.settings import Settings
 from idp.web.security import BodyLimit, BodyTooLarge, ResponseHeaders
@@ -68,7 +68,15 @@ class Edge:
                 raw.append((b"x-request-id", rid.encode("latin-1")))
             await send(message)
 
-        endpoint = ENDPOINTS.get((scope["method"], path))
+        method = scope["method"]
+        endpoint = ENDPOINTS.get((method, path))
+        template = path
+        if endpoint is None:
+            prefix, _, param = path.rpartition("/")
+            found = PARAM_ENDPOINTS.get((method, prefix)) if param else None
+            if found is not None:
+                template, name, endpoint = found
+                scope["path_params"] = {name: param}
         try:
             if cors and is_preflight(scope):
                 await send_with_headers({"type": "http.response.start", "status": 204,
@@ -99,12 +107,10 @@ class Edge:
                                                                      send_with_headers)
         finally:
             seconds = time.perf_counter() - started
-            if endpoint is not None:
-                template = path
-            else:
+            if endpoint is None:
                 route = scope.get("route")
                 template = getattr(route, "path", None) or "unmatched"
-            observe_http(scope["method"], template, status, seconds)
+            observe_http(method, template, status, seconds)
             log_access(scope, status, rid, seconds)
             request_id.reset(context)
 

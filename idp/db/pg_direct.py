@@ -1,4 +1,4 @@
-"""PostgreSQL: the few statements on the token hot path, sent straight through asyncpg.
+"""PostgreSQL: the few statements on the token and login hot paths, sent straight through asyncpg.
 
 Why: SQLAlchemy Core's execution layer (execution context, greenlet hop, result processing)
 costs about 200 µs of CPU per statement on top of asyncpg's own 90 µs; a refresh_token grant
@@ -55,6 +55,13 @@ ROTATE_REFRESH = (
     " $4::varchar, $5::text, $6::varchar, $7::integer, $8::varchar, $9::json, $10::text,"
     " $11::timestamptz, $12::timestamptz FROM rotated"
 )
+# a password login's second-factor facts (idp/mfa/flow.py login_facts): the client's `extra`
+# (json) and whether the person enrolled an authenticator app or a passkey
+LOGIN_FACTS = (
+    "SELECT (SELECT extra FROM clients WHERE client_id = $1) AS client_extra,"
+    " EXISTS (SELECT 1 FROM mfa_totp WHERE subject = $2)"
+    " OR EXISTS (SELECT 1 FROM mfa_passkeys WHERE subject = $2) AS enrolled"
+)
 INSERT_AUDIT = (
     "INSERT INTO audit_events (at, kind, outcome, actor, client_id, ip, detail)"
     " SELECT * FROM unnest($1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[],"
@@ -106,6 +113,14 @@ class PgDirect:
         False when a concurrent request rotated it first (then nothing is written)."""
         status = await self._run("execute", ROTATE_REFRESH, *_new_row(values), now, rotated)
         return bool(status == "INSERT 0 1")
+
+    # --- logins -------------------------------------------------------------------------------
+
+    async def login_facts(self, client_id: str, subject: str) -> tuple[dict[str, Any] | None,
+                                                                       bool]:
+        row = await self._run("fetchrow", LOGIN_FACTS, client_id, subject)
+        extra = json.loads(row["client_extra"]) if row["client_extra"] is not None else None
+        return extra, bool(row["enrolled"])
 
     # --- audit --------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 from directory.base import Person
 from idp.db.engine import one_statement_engine
 from idp.db.models import Client
+from idp.db.pg_direct import pg_direct
 from idp.interaction import Interaction
 from idp.mfa import attempts
 from idp.mfa.models import PasskeyCredential, RecoveryCode, TotpCredential
@@ -109,6 +110,9 @@ async def login_facts(services: Services, client_id: str,
                       subject: str) -> tuple[dict[str, Any] | None, bool]:
     """(the client's `extra`, None when there is no such client; whether the person has enrolled
     a second factor)."""
+    direct = pg_direct(services.engine)
+    if direct is not None:
+        return await direct.login_facts(client_id, subject)
     async with one_statement_engine(services.engine).connect() as conn:
         row = (await conn.execute(_LOGIN_FACTS, {"client_id": client_id,
                                                  "subject": subject})).one()

@@ -3,9 +3,9 @@
 
 The endpoints called at volume (discovery, JWKS, token, introspection, revocation, userinfo, and
 the authorization endpoint, which every sign-in and code flow passes) are also listed in
-ENDPOINTS: idp/edge.py calls those functions directly, without FastAPI's routing and dependency
-solving (7% of a code flow); the router below serves the same functions to everything else (the
-OpenAPI document, tests that mount the router)."""
+ENDPOINTS: idp/edge.py calls those functions directly (idp/direct.py), without FastAPI's routing
+and dependency solving (7% of a code flow); the router below serves the same functions to
+everything else (the OpenAPI document, tests that mount the router)."""
 
 from __future__ import annotations
 

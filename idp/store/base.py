@@ -44,6 +44,14 @@ class Store(Protocol):
         """Add `amount` (>= 1) to a counter and return it; the TTL starts when it is created."""
         ...
 
+    async def incr_unless(self, key: str, ttl: int, blockers: tuple[str, ...],
+                          first: tuple[str, str, int] | None = None) -> tuple[int, int]:
+        """One atomic step: when one of `blockers` exists, count nothing and answer (0, its
+        seconds left, at least 1). Otherwise add 1 to the counter `key` (its TTL starts when it
+        is created) and answer (the count, 0); when that count is 1, also put `first` (key,
+        value, ttl) beside it. The login throttle's check in one round trip."""
+        ...
+
     async def ttl(self, key: str) -> int | None:
         """Seconds left, or None when the key does not exist."""
         ...

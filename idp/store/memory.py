@@ -84,6 +84,17 @@ class MemoryStore:
         self._data[key] = (str(count), self._data[key][1])
         return count
 
+    async def incr_unless(self, key: str, ttl: int, blockers: tuple[str, ...],
+                          first: tuple[str, str, int] | None = None) -> tuple[int, int]:
+        for blocker in blockers:
+            left = await self.ttl(blocker)
+            if left is not None:
+                return 0, max(left, 1)
+        count = await self.incr(key, ttl)
+        if count == 1 and first is not None:
+            self._set(*first)
+        return count, 0
+
     async def ttl(self, key: str) -> int | None:
         if self._live(key) is None:
             return None

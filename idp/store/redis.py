@@ -30,6 +30,23 @@ end
 return {false, redis.call('GET', KEYS[2])}
 """
 
+# the first blocker that exists answers {0, its TTL}; otherwise INCR KEYS[#KEYS] (EXPIRE when
+# created), SET the `first` key (KEYS[#KEYS + 1] is passed only with it) on a count of 1
+_INCR_UNLESS = """
+local blockers = tonumber(ARGV[1])
+for i = 1, blockers do
+  local left = redis.call('TTL', KEYS[i])
+  if left ~= -2 then return {0, math.max(left, 1)} end
+end
+local counter = KEYS[blockers + 1]
+local n = redis.call('INCR', counter)
+if n == 1 then
+  redis.call('EXPIRE', counter, ARGV[2])
+  if KEYS[blockers + 2] then redis.call('SET', KEYS[blockers + 2], ARGV[3], 'EX', ARGV[4]) end
+end
+return {n, 0}
+"""
+
 # SADD then EXPIRE in one round trip (a MULTI pipeline costs four commands and more Python)
 _SET_ADD_WITH_TTL = """
 redis.call('SADD', KEYS[1], ARGV[1])
@@ -55,6 +72,7 @@ class RedisStore:
         self._incr = self._redis.register_script(_INCR_WITH_TTL)
         self._take_leaving = self._redis.register_script(_TAKE_LEAVING)
         self._set_add = self._redis.register_script(_SET_ADD_WITH_TTL)
+        self._incr_unless = self._redis.register_script(_INCR_UNLESS)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -90,6 +108,16 @@ class RedisStore:
 
     async def incr(self, key: str, ttl: int, amount: int = 1) -> int:
         return int(await self._call(lambda: self._incr(keys=[self._k(key)], args=[ttl, amount])))
+
+    async def incr_unless(self, key: str, ttl: int, blockers: tuple[str, ...],
+                          first: tuple[str, str, int] | None = None) -> tuple[int, int]:
+        keys = [*(self._k(k) for k in blockers), self._k(key)]
+        args: list[str | int] = [len(blockers), ttl]
+        if first is not None:
+            keys.append(self._k(first[0]))
+            args += [first[1], first[2]]
+        count, left = await self._call(lambda: self._incr_unless(keys=keys, args=args))
+        return int(count), int(left)
 
     async def ttl(self, key: str) -> int | None:
         left = await self._call(lambda: self._redis.ttl(self._k(key)))

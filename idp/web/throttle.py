@@ -95,14 +95,15 @@ class LoginThrottle:
         if not self.config.enabled:
             return ALLOWED
         h = account_hash(username)
-        for key in (f"{PREFIX}block:ip:{ip}", f"{PREFIX}block:acct:{h}"):
-            left = await self.store.ttl(key)
-            if left is not None:
-                return Verdict(False, max(left, 1))
-        attempts = await self.store.incr(f"{PREFIX}acct:{h}", self.config.window)
+        # the refusal periods, the count and (on the first attempt) the name: one round trip
+        attempts, left = await self.store.incr_unless(
+            f"{PREFIX}acct:{h}", self.config.window,
+            (f"{PREFIX}block:ip:{ip}", f"{PREFIX}block:acct:{h}"),
+            first=(f"{PREFIX}name:{h}", normalize_username(username)[:256],
+                   self.config.window + self.config.backoff_max))
+        if left:
+            return Verdict(False, left)
         if attempts == 1:
-            await self.store.put(f"{PREFIX}name:{h}", normalize_username(username)[:256],
-                                 self.config.window + self.config.backoff_max)
             return ALLOWED  # one attempt is within every budget: no need to ask the directory
         if attempts > await self.budget(username):
             return await self._refuse(f"acct:{h}")

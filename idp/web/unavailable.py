@@ -1,5 +1,6 @@
-"""A route class for the interaction pages: a Store or database outage becomes a readable 503
-page in the person's language, never a bare 500."""
+"""A Store or database outage on an interaction page becomes a readable 503 page in the person's
+language, never a bare 500: for the pages FastAPI routes (PageRoute) and for those the edge calls
+directly (`outage_page`, idp/direct.py)."""
 
 from __future__ import annotations
 
@@ -19,17 +20,21 @@ log = logging.getLogger("idp.web")
 
 OUTAGES = (StoreUnavailable, SQLAlchemyError, OSError)
 
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+def outage_page(handler: Handler) -> Handler:
+    async def handle(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except OUTAGES:
+            log.exception("backend outage on %s", request.url.path)
+            return error_page(request, status=503, title="err_directory_unavailable_title",
+                              detail="err_service_unavailable")
+
+    return handle
+
 
 class PageRoute(APIRoute):
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except OUTAGES:
-                log.exception("backend outage on %s", request.url.path)
-                return error_page(request, status=503, title="err_directory_unavailable_title",
-                                  detail="err_service_unavailable")
-
-        return handle
+    def get_route_handler(self) -> Handler:
+        return outage_page(super().get_route_handler())

@@ -49,3 +49,19 @@ async def test_metrics_endpoint_exposes_the_directory_hook(live_idp: LiveIdp) ->
             'server="ldap://ldap1.example.edu"}') in text
     assert ('idp_directory_errors_total{kind="unavailable",operation="search",'
             'server="ldap://ldap1.example.edu"}') in text
+
+
+async def test_pages_the_edge_calls_directly_are_counted_by_route_template(
+        live_idp: LiveIdp) -> None:
+    """/login/{id} and /authorize/resume/{id} skip FastAPI's router (idp/direct.py): their
+    metrics still carry the route's template, never the id a browser sent."""
+    async with live_idp.client() as http:
+        login = await http.get("/login/no-such-interaction-4711",
+                               headers={"Accept-Language": "en"})
+        resume = await http.get("/authorize/resume/no-such-interaction-4712")
+        text = (await http.get("/metrics")).text
+    assert login.status_code == 400 and "expired" in login.text.lower()
+    assert resume.status_code < 500
+    assert 'route="/login/{interaction_id}"' in text
+    assert 'route="/authorize/resume/{interaction_id}"' in text
+    assert "4711" not in text and "4712" not in text

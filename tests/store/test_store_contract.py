@@ -172,6 +172,37 @@ async def test_incr_is_atomic_under_concurrency(store: Store) -> None:
     assert sorted(counts) == list(range(1, 51))
 
 
+async def test_incr_unless_counts_and_puts_first_only_once(store: Store) -> None:
+    first = ("name:dora", "dora", 90)
+    assert await store.incr_unless("acct:dora", 30, ("block:x", "block:y"), first) == (1, 0)
+    assert await store.get("name:dora") == "dora"
+    left = await store.ttl("name:dora")
+    assert left is not None and 85 <= left <= 90
+    await store.put("name:dora", "changed", ttl=90)
+    assert await store.incr_unless("acct:dora", 600, ("block:x",), first) == (2, 0)
+    assert await store.get("name:dora") == "changed"  # `first` is put on a count of 1 only
+    left = await store.ttl("acct:dora")
+    assert left is not None and 28 <= left <= 30  # the window started with the first count
+    assert await store.incr_unless("acct:erin", 30, ()) == (1, 0)
+
+
+async def test_incr_unless_a_blocker_counts_nothing(store: Store) -> None:
+    await store.put("block:ip", "1", ttl=45)
+    count, left = await store.incr_unless("acct:fay", 30, ("block:acct", "block:ip"),
+                                          ("name:fay", "fay", 90))
+    assert count == 0 and 40 <= left <= 45
+    assert await store.get("acct:fay") is None
+    assert await store.get("name:fay") is None
+    await store.delete("block:ip")
+    assert await store.incr_unless("acct:fay", 30, ("block:acct", "block:ip")) == (1, 0)
+
+
+async def test_incr_unless_is_atomic_under_concurrency(store: Store) -> None:
+    results = await asyncio.gather(*(store.incr_unless("acct:gus", 60, ("block:gus",))
+                                     for _ in range(50)))
+    assert sorted(count for count, _ in results) == list(range(1, 51))
+
+
 async def test_set_add_members_remove(store: Store) -> None:
     await store.set_add("sids:carol", "s1", ttl=60)
     await store.set_add("sids:carol", "s2", ttl=60)
