@@ -3,11 +3,16 @@
 Throughput on a shared two-core VM moves by ±10% between runs minutes apart, more than most
 single changes gain. CPU time spent per unit (per token, per login) moves far less: it does not
 depend on what else had the core. This starts the bench's stack (slapd, a fresh PostgreSQL
-database, Redis) and campus-idp with one worker from this checkout, and with --against also from
-another checkout (a copy with or without a change) on the same backends; then, per case, runs
-wrk against each in turn, `--rounds` times interleaved, and reads from /proc the CPU seconds
-each server (all its processes and threads) and each backend (postgres, redis-server, slapd)
-spent during the run. It prints the median µs of CPU per unit, and the ratio of the two servers.
+database, Redis) and campus-idp with one worker from this checkout, with --against also from
+another checkout (a copy with or without a change) on the same backends, and with --peer the
+oidc-provider peer with one node:cluster worker; then, per case, runs wrk against each in turn,
+`--rounds` times interleaved, and reads from /proc the CPU seconds each server (all its
+processes and threads), each backend (postgres, redis-server, slapd) and wrk spent during the
+run. It prints the median µs of CPU per unit, and the ratios to the first server.
+
+On a machine whose cores are all busy, units per second follow CPU per unit: this is the
+bench's ratio without the noise (the peer with one worker also signs in libuv's thread pool,
+so its units per second here are not comparable, its CPU per unit is).
 """
 
 from __future__ import annotations
@@ -15,24 +20,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import shutil
 import statistics
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench import stack
-from bench.cases import CASES
+from bench.cases import CASES, Target
 from bench.report import RESULTS
-from bench.run import login_load, target_for
-from bench.setup import register_idp_clients
+from bench.run import PEER_ACCOUNT, login_load, target_for
+from bench.setup import peer_clients, register_idp_clients
 from bench.slapd import start_directory
-from bench.stack import Backends, Server, delete_redis_prefix, start_idp
+from bench.stack import Backends, Server, delete_redis_prefix, start_idp, start_peer
 from bench.wrk import Load, run_wrk
 from tests.support.databases import create_postgres_database, drop_postgres_database
 
 BACKENDS = ("postgres", "redis-server", "slapd")
+LOAD = "wrk"  # the load generator: what a response costs the client shows here
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -63,6 +71,11 @@ def _processes() -> list[tuple[int, int, str]]:
     return found
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def cpu_snapshot(root_pid: int) -> dict[str, float]:
     """CPU seconds so far of the process tree under root_pid ("server") and of each backend."""
     processes = _processes()
@@ -83,8 +96,10 @@ def cpu_snapshot(root_pid: int) -> dict[str, float]:
 def cost_of(server: Server, load: Load, seconds: float) -> dict[str, float]:
     """µs of CPU per unit while wrk runs `load` for `seconds`, by process group."""
     before = cpu_snapshot(server.process.pid)
+    before[LOAD] = _children_cpu()
     measured = run_wrk(load, seconds)
     after = cpu_snapshot(server.process.pid)
+    after[LOAD] = _children_cpu()  # wrk has been waited for: its CPU time is counted here
     if measured.error_count:
         raise RuntimeError(f"{server.name}: {measured.error_count} errors")
     units = max(measured.ok, 1)
@@ -93,64 +108,102 @@ def cost_of(server: Server, load: Load, seconds: float) -> dict[str, float]:
     return out
 
 
-def _start(backends: Backends, name: str, root: Path | None) -> Server:
+@dataclass
+class Contender:
+    """A server under measurement; `es256` serves the ES256 case (campus-idp signs access tokens
+    with one algorithm per process, so that case has its own process, as in bench/run.py)."""
+
+    server: Server
+    target: Target
+    es256: tuple[Server, Target] | None = None
+
+    def for_case(self, case: str) -> tuple[Server, Target]:
+        if case == "client_credentials_es256" and self.es256 is not None:
+            return self.es256
+        return self.server, self.target
+
+
+def _start(backends: Backends, name: str, root: Path | None, **extra: str) -> Server:
     if root is None:
         stack.IDP_ROOT = stack.ROOT
         stack.IDP_COMMAND[:] = [str(stack.IDP_BIN)]
     else:
         stack.use_idp_root(root)
-    return start_idp(backends, name, 1, RESULTS)
+    return start_idp(backends, name, 1, RESULTS, **extra)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cost")
     parser.add_argument("cases", nargs="+", choices=[c.name for c in CASES] + ["login"])
     parser.add_argument("--against", type=Path, default=None,
-                        help="another checkout to compare with (runs interleaved)")
+                        help="another checkout of campus-idp to compare with")
+    parser.add_argument("--peer", action="store_true",
+                        help="compare with the oidc-provider peer (one node:cluster worker)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--people", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args(argv)
+    if args.peer and "login" in args.cases:
+        parser.error("the peer has no password login")
     RESULTS.mkdir(exist_ok=True)
     slapd, _ = start_directory(args.people)
     database_url = asyncio.run(create_postgres_database())
     keys_dir = Path(tempfile.mkdtemp(prefix="idp-bench-keys-"))
     backends = Backends(slapd, database_url, keys_dir)
-    servers: list[Server] = []
+    started: list[Server] = []
+    contenders: list[Contender] = []
+    es256 = "client_credentials_es256" in args.cases
     try:
-        servers.append(_start(backends, "cost-this", None))
-        if args.against is not None:
-            servers.append(_start(backends, "cost-against", args.against))
-        clients = register_idp_clients(servers[0])
-        targets = [target_for(server, clients, args.connections) for server in servers]
+        roots = [("this", None)] + ([("against", args.against)] if args.against else [])
+        for name, root in roots:
+            server = _start(backends, f"cost-{name}", root)
+            started.append(server)
+            if not contenders:
+                clients = register_idp_clients(server)
+            contender = Contender(server, target_for(server, clients, args.connections))
+            if es256:
+                es = _start(backends, f"cost-{name}-es256", root, IDP_TOKENS_SIGNING_ALG="ES256")
+                started.append(es)
+                contender.es256 = (es, target_for(es, clients, args.connections))
+            contenders.append(contender)
+        if args.peer:
+            their_clients, metadata = peer_clients()
+            peer = start_peer(1, metadata, PEER_ACCOUNT, RESULTS)
+            started.append(peer)
+            contenders.append(Contender(peer, target_for(peer, their_clients, args.connections)))
         loads: dict[str, Callable] = {c.name: c.load for c in CASES}
         loads["login"] = lambda target: login_load(target, args.people)
         for case in args.cases:
-            samples: list[list[dict[str, float]]] = [[] for _ in servers]
-            for target in targets:
-                run_wrk(loads[case](target), 3)  # warm
+            samples: list[list[dict[str, float]]] = [[] for _ in contenders]
+            for contender in contenders:
+                run_wrk(loads[case](contender.for_case(case)[1]), 3)  # warm
             for _ in range(args.rounds):
-                for index, (server, target) in enumerate(zip(servers, targets, strict=True)):
+                for index, contender in enumerate(contenders):
+                    server, target = contender.for_case(case)
                     samples[index].append(cost_of(server, loads[case](target), args.seconds))
             print(f"\n== {case}: median µs of CPU per unit over {args.rounds} rounds")
             medians = []
-            for server, rows in zip(servers, samples, strict=True):
+            for contender, rows in zip(contenders, samples, strict=True):
                 median = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
                 medians.append(median)
                 spread = [row["server"] for row in rows]
-                print(f"  {server.name:13} server {median['server']:8.1f} (runs {spread}) "
-                      + " ".join(f"{b} {median[b]:.1f}" for b in BACKENDS)
+                print(f"  {contender.for_case(case)[0].name:18} server {median['server']:8.1f} "
+                      f"(runs {spread}) " + " ".join(f"{b} {median[b]:.1f}" for b in (*BACKENDS, LOAD))
                       + f"  {median['per_second']:,.0f}/s")
-            if len(medians) == 2:
-                this, other = ({k: m[k] for k in ("server", *BACKENDS)} for m in medians)
-                print(f"  this / against: server {this['server'] / other['server']:.3f}, "
-                      f"with backends {sum(this.values()) / sum(other.values()):.3f}")
+            first = {k: medians[0][k] for k in ("server", *BACKENDS)}
+            for contender, median in zip(contenders[1:], medians[1:], strict=True):
+                other = {k: median[k] for k in ("server", *BACKENDS)}
+                print(f"  {contenders[0].server.name} / {contender.server.name}: server "
+                      f"{first['server'] / other['server']:.3f}, with backends "
+                      f"{sum(first.values()) / sum(other.values()):.3f}")
     finally:
-        for server in servers:
+        for server in started:
             server.stop()
         slapd.stop()
         delete_redis_prefix(backends.redis_prefix)
+        if args.peer:
+            delete_redis_prefix(started[-1].env["PEER_REDIS_PREFIX"])
         asyncio.run(drop_postgres_database(database_url))
         shutil.rmtree(keys_dir, ignore_errors=True)
     return 0

@@ -72,15 +72,17 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from idp.db.migrate import upgrade
+    from idp.http_protocol import IdpHttpProtocol
     from idp.logging_setup import server_log_config
 
     _refuse_unsafe_scaling(settings, workers)
     _run(upgrade(settings.database_url))  # once, before the workers start
     # uvicorn with httptools and uvloop: make bench's servers check (same workers, same logging)
-    # found granian no faster (bench/README.md). The app applies the proxy headers itself
-    # (app.py, trusted_proxies); the access log is idp/edge.py's.
+    # found granian no faster (bench/README.md); each response goes out in one write
+    # (idp/http_protocol.py). The app applies the proxy headers itself (app.py,
+    # trusted_proxies); the access log is idp/edge.py's.
     uvicorn.run("idp.asgi:app", host=host, port=port, workers=workers, loop="uvloop",
-                http="httptools", proxy_headers=False, access_log=False,
+                http=IdpHttpProtocol, proxy_headers=False, access_log=False,
                 log_level=settings.log_level, log_config=server_log_config(settings.log_level))
 
 

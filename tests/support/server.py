@@ -18,6 +18,7 @@ import uvicorn
 
 from directory.demo_people import seed_local
 from idp.app import Services, close_services, create_app, open_services
+from idp.http_protocol import IdpHttpProtocol
 from idp.settings import Settings, load_settings
 
 
@@ -54,8 +55,10 @@ async def serve_app(app: Any, sock: socket.socket, *, log_level: str = "warning"
                     lifespan: str = "on") -> tuple[uvicorn.Server, asyncio.Task[None]]:
     """Serve an ASGI app on the socket from a task on this loop; back once it accepts."""
     # the app applies X-Forwarded-For itself (trusted_proxies, idp/app.py), as under `idp serve`
+    # the HTTP protocol `idp serve` runs (idp/http_protocol.py)
     server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, log_level=log_level,
-                                           access_log=False, proxy_headers=False))
+                                           access_log=False, proxy_headers=False,
+                                           http=IdpHttpProtocol))
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
     for _ in range(250):
         if server.started:
