@@ -4,7 +4,8 @@ Throughput on a shared two-core VM moves by ±10% between runs minutes apart, mo
 single changes gain. CPU time spent per unit (per token, per login) moves far less: it does not
 depend on what else had the core. This starts the bench's stack (slapd, a fresh PostgreSQL
 database, Redis) and campus-idp with one worker from this checkout, with --against also from
-another checkout (a copy with or without a change) on the same backends, and with --peer the
+another checkout (a copy with or without a change; its own database, so that schemas may
+differ, and its own Redis prefix, on the same servers), and with --peer the
 oidc-provider peer with one node:cluster worker; then, per case, runs wrk against each in turn,
 `--rounds` times interleaved, and reads from /proc the CPU seconds each server (all its
 processes and threads), each backend (postgres, redis-server, slapd) and wrk spent during the
@@ -148,19 +149,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the peer has no password login")
     RESULTS.mkdir(exist_ok=True)
     slapd, _ = start_directory(args.people)
-    database_url = asyncio.run(create_postgres_database())
     keys_dir = Path(tempfile.mkdtemp(prefix="idp-bench-keys-"))
-    backends = Backends(slapd, database_url, keys_dir)
+    databases: list[Backends] = []
     started: list[Server] = []
     contenders: list[Contender] = []
     es256 = "client_credentials_es256" in args.cases
     try:
         roots = [("this", None)] + ([("against", args.against)] if args.against else [])
         for name, root in roots:
+            backends = Backends(slapd, asyncio.run(create_postgres_database()), keys_dir)
+            databases.append(backends)
             server = _start(backends, f"cost-{name}", root)
             started.append(server)
-            if not contenders:
-                clients = register_idp_clients(server)
+            clients = register_idp_clients(server)
             contender = Contender(server, target_for(server, clients, args.connections))
             if es256:
                 es = _start(backends, f"cost-{name}-es256", root, IDP_TOKENS_SIGNING_ALG="ES256")
@@ -201,10 +202,11 @@ def main(argv: list[str] | None = None) -> int:
         for server in started:
             server.stop()
         slapd.stop()
-        delete_redis_prefix(backends.redis_prefix)
+        for backends in databases:
+            delete_redis_prefix(backends.redis_prefix)
+            asyncio.run(drop_postgres_database(backends.database_url))
         if args.peer:
             delete_redis_prefix(started[-1].env["PEER_REDIS_PREFIX"])
-        asyncio.run(drop_postgres_database(database_url))
         shutil.rmtree(keys_dir, ignore_errors=True)
     return 0
 
