@@ -64,19 +64,33 @@ def _bounded(value: object, limit: int = 40) -> str:
 
 # --- audit-backed counters ---------------------------------------------------------------------
 
+# prometheus_client's labels() checks its arguments and takes a lock on every call (several µs
+# per token): the children are kept here by their label values, bounded as each caller says
+_CHILDREN: dict[tuple[Any, ...], Any] = {}
+
+
+def _child(metric: Any, *values: str) -> Any:
+    """The child of a labelled metric, values in the order of its label names."""
+    key = (metric, *values)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(*values)
+    return child
+
+
 def observe_audit(kind: str, outcome: str, client_id: str | None, detail: dict[str, Any]) -> None:
     if kind == "login":
-        LOGINS.labels(outcome=_bounded(outcome)).inc()
+        _child(LOGINS, _bounded(outcome)).inc()
     elif kind == "token":
         grant = detail.get("grant")
         grant = grant if grant in KNOWN_GRANTS else "other"
         if outcome == "success" and client_id:
             # success: the client authenticated, so its id is a registered one (bounded)
-            TOKENS.labels(grant_type=grant, client_id=_bounded(client_id, 64)).inc()
+            _child(TOKENS, grant, _bounded(client_id, 64)).inc()
         else:
-            TOKEN_FAILURES.labels(grant_type=grant, outcome=_bounded(outcome)).inc()
+            _child(TOKEN_FAILURES, grant, _bounded(outcome)).inc()
     elif kind == "logout" and outcome == "success":
-        LOGOUTS.labels(reason=_bounded(detail.get("reason"))).inc()
+        _child(LOGOUTS, _bounded(detail.get("reason"))).inc()
 
 
 class MeteredAudit(Audit):
@@ -100,10 +114,9 @@ def observe_directory(server: str, operation: str, seconds: float, error: str | 
     """Call once per LDAP bind or search: `server` the URI that answered (or was tried),
     `operation` "bind" / "search", `error` a short kind ("unavailable", "invalid_credentials",
     ...) when it failed."""
-    DIRECTORY_LATENCY.labels(server=_bounded(server, 100), operation=operation).observe(seconds)
+    _child(DIRECTORY_LATENCY, _bounded(server, 100), operation).observe(seconds)
     if error is not None:
-        DIRECTORY_ERRORS.labels(server=_bounded(server, 100), operation=operation,
-                                kind=_bounded(error)).inc()
+        _child(DIRECTORY_ERRORS, _bounded(server, 100), operation, _bounded(error)).inc()
 
 
 # --- Store timing ------------------------------------------------------------------------------
