@@ -3,14 +3,13 @@
 Why: SQLAlchemy Core's execution layer (execution context, greenlet hop, result processing)
 costs about 200 µs of CPU per statement on top of asyncpg's own 90 µs; a refresh_token grant
 runs two such statements and an audit row, so that layer was a fifth of the grant. These
-statements are fixed, few and each a transaction of its own (autocommit), so they run on a small
-asyncpg pool with prepared statements cached per connection. Everything else stays on
-SQLAlchemy, and SQLite keeps the Core path (idp/oauth/ledger.py, idp/audit.py): the ledger and
-audit contract tests run both.
+statements are fixed, few and each a transaction of its own (autocommit), so they run on a few
+asyncpg connections (`Connections`) with prepared statements cached per connection. Everything
+else stays on SQLAlchemy, and SQLite keeps the Core path (idp/oauth/ledger.py, idp/audit.py):
+the ledger and audit contract tests run both.
 
-The pool's connections never hold a transaction between statements, so handing one back needs
-no reset (asyncpg's default reset is a round trip per release). Connections the server closed
-are replaced by the pool on the next acquire.
+The connections never hold a transaction between statements, so handing one back needs no
+reset. Connections the server closed are replaced on the next checkout.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
+from collections import deque
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -80,10 +80,6 @@ class DatabaseUnavailable(Exception):
     """PostgreSQL could not be reached or dropped the connection."""
 
 
-async def _no_reset(connection: asyncpg.Connection) -> None:
-    """Nothing to undo: no statement here leaves a transaction, a setting or a lock behind."""
-
-
 class PgDirect:
     """The hot-path statements of one database. Its pool belongs to the event loop that first
     used it (a new loop, as in the CLI's successive asyncio.run calls, opens a new one)."""
@@ -92,7 +88,7 @@ class PgDirect:
         self._connect = engine.dialect.create_connect_args(engine.url)
         self._size = size
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._opening: asyncio.Task[asyncpg.Pool] | None = None
+        self._open: Connections | None = None
 
     # --- refresh tokens -----------------------------------------------------------------------
 
@@ -134,57 +130,131 @@ class PgDirect:
             columns[6].append(json.dumps(row["detail"]))
         await self._run("execute", INSERT_AUDIT, *columns)
 
-    # --- the pool -----------------------------------------------------------------------------
+    # --- the connections ----------------------------------------------------------------------
 
     async def _run(self, method: str, sql: str, *args: Any) -> Any:
-        pool = await self._pool()
-        try:
-            connection = await pool.acquire(timeout=TIMEOUT_SECONDS)
-        except (*_OUTAGES, asyncpg.PostgresError) as exc:
-            # no usable connection, whatever the server's reason (refused, not accepting
-            # connections, authentication): the database is unavailable to this request
-            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        connections = self._connections()
+        connection = await connections.acquire()
         try:
             return await getattr(connection, method)(sql, *args, timeout=TIMEOUT_SECONDS)
         except _OUTAGES as exc:
             raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
         finally:
-            await pool.release(connection)
+            connections.release(connection)
 
-    async def _pool(self) -> asyncpg.Pool:
+    def _connections(self) -> Connections:
         loop = asyncio.get_running_loop()
-        opening = self._opening
-        failed = opening is not None and opening.done() and (
-            opening.cancelled() or opening.exception() is not None)
-        if opening is None or self._loop is not loop or failed:
-            # the first use in this loop, or the last attempt failed: (re)open
-            self._loop = loop
-            opening = self._opening = loop.create_task(self._open())
-        if opening.done():
-            return opening.result()
-        return await asyncio.shield(opening)
-
-    async def _open(self) -> asyncpg.Pool:
-        args, kwargs = self._connect
-        kwargs = {key: value for key, value in kwargs.items() if key not in _DIALECT_ONLY}
-        try:
-            return await asyncpg.create_pool(
-                *args, **kwargs, min_size=0, max_size=self._size, reset=_no_reset,
-                max_inactive_connection_lifetime=300, timeout=TIMEOUT_SECONDS)
-        except _OUTAGES as exc:
-            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if self._open is None or self._loop is not loop:
+            # the first use in this loop (a loop that ended took its connections with it)
+            self._loop, self._open = loop, Connections(self._connect, self._size, loop)
+        return self._open
 
     async def close(self) -> None:
-        opening, self._opening = self._opening, None
-        if opening is None:
-            return
-        if opening.get_loop() is not asyncio.get_running_loop():
-            return  # its loop has ended: the connections went with it
+        connections, self._open = self._open, None
+        if connections is not None and connections.loop is asyncio.get_running_loop():
+            await connections.close()
+
+
+class Connections:
+    """At most `size` asyncpg connections of one event loop, opened when first needed.
+
+    asyncpg's own pool wraps every checkout and every release in a timeout and a shield (with
+    the reset round trip it would also do, ~45 µs of CPU per statement, a twentieth of a
+    refresh_token grant). Here a checkout takes an idle connection from a list; when all are
+    busy it waits (at most TIMEOUT_SECONDS) for the next one released. A connection the server
+    closed is dropped when it is found closed, and a new one is opened in its place."""
+
+    def __init__(self, connect: tuple[list[Any], dict[str, Any]], size: int,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        args, kwargs = connect
+        self._args = args
+        self._kwargs = {key: value for key, value in kwargs.items() if key not in _DIALECT_ONLY}
+        self._size = size
+        self.loop = loop
+        self._idle: list[asyncpg.Connection] = []
+        self._count = 0  # open or opening, idle or in use
+        self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
+        self._closed = False
+
+    async def acquire(self) -> asyncpg.Connection:
+        while True:
+            while self._idle:
+                connection = self._idle.pop()
+                if not connection.is_closed():
+                    return connection
+                self._count -= 1
+            if self._count < self._size:
+                return await self._connect()
+            connection = await self._wait()
+            if connection is not None:
+                return connection
+            # None: a broken connection was dropped, so there is room to open one
+
+    async def _connect(self) -> asyncpg.Connection:
+        self._count += 1
         try:
-            pool = await opening
-        except (DatabaseUnavailable, asyncio.CancelledError):
-            return
-        await pool.close()
+            return await asyncpg.connect(*self._args, **self._kwargs, timeout=TIMEOUT_SECONDS)
+        except (*_OUTAGES, asyncpg.PostgresError) as exc:
+            self._count -= 1
+            self._hand_over(None)  # a waiter may try in its turn
+            # whatever the server's reason (refused, not accepting connections, authentication),
+            # the database is unavailable to this request
+            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            self._count -= 1
+            self._hand_over(None)
+            raise
+
+    async def _wait(self) -> asyncpg.Connection | None:
+        waiter: asyncio.Future[asyncpg.Connection | None] = self.loop.create_future()
+        self._waiters.append(waiter)
+        timer = self.loop.call_later(TIMEOUT_SECONDS, _time_out, waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            # cancelled after a connection was handed over: give it to the next one
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self.release(waiter.result())  # type: ignore[arg-type]
+            raise
+        except TimeoutError as exc:
+            raise DatabaseUnavailable("no database connection free within "
+                                      f"{TIMEOUT_SECONDS:.0f} s") from exc
+        finally:
+            timer.cancel()
+
+    def release(self, connection: asyncpg.Connection) -> None:
+        if self._closed or connection.is_closed():
+            self._count -= 1
+            if not connection.is_closed():
+                connection.terminate()
+            self._hand_over(None)
+        elif not self._hand_over(connection):
+            self._idle.append(connection)
+
+    def _hand_over(self, value: asyncpg.Connection | None) -> bool:
+        """Wake the longest waiter with a connection (or None: open your own)."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(value)
+                return True
+        return False
+
+    async def close(self) -> None:
+        """Close the idle connections; those in use are closed when they come back."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        self._count -= len(idle)
+        for connection in idle:
+            try:
+                await connection.close(timeout=TIMEOUT_SECONDS)
+            except (*_OUTAGES, asyncpg.PostgresError):
+                connection.terminate()
+
+
+def _time_out(waiter: asyncio.Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 def _new_row(values: dict[str, Any]) -> list[Any]:

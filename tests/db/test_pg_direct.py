@@ -1,21 +1,30 @@
 """The hot-path statements sent straight through asyncpg (idp/db/pg_direct.py), against the real
 PostgreSQL: they survive a server restart without a ping per use, an unreachable server is a
 typed outage (DatabaseUnavailable, a 503 upstream) rather than a bare driver error, and a closed
-pool reopens for the next event loop. What the statements write is checked by the ledger and
+pool reopens for the next event loop; checkouts share at most `size` connections and wait
+for one at most the timeout. What the statements write is checked by the ledger and
 audit contract tests, which run on SQLite (Core) and PostgreSQL (this path) alike."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from idp.db import pg_direct as pg_direct_module
 from idp.db.engine import close_engine, open_engine
-from idp.db.pg_direct import DatabaseUnavailable, PgDirect, close_pg_direct, pg_direct
+from idp.db.pg_direct import (
+    Connections,
+    DatabaseUnavailable,
+    PgDirect,
+    close_pg_direct,
+    pg_direct,
+)
 from tests.support.databases import PG_HOST, PG_MAINTENANCE_DB, PG_PORT, PG_USER
 
 pytestmark = pytest.mark.parametrize("migrated_database", ["postgresql"], indirect=True)
@@ -112,3 +121,63 @@ async def test_closing_leaves_no_connection_and_a_later_loop_reopens(
     await asyncio.to_thread(in_new_loop)
     await db_engine.dispose()
     assert await _server_pids(name) <= before
+
+
+async def test_concurrent_statements_share_at_most_size_connections(
+        migrated_database: str) -> None:
+    engine = open_engine(migrated_database)
+    name = engine.url.database or ""
+    direct = PgDirect(engine, size=2)
+    before = await _server_pids(name)
+    try:
+        rows = [_row() for _ in range(30)]
+        await asyncio.gather(*(direct.insert_refresh(row) for row in rows))
+        found = await asyncio.gather(*(direct.refresh_row(str(row["digest"])) for row in rows))
+        assert [f["digest"] for f in found if f] == [row["digest"] for row in rows]
+        assert len(await _server_pids(name) - before) == 2  # kept open, and never more
+    finally:
+        await direct.close()
+        await engine.dispose()
+    assert await _server_pids(name) <= before
+
+
+async def test_a_checkout_waits_for_a_release_at_most_the_timeout(
+        migrated_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pg_direct_module, "TIMEOUT_SECONDS", 0.3)
+    engine = open_engine(migrated_database)
+    connections = Connections(engine.dialect.create_connect_args(engine.url), 1,
+                              asyncio.get_running_loop())
+    try:
+        held = await connections.acquire()
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailable, match="no database connection free"):
+            await connections.acquire()
+        assert 0.25 <= time.monotonic() - started < 2
+        # a release hands the connection to the next in line
+        waiting = asyncio.ensure_future(connections.acquire())
+        await asyncio.sleep(0.01)
+        connections.release(held)
+        assert await waiting is held
+        # a waiter cancelled after the hand-over gives the connection back
+        waiting = asyncio.ensure_future(connections.acquire())
+        await asyncio.sleep(0.01)
+        connections.release(held)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert await connections.acquire() is held
+        # a connection the server closed is replaced by a new one
+        pid = held.get_server_pid()
+        await _terminate(engine.url.database or "")
+        for _ in range(100):
+            if held.is_closed():
+                break
+            await asyncio.sleep(0.02)
+        connections.release(held)
+        fresh = await connections.acquire()
+        assert fresh is not held and fresh.get_server_pid() != pid
+        assert await fresh.fetchval("SELECT 1") == 1
+        connections.release(fresh)
+    finally:
+        await connections.close()
+        await engine.dispose()
