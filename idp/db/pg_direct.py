@@ -62,6 +62,9 @@ LOGIN_FACTS = (
     " EXISTS (SELECT 1 FROM mfa_totp WHERE subject = $2)"
     " OR EXISTS (SELECT 1 FROM mfa_passkeys WHERE subject = $2) AS enrolled"
 )
+# the scopes a person granted a client (idp/oauth/policy.py): every authorization of an app
+# that asks for consent reads it
+CONSENTED_SCOPES = "SELECT scopes FROM consents WHERE subject = $1 AND client_id = $2"
 INSERT_AUDIT = (
     "INSERT INTO audit_events (at, kind, outcome, actor, client_id, ip, detail)"
     " SELECT * FROM unnest($1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[],"
@@ -110,13 +113,17 @@ class PgDirect:
         status = await self._run("execute", ROTATE_REFRESH, *_new_row(values), now, rotated)
         return bool(status == "INSERT 0 1")
 
-    # --- logins -------------------------------------------------------------------------------
+    # --- logins and authorizations ------------------------------------------------------------
 
     async def login_facts(self, client_id: str, subject: str) -> tuple[dict[str, Any] | None,
                                                                        bool]:
         row = await self._run("fetchrow", LOGIN_FACTS, client_id, subject)
         extra = json.loads(row["client_extra"]) if row["client_extra"] is not None else None
         return extra, bool(row["enrolled"])
+
+    async def consented_scopes(self, subject: str, client_id: str) -> list[str]:
+        scopes = await self._run("fetchval", CONSENTED_SCOPES, subject, client_id)
+        return json.loads(scopes) if scopes is not None else []
 
     # --- audit --------------------------------------------------------------------------------
 
