@@ -19,29 +19,53 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 class CoalescingTransport:
     """A connection's transport whose writes within one event-loop turn go out as one send.
-    Everything but write and close is the real transport's."""
+    Everything but write and close is the real transport's.
 
-    __slots__ = ("_transport", "_loop", "_pending")
+    A turn that writes FLUSH_AT bytes or more sends at once: a streamed body (an audit export)
+    still reaches the real transport as it is produced, so its flow control (pause_writing when
+    the client reads slowly) works as before."""
+
+    __slots__ = ("_transport", "_loop", "_pending", "_size", "_scheduled")
+
+    FLUSH_AT = 64 * 1024
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
-        self._pending: bytes | None = None
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._scheduled = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        if self._pending is None:
-            self._pending = bytes(data)
-            self._loop.call_soon(self.flush)
-        else:
-            self._pending += data
+        if not data:
+            return
+        self._pending.append(bytes(data))
+        self._size += len(data)
+        if self._size >= self.FLUSH_AT:
+            self.flush()
+        elif not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._flush_soon)
+
+    @property
+    def held(self) -> int:
+        """Bytes written and not yet sent (they go at the end of this turn)."""
+        return self._size
 
     def writelines(self, lines: Any) -> None:
         for data in lines:
             self.write(data)
 
+    def _flush_soon(self) -> None:
+        self._scheduled = False
+        self.flush()
+
     def flush(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending and not self._transport.is_closing():
+        if not self._pending:
+            return
+        pending = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+        self._pending, self._size = [], 0
+        if not self._transport.is_closing():
             self._transport.write(pending)
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ import socket
 import struct
 from urllib.parse import urlsplit
 
+from idp.http_protocol import CoalescingTransport
 from tests.support.server import LiveIdp
 
 # struct tcp_info (linux/tcp.h): tcpi_data_segs_in, a __u32 at byte 152 (Linux 4.6 and later)
@@ -69,3 +70,35 @@ async def test_head_and_connection_close_still_answer(live_idp: LiveIdp) -> None
     assert responses[0].startswith(b"HTTP/1.1 ")
     assert responses[1].startswith(b"HTTP/1.1 200") and b"connection: close" in responses[1]
     assert segments == [1, 2]
+
+
+async def test_writes_arrive_whole_and_in_order_across_turns_and_the_flush_size() -> None:
+    """Many writes in one turn (past FLUSH_AT, sent early), more in later turns, then close():
+    the client reads every byte, in order, then the end of the stream."""
+    loop = asyncio.get_running_loop()
+    chunks = [b"%05d" % i + b"x" * 995 for i in range(150)]  # 150 kB, over two FLUSH_ATs
+    held: list[int] = []
+
+    class Writer(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            out = CoalescingTransport(transport, loop)  # type: ignore[arg-type]
+            for chunk in chunks[:100]:
+                out.write(chunk)
+            # 66 kB went out when the turn's writes passed FLUSH_AT; 34 kB wait for its end
+            held.append(out.held)
+            loop.call_soon(self.more, out)
+
+        def more(self, out: CoalescingTransport) -> None:
+            out.writelines(chunks[100:])
+            out.close()
+
+    server = await loop.create_server(Writer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        received = await reader.read()
+        writer.close()
+    finally:
+        server.close()
+    assert received == b"".join(chunks)
+    assert held == [34_000]
