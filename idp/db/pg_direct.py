@@ -84,8 +84,8 @@ class DatabaseUnavailable(Exception):
 
 
 class PgDirect:
-    """The hot-path statements of one database. Its pool belongs to the event loop that first
-    used it (a new loop, as in the CLI's successive asyncio.run calls, opens a new one)."""
+    """The hot-path statements of one database. Its connections belong to the event loop that
+    first used them (a new loop, as in the CLI's successive asyncio.run calls, opens new ones)."""
 
     def __init__(self, engine: AsyncEngine, size: int = POOL_SIZE) -> None:
         self._connect = engine.dialect.create_connect_args(engine.url)
@@ -201,15 +201,13 @@ class Connections:
         self._count += 1
         try:
             return await asyncpg.connect(*self._args, **self._kwargs, timeout=TIMEOUT_SECONDS)
-        except (*_OUTAGES, asyncpg.PostgresError) as exc:
+        except BaseException as exc:
             self._count -= 1
             self._hand_over(None)  # a waiter may try in its turn
-            # whatever the server's reason (refused, not accepting connections, authentication),
-            # the database is unavailable to this request
-            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        except BaseException:
-            self._count -= 1
-            self._hand_over(None)
+            if isinstance(exc, (*_OUTAGES, asyncpg.PostgresError)):
+                # whatever the server's reason (refused, not accepting connections,
+                # authentication), the database is unavailable to this request
+                raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
             raise
 
     async def _wait(self) -> asyncpg.Connection | None:

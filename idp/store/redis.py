@@ -30,8 +30,9 @@ end
 return {false, redis.call('GET', KEYS[2])}
 """
 
-# the first blocker that exists answers {0, its TTL}; otherwise INCR KEYS[#KEYS] (EXPIRE when
-# created), SET the `first` key (KEYS[#KEYS + 1] is passed only with it) on a count of 1
+# KEYS: the ARGV[1] blockers, the counter, then (only when given) the `first` key. The first
+# blocker that exists answers {0, its TTL}; otherwise INCR the counter (EXPIRE when created)
+# and, on a count of 1, SET the `first` key
 _INCR_UNLESS = """
 local blockers = tonumber(ARGV[1])
 for i = 1, blockers do
