@@ -3,6 +3,7 @@ by idp/edge.py, the one ASGI layer around the app."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
@@ -44,15 +45,28 @@ class ResponseHeaders:
         self.fixed = fixed
         self.page_csp = page_policy(settings).encode()
 
-    def add(self, raw: list[tuple[bytes, bytes]], path: str) -> None:
-        present = {name.lower() for name, _ in raw}
-        raw.extend(header for header in self.fixed if header[0] not in present)
+    def complete(self, raw: Any, path: str, *, drop: frozenset[bytes],
+                 extra: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """The response's headers in one pass: the endpoint's own, less those named in `drop`
+        (lower case), then the security headers it did not set, then `extra`."""
+        out: list[tuple[bytes, bytes]] = []
+        present: set[bytes] = set()
+        html = False
+        for header in raw or ():
+            name = header[0].lower()
+            if name in drop:
+                continue
+            present.add(name)
+            if name == b"content-type" and header[1].startswith(b"text/html"):
+                html = True
+            out.append(header)
+        out.extend(header for header in self.fixed if header[0] not in present)
         if b"content-security-policy" not in present:
-            html = any(name.lower() == b"content-type" and value.startswith(b"text/html")
-                       for name, value in raw)
             strict = html and not path.startswith(RELAXED_PATHS)
-            raw.append((b"content-security-policy",
+            out.append((b"content-security-policy",
                         self.page_csp if strict else b"frame-ancestors 'none'"))
+        out.extend(extra)
+        return out
 
 
 # --- request size -----------------------------------------------------------------------------
