@@ -30,13 +30,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import stack
 from bench.cases import CASES, Target
 from bench.report import RESULTS
 from bench.run import PEER_ACCOUNT, login_load, target_for
 from bench.setup import peer_clients, register_idp_clients
 from bench.slapd import start_directory
-from bench.stack import Backends, Server, delete_redis_prefix, start_idp, start_peer
+from bench.stack import (
+    Backends,
+    Server,
+    delete_redis_prefix,
+    start_idp,
+    start_peer,
+    use_idp_root,
+)
 from bench.wrk import Load, run_wrk
 from tests.support.databases import create_postgres_database, drop_postgres_database
 
@@ -125,11 +131,7 @@ class Contender:
 
 
 def _start(backends: Backends, name: str, root: Path | None, **extra: str) -> Server:
-    if root is None:
-        stack.IDP_ROOT = stack.ROOT
-        stack.IDP_COMMAND[:] = [str(stack.IDP_BIN)]
-    else:
-        stack.use_idp_root(root)
+    use_idp_root(root)
     return start_idp(backends, name, 1, RESULTS, **extra)
 
 

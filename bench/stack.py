@@ -32,9 +32,14 @@ IDP_COMMAND = [str(IDP_BIN)]
 IDP_ROOT = ROOT
 
 
-def use_idp_root(root: Path) -> None:
-    """Run campus-idp from `root` (a copy of the checkout with a change) instead of this one."""
+def use_idp_root(root: Path | None) -> None:
+    """Run campus-idp from `root` (a copy of the checkout with a change) instead of this one;
+    None: from this checkout again."""
     global IDP_ROOT
+    if root is None:
+        IDP_ROOT = ROOT
+        IDP_COMMAND[:] = [str(IDP_BIN)]
+        return
     IDP_ROOT = root.resolve()
     IDP_COMMAND[:] = [sys.executable, "-c", "import sys; from idp.cli import main; sys.exit(main())"]
 

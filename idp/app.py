@@ -99,8 +99,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
     from idp.edge import Edge
 
-    # the proxy headers first, in the app itself, so that every server (granian for `idp serve`,
-    # uvicorn in the tests and the demo) sees the same client address and scheme
+    # the proxy headers first, in the app itself, so that every server it runs under (`idp
+    # serve`, the tests, the demo, the bench's granian) sees the same client address and scheme
     app.edge = ProxyHeadersMiddleware(Edge(app, super(IdpApp, app).__call__, settings),
                                       trusted_hosts=settings.trusted_proxies)
     return app

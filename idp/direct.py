@@ -12,17 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.deps import services_of
-from idp.oauth import authorize as authorization
-from idp.oauth.routes import ENDPOINTS, Endpoint
+from idp.oauth.routes import ENDPOINTS, Endpoint, authorize_resume
 from idp.web import login
 from idp.web.unavailable import outage_page
 
 __all__ = ["ENDPOINTS", "PARAM_ENDPOINTS", "Endpoint"]
-
-
-async def _authorize_resume(request: Request) -> Response:
-    return await authorization.resume(services_of(request), request,
-                                      request.path_params["interaction_id"])
 
 
 @outage_page
@@ -40,7 +34,7 @@ async def _login_submit(request: Request) -> Response:
 # (method, the path up to the parameter) → (the route's template, its parameter, the endpoint)
 PARAM_ENDPOINTS: dict[tuple[str, str], tuple[str, str, Endpoint]] = {
     ("GET", "/authorize/resume"): ("/authorize/resume/{interaction_id}", "interaction_id",
-                                   _authorize_resume),
+                                   authorize_resume),
     ("GET", "/login"): ("/login/{interaction_id}", "interaction_id", _login_page),
     ("POST", "/login"): ("/login/{interaction_id}", "interaction_id", _login_submit),
 }

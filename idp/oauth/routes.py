@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from idp.deps import ServicesDep, services_of
+from idp.deps import services_of
 from idp.oauth import authorize as authorization
 from idp.oauth import handlers
 from idp.oauth.discovery import provider_metadata
@@ -56,9 +56,10 @@ async def authorize(request: Request) -> Response:
 
 
 @router.get("/authorize/resume/{interaction_id}")
-async def authorize_resume(interaction_id: str, request: Request,
-                           services: ServicesDep) -> Response:
-    return await authorization.resume(services, request, interaction_id)
+async def authorize_resume(request: Request) -> Response:
+    # the id from request.path_params: the edge calls this directly too (idp/direct.py)
+    return await authorization.resume(services_of(request), request,
+                                      request.path_params["interaction_id"])
 
 
 @router.post("/token")
