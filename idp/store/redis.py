@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from idp.store.base import StoreUnavailable
 
@@ -55,6 +56,16 @@ return redis.call('EXPIRE', KEYS[1], ARGV[2])
 """
 
 
+class _Script:
+    """A Lua script, run by its SHA-1 (EVALSHA) and loaded again when the server has lost it
+    (a restart, SCRIPT FLUSH). redis-py's Script does the same, but tests every call with an
+    isinstance() against its Pipeline protocol class, which costs more than the command."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sha = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+
 def _glob_escape(text: str) -> str:
     """Make a literal for SCAN MATCH: usernames in keys may hold `*`, `?`, `[` or `\\`."""
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
@@ -70,10 +81,10 @@ class RedisStore:
             health_check_interval=30,
         )
         self._prefix = prefix
-        self._incr = self._redis.register_script(_INCR_WITH_TTL)
-        self._take_leaving = self._redis.register_script(_TAKE_LEAVING)
-        self._set_add = self._redis.register_script(_SET_ADD_WITH_TTL)
-        self._incr_unless = self._redis.register_script(_INCR_UNLESS)
+        self._incr = _Script(_INCR_WITH_TTL)
+        self._take_leaving = _Script(_TAKE_LEAVING)
+        self._set_add = _Script(_SET_ADD_WITH_TTL)
+        self._incr_unless = _Script(_INCR_UNLESS)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -83,6 +94,16 @@ class RedisStore:
             return await op()
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"redis: {exc}") from exc
+
+    async def _eval(self, script: _Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        async def op() -> Any:
+            try:
+                return await self._redis.evalsha(script.sha, len(keys), *keys, *args)
+            except NoScriptError:
+                await self._redis.script_load(script.text)
+                return await self._redis.evalsha(script.sha, len(keys), *keys, *args)
+
+        return await self._call(op)
 
     async def get(self, key: str) -> str | None:
         return await self._call(lambda: self._redis.get(self._k(key)))
@@ -98,8 +119,8 @@ class RedisStore:
 
     async def take_leaving(self, key: str, trace_key: str, trace: str,
                            ttl: int) -> tuple[str | None, str | None]:
-        value, found = await self._call(lambda: self._take_leaving(
-            keys=[self._k(key), self._k(trace_key)], args=[trace, ttl]))
+        value, found = await self._eval(self._take_leaving, [self._k(key), self._k(trace_key)],
+                                        [trace, ttl])
         return value or None, found or None
 
     async def delete(self, *keys: str) -> int:
@@ -108,7 +129,7 @@ class RedisStore:
         return int(await self._call(lambda: self._redis.delete(*(self._k(k) for k in keys))))
 
     async def incr(self, key: str, ttl: int, amount: int = 1) -> int:
-        return int(await self._call(lambda: self._incr(keys=[self._k(key)], args=[ttl, amount])))
+        return int(await self._eval(self._incr, [self._k(key)], [ttl, amount]))
 
     async def incr_unless(self, key: str, ttl: int, blockers: tuple[str, ...],
                           first: tuple[str, str, int] | None = None) -> tuple[int, int]:
@@ -117,7 +138,7 @@ class RedisStore:
         if first is not None:
             keys.append(self._k(first[0]))
             args += [first[1], first[2]]
-        count, left = await self._call(lambda: self._incr_unless(keys=keys, args=args))
+        count, left = await self._eval(self._incr_unless, keys, args)
         return int(count), int(left)
 
     async def ttl(self, key: str) -> int | None:
@@ -125,7 +146,7 @@ class RedisStore:
         return None if left < 0 else int(left)
 
     async def set_add(self, key: str, member: str, ttl: int) -> None:
-        await self._call(lambda: self._set_add(keys=[self._k(key)], args=[member, ttl]))
+        await self._eval(self._set_add, [self._k(key)], [member, ttl])
 
     async def set_remove(self, key: str, member: str) -> None:
         await self._call(lambda: self._redis.srem(self._k(key), member))

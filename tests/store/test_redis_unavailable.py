@@ -19,6 +19,8 @@ OPERATIONS: dict[str, Callable[[RedisStore], Awaitable[object]]] = {
     "take": lambda s: s.take("k"),
     "delete": lambda s: s.delete("k"),
     "incr": lambda s: s.incr("k", ttl=10),
+    "incr_unless": lambda s: s.incr_unless("k", ttl=10, blockers=("b",)),
+    "take_leaving": lambda s: s.take_leaving("k", "t", "trace", ttl=10),
     "ttl": lambda s: s.ttl("k"),
     "set_add": lambda s: s.set_add("k", "m", ttl=10),
     "set_remove": lambda s: s.set_remove("k", "m"),
