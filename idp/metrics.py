@@ -96,10 +96,10 @@ def observe_audit(kind: str, outcome: str, client_id: str | None, detail: dict[s
 class MeteredAudit(Audit):
     """The audit log, counting each event for Prometheus before it is written."""
 
-    async def record(self, kind: str, outcome: str, *, actor: str | None = None,
-                     client_id: str | None = None, ip: str | None = None, **detail: Any) -> None:
+    def _event(self, kind: str, outcome: str, actor: str | None, client_id: str | None,
+               ip: str | None, detail: dict[str, Any]) -> dict[str, Any]:
         observe_audit(kind, outcome, client_id, detail)
-        await super().record(kind, outcome, actor=actor, client_id=client_id, ip=ip, **detail)
+        return super()._event(kind, outcome, actor, client_id, ip, detail)
 
 
 @event.listens_for(LogoutDelivery.status, "set")

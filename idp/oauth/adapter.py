@@ -229,8 +229,11 @@ async def commit(ctx: OAuthContext, *, kind: str = "token") -> bool:
     for write in ctx.writes:
         await write()
     for note in ctx.audit:
-        await services.audit.record(kind, note.outcome, actor=note.actor,
-                                    client_id=note.client_id, ip=ctx.ip, **note.detail)
+        record = services.audit.record
+        if note.outcome == "success" and note.detail.get("grant") == "client_credentials":
+            record = services.audit.record_behind  # a machine's token: written behind (audit.py)
+        await record(kind, note.outcome, actor=note.actor, client_id=note.client_id, ip=ctx.ip,
+                     **note.detail)
     return True
 
 

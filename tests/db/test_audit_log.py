@@ -115,19 +115,23 @@ async def test_detail_defaults_to_an_empty_object(audit_engine: AsyncEngine, eng
     assert [(row.client_id, row.ip) for row in rows] == [(None, None), (None, None)]
 
 
+async def _hold_audit_table(blocker: Any, database_url: str) -> None:
+    """Keep the audit transaction from committing until `blocker` ends."""
+    if database_url.startswith("postgresql"):
+        await blocker.execute(text("LOCK TABLE audit_events IN EXCLUSIVE MODE"))
+    else:  # SQLite: an open write transaction holds the database's single write lock
+        await blocker.execute(insert(AuditEvent.__table__), {
+            "at": datetime.now(UTC), "kind": "blocker", "outcome": "ok", "actor": _actor(),
+            "detail": {}})
+
+
 async def test_record_returns_only_after_its_row_is_committed(
     audit_engine: AsyncEngine, engine: AsyncEngine, migrated_database: str
 ) -> None:
     audit = Audit(sessionmaker(audit_engine))
     actor = _actor()
     async with engine.begin() as blocker:
-        # hold the table so the audit transaction cannot commit yet
-        if migrated_database.startswith("postgresql"):
-            await blocker.execute(text("LOCK TABLE audit_events IN EXCLUSIVE MODE"))
-        else:  # SQLite: an open write transaction holds the database's single write lock
-            await blocker.execute(insert(AuditEvent.__table__), {
-                "at": datetime.now(UTC), "kind": "blocker", "outcome": "ok", "actor": _actor(),
-                "detail": {}})
+        await _hold_audit_table(blocker, migrated_database)
         pending = asyncio.create_task(audit.record("login", "success", actor=actor))
         await asyncio.sleep(0.5)
         assert not pending.done()
@@ -195,6 +199,46 @@ async def test_a_database_without_the_table_logs_and_never_raises_or_hangs(
     logged = " ".join(r.getMessage() for r in caplog.records if r.name == "idp.audit")
     assert "audit write failed" in logged
     assert all(f"u{n}" in logged for n in range(5))
+
+
+async def test_record_behind_returns_before_the_commit_and_close_writes_it(
+    audit_engine: AsyncEngine, engine: AsyncEngine, migrated_database: str
+) -> None:
+    audit = Audit(sessionmaker(audit_engine))
+    actor = _actor()
+    async with engine.begin() as blocker:
+        await _hold_audit_table(blocker, migrated_database)
+        for n in range(3):
+            # returns although nothing can be committed while the table is held
+            await asyncio.wait_for(audit.record_behind("token", "success", actor=actor,
+                                                       client_id="svc", n=n), 1)
+        await asyncio.sleep(0.2)
+    await asyncio.wait_for(audit.close(), 20)
+    rows = await _rows(engine, actor)
+    assert sorted(row.detail["n"] for row in rows) == [0, 1, 2]
+    assert {(row.kind, row.outcome, row.client_id) for row in rows} == {("token", "success", "svc")}
+
+
+async def test_record_behind_waits_once_the_backlog_is_full(
+    audit_engine: AsyncEngine, engine: AsyncEngine, migrated_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("idp.audit.MAX_BEHIND", 5)
+    audit = Audit(sessionmaker(audit_engine))
+    actor = _actor()
+    async with engine.begin() as blocker:
+        await _hold_audit_table(blocker, migrated_database)
+        for n in range(5):
+            await asyncio.wait_for(audit.record_behind("token", "success", actor=actor, n=n), 1)
+        # the writer has taken some as its batch (blocked on the table); fill the queue again
+        while len(audit._pending) < 5:
+            await audit.record_behind("token", "success", actor=actor, n=-1)
+        waiting = asyncio.create_task(audit.record_behind("token", "success", actor=actor, n=99))
+        await asyncio.sleep(0.5)
+        assert not waiting.done()  # a full backlog: it waits for its commit, as record() does
+    await asyncio.wait_for(waiting, 20)
+    assert await _count(engine, actor, n=99) == 1
+    await audit.close()
 
 
 async def test_close_waits_for_queued_events(audit_engine: AsyncEngine, engine: AsyncEngine) -> None:

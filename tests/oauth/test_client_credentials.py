@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from joserfc import jwt
+from sqlalchemy import select
 
+from idp.db.models import AuditEvent
 from idp.oauth.clients import create_client
 from tests.oauth.flow import jwks, register
 from tests.support.server import LiveIdp
@@ -26,6 +30,27 @@ async def test_client_gets_a_machine_token(live: LiveIdp) -> None:
     assert "id_token" not in body and "refresh_token" not in body
     claims = jwt.decode(body["access_token"], await jwks(live)).claims
     assert claims["sub"] == client.client_id and claims["client_id"] == client.client_id
+
+
+async def test_machine_tokens_are_audited_behind_the_response(live: LiveIdp) -> None:
+    """A client_credentials token's audit event is written behind the response (idp/audit.py):
+    it lands in the log shortly after, with the client, the grant and the scope."""
+    client = await machine(live)
+    async with live.client() as http:
+        for _ in range(3):
+            response = await http.post("/token", data={"grant_type": "client_credentials",
+                                                       "scope": "api.read"}, auth=client.basic)
+            assert response.status_code == 200
+    rows: list[AuditEvent] = []
+    for _ in range(100):
+        async with live.services.db() as db:
+            rows = list(await db.scalars(select(AuditEvent).where(
+                AuditEvent.client_id == client.client_id)))
+        if len(rows) == 3:
+            break
+        await asyncio.sleep(0.05)
+    assert [(r.kind, r.outcome, r.actor, r.detail["grant"], r.detail["scope"]) for r in rows] == \
+        [("token", "success", client.client_id, "client_credentials", "api.read")] * 3
 
 
 async def test_default_scope_is_the_clients_api_scopes(live: LiveIdp) -> None:

@@ -4,11 +4,15 @@ OIDC Core §12."""
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
+from collections import Counter
 
 import httpx
 from authlib.integrations.httpx_client import AsyncOAuth2Client
+from sqlalchemy import select
 
+from idp.db.models import AuditEvent
 from tests.oauth.flow import (
     REDIRECT,
     Browser,
@@ -47,6 +51,22 @@ async def test_refresh_through_authlib_client_rotates(live: LiveIdp, first_party
     assert "nonce" not in new
 
 
+def refreshes_counted(metrics: str, client: RegisteredClient) -> float:
+    found = re.search(r'^idp_tokens_issued_total\{client_id="' + re.escape(client.client_id)
+                      + r'",grant_type="refresh_token"\} ([0-9.]+)$', metrics, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+async def test_a_rotation_is_counted_in_the_metrics(live: LiveIdp, first_party) -> None:
+    first = await tokens_for(live, first_party, scope=SCOPE)
+    async with live.client() as http:
+        before = refreshes_counted((await http.get("/metrics")).text, first_party)
+        assert (await refresh(live, first_party, first["refresh_token"])).status_code == 200
+        assert (await refresh(live, first_party, first["refresh_token"])).status_code == 400
+        after = refreshes_counted((await http.get("/metrics")).text, first_party)
+    assert after - before == 1  # the reuse is not a token issued
+
+
 async def test_reuse_of_a_rotated_token_revokes_the_family(live: LiveIdp, first_party) -> None:
     first = await tokens_for(live, first_party, scope=SCOPE)
     second = (await refresh(live, first_party, first["refresh_token"])).json()
@@ -57,13 +77,26 @@ async def test_reuse_of_a_rotated_token_revokes_the_family(live: LiveIdp, first_
     assert after.status_code == 400 and after.json()["error"] == "invalid_grant"
 
 
+async def refresh_outcomes(live: LiveIdp, client: RegisteredClient) -> list[str]:
+    async with live.services.db() as db:
+        rows = await db.scalars(select(AuditEvent).where(
+            AuditEvent.kind == "token", AuditEvent.client_id == client.client_id))
+        return [row.outcome for row in rows
+                if row.outcome != "success" or row.detail.get("grant") == "refresh_token"]
+
+
 async def test_concurrent_refreshes_only_one_wins(live: LiveIdp, first_party) -> None:
     first = await tokens_for(live, first_party, scope=SCOPE)
+    before = Counter(await refresh_outcomes(live, first_party))
     results = await asyncio.gather(*(refresh(live, first_party, first["refresh_token"])
                                      for _ in range(4)))
     statuses = sorted(response.status_code for response in results)
     assert statuses.count(200) <= 1, statuses
     assert statuses.count(400) >= 3, statuses
+    # the audit log says what happened: a success only for a rotation that was answered
+    logged = Counter(await refresh_outcomes(live, first_party)) - before
+    assert logged["success"] == statuses.count(200), logged
+    assert logged["refresh_reuse"] + logged["invalid_grant"] >= 3, logged
 
 
 async def test_scope_may_be_narrowed_not_widened(live: LiveIdp, first_party) -> None:
