@@ -11,10 +11,12 @@ before. `record()` returns only once its row is committed.
 `record_behind()` queues the same way but returns at once (write-behind): for tokens issued to
 machines (client_credentials), the busiest and least personal events, where waiting for the
 commit cost an eighth of each token's CPU (an extra suspension of the request and smaller
-batches). Such a row reaches the database a batch later; `close()` waits for it, so only a
-crash of the process loses rows still queued. A backlog (the database slow or gone) makes it wait
-like `record()`, so the queue stays bounded. Everything that concerns people (logins, codes,
-refresh tokens) and every failure stays on `record()`.
+batches). While only such rows are queued, the writer lingers up to 5 ms for more to join them
+(a row someone waits for ends the linger): a tenth less CPU again, as PostgreSQL commits far
+fewer transactions. `close()` waits for them, so only a crash of the process loses rows still
+queued. A backlog (the database slow or gone) makes it wait like `record()`, so the queue stays
+bounded. Everything that concerns people (logins, codes, refresh tokens) and every failure
+stays on `record()`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ log = logging.getLogger("idp.audit")
 MAX_BATCH = 500
 # events queued by record_behind() beyond this wait for their commit, as record() does
 MAX_BEHIND = 5000
+# while only such events are queued, the writer lets more join them for this long (nobody waits
+# for them, and one transaction of many rows costs both sides far less than many of few)
+BEHIND_LINGER = 0.005
 
 _INSERT = insert(AuditEvent.__table__)
 
@@ -51,6 +56,8 @@ class Audit:
         self._engine: AsyncEngine = sessions.kw["bind"]
         self._direct = pg_direct(self._engine)
         self._pending: list[_Waiting] = []
+        self._waiters_queued = 0  # rows in _pending whose caller waits (record())
+        self._lingering: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
 
     async def record(
@@ -63,6 +70,9 @@ class Audit:
         loop = asyncio.get_running_loop()
         written: asyncio.Future[None] = loop.create_future()
         self._pending.append((row, written))
+        self._waiters_queued += 1
+        if self._lingering is not None and not self._lingering.done():
+            self._lingering.set_result(None)  # someone waits now: write without lingering
         self._wake(loop)
         await written
 
@@ -111,8 +121,11 @@ class Audit:
         batch: list[_Waiting] = []
         try:
             while self._pending:
+                if not self._waiters_queued and len(self._pending) < MAX_BATCH:
+                    await self._linger()
                 batch = self._pending[:MAX_BATCH]
                 del self._pending[:MAX_BATCH]
+                self._waiters_queued -= sum(1 for _, written in batch if written is not None)
                 await self._write([row for row, _ in batch])
                 _wake_waiters(batch)
                 batch = []
@@ -120,10 +133,23 @@ class Audit:
             # cancelled (the loop is shutting down without close()): nobody may wait forever
             unwritten = batch + self._pending
             del self._pending[:]
+            self._waiters_queued = 0
             log.error("audit writer stopped: %d event(s) may not have been written: %s",
                       len(unwritten), _describe([row for row, _ in unwritten]))
             _wake_waiters(unwritten)
             raise
+
+    async def _linger(self) -> None:
+        """Wait BEHIND_LINGER for more events to join the batch, or until record() queues one
+        that its caller waits for."""
+        loop = asyncio.get_running_loop()
+        lingering = self._lingering = loop.create_future()
+        timer = loop.call_later(BEHIND_LINGER, _settle, lingering)
+        try:
+            await lingering
+        finally:
+            timer.cancel()
+            self._lingering = None
 
     async def _write(self, rows: list[Row]) -> None:
         """Write a batch in one transaction. If it fails because of a row (one that cannot be
@@ -156,6 +182,11 @@ class Audit:
             return
         async with self._engine.begin() as conn:
             await conn.execute(_INSERT, rows)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _wake_waiters(batch: list[_Waiting]) -> None:

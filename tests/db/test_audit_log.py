@@ -241,6 +241,34 @@ async def test_record_behind_waits_once_the_backlog_is_full(
     await audit.close()
 
 
+async def test_events_nobody_waits_for_linger_to_share_a_transaction(
+    audit_engine: AsyncEngine, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("idp.audit.BEHIND_LINGER", 0.3)
+    audit = Audit(sessionmaker(audit_engine))
+    commits = Commits(audit_engine)
+    actor = _actor()
+    for n in range(4):  # a trickle: each would otherwise be a transaction of its own
+        await audit.record_behind("token", "success", actor=actor, n=n)
+        await asyncio.sleep(0.02)
+    await audit.close()
+    assert await _count(engine, actor) == 4
+    assert await _transactions(engine, actor, commits) == 1
+
+
+async def test_an_event_someone_waits_for_cuts_the_linger_short(
+    audit_engine: AsyncEngine, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("idp.audit.BEHIND_LINGER", 30.0)
+    audit = Audit(sessionmaker(audit_engine))
+    actor = _actor()
+    await audit.record_behind("token", "success", actor=actor, n=0)
+    await asyncio.sleep(0.05)  # the writer is lingering now
+    await asyncio.wait_for(audit.record("login", "success", actor=actor), 5)
+    assert await _count(engine, actor) == 2
+    await asyncio.wait_for(audit.close(), 5)
+
+
 async def test_close_waits_for_queued_events(audit_engine: AsyncEngine, engine: AsyncEngine) -> None:
     audit = Audit(sessionmaker(audit_engine))
     actor = _actor()
