@@ -81,7 +81,8 @@ class IdpRequest(OAuth2Request):
 
 async def read_params(request: Request) -> tuple[MultiItems, MultiItems]:
     """(query items, form items); a body that is not a form counts as empty."""
-    query = list(request.query_params.multi_items())
+    # most back-channel requests carry no query string: skip building QueryParams for them
+    query = list(request.query_params.multi_items()) if request.scope.get("query_string") else []
     form: MultiItems = []
     if request.method == "POST" and is_form(request.headers.get("content-type", "")):
         try:
@@ -94,10 +95,14 @@ async def read_params(request: Request) -> tuple[MultiItems, MultiItems]:
 def oauth_request(services: Services, request: Request, query: MultiItems,
                   form: MultiItems) -> IdpRequest:
     """The public URL (issuer + path) is what authlib sees, not the socket's: behind a TLS
-    proxy the socket says http while clients spoke https."""
-    uri = services.settings.issuer + request.url.path
-    if request.url.query:
-        uri += "?" + request.url.query
+    proxy the socket says http while clients spoke https. Path and query are taken from the
+    scope as starlette's URL would give them, without building the whole URL."""
+    scope = request.scope
+    path = scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    uri = services.settings.issuer + path
+    raw_query = scope.get("query_string", b"")
+    if raw_query:
+        uri += "?" + raw_query.decode("utf-8", "replace")
     return IdpRequest(request.method, uri, request.headers, query, form)
 
 
