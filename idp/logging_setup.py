@@ -157,17 +157,27 @@ def log_access(scope: Scope, status: int, rid: str, seconds: float) -> None:
     if not access_log.isEnabledFor(logging.INFO):
         return
     method, path, client = scope["method"], scope.get("path", ""), scope.get("client")
-    fields = {"request_id": rid, "method": method, "path": path, "status": status,
-              "client": client[0] if client else None, "duration_ms": round(seconds * 1000, 1)}
+    host = client[0] if client else None
+    duration_ms = round(seconds * 1000, 1)
     sink = _direct_sink()
     if sink is None:
-        access_log.info("%s %s %s", method, path, status, extra=fields)
+        access_log.info("%s %s %s", method, path, status, extra={
+            "request_id": rid, "method": method, "path": path, "status": status, "client": host,
+            "duration_ms": duration_ms})
         return
-    # the line JsonFormatter would write, without a LogRecord and the handler chain (~3x cheaper)
-    sink.write_line(json.dumps({
-        "ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": "info",
-        "logger": "idp.access", "message": f"{method} {path} {status}", **fields,
-    }, ensure_ascii=False))
+    # the line JsonFormatter would write (json.dumps of the same dict, key for key), without a
+    # LogRecord and the handler chain, and without json.dumps walking a dict: a tenth the cost
+    sink.write_line(
+        f'{{"ts": "{datetime.now(UTC).isoformat(timespec="milliseconds")}", "level": "info", '
+        f'"logger": "idp.access", "message": {_json_str(f"{method} {path} {status}")}, '
+        f'"request_id": {_json_str(rid)}, "method": {_json_str(method)}, '
+        f'"path": {_json_str(path)}, "status": {int(status)}, '
+        f'"client": {"null" if host is None else _json_str(host)}, '
+        f'"duration_ms": {duration_ms!r}}}')
+
+
+# a str as a JSON string, non-ASCII kept (json.dumps(…, ensure_ascii=False) writes the same)
+_json_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
 def _direct_sink() -> BatchedStreamHandler | None:

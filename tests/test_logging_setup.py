@@ -52,10 +52,12 @@ def test_info_lines_wait_for_the_interval_and_warnings_go_at_once(stderr: io.Str
     assert json.loads(stderr.getvalue().splitlines()[-1])["message"] == "later"
 
 
-def test_the_direct_access_line_is_the_one_logging_writes(stderr: io.StringIO) -> None:
-    log_access(SCOPE, 200, "rid-1", 0.01234)
+def _both_ways(stderr: io.StringIO, scope: dict[str, object], status: int, rid: str,
+               seconds: float) -> tuple[str, str]:
+    """The access line as the direct path writes it and as the logging path would."""
+    log_access(scope, status, rid, seconds)
     _handler().flush()
-    direct = json.loads(stderr.getvalue())
+    direct = stderr.getvalue().rstrip("\n")
 
     # the same call through the logging path (a second handler turns the direct path off)
     records: list[logging.LogRecord] = []
@@ -63,14 +65,30 @@ def test_the_direct_access_line_is_the_one_logging_writes(stderr: io.StringIO) -
     catcher.emit = records.append  # type: ignore[method-assign]
     logging.root.addHandler(catcher)
     try:
-        log_access(SCOPE, 200, "rid-1", 0.01234)
+        log_access(scope, status, rid, seconds)
     finally:
         logging.root.removeHandler(catcher)
-    through_logging = json.loads(JsonFormatter().format(records[0]))
+    return direct, JsonFormatter().format(records[0])
 
+
+def test_the_direct_access_line_is_the_one_logging_writes(stderr: io.StringIO) -> None:
+    direct_text, logging_text = _both_ways(stderr, SCOPE, 200, "rid-1", 0.01234)
+    direct, through_logging = json.loads(direct_text), json.loads(logging_text)
     assert list(direct) == list(through_logging)  # same keys, same order
     direct.pop("ts"), through_logging.pop("ts")
     assert direct == through_logging == {
         "level": "info", "logger": "idp.access", "message": "POST /token 200",
         "request_id": "rid-1", "method": "POST", "path": "/token", "status": 200,
         "client": "10.1.2.3", "duration_ms": 12.3}
+
+
+@pytest.mark.parametrize("scope", [
+    {"method": "GET", "path": '/统一身份认证/"quoted"\\back\tslash\u2028', "client": None},
+    {"method": "GET", "path": "/x", "client": ("2001:db8::1", 1)},
+])
+def test_the_direct_access_line_is_written_character_for_character(
+        stderr: io.StringIO, scope: dict[str, object]) -> None:
+    direct, through_logging = _both_ways(stderr, scope, 404, "0123abcd", 2.0)
+    # the timestamps may differ in their last digits: everything after them must not
+    assert direct.split('"level"', 1)[1] == through_logging.split('"level"', 1)[1]
+    assert json.loads(direct)["path"] == scope["path"]
