@@ -98,8 +98,8 @@ class Audit:
                 "client_id": client_id, "ip": ip, "detail": detail}
 
     async def close(self) -> None:
-        """Wait until every event handed to `record()` so far has been written (or logged as
-        lost). Call before disposing of the engine."""
+        """Wait until every event handed to `record()` or `record_behind()` so far has been
+        written (or logged as lost). Call before disposing of the engine."""
         loop = asyncio.get_running_loop()
         while self._pending or self._writing_in(loop):
             await asyncio.wait({self._wake(loop)})
@@ -191,7 +191,8 @@ def _settle(future: asyncio.Future[None]) -> None:
 
 def _wake_waiters(batch: list[_Waiting]) -> None:
     for _, written in batch:
-        if written is None or written.done():  # its caller was cancelled; the row was written all the same
+        # nobody waits (record_behind), or the caller was cancelled: the row was written all the same
+        if written is None or written.done():
             continue
         try:
             written.set_result(None)
