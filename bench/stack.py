@@ -20,7 +20,7 @@ from uuid import uuid4
 import httpx
 
 from bench.slapd import BenchSlapd
-from idp.logging_setup import server_log_config
+from idp.monitoring.logs import server_log_config
 from tests.support.slapd import SERVICE_DN, SERVICE_PASSWORD, SUFFIX
 
 ROOT = Path(__file__).parents[1]
@@ -41,7 +41,7 @@ def use_idp_root(root: Path | None) -> None:
         IDP_COMMAND[:] = [str(IDP_BIN)]
         return
     IDP_ROOT = root.resolve()
-    IDP_COMMAND[:] = [sys.executable, "-c", "import sys; from idp.cli import main; sys.exit(main())"]
+    IDP_COMMAND[:] = [sys.executable, "-c", "import sys; from idp.cli.main import main; sys.exit(main())"]
 
 # high enough never to refuse bench traffic; documented in bench/README.md
 BENCH_LIMITS = {

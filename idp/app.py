@@ -7,22 +7,19 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from starlette.types import Receive, Scope, Send
 
-from directory.base import Directory
-from directory.writes import DirectoryWriter, open_writer
-from idp.audit import Audit
+from directory.writes import open_writer
 from idp.db.engine import close_engine, open_engine, sessionmaker
-from idp.interaction import Interactions
-from idp.keys import KeyRing
-from idp.sessions import SessionManager
+from idp.keys.ring import KeyRing
+from idp.services import Services
 from idp.settings import Settings
-from idp.store import Store, open_store
+from idp.sso.sessions import SessionManager
+from idp.sso.signins import Interactions
+from idp.store import open_store
 
 log = logging.getLogger("idp")
 
@@ -31,26 +28,10 @@ log = logging.getLogger("idp")
 KEY_RELOAD_SECONDS = 5.0
 
 
-@dataclass
-class Services:
-    """Everything a request may need, opened once per process."""
-
-    settings: Settings
-    engine: AsyncEngine
-    db: async_sessionmaker
-    store: Store
-    directory: Directory
-    keys: KeyRing
-    sessions: SessionManager
-    interactions: Interactions
-    audit: Audit
-    writer: DirectoryWriter  # writes people: the local directory itself, or LDAP's admin bind
-
-
 async def open_services(settings: Settings, *, migrate: bool = True) -> Services:
     from directory.factory import open_directory
     from idp.db.migrate import upgrade
-    from idp.metrics import MeteredAudit, MeteredStore, observe_directory
+    from idp.monitoring.metrics import MeteredAudit, MeteredStore, observe_directory
 
     if migrate:
         await upgrade(settings.database_url)
@@ -97,7 +78,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     _include_routers(app)
     from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-    from idp.edge import Edge
+    from idp.server.edge import Edge
 
     # the proxy headers first, in the app itself, so that every server it runs under (`idp
     # serve`, the tests, the demo, the bench's granian) sees the same client address and scheme
@@ -137,10 +118,10 @@ def _include_routers(app: FastAPI) -> None:
     from idp.admin.api import router as admin_api_router
     from idp.admin.console import router as admin_console_router
     from idp.admin.portal import router as portal_router
-    from idp.admin.registration import router as registration_router
-    from idp.health import router as health_router
-    from idp.metrics import router as metrics_router
-    from idp.oauth.routes import router as oauth_router
+    from idp.monitoring.metrics import router as metrics_router
+    from idp.protocols.oidc.registration import router as registration_router
+    from idp.protocols.oidc.routes import router as oauth_router
+    from idp.server.health import router as health_router
     from idp.web.routes import router as web_router
 
     app.include_router(health_router)

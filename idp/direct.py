@@ -11,8 +11,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idp.deps import services_of
-from idp.oauth.routes import ENDPOINTS, Endpoint, authorize_resume
+from idp.protocols.oidc.routes import ENDPOINTS, Endpoint, authorize_resume
+from idp.services import services_of
 from idp.web import login
 from idp.web.unavailable import outage_page
 

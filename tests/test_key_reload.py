@@ -7,7 +7,7 @@ import asyncio
 import time
 
 from idp.app import KEY_RELOAD_SECONDS
-from idp.keys import KeyRing
+from idp.keys.ring import KeyRing
 from tests.support.server import LiveIdp
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from idp.logging_setup import BatchedStreamHandler, JsonFormatter, log_access, server_log_config
+from idp.monitoring.logs import BatchedStreamHandler, JsonFormatter, log_access, server_log_config
 
 SCOPE = {"method": "POST", "path": "/token", "client": ("10.1.2.3", 5555)}
 

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from idp.admin import service_audit
 from idp.admin.api_common import ERRORS, AdminApiRoute, AdminDep
 from idp.admin.api_models import AuditPageOut, StatsOut
-from idp.deps import ServicesDep
+from idp.services import ServicesDep
 
 router = APIRouter(route_class=AdminApiRoute, responses=ERRORS, tags=["admin: audit"])
 

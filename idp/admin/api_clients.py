@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from idp.admin import service_clients
 from idp.admin.api_common import ERRORS, AdminApiRoute, AdminDep, actor_of
 from idp.admin.api_models import ClientEditIn, ClientOut, DeletedOut, SecretOut
-from idp.deps import ServicesDep
+from idp.services import ServicesDep
 
 router = APIRouter(route_class=AdminApiRoute, responses=ERRORS, tags=["admin: clients"])
 

@@ -18,7 +18,7 @@ from directory.base import DirectoryError
 from idp.admin.api_models import ErrorOut
 from idp.admin.auth import ADMIN_SCOPE, AdminPrincipal, BearerProblem, authenticate_bearer
 from idp.admin.service_common import Actor, AdminError
-from idp.deps import ServicesDep
+from idp.services import ServicesDep
 from idp.store.base import StoreUnavailable
 
 log = logging.getLogger("idp.admin")

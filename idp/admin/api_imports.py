@@ -15,7 +15,7 @@ from idp.admin.api_common import ERRORS, NO_STORE, AdminApiRoute, AdminDep, acto
 from idp.admin.service_common import NotFound
 from idp.admin.service_import import ImportTarget, check_file
 from idp.admin.service_import_rows import MAX_BYTES
-from idp.deps import ServicesDep
+from idp.services import ServicesDep
 
 router = APIRouter(route_class=AdminApiRoute, responses=ERRORS, tags=["admin: import"])
 

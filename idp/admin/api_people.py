@@ -24,7 +24,7 @@ from idp.admin.api_models import (
     ResetOut,
     epoch,
 )
-from idp.deps import ServicesDep
+from idp.services import ServicesDep
 
 router = APIRouter(route_class=AdminApiRoute, responses=ERRORS)
 FIELDS = ("name", "given_name", "family_name", "email", "phone", "number", "department", "title",

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from idp.admin import service_sessions
 from idp.admin.api_common import ERRORS, AdminApiRoute, AdminDep, actor_of
 from idp.admin.api_models import EndedOut, SessionOut, SessionsOut
-from idp.deps import ServicesDep
+from idp.services import ServicesDep
 
 router = APIRouter(route_class=AdminApiRoute, responses=ERRORS, tags=["admin: sessions"])
 

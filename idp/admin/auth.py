@@ -21,15 +21,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from directory.base import Person
-from idp.keys import InvalidToken
-from idp.oauth import person_scopes
-from idp.oauth.ledger import is_jti_revoked
+from idp.keys.ring import InvalidToken
+from idp.protocols.oidc import person_scopes
+from idp.protocols.oidc.ledger import is_jti_revoked
 from idp.web.i18n import choose_locale
 from idp.web.login_area import LoginArea, SignedIn, signed_in
 from idp.web.pages import error_page
 
 if TYPE_CHECKING:
-    from idp.app import Services
+    from idp.services import Services
     from idp.settings import Settings
 
 ADMIN_SCOPE = "idp:admin"

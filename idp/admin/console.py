@@ -19,7 +19,7 @@ from idp.admin.console_clients import router as clients_router
 from idp.admin.console_import import router as import_router
 from idp.admin.console_people import router as people_router
 from idp.admin.console_render import CONSOLE_CSS, ConsoleRoute
-from idp.deps import ServicesDep
+from idp.services import ServicesDep
 from idp.web.login_area import finish_login, start_login
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)

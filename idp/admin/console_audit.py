@@ -15,7 +15,7 @@ from idp.admin.console_chart import sign_in_chart
 from idp.admin.console_render import ConsoleRoute, open_console, page_links
 from idp.admin.service_common import Invalid, record
 from idp.admin.service_sessions import client_names
-from idp.deps import ServicesDep
+from idp.services import ServicesDep
 
 router = APIRouter(route_class=ConsoleRoute)
 FILTERS = ("kind", "outcome", "actor", "client_id", "from", "to")

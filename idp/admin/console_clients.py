@@ -13,7 +13,7 @@ from idp.admin import service_clients, service_groups
 from idp.admin.console_people import person_path
 from idp.admin.console_render import Console, ConsoleRoute, field, open_console, open_form
 from idp.admin.service_common import Invalid
-from idp.deps import ServicesDep
+from idp.services import ServicesDep
 
 router = APIRouter(route_class=ConsoleRoute)
 

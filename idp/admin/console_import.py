@@ -12,7 +12,7 @@ from idp.admin.console_i18n import text
 from idp.admin.console_render import ConsoleRoute, failure_page, open_console, open_form
 from idp.admin.service_import import ImportTarget, check_file
 from idp.admin.service_import_rows import MAX_BYTES
-from idp.deps import ServicesDep
+from idp.services import ServicesDep
 
 router = APIRouter(route_class=ConsoleRoute)
 REFRESH_SECONDS = 2

@@ -14,7 +14,7 @@ from directory.base import Person
 from idp.admin import service_groups, service_people, service_sessions
 from idp.admin.console_render import Console, ConsoleRoute, field, open_console, open_form, page_links
 from idp.admin.service_common import Invalid
-from idp.deps import ServicesDep
+from idp.services import ServicesDep
 
 router = APIRouter(route_class=ConsoleRoute)
 FIELDS = ("name", "family_name", "given_name", "email", "phone", "number", "department", "title",

@@ -28,7 +28,7 @@ from directory.base import DirectoryError
 from idp.admin.auth import CONSOLE, require_person
 from idp.admin.console_i18n import text
 from idp.admin.service_common import Actor, AdminError
-from idp.app import Services
+from idp.services import Services
 from idp.store.base import StoreUnavailable
 from idp.web import csrf
 from idp.web.cookies import client_ip

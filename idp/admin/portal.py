@@ -18,18 +18,17 @@ from starlette.responses import RedirectResponse, Response
 
 from directory.base import DirectoryError
 from idp.admin import portal_auth
-from idp.admin import registration_store as store
 from idp.admin.portal_auth import Developer
 from idp.admin.portal_forms import AppForm, read_form, scope_choices, to_metadata
 from idp.admin.portal_i18n import text as portal_text
 from idp.admin.portal_render import PORTAL_CSS, portal_error, portal_locale, render
 from idp.admin.portal_snippets import snippets
-from idp.admin.registration_metadata import MetadataError
-from idp.app import Services
 from idp.db.models import Client
-from idp.deps import ServicesDep
-from idp.oauth.claims import person_claims
-from idp.oauth.clients import get_client
+from idp.protocols.oidc import registration_store as store
+from idp.protocols.oidc.claims import person_claims
+from idp.protocols.oidc.clients import get_client
+from idp.protocols.oidc.registration_metadata import MetadataError
+from idp.services import Services, ServicesDep
 from idp.web import csrf, login_area
 from idp.web.cookies import client_ip
 from idp.web.unavailable import PageRoute

@@ -15,8 +15,8 @@ from starlette.responses import RedirectResponse, Response
 
 from directory.base import Person
 from idp.admin.portal_render import portal_error
-from idp.app import Services
-from idp.sessions import SsoSession
+from idp.services import Services
+from idp.sso.sessions import SsoSession
 from idp.web import login_area
 from idp.web.login_area import LoginArea
 

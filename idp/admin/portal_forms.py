@@ -10,15 +10,15 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-from idp.admin.registration_metadata import (
+from idp.db.models import Client
+from idp.protocols.oidc.claims import SUPPORTED_SCOPES
+from idp.protocols.oidc.registration_metadata import (
     BASIC_SCOPES,
     ClientMetadata,
     MetadataError,
     client_information,
     parse_metadata,
 )
-from idp.db.models import Client
-from idp.oauth.claims import SUPPORTED_SCOPES
 from idp.web.i18n import Locale
 from idp.web.scopes import describe
 

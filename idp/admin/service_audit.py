@@ -17,7 +17,7 @@ from idp.admin.service_common import Invalid
 from idp.db.models import AuditEvent, Client
 
 if TYPE_CHECKING:
-    from idp.app import Services
+    from idp.services import Services
 
 MAX_PAGE_SIZE = 500
 EXPORT_BATCH = 1000

@@ -1,7 +1,7 @@
 """Clients (relying parties): list, approve pending ones, edit, disable / enable, rotate the
 secret, delete (revoking its refresh tokens and consents).
 
-Shares the registration engineer's storage rules (idp/admin/registration_store.py): approved
+Shares the registration engineer's storage rules (idp/protocols/oidc/registration_store.py): approved
 scopes are remembered in `extra["approved_scopes"]`, a rotated secret keeps working for a grace
 period, and every change invalidates the engine's client cache (`invalidate_client`) so this
 process sees it at once and other replicas within the cache's 30 seconds.
@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from idp.admin import registration_store
-from idp.admin.registration_metadata import BASIC_SCOPES
 from idp.admin.service_common import Actor, Conflict, Invalid, NotFound, audited
 from idp.db.models import Client, RefreshToken
-from idp.oauth.clients import CLIENT_STATUSES, invalidate_client, validate_redirect_uri
+from idp.protocols.oidc import registration_store
+from idp.protocols.oidc.clients import CLIENT_STATUSES, invalidate_client, validate_redirect_uri
+from idp.protocols.oidc.registration_metadata import BASIC_SCOPES
 
 if TYPE_CHECKING:
-    from idp.app import Services
+    from idp.services import Services
 
 EDITABLE = ("name", "redirect_uris", "post_logout_redirect_uris", "backchannel_logout_uri",
             "scopes", "skip_consent")

@@ -23,7 +23,7 @@ from directory.base import (
 from directory.writes import DirectoryWriter, WriteRejected
 
 if TYPE_CHECKING:
-    from idp.app import Services
+    from idp.services import Services
 
 log = logging.getLogger("idp.admin")
 T = TypeVar("T")

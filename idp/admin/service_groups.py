@@ -8,7 +8,7 @@ from directory.base import Group
 from idp.admin.service_common import Actor, Invalid, NotFound, audited, directory_errors, writer_of
 
 if TYPE_CHECKING:
-    from idp.app import Services
+    from idp.services import Services
 
 
 async def list_groups(services: Services) -> list[Group]:

@@ -27,10 +27,10 @@ from directory.writes import DirectoryWriter
 from idp.admin.service_common import Actor, writer_of
 from idp.admin.service_fields import generate_password
 from idp.admin.service_import_rows import ImportPlan, ImportRow, RowError, decode, parse
-from idp.audit import Audit
+from idp.db.audit import Audit
 
 if TYPE_CHECKING:
-    from idp.app import Services
+    from idp.services import Services
 
 log = logging.getLogger("idp.admin.import")
 

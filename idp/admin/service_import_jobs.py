@@ -19,7 +19,7 @@ from idp.admin.service_import import ImportResult, ImportTarget, run_import
 from idp.admin.service_import_rows import ImportPlan
 
 if TYPE_CHECKING:
-    from idp.app import Services
+    from idp.services import Services
 
 log = logging.getLogger("idp.admin.import")
 

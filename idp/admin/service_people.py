@@ -38,7 +38,7 @@ from idp.db.models import RefreshToken
 from idp.web.account_reset import issue_reset_link
 
 if TYPE_CHECKING:
-    from idp.app import Services
+    from idp.services import Services
 
 MAX_PAGE_SIZE = 200
 

@@ -1,5 +1,5 @@
 """A person's SSO sessions and the apps signed into in each; ending one or all of them, which
-sends back-channel logout to those apps (OpenID Connect Back-Channel Logout 1.0, idp.logout)."""
+sends back-channel logout to those apps (OpenID Connect Back-Channel Logout 1.0, idp.sso.logout)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from idp.admin.service_common import Actor, NotFound, audited, directory_errors
 from idp.db.models import Client
-from idp.logout import logout_session
+from idp.sso.logout import logout_session
 
 if TYPE_CHECKING:
-    from idp.app import Services
+    from idp.services import Services
 
 ADMIN_WAIT = 5.0  # seconds an admin waits for deliveries before the answer (the rest continue)
 

@@ -55,7 +55,7 @@ ROTATE_REFRESH = (
     " $4::varchar, $5::text, $6::varchar, $7::integer, $8::varchar, $9::json, $10::text,"
     " $11::timestamptz, $12::timestamptz FROM rotated"
 )
-# a password login's second-factor facts (idp/mfa/flow.py login_facts): the client's `extra`
+# a password login's second-factor facts (idp/mfa/factors.py login_facts): the client's `extra`
 # (json) and whether the person enrolled an authenticator app or a passkey
 LOGIN_FACTS = (
     "SELECT (SELECT extra FROM clients WHERE client_id = $1) AS client_extra,"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import idp.db.admin_models  # noqa: F401 - registers its tables on Base
-import idp.mfa.models  # noqa: F401 - registers its tables on Base
+import idp.db.mfa_models  # noqa: F401 - registers its tables on Base
 from directory.local_schema import DirectoryBase
 from idp.db.models import Base
 

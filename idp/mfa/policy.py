@@ -21,7 +21,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from directory.base import Person
-from idp.mfa.config import mfa_settings
 from idp.settings import Settings
 
 ACR_PWD = "urn:campus-idp:acr:pwd"
@@ -82,7 +81,7 @@ def mfa_requirement(settings: Settings, *, client_extra: Mapping[str, Any] | Non
     "acr_values"), or None."""
     if client_requires_mfa(client_extra):
         return "client"
-    if set(mfa_settings(settings).required_groups) & set(person.groups):
+    if set(settings.mfa.required_groups) & set(person.groups):
         return "group"
     if acr_demands_mfa(acr_values):
         return "acr_values"

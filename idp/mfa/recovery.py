@@ -14,8 +14,8 @@ import secrets
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from idp.db.mfa_models import RecoveryCode
 from idp.db.models import utcnow
-from idp.mfa.models import RecoveryCode
 
 COUNT = 10
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford: no i, l, o, u

@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from idp.mfa.config import mfa_settings
 from idp.settings import Settings
 
 KEY_FILE = "mfa-secret.key"
@@ -50,7 +49,7 @@ def _key_file_material(path: Path) -> bytes:
 
 
 def _cipher(settings: Settings) -> AESGCM:
-    configured = mfa_settings(settings).secret_key.get_secret_value()
+    configured = settings.mfa.secret_key.get_secret_value()
     cache_key = "setting:" + configured if configured else "file:" + str(settings.keys_dir)
     with _lock:
         cipher = _cache.get(cache_key)

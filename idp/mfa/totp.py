@@ -20,8 +20,8 @@ import segno
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from idp.db.mfa_models import TotpCredential
 from idp.db.models import utcnow
-from idp.mfa.models import TotpCredential
 from idp.mfa.secretbox import SecretUnreadable, seal, unseal
 from idp.settings import Settings
 

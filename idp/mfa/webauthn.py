@@ -40,13 +40,12 @@ from webauthn.helpers.structs import (
 )
 
 from directory.base import Person
+from idp.db.mfa_models import PasskeyCredential
 from idp.db.models import utcnow
-from idp.mfa.config import mfa_settings
-from idp.mfa.models import PasskeyCredential
 from idp.settings import Settings
 
 if TYPE_CHECKING:
-    from idp.app import Services
+    from idp.services import Services
 
 CHALLENGE_TTL = 300  # seconds a ceremony may take (the browser's own timeout is 120 s)
 TIMEOUT_MS = 120_000
@@ -69,7 +68,7 @@ class RelyingParty:
 
 def relying_party(settings: Settings) -> RelyingParty:
     parts = urlsplit(settings.issuer)
-    rp_id = mfa_settings(settings).webauthn_rp_id or parts.hostname or "localhost"
+    rp_id = settings.mfa.webauthn_rp_id or parts.hostname or "localhost"
     return RelyingParty(rp_id=rp_id, origin=f"{parts.scheme}://{parts.netloc}",
                         name=settings.site.campus_name)
 

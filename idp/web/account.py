@@ -13,12 +13,11 @@ from fastapi import APIRouter, Request
 from sqlalchemy import delete, select, update
 from starlette.responses import RedirectResponse, Response
 
-from idp.app import Services
 from idp.db.models import Client, Consent, RefreshToken
-from idp.deps import ServicesDep
-from idp.logout import logout_session
 from idp.mfa import recovery, totp
 from idp.mfa.webauthn import credentials_of
+from idp.services import Services, ServicesDep
+from idp.sso.logout import logout_session
 from idp.web import login_area
 from idp.web.account_common import ACCOUNT, checked_post, done, visit
 from idp.web.cookies import clear_session_cookie

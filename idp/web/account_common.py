@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from directory.base import Person
-from idp.app import Services
-from idp.sessions import SsoSession
+from idp.services import Services
+from idp.sso.sessions import SsoSession
 from idp.web import csrf, login_area, mfa_text  # noqa: F401  (mfa_text: registers the page strings)
 from idp.web.i18n import Locale, choose_locale
 from idp.web.login_area import LoginArea

@@ -10,11 +10,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from idp.app import Services
-from idp.deps import ServicesDep
 from idp.mfa import recovery, totp
 from idp.mfa import webauthn as passkeys
 from idp.mfa.secretbox import SecretUnreadable, seal, unseal
+from idp.services import Services, ServicesDep
 from idp.web.account_common import Visit, checked_post, done, visit
 from idp.web.unavailable import PageRoute
 

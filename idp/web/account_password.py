@@ -12,9 +12,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from directory.base import DirectoryError, DirectoryUnavailable, InvalidCredentials
-from idp.deps import ServicesDep
 from idp.mfa import attempts
-from idp.mfa.config import mfa_settings
+from idp.services import ServicesDep
 from idp.web.account_common import checked_post, done, visit
 from idp.web.cookies import client_ip
 from idp.web.pages import error_page
@@ -60,7 +59,7 @@ async def change_password(request: Request, services: ServicesDep) -> Response:
     problem = new_password_problem(str(new), str(confirm))
     if problem is not None:
         return again(problem[0], 400, **problem[1])
-    limit = mfa_settings(services.settings).max_failures
+    limit = services.settings.mfa.max_failures
     if await attempts.blocked(store, person.subject, limit, THROTTLE_KIND):
         return again("mfa_err_throttled", 429)
     changer = getattr(services.directory, "change_password", None)

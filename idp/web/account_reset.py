@@ -28,14 +28,13 @@ from starlette.responses import Response
 
 from directory.base import DirectoryError, DirectoryUnavailable, NoSuchEntry, Person
 from directory.writes import open_writer
-from idp.app import Services
-from idp.deps import ServicesDep
-from idp.logout import logout_session
-from idp.mail import MailError, send_mail
+from idp.services import Services, ServicesDep
+from idp.sso.logout import logout_session
 from idp.web import csrf, mfa_text  # noqa: F401  (mfa_text: registers the page strings)
 from idp.web.account_password import MAX_PASSWORD, new_password_problem
 from idp.web.cookies import client_ip
 from idp.web.i18n import Locale, choose_locale, text
+from idp.web.mail import MailError, send_mail
 from idp.web.pages import error_page, render
 from idp.web.unavailable import PageRoute
 

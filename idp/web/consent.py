@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from idp.deps import ServicesDep
+from idp.services import ServicesDep
 from idp.web import csrf
 from idp.web.cookies import client_ip, session_id
 from idp.web.i18n import choose_locale

@@ -24,16 +24,15 @@ from directory.base import (
     Person,
     normalize_username,
 )
-from idp.app import Services
-from idp.deps import ServicesDep
-from idp.interaction import Interaction
-from idp.logout import logout_session
-from idp.mfa.flow import second_factor_step
+from idp.services import Services, ServicesDep
+from idp.sso.logout import logout_session
+from idp.sso.signins import Interaction
+from idp.sso.throttle import LoginThrottle, Verdict
 from idp.web import csrf
 from idp.web.cookies import client_ip, session_id, set_session_cookie
 from idp.web.i18n import Locale, choose_locale
 from idp.web.pages import error_page, render
-from idp.web.throttle import LoginThrottle, Verdict
+from idp.web.second_factor import second_factor_step
 from idp.web.unavailable import PageRoute
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)  # HTML pages, not an API

@@ -30,17 +30,17 @@ from starlette.responses import RedirectResponse, Response
 
 from directory.base import DirectoryUnavailable, Person
 from idp.db.models import Client
-from idp.oauth import ledger
-from idp.oauth.clients import client_cache, invalidate_client
-from idp.oauth.tokens import token_digest
-from idp.sessions import SsoSession
+from idp.protocols.oidc import ledger
+from idp.protocols.oidc.clients import client_cache, invalidate_client
+from idp.protocols.oidc.tokens import token_digest
+from idp.sso.sessions import SsoSession
 from idp.web import csrf
 from idp.web.cookies import session_id
 from idp.web.i18n import from_ui_locales
 from idp.web.pages import error_page
 
 if TYPE_CHECKING:
-    from idp.app import Services
+    from idp.services import Services
 
 LOGIN_TTL = 15 * 60
 MAX_RETURN_PATH = 2000

@@ -18,12 +18,11 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from idp.app import Services
-from idp.deps import ServicesDep
-from idp.keys import InvalidToken
-from idp.logout import logout_session
-from idp.oauth.clients import get_client
-from idp.sessions import SsoSession
+from idp.keys.ring import InvalidToken
+from idp.protocols.oidc.clients import get_client
+from idp.services import Services, ServicesDep
+from idp.sso.logout import logout_session
+from idp.sso.sessions import SsoSession
 from idp.web import csrf
 from idp.web.cookies import clear_session_cookie, session_id
 from idp.web.i18n import Locale, choose_locale

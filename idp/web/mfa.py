@@ -13,20 +13,19 @@ import hmac
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from idp.app import Services
-from idp.deps import ServicesDep
-from idp.interaction import Interaction
 from idp.mfa import attempts, recovery, totp
 from idp.mfa import webauthn as passkeys
-from idp.mfa.config import mfa_settings
-from idp.mfa.flow import Factors, Method, Pending, factors_of, record_success, step_up_pending
+from idp.mfa.factors import Factors, factors_of
 from idp.mfa.policy import ACR_MFA
 from idp.mfa.secretbox import SecretUnreadable, seal, unseal
+from idp.services import Services, ServicesDep
+from idp.sso.signins import Interaction
 from idp.web import csrf, mfa_text  # noqa: F401  (mfa_text: registers the page strings)
 from idp.web.cookies import client_ip, session_id
 from idp.web.i18n import Locale, choose_locale
 from idp.web.login import expired_page, finish_login
 from idp.web.pages import render
+from idp.web.second_factor import Method, Pending, record_success, step_up_pending
 from idp.web.unavailable import PageRoute
 
 router = APIRouter(route_class=PageRoute)
@@ -108,7 +107,7 @@ async def mfa_page(interaction_id: str, request: Request, services: ServicesDep)
         interaction.extra["csrf"] = token
         await services.interactions.save(interaction)
     response = await _page(request, services, interaction, pending, locale=locale, token=token,
-                           factors=await factors_of(services, pending.subject))
+                           factors=await factors_of(services.engine, pending.subject))
     if new:
         csrf.set_cookie(response, token, settings)
     return response
@@ -158,14 +157,14 @@ async def mfa_submit(interaction_id: str, request: Request, services: ServicesDe
     pending = await _pending_for(request, services, interaction, token)
     if pending is None:
         return expired_page(request, locale)
-    factors = await factors_of(services, pending.subject)
+    factors = await factors_of(services.engine, pending.subject)
 
     def field(name: str) -> str:
         value = form.get(name)
         return value[:passkeys.MAX_RESPONSE] if isinstance(value, str) else ""
 
     method = field("method")
-    if await attempts.blocked(services.store, pending.subject, mfa_settings(settings).max_failures):
+    if await attempts.blocked(services.store, pending.subject, settings.mfa.max_failures):
         await services.audit.record("mfa", "throttled", actor=pending.username, ip=ip,
                                     client_id=interaction.client_id)
         return await _page(request, services, interaction, pending, locale=locale, token=token,

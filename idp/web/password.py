@@ -31,9 +31,9 @@ from directory.base import (
     PasswordExpired,
     PasswordRejected,
 )
-from idp.app import Services
-from idp.deps import ServicesDep
-from idp.interaction import Interaction
+from idp.services import Services, ServicesDep
+from idp.sso.signins import Interaction
+from idp.sso.throttle import LoginThrottle
 from idp.web import csrf
 from idp.web.cookies import client_ip, session_id
 from idp.web.i18n import Locale, choose_locale
@@ -45,7 +45,6 @@ from idp.web.login import (
     throttled_values,
 )
 from idp.web.pages import error_page, render
-from idp.web.throttle import LoginThrottle
 from idp.web.unavailable import PageRoute
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)  # HTML pages, not an API

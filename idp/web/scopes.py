@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from idp.oauth.claims import SCOPE_CLAIMS
+from idp.protocols.oidc.claims import SCOPE_CLAIMS
 from idp.web.i18n import Locale
 
 SCOPE_TEXT: dict[str, dict[Locale, str]] = {

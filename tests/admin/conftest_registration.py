@@ -20,9 +20,9 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from idp.admin.registration_store import issue_initial_access_token
 from idp.db.models import Client
-from idp.oauth.clients import get_client, invalidate_client
+from idp.protocols.oidc.clients import get_client, invalidate_client
+from idp.protocols.oidc.registration_store import issue_initial_access_token
 from tests.oauth.flow import REDIRECT, Browser, RegisteredClient, query_of
 from tests.support.server import LiveIdp
 

@@ -15,7 +15,7 @@ import ldap
 from directory.base import Person
 from directory.demo_people import DEMO_PEOPLE
 from idp.admin.auth import ADMIN_SCOPE
-from idp.oauth.clients import DEFAULT_SCOPES
+from idp.protocols.oidc.clients import DEFAULT_SCOPES
 from tests.oauth.flow import REDIRECT, Browser, RegisteredClient, exchange, query_of, register
 from tests.support.server import LiveIdp
 from tests.support.slapd import Campus

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from directory.demo_people import seed_local
 from directory.local import LocalDirectory
-from idp.cli_users_admin import import_
+from idp.cli.users import import_
 from idp.db.engine import open_engine
 from idp.db.migrate import upgrade
 from tests.support.slapd import Campus, ldap_settings

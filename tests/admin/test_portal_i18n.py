@@ -28,7 +28,7 @@ def test_every_key_the_templates_use_exists() -> None:
 
 
 def test_status_names_exist_for_every_client_status() -> None:
-    from idp.oauth.clients import CLIENT_STATUSES
+    from idp.protocols.oidc.clients import CLIENT_STATUSES
 
     for status in CLIENT_STATUSES:
         assert text(f"status_{status}", "en") != f"status_{status}"

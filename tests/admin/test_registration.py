@@ -10,9 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from idp.admin.registration_store import issue_initial_access_token
 from idp.db.admin_models import InitialAccessToken
-from idp.oauth.clients import hash_secret
+from idp.protocols.oidc.clients import hash_secret
+from idp.protocols.oidc.registration_store import issue_initial_access_token
 from tests.admin.conftest_registration import (  # noqa: F401 - fixtures
     app_metadata,
     as_registered_client,

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from idp.audit import Audit
+from idp.db.audit import Audit
 from idp.db.engine import close_engine, open_engine, sessionmaker
 from idp.db.models import AuditEvent
 from tests.support.databases import PG_HOST, PG_MAINTENANCE_DB, PG_PORT, PG_USER
@@ -223,7 +223,7 @@ async def test_record_behind_waits_once_the_backlog_is_full(
     audit_engine: AsyncEngine, engine: AsyncEngine, migrated_database: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("idp.audit.MAX_BEHIND", 5)
+    monkeypatch.setattr("idp.db.audit.MAX_BEHIND", 5)
     audit = Audit(sessionmaker(audit_engine))
     actor = _actor()
     async with engine.begin() as blocker:
@@ -244,7 +244,7 @@ async def test_record_behind_waits_once_the_backlog_is_full(
 async def test_events_nobody_waits_for_linger_to_share_a_transaction(
     audit_engine: AsyncEngine, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("idp.audit.BEHIND_LINGER", 0.3)
+    monkeypatch.setattr("idp.db.audit.BEHIND_LINGER", 0.3)
     audit = Audit(sessionmaker(audit_engine))
     commits = Commits(audit_engine)
     actor = _actor()
@@ -259,7 +259,7 @@ async def test_events_nobody_waits_for_linger_to_share_a_transaction(
 async def test_an_event_someone_waits_for_cuts_the_linger_short(
     audit_engine: AsyncEngine, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("idp.audit.BEHIND_LINGER", 30.0)
+    monkeypatch.setattr("idp.db.audit.BEHIND_LINGER", 30.0)
     audit = Audit(sessionmaker(audit_engine))
     actor = _actor()
     await audit.record_behind("token", "success", actor=actor, n=0)

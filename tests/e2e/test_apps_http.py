@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from idp.keys import KeyRing
+from idp.keys.ring import KeyRing
 from tests.e2e.stack import DemoStack, listening, start_demo
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"

@@ -23,8 +23,8 @@ import uvicorn
 
 from idp.app import Services, close_services
 from idp.db.models import Consent, RefreshToken
-from idp.oauth.clients import create_client
-from idp.oauth.tokens import token_digest
+from idp.protocols.oidc.clients import create_client
+from idp.protocols.oidc.tokens import token_digest
 from tests.support.server import start_idp
 
 T = TypeVar("T")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from idp.keys import KeyRing
+from idp.keys.ring import KeyRing
 from tests.keys.manual_clock import ManualClock
 
 

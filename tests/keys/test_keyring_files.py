@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from idp.keys import KeyRing, KeyRingError
+from idp.keys.ring import KeyRing, KeyRingError
 from tests.keys.manual_clock import ManualClock
 
 KEYRING = "keyring.json"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from idp.keys import InvalidToken, KeyRing
+from idp.keys.ring import InvalidToken, KeyRing
 from tests.keys.manual_clock import ManualClock
 
 RETIRE_AFTER = 3600
@@ -147,7 +147,7 @@ ROTATIONS = 15
 ROTATE_IN_A_SUBPROCESS = f"""
 import sys, time
 from pathlib import Path
-from idp.keys import KeyRing
+from idp.keys.ring import KeyRing
 ring = KeyRing.open(Path(sys.argv[1]))
 go = Path(sys.argv[2])
 while not go.exists():  # start both workers' rotations at the same moment

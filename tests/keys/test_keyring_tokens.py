@@ -12,7 +12,7 @@ import pytest
 from joserfc import jws, jwt
 from joserfc.jwk import KeySet, OctKey, import_key
 
-from idp.keys import InvalidToken, KeyRing
+from idp.keys.ring import InvalidToken, KeyRing
 from tests.keys.manual_clock import ManualClock
 
 with warnings.catch_warnings():

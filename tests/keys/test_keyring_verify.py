@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jws, jwt
 from joserfc.jwk import KeySet, OctKey, import_key
 
-from idp.keys import InvalidToken, KeyRing
+from idp.keys.ring import InvalidToken, KeyRing
 from tests.keys.manual_clock import ManualClock
 
 with warnings.catch_warnings():

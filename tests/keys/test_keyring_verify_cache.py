@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-import idp.keys
-from idp.keys import InvalidToken, KeyRing
+import idp.keys.ring
+from idp.keys.ring import InvalidToken, KeyRing
 from tests.keys.manual_clock import ManualClock
 
 ISSUER = "https://idp.campus.example"
@@ -143,7 +143,7 @@ def test_tokens_without_a_usable_exp_verify_every_time(ring: KeyRing, clock: Man
 
 
 def test_the_cache_is_bounded(ring: KeyRing, clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(idp.keys, "VERIFIED_CACHE_SIZE", 8)
+    monkeypatch.setattr(idp.keys.ring, "VERIFIED_CACHE_SIZE", 8)
     tokens = [ring.sign(claims_for(clock, n=n), alg="ES256") for n in range(30)]
     for token in tokens:
         ring.verify(token)
@@ -156,7 +156,7 @@ def test_the_cache_is_bounded(ring: KeyRing, clock: ManualClock, monkeypatch: py
 
 def test_concurrent_verification_with_eviction(ring: KeyRing, clock: ManualClock,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(idp.keys, "VERIFIED_CACHE_SIZE", 4)
+    monkeypatch.setattr(idp.keys.ring, "VERIFIED_CACHE_SIZE", 4)
     tokens = [ring.sign(claims_for(clock, n=n), alg="ES256") for n in range(12)]
     forged = tokens[0].rsplit(".", 1)[0] + "." + tokens[1].rsplit(".", 1)[1]
     errors: list[BaseException] = []

@@ -1,4 +1,4 @@
-"""Migration 0003_mfa creates exactly the tables idp.mfa.models describes, on SQLite and
+"""Migration 0003_mfa creates exactly the tables idp.db.mfa_models describes, on SQLite and
 PostgreSQL (autogenerate finds nothing to do for them), and downgrades cleanly."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
-import idp.mfa.models  # noqa: F401  (registers the tables on Base.metadata)
+import idp.db.mfa_models  # noqa: F401  (registers the tables on Base.metadata)
 from idp.db.engine import open_engine
 from idp.db.migrate import alembic_config, upgrade
 from idp.db.models import Base

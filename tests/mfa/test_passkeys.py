@@ -8,7 +8,7 @@ import json
 import httpx
 from sqlalchemy import select
 
-from idp.mfa.models import PasskeyCredential
+from idp.db.mfa_models import PasskeyCredential
 from idp.mfa.policy import ACR_MFA
 from tests.mfa.authenticator import SoftAuthenticator
 from tests.mfa.browser import Browser, attribute, form_field, id_token_claims

@@ -1,5 +1,5 @@
 """Test helpers for the protocol engine: a browser that walks the real login and consent forms,
-clients registered through idp.oauth.clients, and an independent ID token check (joserfc)."""
+clients registered through idp.protocols.oidc.clients, and an independent ID token check (joserfc)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from idp.db.models import Client
-from idp.oauth.clients import create_client
+from idp.protocols.oidc.clients import create_client
 from tests.support.server import LiveIdp
 
 REDIRECT = "https://rp.example.edu/cb"

@@ -14,7 +14,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from idp.db.models import Client
-from idp.oauth.clients import (
+from idp.protocols.oidc.clients import (
     create_client,
     hash_secret,
     invalidate_client,

@@ -9,7 +9,7 @@ from joserfc import jwt
 from sqlalchemy import select
 
 from idp.db.models import AuditEvent
-from idp.oauth.clients import create_client
+from idp.protocols.oidc.clients import create_client
 from tests.oauth.flow import jwks, register
 from tests.support.server import LiveIdp
 

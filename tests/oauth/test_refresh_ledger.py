@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from idp.db.models import RefreshToken
-from idp.oauth import ledger
-from idp.oauth.models import RefreshGrant, RefreshRecord
-from idp.oauth.tokens import token_digest
+from idp.protocols.oidc import ledger
+from idp.protocols.oidc.models import RefreshGrant, RefreshRecord
+from idp.protocols.oidc.tokens import token_digest
 from tests.support.server import LiveIdp
 
 

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from idp.logging_setup import JsonFormatter, request_id
-from idp.metrics import observe_directory
+from idp.monitoring.logs import JsonFormatter, request_id
+from idp.monitoring.metrics import observe_directory
 from tests.support.server import LiveIdp
 
 

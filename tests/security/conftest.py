@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from directory.ldap import LdapDirectory
-from idp.web.throttle import ThrottleSettings
+from idp.sso.throttle import ThrottleSettings
 from tests.security.support import (
     SECURITY_POLICIES,
     add_people,

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from idp.oauth.clients import create_client
+from idp.protocols.oidc.clients import create_client
 from tests.support.server import LiveIdp
 
 REDIRECT_URI = "https://app.example.edu/cb"

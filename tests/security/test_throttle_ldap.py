@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from directory.ldap import LdapDirectory
-from idp.web.throttle import PREFIX, account_hash
+from idp.sso.throttle import PREFIX, account_hash
 from tests.security.conftest import LDAP_PEOPLE, WINDOW
 from tests.security.flow import App, Authorization, page_error, register_app
 from tests.security.support import failure_count, root_read

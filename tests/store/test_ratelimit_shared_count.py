@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
-from idp.ratelimit import SYNC_SHARE, ClientRateLimit
+from idp.server.ratelimit import SYNC_SHARE, ClientRateLimit
 from idp.settings import load_settings
 from idp.store import Store
 

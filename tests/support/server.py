@@ -18,7 +18,7 @@ import uvicorn
 
 from directory.demo_people import seed_local
 from idp.app import Services, close_services, create_app, open_services
-from idp.http_protocol import IdpHttpProtocol
+from idp.server.transport import IdpHttpProtocol
 from idp.settings import Settings, load_settings
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from idp.interaction import Interaction
+from idp.sso.signins import Interaction
 from tests.support.server import LiveIdp
 
 _addresses = itertools.count(1)

@@ -13,8 +13,8 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 
 from idp.db.models import LogoutDelivery
-from idp.logout import BACKCHANNEL_EVENT, RETRY_DELAYS, logout_session
-from idp.oauth.clients import create_client
+from idp.protocols.oidc.clients import create_client
+from idp.sso.logout import BACKCHANNEL_EVENT, RETRY_DELAYS, logout_session
 from tests.support.server import LiveIdp
 from tests.web.flow import REDIRECT_URI, sign_in_to_client
 from tests.web.receiver import Receiver, start_receiver

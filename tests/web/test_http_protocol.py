@@ -8,7 +8,7 @@ import socket
 import struct
 from urllib.parse import urlsplit
 
-from idp.http_protocol import CoalescingTransport
+from idp.server.transport import CoalescingTransport
 from tests.support.server import LiveIdp
 
 # struct tcp_info (linux/tcp.h): tcpi_data_segs_in, a __u32 at byte 152 (Linux 4.6 and later)

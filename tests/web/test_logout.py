@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from idp.db.models import Client
-from idp.oauth.clients import create_client
+from idp.protocols.oidc.clients import create_client
 from tests.support.server import LiveIdp
 from tests.web.conftest import browser, form_field, log_in
 

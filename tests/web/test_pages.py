@@ -139,7 +139,7 @@ async def test_consent_interaction_at_login_url_goes_to_consent(
 
 
 def test_every_scope_and_claim_has_words_in_both_languages() -> None:
-    from idp.oauth.claims import SCOPE_CLAIMS, SUPPORTED_SCOPES
+    from idp.protocols.oidc.claims import SCOPE_CLAIMS, SUPPORTED_SCOPES
     from idp.web.scopes import CLAIM_TEXT, SCOPE_TEXT
 
     for scope in SUPPORTED_SCOPES:

@@ -1,0 +1,70 @@
+"""`idp check`: reach every backend the settings name and say what answered."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from idp.settings import Settings
+
+
+def _safe_url(url: str) -> str:
+    return make_url(url.replace("postgres://", "postgresql://", 1)).render_as_string(hide_password=True)
+
+
+async def run_checks(settings: Settings) -> list[tuple[str, bool, str]]:
+    from directory.base import DirectoryError
+    from directory.factory import open_directory
+    from idp.db.engine import close_engine, open_engine
+    from idp.db.migrate import current, head_revision
+    from idp.store import open_store
+
+    results: list[tuple[str, bool, str]] = [
+        ("settings", True, f"issuer {settings.issuer}, directory {settings.directory}")
+    ]
+    engine = open_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        revision = await current(settings.database_url)
+        database_ok = revision == head_revision()
+        results.append(("database", database_ok, f"{_safe_url(settings.database_url)} " + (
+            f"(schema {revision})" if database_ok else
+            f"(schema {revision or 'empty'}, expected {head_revision()}: run `idp migrate`)")))
+    except Exception as exc:  # noqa: BLE001 - every failure is reported, by name
+        results.append(("database", False, f"{_safe_url(settings.database_url)}: {exc}"))
+        database_ok = False
+
+    store = open_store(settings)
+    try:
+        await store.ping()
+        results.append(("store", True, settings.redis_url or "embedded in-process store"))
+    except Exception as exc:  # noqa: BLE001
+        results.append(("store", False, f"{settings.redis_url}: {exc}"))
+    finally:
+        await store.close()
+
+    if settings.directory == "local" and not database_ok:
+        results.append(("directory", False, "local directory needs the database"))
+    else:
+        directory = open_directory(settings, engine)
+        try:
+            results.append(("directory", True, await directory.check()))
+        except DirectoryError as exc:
+            results.append(("directory", False, f"{exc.kind}: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - a check reports, it never crashes
+            results.append(("directory", False, f"{type(exc).__name__}: {exc}"))
+        finally:
+            await directory.close()
+    await close_engine(engine)
+
+    try:
+        from idp.keys.ring import KeyRing
+
+        ring = KeyRing.open(settings.keys_dir)
+        current_keys = [r for r in ring.describe() if r["state"] == "current"]
+        results.append(("keys", True, f"{settings.keys_dir}: "
+                        + ", ".join(f"{r['alg']} {r['kid'][:12]}" for r in current_keys)))
+    except Exception as exc:  # noqa: BLE001
+        results.append(("keys", False, f"{settings.keys_dir}: {exc}"))
+    return results

@@ -1,0 +1,284 @@
+"""FastAPI <-> authlib: build the OAuth2Request, prefetch what authlib will read, run it, then
+await what it recorded (refresh token rows, revocations, audit) before the response is sent.
+
+Each endpoint is a pipeline of named steps: `prefetch_*` (async), `run` (sync authlib call
+inside the bound context), `commit` (async), `respond`.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from fastapi import HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from directory.base import DirectoryError
+from idp.db.pg_direct import DatabaseUnavailable
+from idp.http.forms import TooManyFields, is_form, parse_form
+from idp.keys.ring import InvalidToken
+from idp.protocols.oidc import ledger
+from idp.protocols.oidc.clients import client_cache
+from idp.protocols.oidc.context import OAuthContext, bound
+from idp.protocols.oidc.grants import unverified_assertion
+from idp.protocols.oidc.models import AccessToken, OAuthClient, RefreshGrant
+from idp.protocols.oidc.server import Response as AuthlibResponse
+from idp.protocols.oidc.tokens import token_digest
+from idp.store import StoreUnavailable
+
+if TYPE_CHECKING:
+    from idp.services import Services
+
+log = logging.getLogger("idp.oauth")
+
+MultiItems = list[tuple[str, str]]
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class Payload(OAuth2Payload):
+    """Request parameters: the first value of each (authlib's view) plus every value
+    (`datalist`, for the repeated-parameter checks of RFC 6749 §3.1)."""
+
+    def __init__(self, items: MultiItems) -> None:
+        self._datalist: defaultdict[str, list[str]] = defaultdict(list)
+        for key, value in items:
+            self._datalist[key].append(value)
+        self._data = {key: values[0] for key, values in self._datalist.items()}
+
+    @property
+    def data(self) -> dict[str, str]:
+        return self._data
+
+    @property
+    def datalist(self) -> defaultdict[str, list[str]]:
+        return self._datalist
+
+
+class IdpRequest(OAuth2Request):
+    def __init__(self, method: str, uri: str, headers: Any, query: MultiItems,
+                 form: MultiItems) -> None:
+        super().__init__(method, uri, headers=headers)
+        self._args = Payload(query).data
+        self._form = Payload(form).data
+        self.payload = Payload(form if method == "POST" else query)
+
+    @property
+    def args(self) -> dict[str, str]:
+        return self._args
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self._form
+
+
+async def read_params(request: Request) -> tuple[MultiItems, MultiItems]:
+    """(query items, form items); a body that is not a form counts as empty."""
+    # most back-channel requests carry no query string: skip building QueryParams for them
+    query = list(request.query_params.multi_items()) if request.scope.get("query_string") else []
+    form: MultiItems = []
+    if request.method == "POST" and is_form(request.headers.get("content-type", "")):
+        try:
+            form = parse_form(await request.body())
+        except TooManyFields:
+            raise HTTPException(400, "Too many form fields.") from None
+    return query, form
+
+
+def oauth_request(services: Services, request: Request, query: MultiItems,
+                  form: MultiItems) -> IdpRequest:
+    """The public URL (issuer + path) is what authlib sees, not the socket's: behind a TLS
+    proxy the socket says http while clients spoke https. Path and query are taken from the
+    scope as starlette's URL would give them, without building the whole URL."""
+    scope = request.scope
+    path = scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    uri = services.settings.issuer + path
+    raw_query = scope.get("query_string", b"")
+    if raw_query:
+        uri += "?" + raw_query.decode("utf-8", "replace")
+    return IdpRequest(request.method, uri, request.headers, query, form)
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+# --- prefetch ------------------------------------------------------------------------------
+
+
+async def load_clients(ctx: OAuthContext, client_ids: Iterable[str | None]) -> None:
+    cache = client_cache(ctx.services.db)
+    for client_id in {cid for cid in client_ids if isinstance(cid, str) and 0 < len(cid) <= 64}:
+        row = await cache.get(client_id)
+        if row is not None and row.status == "active":
+            ctx.clients[client_id] = OAuthClient(row)
+
+
+def named_clients(req: IdpRequest) -> list[str | None]:
+    """Every client id the request names: Basic auth, the body, a client assertion's sub."""
+    basic_id, _ = extract_basic_authorization(req.headers)
+    ids = [basic_id, req.form.get("client_id"), req.args.get("client_id")]
+    assertion = req.form.get("client_assertion")
+    claims = unverified_assertion(assertion) if assertion else None
+    if claims and isinstance(claims.get("sub"), str):
+        ids.append(claims["sub"])
+    return ids
+
+
+async def reserve_assertion_jti(ctx: OAuthContext, req: IdpRequest) -> None:
+    """RFC 7523 §3 item 7: a client assertion is usable once. Reserved with an atomic add()
+    before the signature is checked; jtis are random, so nobody else can burn a client's."""
+    assertion = req.form.get("client_assertion")
+    claims = unverified_assertion(assertion) if assertion else None
+    if not claims:
+        return
+    jti, sub, exp = claims.get("jti"), claims.get("sub"), claims.get("exp")
+    if not isinstance(jti, str) or not isinstance(sub, str) or not isinstance(exp, int | float):
+        return
+    ttl = int(min(max(exp - time.time(), 0), 3600)) + 120
+    key = f"assertion-jti:{token_digest(sub)}:{token_digest(jti)}"
+    ctx.assertion_jti_fresh = await ctx.services.store.add(key, "1", ttl)
+
+
+async def load_person(ctx: OAuthContext, subject: str) -> None:
+    ctx.person = await ctx.services.directory.by_subject(subject)
+
+
+async def prefetch_token_request(ctx: OAuthContext, req: IdpRequest) -> None:
+    await load_clients(ctx, named_clients(req))
+    await reserve_assertion_jti(ctx, req)
+    grant_type = req.form.get("grant_type")
+    if grant_type == "authorization_code" and req.form.get("code"):
+        digest = token_digest(req.form["code"])
+        ctx.code_digest = digest
+        # what this redemption will issue is named now, so the code's trace can say it
+        ctx.planned_jti, ctx.planned_family = secrets.token_urlsafe(16), secrets.token_urlsafe(24)
+        exp = int(time.time()) + ctx.services.settings.tokens.access_token_ttl + 5
+        trace, ttl = ledger.code_trace(ctx.services, jti=ctx.planned_jti, exp=exp,
+                                       family=ctx.planned_family)
+        ctx.code, replayed = await ledger.redeem_code(ctx.services, digest, trace, ttl)
+        if ctx.code is not None:
+            await load_person(ctx, ctx.code.subject)
+        elif replayed is not None:
+            await ledger.revoke_code_grants(ctx.services, replayed)
+            ctx.note("code_replay", client_id=req.form.get("client_id"),
+                     jti=replayed.get("jti"), family=replayed.get("family"))
+    elif grant_type == "refresh_token" and req.form.get("refresh_token"):
+        row = await ledger.refresh_row(ctx.services, token_digest(req.form["refresh_token"]))
+        if row is not None:
+            ctx.refresh = RefreshGrant(row)
+            await load_person(ctx, row.subject)
+
+
+async def prefetch_presented_token(ctx: OAuthContext, token: str | None, *,
+                                   refresh_tokens: bool = True) -> None:
+    """Introspection / revocation / userinfo: our JWT access token (verified, then checked
+    against the revoked-jti list) or, where they count, a refresh token (by digest)."""
+    if not token or len(token) > 16 * 1024:
+        return
+    if token.count(".") == 2:
+        ctx.access_token = await verified_access_token(ctx.services, token)
+        return
+    if not refresh_tokens:
+        return
+    row = await ledger.refresh_row(ctx.services, token_digest(token))
+    if row is not None:
+        ctx.refresh = RefreshGrant(row)
+
+
+async def verified_access_token(services: Services, token: str) -> AccessToken | None:
+    try:
+        _, claims = services.keys.verify_claims(token, issuer=services.settings.issuer,
+                                                typ="at+jwt", leeway=0)
+    except InvalidToken:
+        return None
+    jti = claims.get("jti")
+    revoked = not isinstance(jti, str) or await ledger.is_jti_revoked(services, jti)
+    return AccessToken(claims, revoked=revoked)
+
+
+# --- run, commit, respond -------------------------------------------------------------------
+
+
+def run(ctx: OAuthContext, call: Callable[[], AuthlibResponse]) -> AuthlibResponse:
+    with bound(ctx):
+        return call()
+
+
+async def commit(ctx: OAuthContext, *, kind: str = "token") -> bool:
+    """Await what authlib recorded. False when a concurrent request rotated the same refresh
+    token first, or replayed the code being redeemed: then nothing this request issued may be
+    sent (and the family is revoked)."""
+    services = ctx.services
+    if ctx.new_refresh is not None:
+        if not await ledger.store_refresh(services, ctx.new_refresh, ctx.rotated_digest):
+            family = ctx.refresh.row.family_id if ctx.refresh is not None else None
+            await ledger.revoke_families(services, [family] if family else [])
+            await services.audit.record(kind, "refresh_reuse", actor=ctx.new_refresh.subject,
+                                        client_id=ctx.new_refresh.client_id, ip=ctx.ip)
+            return False
+        family = ctx.new_refresh.family_id
+        if ctx.code is not None and await ledger.family_revoked(services, family):
+            # the code was replayed while this redemption was issuing: its row came too late
+            # for the replay's revocation, so revoke it now and send nothing
+            await ledger.revoke_families(services, [family])
+            return False
+    await ledger.revoke_families(services, ctx.revoke_families)
+    for write in ctx.writes:
+        await write()
+    for note in ctx.audit:
+        record = services.audit.record
+        if note.outcome == "success" and note.detail.get("grant") == "client_credentials":
+            record = services.audit.record_behind  # a machine's token: written behind (audit.py)
+        await record(kind, note.outcome, actor=note.actor, client_id=note.client_id, ip=ctx.ip,
+                     **note.detail)
+    return True
+
+
+async def audit_failure(ctx: OAuthContext, req: IdpRequest, result: AuthlibResponse) -> None:
+    status, body, _ = result
+    error = body.get("error") if isinstance(body, dict) else None
+    if status >= 400 and error in ("invalid_grant", "invalid_client", "unauthorized_client"):
+        basic_id, _ = extract_basic_authorization(req.headers)
+        await ctx.services.audit.record(
+            "token", error, client_id=basic_id or req.form.get("client_id"), ip=ctx.ip,
+            grant=req.form.get("grant_type"),
+        )
+
+
+def respond(result: AuthlibResponse) -> Response:
+    status, body, headers = result
+    header_map = {name: value for name, value in headers}
+    if isinstance(body, dict):
+        header_map.pop("Content-Type", None)
+        response: Response = JSONResponse(body, status_code=status, headers=header_map)
+    else:
+        response = Response(body or b"", status_code=status, headers=header_map)
+    return response
+
+
+def unavailable(reason: str) -> JSONResponse:
+    return JSONResponse({"error": "temporarily_unavailable", "error_description": reason},
+                        status_code=503, headers={**NO_STORE, "Retry-After": "5"})
+
+
+def insecure() -> JSONResponse:
+    return JSONResponse({"error": "invalid_request",
+                         "error_description": "OAuth 2.0 requires https (RFC 6749 section 10.9)."},
+                        status_code=400, headers=NO_STORE)
+
+
+# a backend is down: 503 temporarily_unavailable, never a 500
+BACKEND_ERRORS = (DirectoryError, StoreUnavailable, DatabaseUnavailable, OperationalError,
+                  InterfaceError)
+__all__ = ["BACKEND_ERRORS", "InsecureTransportError", "IdpRequest", "MultiItems", "commit",
+           "load_clients", "oauth_request", "prefetch_presented_token", "prefetch_token_request",
+           "read_params", "respond", "run", "unavailable", "insecure", "audit_failure",
+           "client_ip"]

@@ -1,0 +1,170 @@
+"""The authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2) as a pipeline:
+
+    validate (authlib) -> decide (policy: login? consent?) -> interact or issue the code
+
+Until the client and its redirect URI are validated, every error is a page at the OP, never a
+redirect (RFC 6749 §4.1.2.1); after that, errors go back to the client with `state`.
+Interactions (login, consent) are handed to the web UI, which sends the browser back to
+/authorize/resume/{id}, where the same pipeline runs again on the saved parameters.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+
+from idp.mfa.policy import requested_acr_values
+from idp.protocols.oidc.adapter import (
+    BACKEND_ERRORS,
+    IdpRequest,
+    InsecureTransportError,
+    MultiItems,
+    client_ip,
+    commit,
+    load_clients,
+    oauth_request,
+    read_params,
+    respond,
+    run,
+)
+from idp.protocols.oidc.context import OAuthContext, bound
+from idp.protocols.oidc.policy import Decision, RequestFacts, decide
+from idp.protocols.oidc.server import SERVER
+from idp.sso.signins import Interaction
+
+if TYPE_CHECKING:
+    from idp.services import Services
+
+
+def _decision_error(reason: str | None, redirect_uri: str) -> OAuth2Error:
+    if reason == "login_required":
+        return LoginRequiredError(redirect_uri=redirect_uri)
+    if reason == "consent_required":
+        return ConsentRequiredError(redirect_uri=redirect_uri)
+    return InvalidRequestError("id_token_hint is not valid for this client.",
+                               redirect_uri=redirect_uri)
+
+
+def error_page(request: Request, *, status: int, title: str, detail: str) -> Response:
+    from idp.web.pages import error_page as render_error_page
+
+    return render_error_page(request, status=status, title=title, detail=detail)
+
+
+async def authorize(services: Services, request: Request) -> Response:
+    query, form = await read_params(request)
+    return await run_authorization(services, request, query if request.method == "GET" else form)
+
+
+async def resume(services: Services, request: Request, interaction_id: str) -> Response:
+    """Back from the login or consent page: the interaction is single use."""
+    interaction = await services.interactions.finish(interaction_id)
+    if interaction is None:
+        return error_page(request, status=400, title="interaction_expired_title",
+                          detail="interaction_expired")
+    return await run_authorization(services, request, list(interaction.params.items()),
+                                   resumed=interaction)
+
+
+async def run_authorization(services: Services, request: Request, params: MultiItems, *,
+                            resumed: Interaction | None = None) -> Response:
+    ctx = OAuthContext(services, ip=client_ip(request))
+    try:
+        req = _request_for(services, request, params)
+    except InsecureTransportError:
+        return error_page(request, status=400, title="insecure_transport_title",
+                          detail="insecure_transport")
+    try:
+        await load_clients(ctx, [req.payload.client_id])
+        with bound(ctx):
+            try:
+                grant = SERVER.get_authorization_grant(req)
+                grant.validate_no_multiple_request_parameter(req)
+                redirect_uri = grant.validate_authorization_request()
+            except OAuth2Error as error:
+                return _error_response(request, req, error)
+            except ValueError:
+                # authlib refuses to build an error whose description would echo characters
+                # outside RFC 6749's %x20-21 / %x23-5B / %x5D-7E (a non-ASCII response_type or
+                # redirect_uri): the request is malformed, and no redirect can be trusted
+                return error_page(request, status=400, title="authorize_invalid_title",
+                                  detail="authorize_malformed")
+        if resumed is not None and resumed.denied:
+            return respond(run(ctx, lambda: SERVER.create_authorization_response(
+                req, grant_user=None, grant=grant)))
+        facts = _facts(req)
+        decision = await decide(services, facts, request.cookies.get(
+            services.settings.session.cookie_name), resumed)
+        if decision.action == "error":
+            return _error_response(request, req, _decision_error(decision.reason, redirect_uri))
+        if decision.action in ("login", "consent"):
+            return await _interact(services, req, facts, decision)
+        return await _issue(ctx, req, grant, decision)
+    except BACKEND_ERRORS:
+        return error_page(request, status=503, title="err_directory_unavailable_title",
+                          detail="err_service_unavailable")
+
+
+def _request_for(services: Services, request: Request, params: MultiItems) -> IdpRequest:
+    """POST /authorize carries the parameters in the body (OIDC Core §3.1.2.1); GET and the
+    resumed request carry them as query-style parameters."""
+    if request.method == "POST":
+        return oauth_request(services, request, [], params)
+    return oauth_request(services, request, params, [])
+
+
+def _facts(req: IdpRequest) -> RequestFacts:
+    data = req.payload.data
+    max_age = data.get("max_age")
+    return RequestFacts(
+        client=req.client, scopes=(req.scope or "").split(),
+        prompts=set((data.get("prompt") or "").split()),
+        max_age=int(max_age) if max_age is not None else None,
+        id_token_hint=data.get("id_token_hint"), acr_values=requested_acr_values(data),
+    )
+
+
+def _error_response(request: Request, req: IdpRequest, error: OAuth2Error) -> Response:
+    error.state = req.payload.state
+    if error.redirect_uri:
+        return respond(error())
+    # the title speaks to the person; the detail (the OAuth error, RFC 6749 §4.1.2.1) is for the
+    # app's developers, who are the ones able to fix it
+    return error_page(request, status=400, title="authorize_invalid_title",
+                      detail=f"{error.error}: {error.description or ''}".rstrip(": "))
+
+
+async def _interact(services: Services, req: IdpRequest, facts: RequestFacts,
+                    decision: Decision) -> Response:
+    data = req.payload.data
+    interaction = await services.interactions.start(
+        prompt=decision.action, params=dict(data), client_id=facts.client.client_id,
+        client_name=facts.client.row.name, scopes=facts.scopes,
+        login_hint=data.get("login_hint"), ui_locales=data.get("ui_locales"),
+        reason=decision.reason,
+        # a consent page belongs to the session that is signed in right now
+        sid=decision.session.sid if decision.action == "consent" and decision.session else None,
+    )
+    page = "login" if decision.action == "login" else "consent"
+    if decision.reason == "mfa":
+        page = "mfa"  # step-up: the session's password stands, a second factor is missing
+    return RedirectResponse(f"/{page}/{interaction.id}", status_code=303,
+                            headers={"Cache-Control": "no-store"})
+
+
+async def _issue(ctx: OAuthContext, req: IdpRequest, grant: object,
+                 decision: Decision) -> Response:
+    ctx.session = decision.session
+    ctx.granted_scopes = decision.granted_scopes
+    result = run(ctx, lambda: SERVER.create_authorization_response(
+        req, grant_user=decision.person, grant=grant))
+    await commit(ctx, kind="authorize")
+    if result[0] == 302 and decision.session is not None:
+        await ctx.services.sessions.add_client(decision.session.sid, req.client.client_id)
+    response = respond(result)
+    response.headers["Cache-Control"] = "no-store"
+    return response

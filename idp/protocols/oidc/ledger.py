@@ -1,0 +1,192 @@
+"""Where issued grants are kept and revoked (async): codes and revoked access-token ids in the
+Store, refresh token families in SQL. Only digests are stored, never the tokens themselves.
+
+Refresh tokens are read and written on every refresh_token grant, where the ORM's unit of work
+and identity map cost more than the SQL itself. On PostgreSQL the lookup, the insert and the
+rotation are single statements sent straight through asyncpg (idp/db/pg_direct.py), each atomic
+on its own, the rotation included (a data-modifying CTE). Elsewhere (SQLite) they are SQLAlchemy
+Core statements built once, here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, insert, select, update
+
+from idp.db.engine import one_statement_engine
+from idp.db.models import RefreshToken
+from idp.db.pg_direct import pg_direct
+from idp.protocols.oidc.models import RefreshRecord, StoredCode
+
+if TYPE_CHECKING:
+    from idp.services import Services
+
+log = logging.getLogger("idp.oauth")
+
+# how long a redeemed code is remembered, so that a replay can still revoke what it issued
+# (RFC 6749 §4.1.2); at least as long as the access token it produced lives
+CODE_USED_MIN_SECONDS = 600
+
+
+def code_trace(services: Services, *, jti: str, exp: int, family: str) -> tuple[str, int]:
+    """What a redeemed code leaves behind, and for how long: the access token id and the refresh
+    family its redemption issues (chosen before issuing), so that a replay can revoke them."""
+    ttl = max(CODE_USED_MIN_SECONDS, services.settings.tokens.access_token_ttl + 60)
+    return json.dumps({"jti": jti, "exp": exp, "family": family}), ttl
+
+
+async def redeem_code(services: Services, digest: str, trace: str,
+                      ttl: int) -> tuple[StoredCode | None, dict[str, Any] | None]:
+    """Take the code's grant out of the Store and leave `trace` in the same atomic step: (grant,
+    None). A code that was already redeemed gives (None, the trace of that redemption); there is
+    no moment in which a replay finds neither the code nor its trace."""
+    raw, found = await services.store.take_leaving(f"code:{digest}", f"code-used:{digest}",
+                                                   trace, ttl)
+    if raw is None:
+        return None, _read_trace(found, digest)
+    try:
+        return StoredCode.from_json(raw), None
+    except (ValueError, TypeError):
+        log.error("unreadable authorization code record %s…", digest[:8])
+        return None, None
+
+
+def _read_trace(found: str | None, digest: str) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    try:
+        trace = json.loads(found)
+    except ValueError:
+        trace = None
+    if not isinstance(trace, dict):
+        log.error("unreadable redeemed-code trace %s…", digest[:8])
+        return None
+    return trace
+
+
+async def burn_code(services: Services, digest: str) -> None:
+    """Make a code unusable without redeeming it (nothing is issued, so no trace is left)."""
+    await services.store.delete(f"code:{digest}")
+
+
+async def revoke_code_grants(services: Services, trace: dict[str, Any]) -> None:
+    """A redeemed code came back: revoke the access token and the refresh family it issued.
+    The family is also marked in the Store first: a redemption that is still committing its
+    refresh token (a concurrent replay) finds the mark afterwards (`family_revoked`)."""
+    if trace.get("jti") and trace.get("exp"):
+        await revoke_jti(services, str(trace["jti"]), int(trace["exp"]))
+    if trace.get("family"):
+        family = str(trace["family"])
+        await services.store.put(f"revoked-family:{family}", "1", CODE_USED_MIN_SECONDS)
+        await revoke_families(services, [family])
+
+
+async def family_revoked(services: Services, family: str) -> bool:
+    """Was this family revoked by a replay of its code while it was being issued?"""
+    return await services.store.get(f"revoked-family:{family}") is not None
+
+
+async def revoke_jti(services: Services, jti: str, exp: int) -> None:
+    remaining = int(exp - time.time())
+    if remaining > 0:
+        await services.store.put(f"revoked-jti:{jti}", "1", remaining + 60)
+
+
+async def is_jti_revoked(services: Services, jti: str) -> bool:
+    return await services.store.get(f"revoked-jti:{jti}") is not None
+
+
+# --- refresh token families (SQL) ----------------------------------------------------------
+
+_tokens = RefreshToken.__table__
+# what a newly issued refresh token is given (created_at: the same `now` as the rotation)
+_NEW_COLUMNS = ("digest", "family_id", "client_id", "subject", "scope", "sid", "auth_time",
+                "acr", "amr", "nonce", "expires_at")
+
+_SELECT_ONE = select(_tokens).where(_tokens.c.digest == bindparam("digest"))
+
+_REVOKE_FAMILIES = (
+    update(_tokens)
+    .where(_tokens.c.family_id.in_(bindparam("families", expanding=True)),
+           _tokens.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now"))
+)
+
+# the old token is rotated only while still usable: of two concurrent rotations, the second
+# finds rotated_at set (SQLite lets one writer at a time) and changes nothing
+_MARK_ROTATED = (
+    update(_tokens)
+    .where(_tokens.c.digest == bindparam("rotated"), _tokens.c.rotated_at.is_(None),
+           _tokens.c.revoked_at.is_(None))
+    .values(rotated_at=bindparam("now"))
+)
+
+_INSERT_NEW = insert(_tokens).values(
+    {name: bindparam(f"new_{name}", type_=_tokens.c[name].type)
+     for name in (*_NEW_COLUMNS, "created_at")})
+
+
+async def refresh_row(services: Services, digest: str) -> RefreshRecord | None:
+    direct = pg_direct(services.engine)
+    if direct is not None:
+        found = await direct.refresh_row(digest)
+        return RefreshRecord(**found) if found is not None else None
+    engine = one_statement_engine(services.engine)
+    async with engine.connect() as conn:
+        row = (await conn.execute(_SELECT_ONE, {"digest": digest})).first()
+    return RefreshRecord(**row._mapping) if row is not None else None
+
+
+async def revoke_families(services: Services, families: list[str]) -> None:
+    if not families:
+        return
+    engine = one_statement_engine(services.engine)
+    async with engine.begin() as conn:
+        await conn.execute(_REVOKE_FAMILIES, {"families": list(families),
+                                              "now": datetime.now(UTC)})
+
+
+def _new_row(new: RefreshRecord, now: datetime) -> dict[str, Any]:
+    values = {f"new_{name}": getattr(new, name) for name in _NEW_COLUMNS}
+    values["new_created_at"] = now
+    return values
+
+
+async def store_refresh(services: Services, new: RefreshRecord,
+                        rotated: str | None) -> bool:
+    """Insert the new refresh token; when it replaces `rotated`, mark that one rotated in the
+    same transaction, but only if nobody else did first (conditional UPDATE). False means a
+    concurrent request won the rotation: the caller must treat this one as reuse."""
+    now = datetime.now(UTC)
+    direct = pg_direct(services.engine)
+    if direct is not None:
+        values = {name: getattr(new, name) for name in _NEW_COLUMNS}
+        values["created_at"] = now
+        if rotated is None:
+            await direct.insert_refresh(values)
+            return True
+        return await direct.rotate_refresh(values, rotated, now)
+    values = _new_row(new, now)
+    engine = services.engine
+    if rotated is None:
+        async with engine.begin() as conn:
+            await conn.execute(_INSERT_NEW, values)
+        return True
+    try:
+        async with engine.begin() as conn:
+            result = await conn.execute(_MARK_ROTATED, {"rotated": rotated, "now": now})
+            if result.rowcount != 1:
+                raise _RotationLost
+            await conn.execute(_INSERT_NEW, values)
+    except _RotationLost:
+        return False
+    return True
+
+
+class _RotationLost(Exception):
+    """Another request rotated the refresh token first (rolls the transaction back)."""

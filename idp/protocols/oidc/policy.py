@@ -1,0 +1,156 @@
+"""Whether an authorization request needs a login or a consent first (OIDC Core §3.1.2.3-4).
+
+A login is needed when there is no SSO session, prompt=login, the session is older than
+max_age (max_age=0 is prompt=login), or id_token_hint names someone else. A login or consent the
+person has *just* completed for this very request (the interaction being resumed) satisfies
+prompt=login, max_age and prompt=consent, so the flow never loops. With prompt=none, a needed
+page is an error back to the client instead (login_required / consent_required).
+
+Step-up: when the client or the person's group requires a second factor, or acr_values asks
+for it (idp.mfa.policy), a session that proved only a password gets the second-factor page
+(reason "mfa"), never a new password login.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from sqlalchemy import select
+
+from directory.base import Person
+from idp.db.models import Consent
+from idp.db.pg_direct import pg_direct
+from idp.keys.ring import InvalidToken
+from idp.mfa.policy import has_second_factor, mfa_requirement
+from idp.protocols.oidc.models import OAuthClient
+from idp.sso.sessions import SsoSession
+from idp.sso.signins import Interaction
+
+if TYPE_CHECKING:
+    from idp.services import Services
+
+
+@dataclass
+class Decision:
+    action: Literal["issue", "login", "consent", "error"]
+    reason: str | None = None  # why a login is needed, or the OAuth error code
+    session: SsoSession | None = None
+    person: Person | None = None
+    granted_scopes: list[str] | None = None  # the consent just given narrowed the request
+
+
+@dataclass
+class RequestFacts:
+    """The parts of the authorization request the policy reads."""
+
+    client: OAuthClient
+    scopes: list[str]  # requested scopes the client may have
+    prompts: set[str]
+    max_age: int | None
+    id_token_hint: str | None
+    acr_values: list[str] = field(default_factory=list)  # acr_values + essential acr claim
+
+
+async def hinted_subject(services: Services, hint: str | None, client_id: str) -> str | None:
+    """The sub of an id_token_hint we issued (expired ones are fine, OIDC Core §3.1.2.1).
+    Raises ValueError for a hint we did not issue or that was altered."""
+    if not hint:
+        return None
+    try:
+        _, claims = services.keys.verify(hint)
+    except InvalidToken as exc:
+        raise ValueError(f"id_token_hint is not valid: {exc}") from None
+    aud = claims.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if claims.get("iss") != services.settings.issuer or client_id not in audiences:
+        raise ValueError("id_token_hint was not issued to this client by this provider")
+    sub = claims.get("sub")
+    return sub if isinstance(sub, str) else None
+
+
+async def consented_scopes(services: Services, subject: str, client_id: str) -> set[str]:
+    direct = pg_direct(services.engine)
+    if direct is not None:  # every authorization of an app that asks for consent: no ORM
+        return set(await direct.consented_scopes(subject, client_id))
+    async with services.db() as db:
+        scopes = await db.scalar(
+            select(Consent.scopes).where(Consent.subject == subject, Consent.client_id == client_id)
+        )
+    return set(scopes or [])
+
+
+async def save_consent(services: Services, subject: str, client_id: str, requested: list[str],
+                       granted: list[str]) -> None:
+    """Today's answer for the scopes asked today; earlier answers for other scopes stay."""
+    async with services.db() as db, db.begin():
+        row = await db.scalar(
+            select(Consent).where(Consent.subject == subject, Consent.client_id == client_id)
+        )
+        if row is None:
+            db.add(Consent(subject=subject, client_id=client_id, scopes=sorted(set(granted))))
+            return
+        kept = set(row.scopes or []) - set(requested)
+        row.scopes = sorted(kept | set(granted))
+
+
+async def decide(services: Services, facts: RequestFacts, cookie_sid: str | None,
+                 resumed: Interaction | None) -> Decision:
+    session = await services.sessions.get(cookie_sid)
+    # the interaction being resumed was completed by this browser's current session
+    resumed_here = (resumed is not None and session is not None and resumed.sid == session.sid)
+    none = "none" in facts.prompts
+    try:
+        hint_sub = await hinted_subject(services, facts.id_token_hint, facts.client.client_id)
+    except ValueError:
+        return Decision("error", "invalid_request")
+
+    reason = _login_reason(facts, session, hint_sub, resumed_here)
+    person = None
+    if reason is None and session is not None:
+        person = await services.directory.by_subject(session.subject)
+        if person is None or person.disabled:
+            reason = "account_unavailable"
+        elif _needs_step_up(services, facts, session, person):
+            reason = "mfa"  # the second-factor page, not a new password login
+    if reason is not None or session is None or person is None:
+        return Decision("error", "login_required") if none else Decision("login", reason)
+
+    if facts.client.row.skip_consent:
+        return Decision("issue", session=session, person=person)
+    if resumed is not None and resumed.prompt == "consent" and resumed_here \
+            and resumed.granted_scopes is not None:
+        granted = [s for s in facts.scopes if s in resumed.granted_scopes or s == "openid"]
+        await save_consent(services, person.subject, facts.client.client_id, facts.scopes, granted)
+        return Decision("issue", session=session, person=person, granted_scopes=granted)
+    stored = await consented_scopes(services, person.subject, facts.client.client_id)
+    if "consent" in facts.prompts or not set(facts.scopes) <= stored:
+        if none:
+            return Decision("error", "consent_required")
+        return Decision("consent", session=session, person=person)
+    return Decision("issue", session=session, person=person)
+
+
+def _needs_step_up(services: Services, facts: RequestFacts, session: SsoSession,
+                   person: Person) -> bool:
+    """A password-only session meets a client, group or acr_values that requires a second
+    factor (idp.mfa.policy)."""
+    if has_second_factor(session.amr, session.acr):
+        return False
+    return mfa_requirement(services.settings, client_extra=facts.client.row.extra, person=person,
+                           acr_values=facts.acr_values) is not None
+
+
+def _login_reason(facts: RequestFacts, session: SsoSession | None, hint_sub: str | None,
+                  resumed_here: bool) -> str | None:
+    if session is None:
+        return "no_session"
+    if resumed_here:
+        return None
+    if "login" in facts.prompts:
+        return "prompt_login"
+    if facts.max_age is not None and (facts.max_age == 0 or session.age() > facts.max_age):
+        return "max_age"
+    if hint_sub is not None and hint_sub != session.subject:
+        return "id_token_hint"
+    return None

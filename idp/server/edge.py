@@ -1,0 +1,140 @@
+"""The one ASGI layer around the application: what every HTTP request gets, in one place.
+
+In order: a request id (idp/logging_setup.py), the CORS preflight answer on the public client
+endpoints (idp/cors.py), the body limit (idp/web/security.py), the per-client rate limit on the
+token endpoints (idp/ratelimit.py), then the endpoint; on the way out the security headers, the
+CORS headers and the request id are added to the response, and the request is timed for
+/metrics and written to the access log.
+
+These were six stacked middlewares; one layer costs one closure and one pass over the response
+headers (ResponseHeaders.complete) instead of six. The protocol endpoints that clients and
+resource servers call at volume, and the pages every sign-in passes (idp/direct.py), are
+dispatched here directly by method and path; everything else goes through FastAPI's routing as
+usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from idp.direct import ENDPOINTS, PARAM_ENDPOINTS
+from idp.monitoring.logs import log_access, request_id, request_id_for
+from idp.monitoring.metrics import observe_http
+from idp.server.cors import CORS_PATHS, PREFLIGHT_HEADERS, RESPONSE_HEADERS, is_preflight
+from idp.server.ratelimit import ClientRateLimit
+from idp.server.security import BodyLimit, BodyTooLarge, ResponseHeaders
+from idp.settings import Settings
+
+log = logging.getLogger("idp")
+
+# what the edge sets itself, replacing any the endpoint set
+_DROP = frozenset({b"x-request-id"})
+_DROP_CORS = _DROP | frozenset(name for name, _ in RESPONSE_HEADERS)
+
+
+class Edge:
+    def __init__(self, app: Any, inner: ASGIApp, settings: Settings) -> None:
+        self.app = app  # the FastAPI application: scope["app"], its state.services
+        self.inner = inner  # FastAPI's own ASGI entry (routing, exception handlers)
+        self.headers = ResponseHeaders(settings)
+        self.body = BodyLimit(settings)
+        self.rate_limit = ClientRateLimit(settings)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        rid = request_id_for(_header(scope, b"x-request-id"))
+        context = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+        cors = path in CORS_PATHS
+        response_started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                rid_header = (b"x-request-id", rid.encode("latin-1"))
+                message["headers"] = self.headers.complete(
+                    message.get("headers"), path, drop=_DROP_CORS if cors else _DROP,
+                    extra=[*RESPONSE_HEADERS, rid_header] if cors else [rid_header])
+            await send(message)
+
+        method = scope["method"]
+        endpoint = ENDPOINTS.get((method, path))
+        template = path
+        if endpoint is None:
+            prefix, _, param = path.rpartition("/")
+            found = PARAM_ENDPOINTS.get((method, prefix)) if param else None
+            if found is not None:
+                template, name, endpoint = found
+                scope["path_params"] = {name: param}
+        try:
+            if cors and is_preflight(scope):
+                await send_with_headers({"type": "http.response.start", "status": 204,
+                                         "headers": list(PREFLIGHT_HEADERS)})
+                await send_with_headers({"type": "http.response.body", "body": b""})
+                return
+            limit = self.body.limit_of(path)
+            declared = BodyLimit.declared(scope)
+            if declared is not None and (not declared.isdigit() or int(declared) > limit):
+                await self.body.refuse(scope, limit)(scope, receive, send_with_headers)
+                return
+            if declared is None:  # chunked (or no body): count what arrives
+                receive = BodyLimit.counted(receive, limit)
+            services = getattr(self.app.state, "services", None)
+            refused, receive = await self.rate_limit.check(scope, receive, services)
+            if refused is not None:
+                await refused(scope, receive, send_with_headers)
+                return
+            if endpoint is not None:
+                await self._direct(endpoint, scope, receive, send_with_headers)
+            else:
+                await self.inner(scope, receive, send_with_headers)
+        except BodyTooLarge:
+            # raised while something outside FastAPI's exception handlers read the body
+            if response_started:
+                raise
+            await self.body.refuse(scope, self.body.limit_of(path))(scope, receive,
+                                                                     send_with_headers)
+        finally:
+            seconds = time.perf_counter() - started
+            if endpoint is None:
+                route = scope.get("route")
+                template = getattr(route, "path", None) or "unmatched"
+            observe_http(method, template, status, seconds)
+            log_access(scope, status, rid, seconds)
+            request_id.reset(context)
+
+    async def _direct(self, endpoint: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        """Call a protocol endpoint without FastAPI, with the same answers FastAPI's exception
+        handling would give: HTTP errors as JSON, anything unexpected as a 500 that is logged."""
+        scope["app"] = self.app
+        try:
+            response = await endpoint(Request(scope, receive))
+        except BodyTooLarge:
+            raise
+        except HTTPException as exc:
+            response = JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                                    headers=exc.headers)
+        except ClientDisconnect:
+            return
+        except Exception:
+            log.exception("unhandled error in %s %s", scope["method"], scope["path"])
+            response = JSONResponse({"error": "server_error"}, status_code=500,
+                                    headers={"Cache-Control": "no-store"})
+        await response(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value
+    return None

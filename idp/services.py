@@ -1,0 +1,50 @@
+"""Services: every backend a request may need, opened once per process (idp/app.py
+`open_services`) and handed down. Routes reach it through `ServicesDep` (or `services_of` where
+no FastAPI dependency runs); nothing below this layer knows it exists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from directory.base import Directory
+from directory.writes import DirectoryWriter
+from idp.db.audit import Audit
+from idp.keys.ring import KeyRing
+from idp.settings import Settings
+from idp.sso.sessions import SessionManager
+from idp.sso.signins import Interactions
+from idp.store import Store
+
+
+@dataclass
+class Services:
+    """Everything a request may need, opened once per process."""
+
+    settings: Settings
+    engine: AsyncEngine
+    db: async_sessionmaker
+    store: Store
+    directory: Directory
+    keys: KeyRing
+    sessions: SessionManager
+    interactions: Interactions
+    audit: Audit
+    writer: DirectoryWriter  # writes people: the local directory itself, or LDAP's admin bind
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def get_services(request: Request) -> Services:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread hop on
+    # every request for a field read
+    return services_of(request)
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
