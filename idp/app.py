@@ -11,10 +11,14 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from directory.writes import open_writer
 from idp.db.engine import close_engine, open_engine, sessionmaker
 from idp.keys.ring import KeyRing
+from idp.server import errors
+from idp.server.edge import Edge
+from idp.server.routes import RouteTable, include_routes
 from idp.services import Services
 from idp.settings import Settings
 from idp.sso.sessions import SessionManager
@@ -75,15 +79,12 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.settings = settings
     if services is not None:
         app.state.services = services
-    _include_routers(app)
-    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
-
-    from idp.server.edge import Edge
-
+    include_routes(app)
+    errors.install(app)
     # the proxy headers first, in the app itself, so that every server it runs under (`idp
     # serve`, the tests, the demo, the bench's granian) sees the same client address and scheme
-    app.edge = ProxyHeadersMiddleware(Edge(app, super(IdpApp, app).__call__, settings),
-                                      trusted_hosts=settings.trusted_proxies)
+    edge = Edge(app, super(IdpApp, app).__call__, settings, RouteTable.of(app))
+    app.edge = ProxyHeadersMiddleware(edge, trusted_hosts=settings.trusted_proxies)
     return app
 
 
@@ -111,24 +112,3 @@ async def _reload_keys(keys: KeyRing) -> None:
             await asyncio.to_thread(keys.reload_if_changed)
         except Exception:  # noqa: BLE001 - a bad file must not stop the server; KeyRing logs it
             log.exception("key reload failed")
-
-
-def _include_routers(app: FastAPI) -> None:
-    # one readable list of what is served; each package owns its router
-    from idp.admin.api import router as admin_api_router
-    from idp.admin.console import router as admin_console_router
-    from idp.admin.portal import router as portal_router
-    from idp.monitoring.metrics import router as metrics_router
-    from idp.protocols.oidc.registration import router as registration_router
-    from idp.protocols.oidc.routes import router as oauth_router
-    from idp.server.health import router as health_router
-    from idp.web.routes import router as web_router
-
-    app.include_router(health_router)
-    app.include_router(metrics_router)
-    app.include_router(oauth_router)
-    app.include_router(web_router)
-    app.include_router(registration_router)
-    app.include_router(portal_router)
-    app.include_router(admin_api_router)
-    app.include_router(admin_console_router)

@@ -10,15 +10,14 @@ service layer (idp/admin/service_*.py) that the console and the CLI share.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from idp.admin.api_audit import router as audit_router
 from idp.admin.api_clients import router as clients_router
 from idp.admin.api_imports import router as imports_router
 from idp.admin.api_people import router as people_router
 from idp.admin.api_sessions import router as sessions_router
+from idp.http.routing import Router
 
-router = APIRouter(prefix="/admin/api")
+router = Router(audience="api", prefix="/admin/api")
 router.include_router(people_router)
 router.include_router(sessions_router)
 router.include_router(clients_router)

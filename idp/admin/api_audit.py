@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import StreamingResponse
 
 from idp.admin import service_audit
 from idp.admin.api_common import ERRORS, AdminApiRoute, AdminDep
 from idp.admin.api_models import AuditPageOut, StatsOut
+from idp.http.routing import Router
 from idp.services import ServicesDep
 
-router = APIRouter(route_class=AdminApiRoute, responses=ERRORS, tags=["admin: audit"])
+router = Router(audience="api", route_class=AdminApiRoute, responses=ERRORS, tags=["admin: audit"])
 
 Text = Annotated[str | None, Query(max_length=200)]
 Moment = Annotated[datetime | None, Query(description="ISO 8601; without an offset it is UTC")]

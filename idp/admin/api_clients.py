@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from idp.admin import service_clients
 from idp.admin.api_common import ERRORS, AdminApiRoute, AdminDep, actor_of
 from idp.admin.api_models import ClientEditIn, ClientOut, DeletedOut, SecretOut
+from idp.http.routing import Router
 from idp.services import ServicesDep
 
-router = APIRouter(route_class=AdminApiRoute, responses=ERRORS, tags=["admin: clients"])
+router = Router(audience="api", route_class=AdminApiRoute, responses=ERRORS, tags=["admin: clients"])
 
 
 @router.get("/clients", response_model=list[ClientOut])

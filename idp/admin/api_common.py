@@ -1,6 +1,7 @@
 """What every admin API route shares: bearer authentication as a FastAPI dependency (so the
-OpenAPI schema shows it), the Actor of the call, and one route class that turns every refusal or
-outage into a JSON error ({"error", "error_description"}), never a bare 500."""
+OpenAPI schema shows it), the Actor of the call, and one route class that turns every refusal
+into a JSON error ({"error", "error_description"}). Outages are the server's error policy's
+(idp/server/errors.py): a 503 JSON error, as on every API."""
 
 from __future__ import annotations
 
@@ -10,21 +11,17 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.exc import SQLAlchemyError
 
-from directory.base import DirectoryError
 from idp.admin.api_models import ErrorOut
 from idp.admin.auth import ADMIN_SCOPE, AdminPrincipal, BearerProblem, authenticate_bearer
 from idp.admin.service_common import Actor, AdminError
+from idp.http.routing import Route
 from idp.services import ServicesDep
-from idp.store.base import StoreUnavailable
 
 log = logging.getLogger("idp.admin")
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-OUTAGES = (SQLAlchemyError, StoreUnavailable, OSError)
 
 bearer_scheme = HTTPBearer(
     auto_error=False, scheme_name="campus-idp access token",
@@ -46,8 +43,8 @@ def json_error(status: int, code: str, description: str,
                         headers={**NO_STORE, **(headers or {})})
 
 
-class AdminApiRoute(APIRoute):
-    """Refusals and outages as JSON errors, for the dependency (auth) and the route alike."""
+class AdminApiRoute(Route):
+    """Refusals as JSON errors, for the dependency (auth) and the route alike."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -61,14 +58,6 @@ class AdminApiRoute(APIRoute):
             except AdminError as exc:
                 headers = {"Retry-After": "5"} if exc.status == 503 else None
                 return json_error(exc.status, exc.code, exc.message, headers)
-            except DirectoryError as exc:
-                log.warning("directory error in %s: %s (%s)", request.url.path, exc, exc.detail)
-                return json_error(503, "unavailable", "the directory cannot be reached",
-                                  {"Retry-After": "5"})
-            except OUTAGES:
-                log.exception("backend outage on %s", request.url.path)
-                return json_error(503, "unavailable", "a backend is temporarily unavailable",
-                                  {"Retry-After": "5"})
             response.headers.setdefault("Cache-Control", "no-store")
             return response
 

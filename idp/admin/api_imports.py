@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -15,9 +15,10 @@ from idp.admin.api_common import ERRORS, NO_STORE, AdminApiRoute, AdminDep, acto
 from idp.admin.service_common import NotFound
 from idp.admin.service_import import ImportTarget, check_file
 from idp.admin.service_import_rows import MAX_BYTES
+from idp.http.routing import Router
 from idp.services import ServicesDep
 
-router = APIRouter(route_class=AdminApiRoute, responses=ERRORS, tags=["admin: import"])
+router = Router(audience="api", route_class=AdminApiRoute, responses=ERRORS, tags=["admin: import"])
 
 CSV_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {
     "type": "string", "description": "header row, then one person per row (see `idp users import "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from idp.admin import service_groups, service_people
 from idp.admin.api_common import ERRORS, AdminApiRoute, AdminDep, actor_of
@@ -24,9 +24,10 @@ from idp.admin.api_models import (
     ResetOut,
     epoch,
 )
+from idp.http.routing import Router
 from idp.services import ServicesDep
 
-router = APIRouter(route_class=AdminApiRoute, responses=ERRORS)
+router = Router(audience="api", route_class=AdminApiRoute, responses=ERRORS)
 FIELDS = ("name", "given_name", "family_name", "email", "phone", "number", "department", "title",
           "affiliations", "principal_name", "entitlements")
 

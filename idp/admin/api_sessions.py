@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from idp.admin import service_sessions
 from idp.admin.api_common import ERRORS, AdminApiRoute, AdminDep, actor_of
 from idp.admin.api_models import EndedOut, SessionOut, SessionsOut
+from idp.http.routing import Router
 from idp.services import ServicesDep
 
-router = APIRouter(route_class=AdminApiRoute, responses=ERRORS, tags=["admin: sessions"])
+router = Router(audience="api", route_class=AdminApiRoute, responses=ERRORS, tags=["admin: sessions"])
 
 
 @router.get("/people/{username}/sessions", response_model=SessionsOut)

@@ -10,7 +10,7 @@ The page behind the one-time password reset links it hands out is the account pa
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from idp.admin.auth import CONSOLE
@@ -19,10 +19,11 @@ from idp.admin.console_clients import router as clients_router
 from idp.admin.console_import import router as import_router
 from idp.admin.console_people import router as people_router
 from idp.admin.console_render import CONSOLE_CSS, ConsoleRoute
+from idp.http.routing import Router
 from idp.services import ServicesDep
 from idp.web.login_area import finish_login, start_login
 
-router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
+router = Router(audience="page", include_in_schema=False, route_class=ConsoleRoute)
 
 
 @router.get("/admin/static/admin.css")

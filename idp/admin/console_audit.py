@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.responses import Response
 
@@ -15,9 +15,10 @@ from idp.admin.console_chart import sign_in_chart
 from idp.admin.console_render import ConsoleRoute, open_console, page_links
 from idp.admin.service_common import Invalid, record
 from idp.admin.service_sessions import client_names
+from idp.http.routing import Router
 from idp.services import ServicesDep
 
-router = APIRouter(route_class=ConsoleRoute)
+router = Router(audience="page", route_class=ConsoleRoute)
 FILTERS = ("kind", "outcome", "actor", "client_id", "from", "to")
 PAGE_SIZE = 100
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -13,9 +13,10 @@ from idp.admin import service_clients, service_groups
 from idp.admin.console_people import person_path
 from idp.admin.console_render import Console, ConsoleRoute, field, open_console, open_form
 from idp.admin.service_common import Invalid
+from idp.http.routing import Router
 from idp.services import ServicesDep
 
-router = APIRouter(route_class=ConsoleRoute)
+router = Router(audience="page", route_class=ConsoleRoute)
 
 
 @router.get("/admin/groups")

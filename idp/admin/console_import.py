@@ -3,7 +3,7 @@ start the import in the background and watch its progress (a meta refresh; no Ja
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
@@ -12,9 +12,10 @@ from idp.admin.console_i18n import text
 from idp.admin.console_render import ConsoleRoute, failure_page, open_console, open_form
 from idp.admin.service_import import ImportTarget, check_file
 from idp.admin.service_import_rows import MAX_BYTES
+from idp.http.routing import Router
 from idp.services import ServicesDep
 
-router = APIRouter(route_class=ConsoleRoute)
+router = Router(audience="page", route_class=ConsoleRoute)
 REFRESH_SECONDS = 2
 
 

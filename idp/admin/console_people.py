@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -14,9 +14,10 @@ from directory.base import Person
 from idp.admin import service_groups, service_people, service_sessions
 from idp.admin.console_render import Console, ConsoleRoute, field, open_console, open_form, page_links
 from idp.admin.service_common import Invalid
+from idp.http.routing import Router
 from idp.services import ServicesDep
 
-router = APIRouter(route_class=ConsoleRoute)
+router = Router(audience="page", route_class=ConsoleRoute)
 FIELDS = ("name", "family_name", "given_name", "email", "phone", "number", "department", "title",
           "affiliations")
 PAGE_SIZE = 50

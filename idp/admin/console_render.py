@@ -17,19 +17,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi.responses import HTMLResponse
-from fastapi.routing import APIRoute
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from directory.base import DirectoryError
 from idp.admin.auth import CONSOLE, require_person
 from idp.admin.console_i18n import text
 from idp.admin.service_common import Actor, AdminError
+from idp.http.routing import Route
 from idp.services import Services
-from idp.store.base import StoreUnavailable
 from idp.web import csrf
 from idp.web.cookies import client_ip
 from idp.web.i18n import Locale, choose_locale, from_ui_locales
@@ -93,8 +90,9 @@ label.inline { display: inline-block; margin: .25rem 1rem .25rem 0; font-weight:
 """
 
 
-class ConsoleRoute(APIRoute):
-    """Admin refusals become a readable page with their message and status; outages a 503."""
+class ConsoleRoute(Route):
+    """Admin refusals become a readable page with their message and status (outages are the
+    server's error policy's, idp/server/errors.py)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -104,10 +102,6 @@ class ConsoleRoute(APIRoute):
                 return await handler(request)
             except AdminError as exc:
                 return failure_page(request, exc.status, exc.message)
-            except (DirectoryError, SQLAlchemyError, StoreUnavailable, OSError):
-                log.exception("backend outage on %s", request.url.path)
-                locale = page_locale(request)
-                return failure_page(request, 503, text("err_service_unavailable", locale))
 
         return handle
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from directory.base import DirectoryError
@@ -24,6 +24,7 @@ from idp.admin.portal_i18n import text as portal_text
 from idp.admin.portal_render import PORTAL_CSS, portal_error, portal_locale, render
 from idp.admin.portal_snippets import snippets
 from idp.db.models import Client
+from idp.http.routing import Router
 from idp.protocols.oidc import registration_store as store
 from idp.protocols.oidc.claims import person_claims
 from idp.protocols.oidc.clients import get_client
@@ -31,9 +32,8 @@ from idp.protocols.oidc.registration_metadata import MetadataError
 from idp.services import Services, ServicesDep
 from idp.web import csrf, login_area
 from idp.web.cookies import client_ip
-from idp.web.unavailable import PageRoute
 
-router = APIRouter(route_class=PageRoute, include_in_schema=False)
+router = Router(audience="page", include_in_schema=False)
 
 MAX_USERNAME = 256
 

@@ -26,7 +26,7 @@ from idp.settings import Settings
 
 DEMO_APP_PORT = 9001  # the first of four consecutive ports: hall, OA, data platform, API
 DEMO_CLIENTS_FILE = "demo-clients.json"
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
 
 

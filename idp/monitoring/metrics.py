@@ -20,10 +20,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import Counter, Histogram
 from sqlalchemy import event
-from starlette.responses import Response
 
 from idp.db.audit import Audit
 from idp.db.models import LogoutDelivery
@@ -169,12 +167,3 @@ def observe_http(method: str, route: str, status: int, seconds: float) -> None:
 _METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
 # keys are bounded (known methods, the app's route templates or "unmatched", status classes)
 _HTTP_CHILDREN: dict[tuple[str, str, int], Any] = {}
-
-router = APIRouter(tags=["health"])
-
-
-@router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
-    """Prometheus text exposition. Keep it off the public proxy; scrape each replica."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-

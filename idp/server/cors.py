@@ -5,17 +5,14 @@ Any origin may call them, without credentials (`Access-Control-Allow-Origin: *`,
 `Allow-Credentials`): the browser then sends no cookie, so these requests carry only what the
 app itself holds (a code + PKCE verifier, a bearer token), exactly as a server-side client's would.
 The interaction pages (/authorize, /login, /logout) stay same-origin: they are navigated to,
-never fetched. idp/edge.py answers the preflights and adds the headers.
+never fetched. Routes declare it (cors=True, idp/http/routing.py); the edge
+(idp/server/edge.py) answers the preflights and adds the headers.
 """
 
 from __future__ import annotations
 
 from starlette.types import Scope
 
-CORS_PATHS = frozenset({
-    "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/jwks",
-    "/token", "/userinfo", "/revoke",
-})
 PREFLIGHT_HEADERS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-allow-methods", b"GET, POST"),
@@ -25,7 +22,7 @@ PREFLIGHT_HEADERS = [
 ]
 
 
-# added to every answer on CORS_PATHS (replacing any the endpoint set)
+# added to every answer on a route declared cors=True (replacing any the endpoint set)
 RESPONSE_HEADERS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-expose-headers", b"WWW-Authenticate"),

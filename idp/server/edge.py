@@ -7,10 +7,10 @@ CORS headers and the request id are added to the response, and the request is ti
 /metrics and written to the access log.
 
 These were six stacked middlewares; one layer costs one closure and one pass over the response
-headers (ResponseHeaders.complete) instead of six. The protocol endpoints that clients and
-resource servers call at volume, and the pages every sign-in passes (idp/direct.py), are
-dispatched here directly by method and path; everything else goes through FastAPI's routing as
-usual.
+headers (ResponseHeaders.complete) instead of six. The routes declared fast (the route table,
+idp/server/routes.py) are dispatched here directly by method and path; everything else goes
+through FastAPI's routing as usual. Errors on both paths are answered by the same handlers
+(idp/server/errors.py), and anything unexpected is logged here, once, for both.
 """
 
 from __future__ import annotations
@@ -19,16 +19,15 @@ import logging
 import time
 from typing import Any
 
-from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from idp.direct import ENDPOINTS, PARAM_ENDPOINTS
 from idp.monitoring.logs import log_access, request_id, request_id_for
 from idp.monitoring.metrics import observe_http
-from idp.server.cors import CORS_PATHS, PREFLIGHT_HEADERS, RESPONSE_HEADERS, is_preflight
+from idp.server.cors import PREFLIGHT_HEADERS, RESPONSE_HEADERS, is_preflight
+from idp.server.errors import handler_for, unexpected
 from idp.server.ratelimit import ClientRateLimit
+from idp.server.routes import RouteTable
 from idp.server.security import BodyLimit, BodyTooLarge, ResponseHeaders
 from idp.settings import Settings
 
@@ -40,9 +39,10 @@ _DROP_CORS = _DROP | frozenset(name for name, _ in RESPONSE_HEADERS)
 
 
 class Edge:
-    def __init__(self, app: Any, inner: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: Any, inner: ASGIApp, settings: Settings, routes: RouteTable) -> None:
         self.app = app  # the FastAPI application: scope["app"], its state.services
         self.inner = inner  # FastAPI's own ASGI entry (routing, exception handlers)
+        self.routes = routes
         self.headers = ResponseHeaders(settings)
         self.body = BodyLimit(settings)
         self.rate_limit = ClientRateLimit(settings)
@@ -53,7 +53,7 @@ class Edge:
         context = request_id.set(rid)
         started = time.perf_counter()
         status = 500
-        cors = path in CORS_PATHS
+        cors = path in self.routes.cors_paths
         response_started = False
 
         async def send_with_headers(message: Message) -> None:
@@ -68,14 +68,7 @@ class Edge:
             await send(message)
 
         method = scope["method"]
-        endpoint = ENDPOINTS.get((method, path))
-        template = path
-        if endpoint is None:
-            prefix, _, param = path.rpartition("/")
-            found = PARAM_ENDPOINTS.get((method, prefix)) if param else None
-            if found is not None:
-                template, name, endpoint = found
-                scope["path_params"] = {name: param}
+        fast = self.routes.match(method, path)
         try:
             if cors and is_preflight(scope):
                 await send_with_headers({"type": "http.response.start", "status": 204,
@@ -94,8 +87,8 @@ class Edge:
             if refused is not None:
                 await refused(scope, receive, send_with_headers)
                 return
-            if endpoint is not None:
-                await self._direct(endpoint, scope, receive, send_with_headers)
+            if fast is not None:
+                await self._direct(fast[0], fast[1], scope, receive, send_with_headers)
             else:
                 await self.inner(scope, receive, send_with_headers)
         except BodyTooLarge:
@@ -104,32 +97,38 @@ class Edge:
                 raise
             await self.body.refuse(scope, self.body.limit_of(path))(scope, receive,
                                                                      send_with_headers)
+        except Exception:
+            # FastAPI's last handler (errors.unexpected) answered already, then raised it again
+            log.exception("unhandled error in %s %s", method, path)
+            if not response_started:
+                raise
         finally:
             seconds = time.perf_counter() - started
-            if endpoint is None:
-                route = scope.get("route")
-                template = getattr(route, "path", None) or "unmatched"
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
             observe_http(method, template, status, seconds)
             log_access(scope, status, rid, seconds)
             request_id.reset(context)
 
-    async def _direct(self, endpoint: Any, scope: Scope, receive: Receive, send: Send) -> None:
-        """Call a protocol endpoint without FastAPI, with the same answers FastAPI's exception
-        handling would give: HTTP errors as JSON, anything unexpected as a 500 that is logged."""
+    async def _direct(self, route: Any, params: dict[str, str], scope: Scope, receive: Receive,
+                      send: Send) -> None:
+        """Call a fast route's endpoint (it takes the request alone, idp/server/routes.py); an
+        exception gets the handler FastAPI would have chosen (idp/server/errors.py)."""
         scope["app"] = self.app
+        scope["route"] = route
+        scope["path_params"] = params
+        request = Request(scope, receive)
         try:
-            response = await endpoint(Request(scope, receive))
+            response = await route.endpoint(request)
         except BodyTooLarge:
             raise
-        except HTTPException as exc:
-            response = JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
-                                    headers=exc.headers)
         except ClientDisconnect:
             return
-        except Exception:
-            log.exception("unhandled error in %s %s", scope["method"], scope["path"])
-            response = JSONResponse({"error": "server_error"}, status_code=500,
-                                    headers={"Cache-Control": "no-store"})
+        except Exception as exc:
+            handler = handler_for(self.app, exc)
+            if handler is unexpected:
+                log.exception("unhandled error in %s %s", scope["method"], scope["path"])
+            response = await handler(request, exc)
         await response(scope, receive, send)
 
 

@@ -1,14 +1,16 @@
-"""Liveness and readiness: ready only when the directory, Store and database answer."""
+"""What operators and load balancers call: liveness, readiness (ready only when the directory,
+Store and database answer) and the Prometheus metrics (idp/monitoring/metrics.py)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from idp.http.routing import Router
 from idp.services import ServicesDep
 
-router = APIRouter(tags=["health"])
+router = Router(audience="api", tags=["health"])
 
 
 @router.get("/healthz")
@@ -37,3 +39,10 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         checks["directory"] = f"error: {exc}"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    """Prometheus text exposition. Keep it off the public proxy; scrape each replica."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+

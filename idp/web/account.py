@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from sqlalchemy import delete, select, update
 from starlette.responses import RedirectResponse, Response
 
 from idp.db.models import Client, Consent, RefreshToken
+from idp.http.routing import Router
 from idp.mfa import recovery, totp
 from idp.mfa.webauthn import credentials_of
 from idp.services import Services, ServicesDep
@@ -22,9 +23,8 @@ from idp.web import login_area
 from idp.web.account_common import ACCOUNT, checked_post, done, visit
 from idp.web.cookies import clear_session_cookie
 from idp.web.scopes import describe
-from idp.web.unavailable import PageRoute
 
-router = APIRouter(route_class=PageRoute)
+router = Router(audience="page")
 
 # messages a redirect back to /account may show (?done=...): a fixed list, never free text
 DONE_MESSAGES = frozenset({

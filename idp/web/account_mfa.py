@@ -7,17 +7,17 @@ is kept. The first factor a person adds comes with a set of recovery codes.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
+from idp.http.routing import Router
 from idp.mfa import recovery, totp
 from idp.mfa import webauthn as passkeys
 from idp.mfa.secretbox import SecretUnreadable, seal, unseal
 from idp.services import Services, ServicesDep
 from idp.web.account_common import Visit, checked_post, done, visit
-from idp.web.unavailable import PageRoute
 
-router = APIRouter(route_class=PageRoute)
+router = Router(audience="page")
 
 ENROL_TTL = 600  # seconds to scan the code and type the first one
 ENROL_KEY = "account-totp:{sid}"

@@ -8,18 +8,18 @@ wrong guesses are limited here first (per person, the same limit as second facto
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from directory.base import DirectoryError, DirectoryUnavailable, InvalidCredentials
+from idp.http.routing import Router
 from idp.mfa import attempts
 from idp.services import ServicesDep
 from idp.web.account_common import checked_post, done, visit
 from idp.web.cookies import client_ip
 from idp.web.pages import error_page
-from idp.web.unavailable import PageRoute
 
-router = APIRouter(route_class=PageRoute)
+router = Router(audience="page")
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024

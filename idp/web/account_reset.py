@@ -23,11 +23,12 @@ import secrets
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from directory.base import DirectoryError, DirectoryUnavailable, NoSuchEntry, Person
 from directory.writes import open_writer
+from idp.http.routing import Router
 from idp.services import Services, ServicesDep
 from idp.sso.logout import logout_session
 from idp.web import csrf, mfa_text  # noqa: F401  (mfa_text: registers the page strings)
@@ -36,9 +37,8 @@ from idp.web.cookies import client_ip
 from idp.web.i18n import Locale, choose_locale, text
 from idp.web.mail import MailError, send_mail
 from idp.web.pages import error_page, render
-from idp.web.unavailable import PageRoute
 
-router = APIRouter(route_class=PageRoute)
+router = Router(audience="page")
 log = logging.getLogger("idp.reset")
 
 RESET_TTL = 30 * 60

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
+from idp.http.routing import Router
 from idp.services import ServicesDep
 from idp.web import csrf
 from idp.web.cookies import client_ip, session_id
@@ -12,9 +13,8 @@ from idp.web.i18n import choose_locale
 from idp.web.login import expired_page
 from idp.web.pages import error_page, render
 from idp.web.scopes import describe
-from idp.web.unavailable import PageRoute
 
-router = APIRouter(route_class=PageRoute)
+router = Router(audience="page")
 
 
 @router.get("/consent/{interaction_id}")

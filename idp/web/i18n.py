@@ -73,6 +73,11 @@ CATALOGUE: dict[str, dict[Locale, str]] = {
         "zh": "登录服务暂时不可用。请稍后再试。",
         "en": "The sign-in service is temporarily unavailable. Please try again in a few minutes.",
     },
+    "err_unexpected_title": {"zh": "出错了", "en": "Something went wrong"},
+    "err_unexpected": {
+        "zh": "处理您的请求时发生了意外错误，已记录下来。请稍后再试。",
+        "en": "An unexpected error occurred and has been logged. Please try again later.",
+    },
     # consent
     "consent_title": {"zh": "授权", "en": "Allow access"},
     "consent_intro": {

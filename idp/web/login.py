@@ -13,7 +13,7 @@ import hmac
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from directory.base import (
@@ -24,7 +24,8 @@ from directory.base import (
     Person,
     normalize_username,
 )
-from idp.services import Services, ServicesDep
+from idp.http.routing import Router
+from idp.services import Services, services_of
 from idp.sso.logout import logout_session
 from idp.sso.signins import Interaction
 from idp.sso.throttle import LoginThrottle, Verdict
@@ -33,9 +34,8 @@ from idp.web.cookies import client_ip, session_id, set_session_cookie
 from idp.web.i18n import Locale, choose_locale
 from idp.web.pages import error_page, render
 from idp.web.second_factor import second_factor_step
-from idp.web.unavailable import PageRoute
 
-router = APIRouter(route_class=PageRoute, include_in_schema=False)  # HTML pages, not an API
+router = Router(audience="page", include_in_schema=False)
 
 MAX_USERNAME = 256
 MAX_PASSWORD = 1024
@@ -76,8 +76,11 @@ def _login_form(
     )
 
 
-@router.get("/login/{interaction_id}")
-async def login_page(interaction_id: str, request: Request, services: ServicesDep) -> Response:
+@router.get("/login/{interaction_id}", fast=True)
+async def login_page(request: Request) -> Response:
+    # fast (every sign-in passes here): the request alone, the id from its path parameters
+    services = services_of(request)
+    interaction_id = request.path_params["interaction_id"]
     settings = services.settings
     interaction = await services.interactions.get(interaction_id)
     if interaction is None:
@@ -101,8 +104,10 @@ async def remember_csrf(services: Services, interaction: Interaction, token: str
         await services.interactions.save(interaction)
 
 
-@router.post("/login/{interaction_id}")
-async def login_submit(interaction_id: str, request: Request, services: ServicesDep) -> Response:
+@router.post("/login/{interaction_id}", fast=True)
+async def login_submit(request: Request) -> Response:
+    services = services_of(request)
+    interaction_id = request.path_params["interaction_id"]
     settings = services.settings
     form = await request.form()
     interaction = await services.interactions.get(interaction_id)

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
+from idp.http.routing import Router
 from idp.keys.ring import InvalidToken
 from idp.protocols.oidc.clients import get_client
 from idp.services import Services, ServicesDep
@@ -27,9 +28,8 @@ from idp.web import csrf
 from idp.web.cookies import clear_session_cookie, session_id
 from idp.web.i18n import Locale, choose_locale
 from idp.web.pages import error_page, render
-from idp.web.unavailable import PageRoute
 
-router = APIRouter(route_class=PageRoute)
+router = Router(audience="page")
 
 CONFIRM_TTL = 10 * 60
 MAX_PARAM = 4096

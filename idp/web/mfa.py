@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hmac
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
+from idp.http.routing import Router
 from idp.mfa import attempts, recovery, totp
 from idp.mfa import webauthn as passkeys
 from idp.mfa.factors import Factors, factors_of
@@ -26,9 +27,8 @@ from idp.web.i18n import Locale, choose_locale
 from idp.web.login import expired_page, finish_login
 from idp.web.pages import render
 from idp.web.second_factor import Method, Pending, record_success, step_up_pending
-from idp.web.unavailable import PageRoute
 
-router = APIRouter(route_class=PageRoute)
+router = Router(audience="page")
 
 MAX_CODE = 64
 

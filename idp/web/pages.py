@@ -1,6 +1,7 @@
 """Rendering the interaction pages: one Jinja2 environment, the page chrome every page shares
-(campus name, logo, language switch), and `error_page`, the readable error page that the
-protocol engine also uses wherever a redirect back to the client would be unsafe."""
+(campus name, logo, language switch), and `error_page`, the readable error page (the server's
+error policy renders a protocol's PageError with it, wherever a redirect back to the client
+would be unsafe)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,7 @@ def render(
 
 def error_page(
     request: Request, *, status: int, title: str, detail: str, locale: Locale | None = None,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """A readable error page at the OP, never a redirect.
 
@@ -71,5 +73,5 @@ def error_page(
     "interaction_expired"), shown in the person's language, or free text shown as given.
     """
     chosen = locale or choose_locale(request, settings_of(request).site.default_locale)
-    return render(request, "error.html", locale=chosen, status=status,
+    return render(request, "error.html", locale=chosen, status=status, headers=headers,
                   title=text(title, chosen), detail=text(detail, chosen))

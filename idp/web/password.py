@@ -21,7 +21,7 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from directory.base import (
@@ -31,6 +31,7 @@ from directory.base import (
     PasswordExpired,
     PasswordRejected,
 )
+from idp.http.routing import Router
 from idp.services import Services, ServicesDep
 from idp.sso.signins import Interaction
 from idp.sso.throttle import LoginThrottle
@@ -45,9 +46,8 @@ from idp.web.login import (
     throttled_values,
 )
 from idp.web.pages import error_page, render
-from idp.web.unavailable import PageRoute
 
-router = APIRouter(route_class=PageRoute, include_in_schema=False)  # HTML pages, not an API
+router = Router(audience="page", include_in_schema=False)
 
 REASONS = ("password_expired", "must_change_password", "expiring")
 

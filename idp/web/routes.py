@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
 from starlette.responses import FileResponse, Response
 
+from idp.http.routing import Router
 from idp.web.account import router as account_router
 from idp.web.account_mfa import router as account_mfa_router
 from idp.web.account_password import router as account_password_router
@@ -22,7 +22,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 STATIC_FILES = {"site.css": "text/css; charset=utf-8",
                 "webauthn.js": "text/javascript; charset=utf-8"}
 
-router = APIRouter(tags=["web"])
+router = Router(audience="page", tags=["web"])
 router.include_router(login_router)
 router.include_router(consent_router)
 router.include_router(logout_router)

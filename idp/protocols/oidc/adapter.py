@@ -19,10 +19,7 @@ from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import InterfaceError, OperationalError
 
-from directory.base import DirectoryError
-from idp.db.pg_direct import DatabaseUnavailable
 from idp.http.forms import TooManyFields, is_form, parse_form
 from idp.keys.ring import InvalidToken
 from idp.protocols.oidc import ledger
@@ -32,7 +29,6 @@ from idp.protocols.oidc.grants import unverified_assertion
 from idp.protocols.oidc.models import AccessToken, OAuthClient, RefreshGrant
 from idp.protocols.oidc.server import Response as AuthlibResponse
 from idp.protocols.oidc.tokens import token_digest
-from idp.store import StoreUnavailable
 
 if TYPE_CHECKING:
     from idp.services import Services
@@ -264,21 +260,12 @@ def respond(result: AuthlibResponse) -> Response:
     return response
 
 
-def unavailable(reason: str) -> JSONResponse:
-    return JSONResponse({"error": "temporarily_unavailable", "error_description": reason},
-                        status_code=503, headers={**NO_STORE, "Retry-After": "5"})
-
-
 def insecure() -> JSONResponse:
     return JSONResponse({"error": "invalid_request",
                          "error_description": "OAuth 2.0 requires https (RFC 6749 section 10.9)."},
                         status_code=400, headers=NO_STORE)
 
 
-# a backend is down: 503 temporarily_unavailable, never a 500
-BACKEND_ERRORS = (DirectoryError, StoreUnavailable, DatabaseUnavailable, OperationalError,
-                  InterfaceError)
-__all__ = ["BACKEND_ERRORS", "InsecureTransportError", "IdpRequest", "MultiItems", "commit",
-           "load_clients", "oauth_request", "prefetch_presented_token", "prefetch_token_request",
-           "read_params", "respond", "run", "unavailable", "insecure", "audit_failure",
-           "client_ip"]
+__all__ = ["InsecureTransportError", "IdpRequest", "MultiItems", "commit", "load_clients",
+           "oauth_request", "prefetch_presented_token", "prefetch_token_request", "read_params",
+           "respond", "run", "insecure", "audit_failure", "client_ip"]

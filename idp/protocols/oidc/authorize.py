@@ -17,9 +17,9 @@ from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
+from idp.http.problems import PageError
 from idp.mfa.policy import requested_acr_values
 from idp.protocols.oidc.adapter import (
-    BACKEND_ERRORS,
     IdpRequest,
     InsecureTransportError,
     MultiItems,
@@ -49,12 +49,6 @@ def _decision_error(reason: str | None, redirect_uri: str) -> OAuth2Error:
                                redirect_uri=redirect_uri)
 
 
-def error_page(request: Request, *, status: int, title: str, detail: str) -> Response:
-    from idp.web.pages import error_page as render_error_page
-
-    return render_error_page(request, status=status, title=title, detail=detail)
-
-
 async def authorize(services: Services, request: Request) -> Response:
     query, form = await read_params(request)
     return await run_authorization(services, request, query if request.method == "GET" else form)
@@ -64,8 +58,7 @@ async def resume(services: Services, request: Request, interaction_id: str) -> R
     """Back from the login or consent page: the interaction is single use."""
     interaction = await services.interactions.finish(interaction_id)
     if interaction is None:
-        return error_page(request, status=400, title="interaction_expired_title",
-                          detail="interaction_expired")
+        raise PageError(400, "interaction_expired_title", "interaction_expired")
     return await run_authorization(services, request, list(interaction.params.items()),
                                    resumed=interaction)
 
@@ -76,37 +69,31 @@ async def run_authorization(services: Services, request: Request, params: MultiI
     try:
         req = _request_for(services, request, params)
     except InsecureTransportError:
-        return error_page(request, status=400, title="insecure_transport_title",
-                          detail="insecure_transport")
-    try:
-        await load_clients(ctx, [req.payload.client_id])
-        with bound(ctx):
-            try:
-                grant = SERVER.get_authorization_grant(req)
-                grant.validate_no_multiple_request_parameter(req)
-                redirect_uri = grant.validate_authorization_request()
-            except OAuth2Error as error:
-                return _error_response(request, req, error)
-            except ValueError:
-                # authlib refuses to build an error whose description would echo characters
-                # outside RFC 6749's %x20-21 / %x23-5B / %x5D-7E (a non-ASCII response_type or
-                # redirect_uri): the request is malformed, and no redirect can be trusted
-                return error_page(request, status=400, title="authorize_invalid_title",
-                                  detail="authorize_malformed")
-        if resumed is not None and resumed.denied:
-            return respond(run(ctx, lambda: SERVER.create_authorization_response(
-                req, grant_user=None, grant=grant)))
-        facts = _facts(req)
-        decision = await decide(services, facts, request.cookies.get(
-            services.settings.session.cookie_name), resumed)
-        if decision.action == "error":
-            return _error_response(request, req, _decision_error(decision.reason, redirect_uri))
-        if decision.action in ("login", "consent"):
-            return await _interact(services, req, facts, decision)
-        return await _issue(ctx, req, grant, decision)
-    except BACKEND_ERRORS:
-        return error_page(request, status=503, title="err_directory_unavailable_title",
-                          detail="err_service_unavailable")
+        raise PageError(400, "insecure_transport_title", "insecure_transport") from None
+    await load_clients(ctx, [req.payload.client_id])
+    with bound(ctx):
+        try:
+            grant = SERVER.get_authorization_grant(req)
+            grant.validate_no_multiple_request_parameter(req)
+            redirect_uri = grant.validate_authorization_request()
+        except OAuth2Error as error:
+            return _error_response(request, req, error)
+        except ValueError:
+            # authlib refuses to build an error whose description would echo characters
+            # outside RFC 6749's %x20-21 / %x23-5B / %x5D-7E (a non-ASCII response_type or
+            # redirect_uri): the request is malformed, and no redirect can be trusted
+            raise PageError(400, "authorize_invalid_title", "authorize_malformed") from None
+    if resumed is not None and resumed.denied:
+        return respond(run(ctx, lambda: SERVER.create_authorization_response(
+            req, grant_user=None, grant=grant)))
+    facts = _facts(req)
+    decision = await decide(services, facts, request.cookies.get(
+        services.settings.session.cookie_name), resumed)
+    if decision.action == "error":
+        return _error_response(request, req, _decision_error(decision.reason, redirect_uri))
+    if decision.action in ("login", "consent"):
+        return await _interact(services, req, facts, decision)
+    return await _issue(ctx, req, grant, decision)
 
 
 def _request_for(services: Services, request: Request, params: MultiItems) -> IdpRequest:
@@ -129,13 +116,14 @@ def _facts(req: IdpRequest) -> RequestFacts:
 
 
 def _error_response(request: Request, req: IdpRequest, error: OAuth2Error) -> Response:
+    """Back to the client when its redirect URI is known; a page at the provider otherwise."""
     error.state = req.payload.state
     if error.redirect_uri:
         return respond(error())
     # the title speaks to the person; the detail (the OAuth error, RFC 6749 §4.1.2.1) is for the
     # app's developers, who are the ones able to fix it
-    return error_page(request, status=400, title="authorize_invalid_title",
-                      detail=f"{error.error}: {error.description or ''}".rstrip(": "))
+    raise PageError(400, "authorize_invalid_title",
+                    f"{error.error}: {error.description or ''}".rstrip(": "))
 
 
 async def _interact(services: Services, req: IdpRequest, facts: RequestFacts,

@@ -1,7 +1,8 @@
 """The back-channel endpoints as pipelines: prefetch -> authlib -> commit -> respond.
 
 /token (RFC 6749 §3.2, §5), /introspect (RFC 7662), /revoke (RFC 7009), /userinfo
-(OIDC Core §5.3). No protocol decisions here: authlib makes them, over prefetched data.
+(OIDC Core §5.3). No protocol decisions here: authlib makes them, over prefetched data. A
+backend that fails raises to the server's one error policy (a 503 temporarily_unavailable).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from idp.protocols.oidc.adapter import (
-    BACKEND_ERRORS,
+    IdpRequest,
     InsecureTransportError,
     audit_failure,
     client_ip,
@@ -25,7 +26,6 @@ from idp.protocols.oidc.adapter import (
     read_params,
     respond,
     run,
-    unavailable,
 )
 from idp.protocols.oidc.context import OAuthContext
 from idp.protocols.oidc.server import SERVER
@@ -34,25 +34,31 @@ if TYPE_CHECKING:
     from idp.services import Services
 
 
-async def token(services: Services, request: Request) -> Response:
+async def _begin(services: Services, request: Request) -> tuple[IdpRequest, OAuthContext] | Response:
+    """What every back-channel endpoint starts with: its parameters as authlib's request, and
+    an empty context; or the error when the transport is not https (RFC 6749 §10.9)."""
     query, form = await read_params(request)
     try:
         req = oauth_request(services, request, query, form)
     except InsecureTransportError:
         return insecure()
-    ctx = OAuthContext(services, ip=client_ip(request))
-    try:
-        await prefetch_token_request(ctx, req)
-        result = run(ctx, lambda: SERVER.create_token_response(req))
-        if result[0] == 200 and not await commit(ctx):
-            # a concurrent request rotated this refresh token first (this one is the reuse), or
-            # replayed this code while it was being redeemed: nothing issued may be sent
-            result = SERVER.handle_error_response(req, InvalidGrantError())
-        elif result[0] != 200:
-            await commit(ctx)  # revocations (code replay, refresh reuse) and audit notes
-            await audit_failure(ctx, req, result)
-    except BACKEND_ERRORS as exc:
-        return unavailable(type(exc).__name__)
+    return req, OAuthContext(services, ip=client_ip(request))
+
+
+async def token(services: Services, request: Request) -> Response:
+    begun = await _begin(services, request)
+    if isinstance(begun, Response):
+        return begun
+    req, ctx = begun
+    await prefetch_token_request(ctx, req)
+    result = run(ctx, lambda: SERVER.create_token_response(req))
+    if result[0] == 200 and not await commit(ctx):
+        # a concurrent request rotated this refresh token first (this one is the reuse), or
+        # replayed this code while it was being redeemed: nothing issued may be sent
+        result = SERVER.handle_error_response(req, InvalidGrantError())
+    elif result[0] != 200:
+        await commit(ctx)  # revocations (code replay, refresh reuse) and audit notes
+        await audit_failure(ctx, req, result)
     return respond(result)
 
 
@@ -65,20 +71,15 @@ async def revoke(services: Services, request: Request) -> Response:
 
 
 async def _token_endpoint(services: Services, request: Request, name: str) -> Response:
-    query, form = await read_params(request)
-    try:
-        req = oauth_request(services, request, query, form)
-    except InsecureTransportError:
-        return insecure()
-    ctx = OAuthContext(services, ip=client_ip(request))
-    try:
-        await prefetch_token_request(ctx, req)
-        await prefetch_presented_token(ctx, req.form.get("token"))
-        result = run(ctx, lambda: SERVER.create_endpoint_response(name, req))
-        await commit(ctx, kind="token")
-        await audit_failure(ctx, req, result)
-    except BACKEND_ERRORS as exc:
-        return unavailable(type(exc).__name__)
+    begun = await _begin(services, request)
+    if isinstance(begun, Response):
+        return begun
+    req, ctx = begun
+    await prefetch_token_request(ctx, req)
+    await prefetch_presented_token(ctx, req.form.get("token"))
+    result = run(ctx, lambda: SERVER.create_endpoint_response(name, req))
+    await commit(ctx, kind="token")
+    await audit_failure(ctx, req, result)
     response = respond(result)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -97,24 +98,19 @@ def bearer_token(request: Request, form: dict[str, str]) -> str | None:
 
 
 async def userinfo(services: Services, request: Request) -> Response:
-    query, form = await read_params(request)
-    try:
-        req = oauth_request(services, request, query, form)
-    except InsecureTransportError:
-        return insecure()
-    ctx = OAuthContext(services, ip=client_ip(request))
+    begun = await _begin(services, request)
+    if isinstance(begun, Response):
+        return begun
+    req, ctx = begun
     presented = bearer_token(request, req.form)
     ctx.bearer_present = presented is not None
-    try:
-        await prefetch_presented_token(ctx, presented, refresh_tokens=False)
-        token = ctx.access_token
-        if token is not None and not token.is_revoked() and token.get_user():
-            ctx.person = await services.directory.by_subject(str(token.get_user()))
-        if token is not None and services.settings.issuer + "/userinfo" not in token.audiences():
-            ctx.access_token = None  # a token for another resource server
-        result = run(ctx, lambda: SERVER.create_endpoint_response("userinfo", req))
-    except BACKEND_ERRORS as exc:
-        return unavailable(type(exc).__name__)
+    await prefetch_presented_token(ctx, presented, refresh_tokens=False)
+    token = ctx.access_token
+    if token is not None and not token.is_revoked() and token.get_user():
+        ctx.person = await services.directory.by_subject(str(token.get_user()))
+    if token is not None and services.settings.issuer + "/userinfo" not in token.audiences():
+        ctx.access_token = None  # a token for another resource server
+    result = run(ctx, lambda: SERVER.create_endpoint_response("userinfo", req))
     response = respond(result)
     response.headers["Cache-Control"] = "no-store"
     return response

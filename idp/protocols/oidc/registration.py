@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
-from sqlalchemy.exc import SQLAlchemyError
 
 from idp.db.models import Client
+from idp.http.routing import Router
 from idp.protocols.oidc import registration_store as store
 from idp.protocols.oidc.registration_metadata import (
     ClientMetadata,
@@ -35,7 +33,6 @@ from idp.protocols.oidc.registration_metadata import (
     parse_metadata,
 )
 from idp.services import Services, ServicesDep
-from idp.store.base import StoreUnavailable
 
 log = logging.getLogger("idp.registration")
 
@@ -46,25 +43,7 @@ SERVER_FIELDS = ("registration_access_token", "registration_client_uri",
                  "client_secret_expires_at", "client_id_issued_at")
 
 
-class JsonOutageRoute(APIRoute):
-    """A database or Store outage is a 503 OAuth error, never a bare 500."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except (SQLAlchemyError, StoreUnavailable, OSError):
-                log.exception("backend outage on %s", request.url.path)
-                return error(503, "temporarily_unavailable",
-                             "The registration service is temporarily unavailable.",
-                             headers={"Retry-After": "5"})
-
-        return handle
-
-
-router = APIRouter(tags=["registration"], route_class=JsonOutageRoute)
+router = Router(audience="api", tags=["registration"])
 
 
 def error(status: int, code: str, description: str,

@@ -1,37 +1,36 @@
 """HTTP routes of the protocol engine. Routes only hand the request to a pipeline
 (authorize.py, handlers.py): no protocol logic lives here.
 
-The endpoints called at volume (discovery, JWKS, token, introspection, revocation, userinfo, and
-the authorization endpoint, which every sign-in and code flow passes) are also listed in
-ENDPOINTS: idp/edge.py calls those functions directly (idp/direct.py), without FastAPI's routing
-and dependency solving (7% of a code flow); the router below serves the same functions to
-everything else (the OpenAPI document, tests that mount the router)."""
+Every endpoint here is called at volume (discovery, JWKS, token, introspection, revocation,
+userinfo, and the authorization endpoint, which every sign-in and code flow passes), so each is
+declared fast: the edge calls it directly, without FastAPI's routing and dependency solving (7%
+of a code flow; idp/server/routes.py). The ones browser apps call from their own origin are
+declared cors."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from idp.http.routing import Router
 from idp.protocols.oidc import authorize as authorization
 from idp.protocols.oidc import handlers
 from idp.protocols.oidc.discovery import provider_metadata
 from idp.services import services_of
 
-router = APIRouter(tags=["oauth"])
+router = Router(audience="api", tags=["oauth"])
 
 METADATA_CACHE = {"Cache-Control": "public, max-age=300"}
 # short cache: relying parties must see a rotation's next key soon (OIDC Core §10.1.1)
 JWKS_CACHE = {"Cache-Control": "public, max-age=300"}
 
 
-@router.get("/.well-known/openid-configuration")
+@router.get("/.well-known/openid-configuration", fast=True, cors=True)
 async def openid_configuration(request: Request) -> Response:
     return _metadata(request)
 
 
-@router.get("/.well-known/oauth-authorization-server")
+@router.get("/.well-known/oauth-authorization-server", fast=True, cors=True)
 async def oauth_authorization_server(request: Request) -> Response:
     return _metadata(request)
 
@@ -44,55 +43,41 @@ def _metadata(request: Request) -> Response:
     return Response(body, media_type="application/json", headers=METADATA_CACHE)
 
 
-@router.get("/jwks")
+@router.get("/jwks", fast=True, cors=True)
 async def jwks(request: Request) -> Response:
     return Response(services_of(request).keys.jwks_json(), media_type="application/jwk-set+json",
                     headers=JWKS_CACHE)
 
 
-@router.api_route("/authorize", methods=["GET", "POST"], include_in_schema=False)
+@router.api_route("/authorize", methods=["GET", "POST"], fast=True, audience="page",
+                  include_in_schema=False)
 async def authorize(request: Request) -> Response:
     return await authorization.authorize(services_of(request), request)
 
 
-@router.get("/authorize/resume/{interaction_id}")
+@router.get("/authorize/resume/{interaction_id}", fast=True, audience="page",
+            include_in_schema=False)
 async def authorize_resume(request: Request) -> Response:
-    # the id from request.path_params: the edge calls this directly too (idp/direct.py)
     return await authorization.resume(services_of(request), request,
                                       request.path_params["interaction_id"])
 
 
-@router.post("/token")
+@router.post("/token", fast=True, cors=True)
 async def token(request: Request) -> Response:
     return await handlers.token(services_of(request), request)
 
 
-@router.get("/userinfo", operation_id="userinfo_get")
-@router.post("/userinfo", operation_id="userinfo_post")
+@router.get("/userinfo", operation_id="userinfo_get", fast=True, cors=True)
+@router.post("/userinfo", operation_id="userinfo_post", fast=True, cors=True)
 async def userinfo(request: Request) -> Response:
     return await handlers.userinfo(services_of(request), request)
 
 
-@router.post("/introspect")
+@router.post("/introspect", fast=True)
 async def introspect(request: Request) -> Response:
     return await handlers.introspect(services_of(request), request)
 
 
-@router.post("/revoke")
+@router.post("/revoke", fast=True, cors=True)
 async def revoke(request: Request) -> Response:
     return await handlers.revoke(services_of(request), request)
-
-
-Endpoint = Callable[[Request], Awaitable[Response]]
-ENDPOINTS: dict[tuple[str, str], Endpoint] = {
-    ("GET", "/.well-known/openid-configuration"): openid_configuration,
-    ("GET", "/.well-known/oauth-authorization-server"): oauth_authorization_server,
-    ("GET", "/jwks"): jwks,
-    ("GET", "/authorize"): authorize,
-    ("POST", "/authorize"): authorize,
-    ("POST", "/token"): token,
-    ("GET", "/userinfo"): userinfo,
-    ("POST", "/userinfo"): userinfo,
-    ("POST", "/introspect"): introspect,
-    ("POST", "/revoke"): revoke,
-}
