@@ -1,5 +1,5 @@
-"""create_app(settings): the FastAPI application. Backends are opened once, in the lifespan,
-and reach routes through `request.app.state.services` (FastAPI dependencies in idp/deps.py)."""
+"""create_app(settings): the FastAPI application. Backends are opened once (`open_services`),
+in the lifespan, and reach routes through `request.app.state.services` (idp/services.py)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,21 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from directory.factory import open_directory
 from directory.writes import open_writer
 from idp.db.engine import close_engine, open_engine, sessionmaker
+from idp.db.migrate import upgrade
 from idp.keys.ring import KeyRing
+from idp.monitoring.metrics import MeteredAudit, MeteredStore, observe_directory
+from idp.protocols.oidc.backchannel import BackChannelLogout
 from idp.server import errors
 from idp.server.edge import Edge
 from idp.server.routes import RouteTable, include_routes
 from idp.services import Services
 from idp.settings import Settings
+from idp.sso.logout import SingleLogout
 from idp.sso.sessions import SessionManager
-from idp.sso.signins import Interactions
+from idp.sso.signins import SignIns
 from idp.store import open_store
 
 log = logging.getLogger("idp")
@@ -33,22 +38,23 @@ KEY_RELOAD_SECONDS = 5.0
 
 
 async def open_services(settings: Settings, *, migrate: bool = True) -> Services:
-    from directory.factory import open_directory
-    from idp.db.migrate import upgrade
-    from idp.monitoring.metrics import MeteredAudit, MeteredStore, observe_directory
-
+    """Open every backend once, and wire the sign-in core to the protocols: each protocol that
+    signs people in says how its apps hear of a single logout."""
     if migrate:
         await upgrade(settings.database_url)
     engine = open_engine(settings.database_url)
     store = MeteredStore(open_store(settings))  # every Store call timed for /metrics
     directory = open_directory(settings, engine, observe_directory)  # LDAP latency per server
-    keys = KeyRing.open(settings.keys_dir)
-    return Services(
+    sessions = SessionManager(store, settings.session.ttl)
+    audit = MeteredAudit(sessionmaker(engine))
+    services = Services(
         settings=settings, engine=engine, db=sessionmaker(engine), store=store,
-        directory=directory, keys=keys, sessions=SessionManager(store, settings.session.ttl),
-        interactions=Interactions(store), audit=MeteredAudit(sessionmaker(engine)),
+        directory=directory, keys=KeyRing.open(settings.keys_dir), sessions=sessions,
+        signins=SignIns(store), logout=SingleLogout(sessions, audit), audit=audit,
         writer=open_writer(settings, directory),
     )
+    services.logout.add_notifier(BackChannelLogout(services))
+    return services
 
 
 async def close_services(services: Services) -> None:

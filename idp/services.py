@@ -15,8 +15,9 @@ from directory.writes import DirectoryWriter
 from idp.db.audit import Audit
 from idp.keys.ring import KeyRing
 from idp.settings import Settings
+from idp.sso.logout import SingleLogout
 from idp.sso.sessions import SessionManager
-from idp.sso.signins import Interactions
+from idp.sso.signins import SignIns
 from idp.store import Store
 
 
@@ -30,8 +31,9 @@ class Services:
     store: Store
     directory: Directory
     keys: KeyRing
-    sessions: SessionManager
-    interactions: Interactions
+    sessions: SessionManager  # SSO sessions and the apps each signed into
+    signins: SignIns  # sign-ins parked by a protocol, waiting for the pages
+    logout: SingleLogout  # ends a session everywhere, through each protocol's notifier
     audit: Audit
     writer: DirectoryWriter  # writes people: the local directory itself, or LDAP's admin bind
 

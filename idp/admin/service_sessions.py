@@ -1,5 +1,5 @@
 """A person's SSO sessions and the apps signed into in each; ending one or all of them, which
-sends back-channel logout to those apps (OpenID Connect Back-Channel Logout 1.0, idp.sso.logout)."""
+sends back-channel logout to those apps (OpenID Connect Back-Channel Logout 1.0, idp/sso/logout.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from idp.admin.service_common import Actor, NotFound, audited, directory_errors
 from idp.db.models import Client
-from idp.sso.logout import logout_session
 
 if TYPE_CHECKING:
     from idp.services import Services
@@ -71,7 +70,7 @@ async def sessions_of(services: Services, username: str) -> tuple[str, list[Sess
 async def end_all_sessions(services: Services, subject: str, *, reason: str) -> list[str]:
     ended = []
     for session in await services.sessions.of_subject(subject):
-        await logout_session(services, session.sid, reason=reason, wait=ADMIN_WAIT)
+        await services.logout.end(session.sid, reason=reason, wait=ADMIN_WAIT)
         ended.append(session.sid)
     return ended
 
@@ -83,7 +82,7 @@ async def revoke_session(services: Services, actor: Actor, username: str, sid: s
         raise NotFound("no such session for this person (it may have ended already)")
 
     async def end() -> Ended:
-        result = await logout_session(services, sid, reason="admin", wait=ADMIN_WAIT)
+        result = await services.logout.end(sid, reason="admin", wait=ADMIN_WAIT)
         return Ended(sid, sorted(result.clients), dict(result.deliveries))
 
     return await audited(services, actor, "revoke_session", end(), target=username,
@@ -96,7 +95,7 @@ async def revoke_all_sessions(services: Services, actor: Actor, username: str) -
     async def end() -> list[Ended]:
         ended = []
         for view in views:
-            result = await logout_session(services, view.sid, reason="admin", wait=ADMIN_WAIT)
+            result = await services.logout.end(view.sid, reason="admin", wait=ADMIN_WAIT)
             ended.append(Ended(view.sid, sorted(result.clients), dict(result.deliveries)))
         return ended
 

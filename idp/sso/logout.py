@@ -1,153 +1,78 @@
-"""Ending an SSO session everywhere: OpenID Connect Back-Channel Logout 1.0.
+"""Single logout: ending an SSO session everywhere at once.
 
-`logout_session` ends the session in the Store and POSTs a logout token to every client the
-session signed into that registered a `backchannel_logout_uri`. Deliveries run concurrently
-(bounded), each retried with backoff and recorded in a LogoutDelivery row; the caller (a browser
-waiting for its "signed out" page) waits at most `wait` seconds, slower deliveries finish in the
-background. The admin console reuses this to end a person's sessions.
+`SingleLogout.end` ends the session in the Store, audits it, and hands the session and the apps
+it signed into to every protocol's notifier (OIDC: back-channel logout tokens,
+idp/protocols/oidc/backchannel.py); each notifier tells the apps it knows in its own way. The
+caller (a browser waiting for its "signed out" page, an admin ending a session) waits at most
+`wait` seconds for the notifications; slower ones finish in the background.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-import httpx
-from sqlalchemy import select
-
-from idp.db.models import Client, LogoutDelivery
-from idp.sso.sessions import SsoSession
-
-if TYPE_CHECKING:
-    from idp.services import Services
+from idp.db.audit import Audit
+from idp.sso.sessions import SessionManager, SsoSession
 
 log = logging.getLogger("idp.logout")
 
-BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-LOGOUT_TOKEN_TTL = 120  # seconds; the RP checks it at once, a short life limits replay
-DELIVERY_TIMEOUT = 5.0  # seconds per POST
-RETRY_DELAYS: tuple[float, ...] = (0.5, 1.5)  # pauses between attempts: 3 attempts in all
-MAX_CONCURRENT_DELIVERIES = 10
-BROWSER_WAIT = 3.0  # seconds a browser's logout waits for deliveries before answering
+BROWSER_WAIT = 3.0  # seconds a browser's logout waits for the notifications before answering
 
-_background: set[asyncio.Task[Any]] = set()  # keeps unfinished deliveries from being collected
+_background: set[asyncio.Task[Any]] = set()  # keeps unfinished notifications from being collected
+
+
+class LogoutNotifier(Protocol):
+    """One protocol's way of telling its apps that a session ended."""
+
+    async def notify(self, session: SsoSession, apps: set[str]) -> dict[str, str]:
+        """Tell the apps among `apps` that this protocol signed in; return app -> "delivered" or
+        "failed" for each one told (apps it does not know are left out)."""
+        ...
 
 
 @dataclass
 class LogoutResult:
     session: SsoSession | None
-    clients: set[str] = field(default_factory=set)
-    # client_id -> "delivered" / "failed"; clients still being retried are absent
+    clients: set[str] = field(default_factory=set)  # the apps the session had signed into
+    # app -> "delivered" / "failed"; apps still being notified are absent
     deliveries: dict[str, str] = field(default_factory=dict)
 
 
-def logout_token(services: Services, client: Client, *, subject: str, sid: str) -> str:
-    """A logout token (Back-Channel Logout 1.0 §2.4): iss, aud, iat, exp, jti, sub, sid and
-    the events claim, never a nonce (§2.4 forbids one, so it cannot pass as an ID token);
-    header typ "logout+jwt" (§2.4, and RFC 8725 §3.11 explicit typing)."""
-    now = int(time.time())
-    claims = {
-        "iss": services.settings.issuer, "aud": client.client_id, "iat": now,
-        "exp": now + LOGOUT_TOKEN_TTL, "jti": secrets.token_urlsafe(16), "sub": subject,
-        "sid": sid, "events": {BACKCHANNEL_EVENT: {}},
-    }
-    alg = client.id_token_signed_response_alg
-    return services.keys.sign(claims, alg=alg if alg in ("RS256", "ES256") else "RS256",
-                              typ="logout+jwt")
+class SingleLogout:
+    def __init__(self, sessions: SessionManager, audit: Audit) -> None:
+        self.sessions = sessions
+        self.audit = audit
+        self.notifiers: list[LogoutNotifier] = []
 
+    def add_notifier(self, notifier: LogoutNotifier) -> None:
+        self.notifiers.append(notifier)
 
-async def logout_session(
-    services: Services, sid: str, *, reason: str, wait: float | None = BROWSER_WAIT,
-) -> LogoutResult:
-    """End session `sid` and notify its clients. `wait=None` waits for every delivery."""
-    session, client_ids = await services.sessions.end(sid)
-    result = LogoutResult(session=session, clients=client_ids)
-    if session is None:
+    async def end(self, sid: str, *, reason: str, wait: float | None = BROWSER_WAIT
+                  ) -> LogoutResult:
+        """End session `sid` and notify its apps. `wait=None` waits for every notification."""
+        session, apps = await self.sessions.end(sid)
+        result = LogoutResult(session=session, clients=apps)
+        if session is None:
+            return result
+        await self.audit.record("logout", "success", actor=session.username, reason=reason,
+                                subject=session.subject, clients=sorted(apps))
+        if not apps or not self.notifiers:
+            return result
+        task = asyncio.get_running_loop().create_task(self._notify_all(session, apps))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+        try:
+            # shield: a browser that stops waiting must not cancel the notifications
+            result.deliveries = await asyncio.wait_for(asyncio.shield(task), wait)
+        except TimeoutError:
+            log.info("logout of %s: notifications continue in the background", session.username)
         return result
-    await services.audit.record("logout", "success", actor=session.username, reason=reason,
-                                subject=session.subject, clients=sorted(client_ids))
-    clients = await _backchannel_clients(services, client_ids)
-    if not clients:
-        return result
-    task = asyncio.get_running_loop().create_task(
-        _deliver_all(services, clients, subject=session.subject, sid=sid))
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-    try:
-        # shield: a browser that stops waiting must not cancel the deliveries
-        result.deliveries = await asyncio.wait_for(asyncio.shield(task), wait)
-    except TimeoutError:
-        log.info("logout of %s: deliveries continue in the background", session.username)
-    return result
 
-
-async def _backchannel_clients(services: Services, client_ids: set[str]) -> list[Client]:
-    if not client_ids:
-        return []
-    async with services.db() as db:
-        rows = await db.execute(select(Client).where(
-            Client.client_id.in_(sorted(client_ids)), Client.backchannel_logout_uri.is_not(None)))
-        return [c for c in rows.scalars() if c.backchannel_logout_uri]
-
-
-async def _deliver_all(
-    services: Services, clients: list[Client], *, subject: str, sid: str,
-) -> dict[str, str]:
-    limit = asyncio.Semaphore(MAX_CONCURRENT_DELIVERIES)
-    # no redirects: the token goes to the registered URI or nowhere
-    async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT, follow_redirects=False) as http:
-        outcomes = await asyncio.gather(*(
-            _deliver(services, http, limit, client, subject=subject, sid=sid)
-            for client in clients))
-    return {client.client_id: outcome for client, outcome in zip(clients, outcomes, strict=True)}
-
-
-async def _deliver(
-    services: Services, http: httpx.AsyncClient, limit: asyncio.Semaphore, client: Client,
-    *, subject: str, sid: str,
-) -> str:
-    """POST the token (application/x-www-form-urlencoded, §2.5) until the RP answers 2xx
-    (§2.8: 200, or 204 from some frameworks) or the attempts run out."""
-    uri = client.backchannel_logout_uri or ""
-    delivery = LogoutDelivery(client_id=client.client_id, uri=uri, subject=subject, sid=sid)
-    async with services.db() as db, db.begin():
-        db.add(delivery)
-    error: str | None = None
-    attempts = len(RETRY_DELAYS) + 1
-    for attempt in range(1, attempts + 1):
-        # a fresh jti per attempt: an RP that saw the jti before failing may reject a replay
-        token = logout_token(services, client, subject=subject, sid=sid)
-        async with limit:
-            try:
-                response = await http.post(uri, data={"logout_token": token}, headers={
-                    "Cache-Control": "no-cache"})
-                error = None if response.is_success else f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"[:500]
-        await _record(services, delivery.id, attempt, error)
-        if error is None:
-            return "delivered"
-        if attempt < attempts:
-            await asyncio.sleep(RETRY_DELAYS[attempt - 1])
-    log.warning("back-channel logout to %s (%s) failed: %s", client.client_id, uri, error)
-    await services.audit.record("logout_delivery", "failed", client_id=client.client_id,
-                                subject=subject, error=error)
-    return "failed"
-
-
-async def _record(services: Services, delivery_id: int, attempt: int, error: str | None) -> None:
-    async with services.db() as db, db.begin():
-        row = await db.get(LogoutDelivery, delivery_id)
-        if row is None:
-            return
-        row.attempts = attempt
-        row.last_error = error
-        if error is None:
-            row.status, row.delivered_at = "delivered", datetime.now(UTC)
-        elif attempt > len(RETRY_DELAYS):
-            row.status = "failed"
+    async def _notify_all(self, session: SsoSession, apps: set[str]) -> dict[str, str]:
+        outcomes: dict[str, str] = {}
+        for told in await asyncio.gather(*(n.notify(session, apps) for n in self.notifiers)):
+            outcomes.update(told)
+        return outcomes

@@ -1,9 +1,15 @@
-"""A paused authorization request, waiting for the person to log in or consent.
+"""Pending sign-ins: the protocol-neutral sign-in core.
 
-As in node-oidc-provider, the protocol engine keeps the request in the Store under a random id
-and hands the browser to the UI (web/); the UI finishes the interaction and sends the browser back
-to `/authorize/resume/{id}`, where the engine picks the request up again. The UI never sees or
-builds protocol responses.
+A protocol endpoint (OIDC's /authorize, CAS's /cas/login, ...) that needs the person to do
+something first (log in, pass a second factor, change an expired password, consent) parks a
+PendingSignIn in the Store under a random id and sends the browser to the page it needs
+(`page_url`). The pages (web/) work with this record alone: which app asks, what it asks to be
+told (the consent page), what it requires of the sign-in (acr values), and they write down what
+happened (the SSO session made, the consent given or refused). When they are done they send the
+browser to `resume`, a path the protocol chose when it parked the sign-in, where the protocol
+takes the record back (single use) and answers its app in its own way. The pages never learn
+which protocol asked; a protocol never renders a page. (node-oidc-provider's interactions and
+authlib's `grant_user` seam, made protocol-neutral.)
 """
 
 from __future__ import annotations
@@ -15,47 +21,64 @@ from typing import Any, Literal
 
 from idp.store.base import Store
 
-INTERACTION_TTL = 15 * 60
+SIGNIN_TTL = 15 * 60
+MAX_ID = 64
+
+Page = Literal["login", "consent"]
 
 
 @dataclass(slots=True)
-class Interaction:
+class PendingSignIn:
     id: str
-    prompt: Literal["login", "consent"]
-    params: dict[str, str]  # the original authorization request parameters
-    client_id: str
-    client_name: str
-    scopes: list[str]  # scopes that need the person's consent
+    protocol: str  # who parked it ("oidc", "cas"): for the audit log, never for the pages
+    resume: str  # the protocol's path the browser returns to once the pages are done
+    page: Page  # what the protocol asked for: a login, or only the person's consent
+    app_id: str  # the app asking: an OIDC client_id, a CAS service's registered id
+    app_name: str
+    scopes: list[str]  # what the consent page asks the person to release
+    request: dict[str, str]  # the protocol's own saved request: the pages never read it
     login_hint: str | None = None
     ui_locales: str | None = None
-    reason: str | None = None  # why a login is needed: no_session, prompt_login, max_age, ...
-    # filled in by the UI:
+    reason: str | None = None  # why a login is needed: no_session, prompt_login, max_age, mfa...
+    acr_values: list[str] = field(default_factory=list)  # what the app requires of the sign-in
+    # filled in by the pages:
     sid: str | None = None  # the SSO session the login created or confirmed
     granted_scopes: list[str] | None = None
     denied: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def page_url(self) -> str:
+        """The page the browser goes to first: the second factor for a step-up (a session whose
+        password stands), else the login or the consent page."""
+        if self.page == "login" and self.reason == "mfa":
+            return f"/mfa/{self.id}"
+        return f"/{self.page}/{self.id}"
 
-class Interactions:
+
+class SignIns:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def start(self, **fields: Any) -> Interaction:
-        interaction = Interaction(id=secrets.token_urlsafe(24), **fields)
-        await self.save(interaction)
-        return interaction
+    async def start(self, *, resume: str, **fields: Any) -> PendingSignIn:
+        """Park a sign-in; `resume` may name the new id as `{id}`."""
+        signin_id = secrets.token_urlsafe(24)
+        signin = PendingSignIn(id=signin_id, resume=resume.format(id=signin_id), **fields)
+        await self.save(signin)
+        return signin
 
-    async def save(self, interaction: Interaction) -> None:
-        key = f"interaction:{interaction.id}"
-        await self.store.put(key, json.dumps(asdict(interaction)), INTERACTION_TTL)
+    async def save(self, signin: PendingSignIn) -> None:
+        await self.store.put(f"signin:{signin.id}", json.dumps(asdict(signin)), SIGNIN_TTL)
 
-    async def get(self, interaction_id: str | None) -> Interaction | None:
-        if not interaction_id or len(interaction_id) > 64:
+    async def get(self, signin_id: str | None) -> PendingSignIn | None:
+        if not signin_id or len(signin_id) > MAX_ID:
             return None
-        raw = await self.store.get(f"interaction:{interaction_id}")
-        return Interaction(**json.loads(raw)) if raw else None
+        raw = await self.store.get(f"signin:{signin_id}")
+        return PendingSignIn(**json.loads(raw)) if raw else None
 
-    async def finish(self, interaction_id: str) -> Interaction | None:
-        """Take it out of the Store (single use) when the engine resumes it."""
-        raw = await self.store.take(f"interaction:{interaction_id}")
-        return Interaction(**json.loads(raw)) if raw else None
+    async def take(self, signin_id: str | None) -> PendingSignIn | None:
+        """Take it out of the Store (single use): the protocol resumes it once."""
+        if not signin_id or len(signin_id) > MAX_ID:
+            return None
+        raw = await self.store.take(f"signin:{signin_id}")
+        return PendingSignIn(**json.loads(raw)) if raw else None

@@ -18,7 +18,6 @@ from idp.http.routing import Router
 from idp.mfa import recovery, totp
 from idp.mfa.webauthn import credentials_of
 from idp.services import Services, ServicesDep
-from idp.sso.logout import logout_session
 from idp.web import login_area
 from idp.web.account_common import ACCOUNT, checked_post, done, visit
 from idp.web.cookies import clear_session_cookie
@@ -82,7 +81,7 @@ async def end_session(request: Request, services: ServicesDep) -> Response:
     mine = {s.sid for s in await services.sessions.of_subject(found.person.subject)}
     if not isinstance(sid, str) or sid not in mine:
         return done()  # already gone, or never the person's: nothing to tell an attacker
-    await logout_session(services, sid, reason="account")
+    await services.logout.end(sid, reason="account")
     await services.audit.record("account", "session_ended", actor=found.person.username,
                                 subject=found.person.subject)
     if sid == found.session.sid:

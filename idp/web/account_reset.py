@@ -30,7 +30,6 @@ from directory.base import DirectoryError, DirectoryUnavailable, NoSuchEntry, Pe
 from directory.writes import open_writer
 from idp.http.routing import Router
 from idp.services import Services, ServicesDep
-from idp.sso.logout import logout_session
 from idp.web import csrf, mfa_text  # noqa: F401  (mfa_text: registers the page strings)
 from idp.web.account_password import MAX_PASSWORD, new_password_problem
 from idp.web.cookies import client_ip
@@ -214,7 +213,7 @@ async def reset_submit(token: str, request: Request, services: ServicesDep) -> R
         return again("account_err_rejected", 400, reason=str(exc)[:300])
     await services.store.delete(f"pwreset-latest:{record['subject']}")
     for session in await services.sessions.of_subject(record["subject"]):
-        await logout_session(services, session.sid, reason="password_reset")
+        await services.logout.end(session.sid, reason="password_reset")
     await _audit_success(services, record, client_ip(request))
     return render(request, "account_reset_done.html", locale=locale)
 

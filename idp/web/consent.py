@@ -1,4 +1,4 @@
-"""The consent page of an interaction: which app, which scopes, and what each one releases."""
+"""The consent page of an signin: which app, which scopes, and what each one releases."""
 
 from __future__ import annotations
 
@@ -17,64 +17,64 @@ from idp.web.scopes import describe
 router = Router(audience="page")
 
 
-@router.get("/consent/{interaction_id}")
-async def consent_page(interaction_id: str, request: Request, services: ServicesDep) -> Response:
+@router.get("/consent/{signin_id}")
+async def consent_page(signin_id: str, request: Request, services: ServicesDep) -> Response:
     settings = services.settings
-    interaction = await services.interactions.get(interaction_id)
-    if interaction is None:
+    signin = await services.signins.get(signin_id)
+    if signin is None:
         return expired_page(request)
-    if interaction.prompt == "login":
-        return RedirectResponse(f"/login/{interaction.id}", status_code=303)
-    locale = choose_locale(request, settings.site.default_locale, ui_locales=interaction.ui_locales)
+    if signin.page == "login":
+        return RedirectResponse(f"/login/{signin.id}", status_code=303)
+    locale = choose_locale(request, settings.site.default_locale, ui_locales=signin.ui_locales)
     session = await services.sessions.get(session_id(request, settings))
-    if session is None or (interaction.sid and interaction.sid != session.sid):
+    if session is None or (signin.sid and signin.sid != session.sid):
         return error_page(request, status=400, title="session_expired_title",
                           detail="session_expired", locale=locale)
     token, new = csrf.browser_token(request, settings)
-    if interaction.extra.get("csrf") != token:
-        interaction.extra["csrf"] = token
-        await services.interactions.save(interaction)
+    if signin.extra.get("csrf") != token:
+        signin.extra["csrf"] = token
+        await services.signins.save(signin)
     response = render(
-        request, "consent.html", locale=locale, app_name=interaction.client_name,
-        user=session.username, scopes=describe(interaction.scopes, locale), csrf_token=token,
-        action=f"/consent/{interaction.id}",
+        request, "consent.html", locale=locale, app_name=signin.app_name,
+        user=session.username, scopes=describe(signin.scopes, locale), csrf_token=token,
+        action=f"/consent/{signin.id}",
     )
     if new:
         csrf.set_cookie(response, token, settings)
     return response
 
 
-@router.post("/consent/{interaction_id}")
-async def consent_submit(interaction_id: str, request: Request, services: ServicesDep) -> Response:
+@router.post("/consent/{signin_id}")
+async def consent_submit(signin_id: str, request: Request, services: ServicesDep) -> Response:
     settings = services.settings
     form = await request.form()
-    interaction = await services.interactions.get(interaction_id)
+    signin = await services.signins.get(signin_id)
     locale = choose_locale(request, settings.site.default_locale, form=form,
-                           ui_locales=interaction.ui_locales if interaction else None)
-    if interaction is None or interaction.prompt != "consent":
+                           ui_locales=signin.ui_locales if signin else None)
+    if signin is None or signin.page != "consent":
         return expired_page(request, locale)
     ip = client_ip(request)
-    if not csrf.is_valid(request, settings, form.get("csrf"), interaction.extra.get("csrf")):
-        await services.audit.record("consent", "csrf_failed", client_id=interaction.client_id,
+    if not csrf.is_valid(request, settings, form.get("csrf"), signin.extra.get("csrf")):
+        await services.audit.record("consent", "csrf_failed", client_id=signin.app_id,
                                     ip=ip)
         return error_page(request, status=403, title="csrf_title", detail="csrf_detail",
                           locale=locale)
     session = await services.sessions.get(session_id(request, settings))
-    # the consent belongs to the session the engine saw (interaction.sid), not to whoever
+    # the consent belongs to the session the engine saw (signin.sid), not to whoever
     # signed in since in this browser
-    if session is None or (interaction.sid and interaction.sid != session.sid):
+    if session is None or (signin.sid and signin.sid != session.sid):
         return error_page(request, status=400, title="session_expired_title",
                           detail="session_expired", locale=locale)
     allowed = form.get("decision") == "allow"
     if allowed:
-        interaction.granted_scopes = list(interaction.scopes)
+        signin.granted_scopes = list(signin.scopes)
     else:
-        interaction.denied = True
+        signin.denied = True
     # the engine checks at resume that the browser's session is still this person's
-    interaction.extra["consent_subject"] = session.subject
-    await services.interactions.save(interaction)
+    signin.extra["consent_subject"] = session.subject
+    await services.signins.save(signin)
     await services.audit.record(
         "consent", "granted" if allowed else "denied", actor=session.username,
-        client_id=interaction.client_id, ip=ip, scopes=interaction.scopes,
+        client_id=signin.app_id, ip=ip, scopes=signin.scopes,
     )
-    return RedirectResponse(f"/authorize/resume/{interaction.id}", status_code=303)
+    return RedirectResponse(signin.resume, status_code=303)

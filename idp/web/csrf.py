@@ -1,11 +1,11 @@
-"""CSRF protection for the interaction forms: a double-submitted token that the server also
+"""CSRF protection for the signin forms: a double-submitted token that the server also
 remembers.
 
 The browser gets a random token in an HttpOnly cookie; every form repeats it in a hidden field,
 and the server keeps the token it handed out next to the thing the form acts on (the
-Interaction, or the pending logout in the Store). A POST is accepted only when all three agree:
+PendingSignIn, or the pending logout in the Store). A POST is accepted only when all three agree:
 a cross-site page can neither read the cookie nor guess the token, and an attacker who starts an
-interaction of their own (login CSRF) cannot make a victim's browser present the attacker's
+signin of their own (login CSRF) cannot make a victim's browser present the attacker's
 token, because the victim's cookie differs.
 """
 

@@ -22,7 +22,6 @@ from idp.http.routing import Router
 from idp.keys.ring import InvalidToken
 from idp.protocols.oidc.clients import get_client
 from idp.services import Services, ServicesDep
-from idp.sso.logout import logout_session
 from idp.sso.sessions import SsoSession
 from idp.web import csrf
 from idp.web.cookies import clear_session_cookie, session_id
@@ -133,7 +132,7 @@ async def end_session(request: Request, services: ServicesDep) -> Response:
         sid, session = await _hinted_session(services, wanted.hint)
     if wanted.hint is not None and (session is None or session.subject == wanted.hint["sub"]):
         if session is not None and sid:
-            await logout_session(services, sid, reason="rp_initiated")
+            await services.logout.end(sid, reason="rp_initiated")
         return _finish(request, services, wanted, locale)
     return await _confirmation_page(request, services, wanted, locale)
 
@@ -179,7 +178,7 @@ async def _confirmed(request: Request, services: Services, form: Any) -> Respons
                           locale=locale)
     sid = session_id(request, settings)
     if sid and await services.sessions.get(sid) is not None:
-        await logout_session(services, sid, reason="confirmed")
+        await services.logout.end(sid, reason="confirmed")
     wanted = LogoutRequest(hint=None, client_id=saved["client_id"], client_name=None,
                            redirect_to=saved["redirect_to"], unregistered=saved["unregistered"],
                            state=saved["state"])

@@ -1,4 +1,4 @@
-"""The second-factor page of a login: /mfa/{interaction_id}.
+"""The second-factor page of a login: /mfa/{signin_id}.
 
 GET shows what the person has (authenticator app code, passkey, recovery code), or, when a
 factor is required and none is enrolled, the authenticator app enrolment (QR code) on the spot.
@@ -20,7 +20,7 @@ from idp.mfa.factors import Factors, factors_of
 from idp.mfa.policy import ACR_MFA
 from idp.mfa.secretbox import SecretUnreadable, seal, unseal
 from idp.services import Services, ServicesDep
-from idp.sso.signins import Interaction
+from idp.sso.signins import PendingSignIn
 from idp.web import csrf, mfa_text  # noqa: F401  (mfa_text: registers the page strings)
 from idp.web.cookies import client_ip, session_id
 from idp.web.i18n import Locale, choose_locale
@@ -33,23 +33,23 @@ router = Router(audience="page")
 MAX_CODE = 64
 
 
-def _app_name(interaction: Interaction) -> str:
-    return interaction.client_name or interaction.client_id
+def _app_name(signin: PendingSignIn) -> str:
+    return signin.app_name or signin.app_id
 
 
-async def _pending_for(request: Request, services: Services, interaction: Interaction,
+async def _pending_for(request: Request, services: Services, signin: PendingSignIn,
                        token: str) -> Pending | None:
-    """The pending second factor of this interaction, if this browser may answer it."""
-    pending = Pending.of(interaction)
-    if pending is None and interaction.reason == "mfa" and interaction.prompt == "login":
+    """The pending second factor of this signin, if this browser may answer it."""
+    pending = Pending.of(signin)
+    if pending is None and signin.reason == "mfa" and signin.page == "login":
         # step-up: the engine sent a signed-in browser here directly
         session = await services.sessions.get(session_id(request, services.settings))
         if session is None:
             return None
-        pending = step_up_pending(interaction, session)
+        pending = step_up_pending(signin, session)
         pending.browser = token
-        pending.save_to(interaction)
-        await services.interactions.save(interaction)
+        pending.save_to(signin)
+        await services.signins.save(signin)
     if pending is None or not hmac.compare_digest(pending.browser or "", token or ""):
         return None
     if pending.mode == "step_up":
@@ -59,11 +59,11 @@ async def _pending_for(request: Request, services: Services, interaction: Intera
     return pending
 
 
-async def _page(request: Request, services: Services, interaction: Interaction, pending: Pending,
+async def _page(request: Request, services: Services, signin: PendingSignIn, pending: Pending,
                 *, locale: Locale, token: str, factors: Factors, error: str | None = None,
                 status: int = 200) -> Response:
-    common = {"locale": locale, "status": status, "app_name": _app_name(interaction),
-              "error": error, "csrf_token": token, "action": f"/mfa/{interaction.id}"}
+    common = {"locale": locale, "status": status, "app_name": _app_name(signin),
+              "error": error, "csrf_token": token, "action": f"/mfa/{signin.id}"}
     if pending.proven:
         # enrolled and proven: only "continue" is left (the codes were shown once already)
         return render(request, "mfa_codes.html", codes=[], continue_post=True, **common)
@@ -71,8 +71,8 @@ async def _page(request: Request, services: Services, interaction: Interaction, 
         if pending.enrol_secret is None:
             pending.enrol_secret = seal(services.settings, totp.new_secret(),
                                         subject=pending.subject)
-            pending.save_to(interaction)
-            await services.interactions.save(interaction)
+            pending.save_to(signin)
+            await services.signins.save(signin)
         secret = unseal(services.settings, pending.enrol_secret, subject=pending.subject)
         uri = totp.provisioning_uri(secret, account=pending.username,
                                     issuer=services.settings.site.campus_name)
@@ -80,7 +80,7 @@ async def _page(request: Request, services: Services, interaction: Interaction, 
                       secret=totp.base32(secret), required=True, **common)
     options = None
     if factors.passkeys:
-        options = await passkeys.authentication_options(services, pending.subject, interaction.id)
+        options = await passkeys.authentication_options(services, pending.subject, signin.id)
     reason = {"client": "mfa_reason_client", "group": "mfa_reason_group",
               "acr_values": "mfa_reason_acr_values"}.get(pending.why)
     if pending.mode == "step_up":
@@ -89,31 +89,31 @@ async def _page(request: Request, services: Services, interaction: Interaction, 
                   recovery=factors.recovery_codes > 0, reason=reason, **common)
 
 
-@router.get("/mfa/{interaction_id}")
-async def mfa_page(interaction_id: str, request: Request, services: ServicesDep) -> Response:
+@router.get("/mfa/{signin_id}")
+async def mfa_page(signin_id: str, request: Request, services: ServicesDep) -> Response:
     settings = services.settings
-    interaction = await services.interactions.get(interaction_id)
-    if interaction is None:
+    signin = await services.signins.get(signin_id)
+    if signin is None:
         return expired_page(request)
-    locale = choose_locale(request, settings.site.default_locale, ui_locales=interaction.ui_locales)
+    locale = choose_locale(request, settings.site.default_locale, ui_locales=signin.ui_locales)
     token, new = csrf.browser_token(request, settings)
-    pending = await _pending_for(request, services, interaction, token)
+    pending = await _pending_for(request, services, signin, token)
     if pending is None:
-        if Pending.of(interaction) is None:
+        if Pending.of(signin) is None:
             # nobody passed the password here yet (or a step-up whose session has ended)
-            return RedirectResponse(f"/login/{interaction.id}", status_code=303)
+            return RedirectResponse(f"/login/{signin.id}", status_code=303)
         return expired_page(request, locale)
-    if interaction.extra.get("csrf") != token:
-        interaction.extra["csrf"] = token
-        await services.interactions.save(interaction)
-    response = await _page(request, services, interaction, pending, locale=locale, token=token,
+    if signin.extra.get("csrf") != token:
+        signin.extra["csrf"] = token
+        await services.signins.save(signin)
+    response = await _page(request, services, signin, pending, locale=locale, token=token,
                            factors=await factors_of(services.engine, pending.subject))
     if new:
         csrf.set_cookie(response, token, settings)
     return response
 
 
-async def _check(services: Services, interaction: Interaction, pending: Pending, factors: Factors,
+async def _check(services: Services, signin: PendingSignIn, pending: Pending, factors: Factors,
                  method: str, code: str, credential: str) -> tuple[Method | None, list[str] | None]:
     """(the amr method proven or None, recovery codes to show once after an enrolment)."""
     db, settings, subject = services.db, services.settings, pending.subject
@@ -123,7 +123,7 @@ async def _check(services: Services, interaction: Interaction, pending: Pending,
         return ("otp" if await recovery.spend(db, subject, code) else None), None
     if method == "passkey" and factors.passkeys:
         try:
-            await passkeys.authenticate(services, subject, interaction.id, credential)
+            await passkeys.authenticate(services, subject, signin.id, credential)
         except passkeys.PasskeyError:
             return None, None
         return "hwk", None
@@ -140,21 +140,21 @@ async def _check(services: Services, interaction: Interaction, pending: Pending,
     return None, None
 
 
-@router.post("/mfa/{interaction_id}")
-async def mfa_submit(interaction_id: str, request: Request, services: ServicesDep) -> Response:
+@router.post("/mfa/{signin_id}")
+async def mfa_submit(signin_id: str, request: Request, services: ServicesDep) -> Response:
     settings = services.settings
     form = await request.form()
-    interaction = await services.interactions.get(interaction_id)
+    signin = await services.signins.get(signin_id)
     locale = choose_locale(request, settings.site.default_locale, form=form,
-                           ui_locales=interaction.ui_locales if interaction else None)
-    if interaction is None:
+                           ui_locales=signin.ui_locales if signin else None)
+    if signin is None:
         return expired_page(request, locale)
     ip = client_ip(request)
-    if not csrf.is_valid(request, settings, form.get("csrf"), interaction.extra.get("csrf")):
-        await services.audit.record("mfa", "csrf_failed", client_id=interaction.client_id, ip=ip)
+    if not csrf.is_valid(request, settings, form.get("csrf"), signin.extra.get("csrf")):
+        await services.audit.record("mfa", "csrf_failed", client_id=signin.app_id, ip=ip)
         return expired_page(request, locale)
-    token = interaction.extra["csrf"]
-    pending = await _pending_for(request, services, interaction, token)
+    token = signin.extra["csrf"]
+    pending = await _pending_for(request, services, signin, token)
     if pending is None:
         return expired_page(request, locale)
     factors = await factors_of(services.engine, pending.subject)
@@ -166,36 +166,36 @@ async def mfa_submit(interaction_id: str, request: Request, services: ServicesDe
     method = field("method")
     if await attempts.blocked(services.store, pending.subject, settings.mfa.max_failures):
         await services.audit.record("mfa", "throttled", actor=pending.username, ip=ip,
-                                    client_id=interaction.client_id)
-        return await _page(request, services, interaction, pending, locale=locale, token=token,
+                                    client_id=signin.app_id)
+        return await _page(request, services, signin, pending, locale=locale, token=token,
                            factors=factors, error="mfa_err_throttled", status=429)
     if method == "continue" and pending.proven:
-        return await _finish(request, services, interaction, pending, "otp", locale)
-    proven, codes = await _check(services, interaction, pending, factors, method,
+        return await _finish(request, services, signin, pending, "otp", locale)
+    proven, codes = await _check(services, signin, pending, factors, method,
                                  field("code")[:MAX_CODE], field("credential"))
     if proven is None:
         # a cancelled passkey prompt is not a guess; everything else counts
         if not field("credential").startswith("error:"):
             await attempts.failed(services.store, pending.subject)
         await services.audit.record("mfa", "failed", actor=pending.username, ip=ip,
-                                    client_id=interaction.client_id, method=method[:20])
+                                    client_id=signin.app_id, method=method[:20])
         error = "mfa_err_passkey" if method == "passkey" else "mfa_err_wrong_code"
-        return await _page(request, services, interaction, pending, locale=locale, token=token,
+        return await _page(request, services, signin, pending, locale=locale, token=token,
                            factors=factors, error=error, status=401)
     if codes is not None:
         # a new authenticator app: its recovery codes are shown once, then "continue" signs in
         pending.proven = proven
-        pending.save_to(interaction)
-        await services.interactions.save(interaction)
+        pending.save_to(signin)
+        await services.signins.save(signin)
         return render(request, "mfa_codes.html", locale=locale, codes=codes, continue_post=True,
-                      csrf_token=token, action=f"/mfa/{interaction.id}")
-    return await _finish(request, services, interaction, pending, proven, locale)
+                      csrf_token=token, action=f"/mfa/{signin.id}")
+    return await _finish(request, services, signin, pending, proven, locale)
 
 
-async def _finish(request: Request, services: Services, interaction: Interaction,
+async def _finish(request: Request, services: Services, signin: PendingSignIn,
                   pending: Pending, method: Method, locale: Locale) -> Response:
     person = await services.directory.by_subject(pending.subject)
     if person is None or person.disabled:
         return expired_page(request, locale)
-    amr = await record_success(request, services, interaction, pending, method)
-    return await finish_login(request, services, interaction, person, amr=amr, acr=ACR_MFA)
+    amr = await record_success(request, services, signin, pending, method)
+    return await finish_login(request, services, signin, person, amr=amr, acr=ACR_MFA)

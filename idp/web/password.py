@@ -1,4 +1,4 @@
-"""The change-password page of an interaction, and the password-expiry notice.
+"""The change-password page of an signin, and the password-expiry notice.
 
 GET  /password/{id}         the form: current password, the new one twice, CSRF
 POST /password/{id}         the directory changes it (`Directory.change_password`: RFC 3062 on
@@ -6,11 +6,11 @@ POST /password/{id}         the directory changes it (`Directory.change_password
 GET  /password/{id}/notice  after a successful sign-in whose bind carried timeBeforeExpiration or
                             graceAuthNsRemaining (ppolicy §6.2): continue, or change now
 
-Two ways in, both set by the login step (login.py) in `interaction.extra["password_change"]`:
+Two ways in, both set by the login step (login.py) in `signin.extra["password_change"]`:
 - "password_expired" / "must_change_password": the directory refused the right password until
   it is changed. No session exists yet; after the change the login completes (`complete_login`).
 - "expiring": the person signed in, saw the notice and chose to change. The session exists and
-  must be this interaction's; after the change the engine resumes.
+  must be this signin's; after the change the engine resumes.
 Which account is always the username the login step stored, never a form field, so the page
 cannot be turned into a password oracle for other accounts; each attempt also passes the login
 throttle, because checking the current password is a password guess like any other.
@@ -33,7 +33,7 @@ from directory.base import (
 )
 from idp.http.routing import Router
 from idp.services import Services, ServicesDep
-from idp.sso.signins import Interaction
+from idp.sso.signins import PendingSignIn
 from idp.sso.throttle import LoginThrottle
 from idp.web import csrf
 from idp.web.cookies import client_ip, session_id
@@ -52,8 +52,8 @@ router = Router(audience="page", include_in_schema=False)
 REASONS = ("password_expired", "must_change_password", "expiring")
 
 
-def _pending(interaction: Interaction | None) -> dict[str, str] | None:
-    state = interaction.extra.get("password_change") if interaction else None
+def _pending(signin: PendingSignIn | None) -> dict[str, str] | None:
+    state = signin.extra.get("password_change") if signin else None
     if isinstance(state, dict) and state.get("reason") in REASONS and state.get("username"):
         return state
     return None
@@ -63,61 +63,61 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
 
 
-async def _signed_in_here(request: Request, services: Services, interaction: Interaction) -> bool:
-    """The browser holds the session this interaction's login created."""
+async def _signed_in_here(request: Request, services: Services, signin: PendingSignIn) -> bool:
+    """The browser holds the session this signin's login created."""
     sid = session_id(request, services.settings)
-    if not sid or not interaction.sid or not _same(sid, interaction.sid):
+    if not sid or not signin.sid or not _same(sid, signin.sid):
         return False
     return await services.sessions.get(sid) is not None
 
 
-def _form(request: Request, interaction: Interaction, state: dict[str, str], *, locale: Locale,
+def _form(request: Request, signin: PendingSignIn, state: dict[str, str], *, locale: Locale,
           token: str, error: str | None = None, status: int = 200,
           error_values: dict[str, object] | None = None,
           headers: dict[str, str] | None = None) -> Response:
     return render(request, "password.html", locale=locale, status=status, headers=headers,
                   username=state["username"], reason=f"password_reason_{state['reason']}",
                   error=error, error_values=error_values, csrf_token=token,
-                  action=f"/password/{interaction.id}")
+                  action=f"/password/{signin.id}")
 
 
-@router.get("/password/{interaction_id}")
-async def password_page(interaction_id: str, request: Request, services: ServicesDep) -> Response:
+@router.get("/password/{signin_id}")
+async def password_page(signin_id: str, request: Request, services: ServicesDep) -> Response:
     settings = services.settings
-    interaction = await services.interactions.get(interaction_id)
-    state = _pending(interaction)
-    if interaction is None or state is None:
+    signin = await services.signins.get(signin_id)
+    state = _pending(signin)
+    if signin is None or state is None:
         return expired_page(request)
-    locale = choose_locale(request, settings.site.default_locale, ui_locales=interaction.ui_locales)
-    if state["reason"] == "expiring" and not await _signed_in_here(request, services, interaction):
+    locale = choose_locale(request, settings.site.default_locale, ui_locales=signin.ui_locales)
+    if state["reason"] == "expiring" and not await _signed_in_here(request, services, signin):
         return error_page(request, status=400, title="session_expired_title",
                           detail="session_expired", locale=locale)
     token, new = csrf.browser_token(request, settings)
-    await remember_csrf(services, interaction, token)
-    response = _form(request, interaction, state, locale=locale, token=token)
+    await remember_csrf(services, signin, token)
+    response = _form(request, signin, state, locale=locale, token=token)
     if new:
         csrf.set_cookie(response, token, settings)
     return response
 
 
-@router.post("/password/{interaction_id}")
-async def password_submit(interaction_id: str, request: Request,
+@router.post("/password/{signin_id}")
+async def password_submit(signin_id: str, request: Request,
                           services: ServicesDep) -> Response:
     settings = services.settings
     form = await request.form()
-    interaction = await services.interactions.get(interaction_id)
+    signin = await services.signins.get(signin_id)
     locale = choose_locale(request, settings.site.default_locale, form=form,
-                           ui_locales=interaction.ui_locales if interaction else None)
-    state = _pending(interaction)
-    if interaction is None or state is None:
+                           ui_locales=signin.ui_locales if signin else None)
+    state = _pending(signin)
+    if signin is None or state is None:
         return expired_page(request, locale)
     ip = client_ip(request)
-    if not csrf.is_valid(request, settings, form.get("csrf"), interaction.extra.get("csrf")):
-        await services.audit.record("password", "csrf_failed", client_id=interaction.client_id,
+    if not csrf.is_valid(request, settings, form.get("csrf"), signin.extra.get("csrf")):
+        await services.audit.record("password", "csrf_failed", client_id=signin.app_id,
                                     ip=ip)
         return error_page(request, status=403, title="csrf_title", detail="csrf_detail",
                           locale=locale)
-    if state["reason"] == "expiring" and not await _signed_in_here(request, services, interaction):
+    if state["reason"] == "expiring" and not await _signed_in_here(request, services, signin):
         return error_page(request, status=400, title="session_expired_title",
                           detail="session_expired", locale=locale)
     username = state["username"]
@@ -125,7 +125,7 @@ async def password_submit(interaction_id: str, request: Request,
     current, new, repeated = (value if isinstance(value, str) else "" for value in fields)
 
     def again(error: str, status: int, **extra: Any) -> Response:
-        return _form(request, interaction, state, locale=locale, token=interaction.extra["csrf"],
+        return _form(request, signin, state, locale=locale, token=signin.extra["csrf"],
                      error=error, status=status, **extra)
 
     if not current or not new:
@@ -137,7 +137,7 @@ async def password_submit(interaction_id: str, request: Request,
     if _same(new, current):
         return again("err_password_same", 400)
 
-    audit: dict[str, Any] = {"actor": username, "client_id": interaction.client_id, "ip": ip}
+    audit: dict[str, Any] = {"actor": username, "client_id": signin.app_id, "ip": ip}
     throttle = LoginThrottle.of(services)
     verdict = await throttle.check(username, ip)
     if not verdict.allowed:
@@ -169,34 +169,34 @@ async def password_submit(interaction_id: str, request: Request,
 
     await throttle.succeeded(username)
     await services.audit.record("password", "changed", **audit)
-    return await _continue(request, services, interaction, state, locale)
+    return await _continue(request, services, signin, state, locale)
 
 
-async def _continue(request: Request, services: Services, interaction: Interaction,
+async def _continue(request: Request, services: Services, signin: PendingSignIn,
                     state: dict[str, str], locale: Locale) -> Response:
     """Back to where the login stopped: the engine (a change by choice), or the rest of the
     login for a password the directory would not accept before."""
-    interaction.extra.pop("password_change", None)
-    interaction.extra.pop("password_notice", None)
+    signin.extra.pop("password_change", None)
+    signin.extra.pop("password_notice", None)
     if state["reason"] == "expiring":
-        await services.interactions.save(interaction)
-        return RedirectResponse(f"/authorize/resume/{interaction.id}", status_code=303)
+        await services.signins.save(signin)
+        return RedirectResponse(signin.resume, status_code=303)
     person = await services.directory.find(state["username"])
     if person is None:  # renamed or removed in the instant since the change
         return error_page(request, status=400, title="session_expired_title",
                           detail="session_expired", locale=locale)
-    return await complete_login(request, services, interaction, person)
+    return await complete_login(request, services, signin, person)
 
 
-@router.get("/password/{interaction_id}/notice")
-async def expiry_notice(interaction_id: str, request: Request, services: ServicesDep) -> Response:
+@router.get("/password/{signin_id}/notice")
+async def expiry_notice(signin_id: str, request: Request, services: ServicesDep) -> Response:
     settings = services.settings
-    interaction = await services.interactions.get(interaction_id)
-    notice = interaction.extra.get("password_notice") if interaction else None
-    if interaction is None or not isinstance(notice, dict):
+    signin = await services.signins.get(signin_id)
+    notice = signin.extra.get("password_notice") if signin else None
+    if signin is None or not isinstance(notice, dict):
         return expired_page(request)
-    locale = choose_locale(request, settings.site.default_locale, ui_locales=interaction.ui_locales)
-    if not await _signed_in_here(request, services, interaction):
+    locale = choose_locale(request, settings.site.default_locale, ui_locales=signin.ui_locales)
+    if not await _signed_in_here(request, services, signin):
         return error_page(request, status=400, title="session_expired_title",
                           detail="session_expired", locale=locale)
     grace, expires_in = notice.get("grace_logins"), notice.get("expires_in")
@@ -206,5 +206,5 @@ async def expiry_notice(interaction_id: str, request: Request, services: Service
         days = max(1, -(-int(expires_in or 0) // 86400))
         title, message, values = "notice_title", "notice_expires_in", {"days": days}
     return render(request, "password_notice.html", locale=locale, title=title, message=message,
-                  values=values, continue_to=f"/authorize/resume/{interaction.id}",
-                  change_url=f"/password/{interaction.id}")
+                  values=values, continue_to=signin.resume,
+                  change_url=f"/password/{signin.id}")

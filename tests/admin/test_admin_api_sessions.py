@@ -9,7 +9,7 @@ import secrets
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from idp.sso.logout import BACKCHANNEL_EVENT
+from idp.protocols.oidc.backchannel import BACKCHANNEL_EVENT
 from tests.admin.support import AdminBackend
 from tests.oauth.flow import REDIRECT, Browser, query_of, register
 from tests.web.receiver import Receiver

@@ -1,6 +1,6 @@
 """hypothesis over the form endpoints: login, consent, logout, change password, token,
 introspection, revocation, authorization. Each gets real state to push against (a live
-interaction, its CSRF token, a session, a registered client) mixed with junk. Zero 500s; a
+signin, its CSRF token, a session, a registered client) mixed with junk. Zero 500s; a
 refused request changes no stored record (clients, consents, refresh tokens)."""
 
 from __future__ import annotations
@@ -37,13 +37,14 @@ def _exchange(server: FuzzServer, http: httpx.Client, method: str, path: str,
 
 def _interaction(server: FuzzServer, **fields: Any) -> str:
     values: dict[str, Any] = {
-        "prompt": "login", "client_id": server.client_id, "client_name": "Fuzz",
-        "scopes": ["openid", "profile"], "params": {
+        "protocol": "oidc", "resume": "/authorize/resume/{id}", "page": "login",
+        "app_id": server.client_id, "app_name": "Fuzz",
+        "scopes": ["openid", "profile"], "request": {
             "response_type": "code", "client_id": server.client_id, "redirect_uri": REDIRECT_URI,
             "scope": "openid profile"}}
     values.update(fields)
     assert server.services is not None
-    return server.run(server.services.interactions.start(**values)).id
+    return server.run(server.services.signins.start(**values)).id
 
 
 def _session(server: FuzzServer) -> str:
@@ -55,15 +56,15 @@ def _session(server: FuzzServer) -> str:
                                                username=student.username)).sid
 
 
-# --- the interaction pages -----------------------------------------------------------------------
+# --- the signin pages -----------------------------------------------------------------------
 
 
 @SETTINGS
 @given(data=st.data())
 def test_login_form(fuzz_server: FuzzServer, client: httpx.Client, data: st.DataObject) -> None:
-    interaction = _interaction(fuzz_server)
-    token = form_field(client.get(f"/login/{interaction}").text, "csrf")
-    path_id = data.draw(st.sampled_from([interaction, interaction, "", "x" * 300]) | TEXT)
+    signin = _interaction(fuzz_server)
+    token = form_field(client.get(f"/login/{signin}").text, "csrf")
+    path_id = data.draw(st.sampled_from([signin, signin, "", "x" * 300]) | TEXT)
     body = data.draw(bodies(["csrf", "username", "password", "ui_locales"],
                             token, "student", "student123", "teacher", "en", "zh"))
     _exchange(fuzz_server, client, "POST", f"/login/{quote(path_id, safe='')}", body,
@@ -74,12 +75,12 @@ def test_login_form(fuzz_server: FuzzServer, client: httpx.Client, data: st.Data
 @given(data=st.data())
 def test_consent_form(fuzz_server: FuzzServer, client: httpx.Client, data: st.DataObject) -> None:
     sid = _session(fuzz_server)
-    interaction = _interaction(fuzz_server, prompt="consent", sid=sid)
+    signin = _interaction(fuzz_server, page="consent", sid=sid)
     client.cookies.set(COOKIE, data.draw(st.sampled_from([sid, "", "nonsense"])))
-    token = form_field(client.get(f"/consent/{interaction}").text, "csrf") if data.draw(
+    token = form_field(client.get(f"/consent/{signin}").text, "csrf") if data.draw(
         st.booleans()) else "no-page-seen"
     body = data.draw(bodies(["csrf", "decision", "ui_locales"], token, "allow", "deny"))
-    _exchange(fuzz_server, client, "POST", f"/consent/{interaction}", body)
+    _exchange(fuzz_server, client, "POST", f"/consent/{signin}", body)
 
 
 @SETTINGS
@@ -104,13 +105,13 @@ def test_logout(fuzz_server: FuzzServer, client: httpx.Client, data: st.DataObje
 @given(data=st.data())
 def test_change_password_form(fuzz_server: FuzzServer, client: httpx.Client,
                               data: st.DataObject) -> None:
-    interaction = _interaction(fuzz_server, extra={"password_change": {
+    signin = _interaction(fuzz_server, extra={"password_change": {
         "username": "teacher", "reason": data.draw(st.sampled_from(
             ["password_expired", "must_change_password", "expiring", "bogus"]))}})
-    token = form_field(client.get(f"/password/{interaction}").text, "csrf")
+    token = form_field(client.get(f"/password/{signin}").text, "csrf")
     body = data.draw(bodies(["csrf", "current_password", "new_password", "new_password_again"],
                             token, "wrong-password", "A-new-password-1"))
-    _exchange(fuzz_server, client, "POST", f"/password/{interaction}", body)
+    _exchange(fuzz_server, client, "POST", f"/password/{signin}", body)
 
 
 # --- the back channel and /authorize -----------------------------------------------------------

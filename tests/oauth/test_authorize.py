@@ -124,9 +124,9 @@ async def test_interaction_cannot_be_resumed_twice(browser: Browser, first_party
     await browser.code(first_party, prompt="login")
     response = await browser.http.get("/authorize", params=params(first_party, prompt="login"))
     login = response.headers["location"]
-    interaction_id = login.rsplit("/", 1)[1]
-    response = await browser.http.get(f"/authorize/resume/{interaction_id}")
-    # not logged in through this interaction: a login page again (or the page says expired)
+    signin_id = login.rsplit("/", 1)[1]
+    response = await browser.http.get(f"/authorize/resume/{signin_id}")
+    # not logged in through this signin: a login page again (or the page says expired)
     assert response.status_code in (303, 400)
-    again = await browser.http.get(f"/authorize/resume/{interaction_id}")
+    again = await browser.http.get(f"/authorize/resume/{signin_id}")
     assert_error_page(again)

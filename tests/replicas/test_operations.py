@@ -56,12 +56,12 @@ async def test_pages_the_edge_calls_directly_are_counted_by_route_template(
     """/login/{id} and /authorize/resume/{id} skip FastAPI's router (idp/direct.py): their
     metrics still carry the route's template, never the id a browser sent."""
     async with live_idp.client() as http:
-        login = await http.get("/login/no-such-interaction-4711",
+        login = await http.get("/login/no-such-signin-4711",
                                headers={"Accept-Language": "en"})
-        resume = await http.get("/authorize/resume/no-such-interaction-4712")
+        resume = await http.get("/authorize/resume/no-such-signin-4712")
         text = (await http.get("/metrics")).text
     assert login.status_code == 400 and "expired" in login.text.lower()
     assert resume.status_code < 500
-    assert 'route="/login/{interaction_id}"' in text
-    assert 'route="/authorize/resume/{interaction_id}"' in text
-    assert "no-such-interaction" not in text
+    assert 'route="/login/{signin_id}"' in text
+    assert 'route="/authorize/resume/{signin_id}"' in text
+    assert "no-such-signin" not in text

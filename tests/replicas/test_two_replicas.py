@@ -1,4 +1,4 @@
-"""Replicas are stateless: sessions, login interactions, codes and keys are shared, so any
+"""Replicas are stateless: sessions, login signins, codes and keys are shared, so any
 replica finishes what another started (DESIGN "Where state lives")."""
 
 from __future__ import annotations
@@ -151,5 +151,5 @@ def test_every_replica_is_ready_and_measured(cluster: Cluster) -> None:
               + r'",grant_type="authorization_code"\} [1-9]')
     assert re.search(issued, metrics, re.M)
     assert re.search(r'^idp_store_operation_seconds_count\{operation="get"\} [1-9]', metrics, re.M)
-    assert 'idp_http_request_duration_seconds_count{method="POST",route="/login/{interaction_id}"' \
+    assert 'idp_http_request_duration_seconds_count{method="POST",route="/login/{signin_id}"' \
         in metrics

@@ -50,7 +50,7 @@ async def test_every_interaction_form_refuses_a_missing_token(local_idp: LiveIdp
             "new_password_again": "New-password-2"})).status_code == 403
 
         sid = await log_in(local_idp, client)
-        consent = await start_login(local_idp, prompt="consent", sid=sid)
+        consent = await start_login(local_idp, page="consent", sid=sid)
         await client.get(f"/consent/{consent.id}")
         assert (await client.post(f"/consent/{consent.id}", data={
             "decision": "allow"})).status_code == 403

@@ -1,5 +1,5 @@
-"""Helpers for the interaction UI tests: browsers (own cookie jar, own client address), login
-interactions, and a real login over HTTP."""
+"""Helpers for the signin UI tests: browsers (own cookie jar, own client address), login
+signins, and a real login over HTTP."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from idp.sso.signins import Interaction
+from idp.sso.signins import PendingSignIn
 from tests.support.server import LiveIdp
 
 _addresses = itertools.count(1)
@@ -35,15 +35,16 @@ async def web(live_idp: LiveIdp) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def start_login(live: LiveIdp, **fields: Any) -> Interaction:
+async def start_login(live: LiveIdp, **fields: Any) -> PendingSignIn:
     """A paused authorization request, as /authorize leaves it for the UI."""
     values: dict[str, Any] = {
-        "prompt": "login", "params": {"response_type": "code", "client_id": "demo-app"},
-        "client_id": "demo-app", "client_name": "选课系统 Course Selection",
+        "protocol": "oidc", "resume": "/authorize/resume/{id}", "page": "login",
+        "request": {"response_type": "code", "client_id": "demo-app"},
+        "app_id": "demo-app", "app_name": "选课系统 Course Selection",
         "scopes": ["openid", "profile"],
     }
     values.update(fields)
-    return await live.services.interactions.start(**values)
+    return await live.services.signins.start(**values)
 
 
 def form_field(html: str, name: str) -> str:
@@ -59,14 +60,14 @@ def error_message(html: str) -> str:
 
 
 async def submit_login(
-    client: httpx.AsyncClient, interaction: Interaction, username: str, password: str,
+    client: httpx.AsyncClient, signin: PendingSignIn, username: str, password: str,
     **extra: str,
 ) -> httpx.Response:
-    page = await client.get(f"/login/{interaction.id}")
+    page = await client.get(f"/login/{signin.id}")
     assert page.status_code == 200, page.text
     data = {"csrf": form_field(page.text, "csrf"), "username": username, "password": password}
     data.update(extra)
-    return await client.post(f"/login/{interaction.id}", data=data)
+    return await client.post(f"/login/{signin.id}", data=data)
 
 
 async def log_in(
@@ -74,8 +75,8 @@ async def log_in(
     password: str = "student123",
 ) -> str:
     """Log in through the real form; returns the new session id from the cookie."""
-    interaction = await start_login(live)
-    response = await submit_login(client, interaction, username, password)
+    signin = await start_login(live)
+    response = await submit_login(client, signin, username, password)
     assert response.status_code == 303, response.text
     sid = client.cookies.get(live.settings.session.cookie_name)
     assert sid

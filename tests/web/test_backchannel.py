@@ -13,8 +13,8 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 
 from idp.db.models import LogoutDelivery
+from idp.protocols.oidc.backchannel import BACKCHANNEL_EVENT, RETRY_DELAYS
 from idp.protocols.oidc.clients import create_client
-from idp.sso.logout import BACKCHANNEL_EVENT, RETRY_DELAYS, logout_session
 from tests.support.server import LiveIdp
 from tests.web.flow import REDIRECT_URI, sign_in_to_client
 from tests.web.receiver import Receiver, start_receiver
@@ -137,9 +137,9 @@ async def test_logout_session_is_reusable_outside_a_request(
 ) -> None:
     client = await new_client(live_idp, backchannel_logout_uri=f"{receiver.base_url}/ok")
     sid, _ = await signed_in(live_idp, web, client)
-    result = await logout_session(live_idp.services, sid, reason="admin", wait=None)
+    result = await live_idp.services.logout.end(sid, reason="admin", wait=None)
     assert result.session is not None and result.session.sid == sid
     assert result.deliveries == {client.client_id: "delivered"}
     assert await live_idp.services.sessions.get(sid) is None
-    again = await logout_session(live_idp.services, sid, reason="admin")
+    again = await live_idp.services.logout.end(sid, reason="admin")
     assert again.session is None and again.deliveries == {}

@@ -64,10 +64,10 @@ async def new_person(live: LiveIdp, password: str = "Correct-horse-1") -> str:
 async def test_success_sets_the_session_and_returns_to_the_engine(
     live_idp: LiveIdp, web: httpx.AsyncClient,
 ) -> None:
-    interaction = await start_login(live_idp, client_id="course-app")
-    response = await submit_login(web, interaction, "Student", "student123")
+    signin = await start_login(live_idp, app_id="course-app")
+    response = await submit_login(web, signin, "Student", "student123")
     assert response.status_code == 303
-    assert response.headers["location"] == f"/authorize/resume/{interaction.id}"
+    assert response.headers["location"] == signin.resume
     cookie = next(c for c in response.headers.get_list("set-cookie")
                   if c.startswith(live_idp.settings.session.cookie_name + "="))
     attributes = [a.strip().lower() for a in cookie.split(";")]
@@ -76,7 +76,7 @@ async def test_success_sets_the_session_and_returns_to_the_engine(
     sid = web.cookies.get(live_idp.settings.session.cookie_name)
     session = await live_idp.services.sessions.get(sid)
     assert session is not None and session.username == "student"  # as the directory spells it
-    saved = await live_idp.services.interactions.get(interaction.id)
+    saved = await live_idp.services.signins.get(signin.id)
     assert saved is not None and saved.sid == sid and isinstance(saved.extra["login_at"], int)
     events = await audit_events(live_idp, "student")
     assert events[-1].outcome == "success" and events[-1].client_id == "course-app"
@@ -85,15 +85,15 @@ async def test_success_sets_the_session_and_returns_to_the_engine(
 
 async def test_cookie_is_secure_with_an_https_issuer(live_idp_https: LiveIdp) -> None:
     live = live_idp_https
-    interaction = await start_login(live)
+    signin = await start_login(live)
     async with browser(live) as client:
-        page = await client.get(f"/login/{interaction.id}")
+        page = await client.get(f"/login/{signin.id}")
         csrf_cookie = page.headers["set-cookie"]
         assert csrf_cookie.startswith("__Host-idp_csrf=") and "secure" in csrf_cookie.lower()
         token = form_field(page.text, "csrf")
         # the socket is plain HTTP, so the jar would hold back a Secure cookie: send it by hand
         response = await client.post(
-            f"/login/{interaction.id}",
+            f"/login/{signin.id}",
             data={"csrf": token, "username": "student", "password": "student123"},
             headers={"cookie": f"__Host-idp_csrf={token}"},
         )
@@ -125,30 +125,30 @@ async def test_same_person_keeps_the_apps_of_the_old_session(
 async def test_missing_or_wrong_csrf_is_refused_without_a_session(
     live_idp: LiveIdp, web: httpx.AsyncClient, counting: CountingDirectory, token: str | None,
 ) -> None:
-    interaction = await start_login(live_idp)
-    await web.get(f"/login/{interaction.id}")
+    signin = await start_login(live_idp)
+    await web.get(f"/login/{signin.id}")
     data = {"username": "student", "password": "student123"}
     if token is not None:
         data["csrf"] = token
-    response = await web.post(f"/login/{interaction.id}", data=data,
+    response = await web.post(f"/login/{signin.id}", data=data,
                               headers={"accept-language": "en"})
     assert response.status_code == 403
     assert "This form has expired" in response.text
     assert live_idp.settings.session.cookie_name not in response.headers.get("set-cookie", "")
     assert web.cookies.get(live_idp.settings.session.cookie_name) is None
-    saved = await live_idp.services.interactions.get(interaction.id)
+    saved = await live_idp.services.signins.get(signin.id)
     assert saved is not None and saved.sid is None
     assert counting.calls == 0
 
 
 async def test_token_of_another_browser_is_refused(live_idp: LiveIdp) -> None:
     """Login CSRF: the attacker's own token, pushed through the victim's browser, fails."""
-    interaction = await start_login(live_idp)
+    signin = await start_login(live_idp)
     async with browser(live_idp) as attacker, browser(live_idp) as victim:
-        page = await attacker.get(f"/login/{interaction.id}")
+        page = await attacker.get(f"/login/{signin.id}")
         token = form_field(page.text, "csrf")
         await victim.get("/logout/done")  # the victim has a cookie jar but not this token
-        response = await victim.post(f"/login/{interaction.id}", data={
+        response = await victim.post(f"/login/{signin.id}", data={
             "csrf": token, "username": "student", "password": "student123"})
     assert response.status_code == 403
 
@@ -156,9 +156,9 @@ async def test_token_of_another_browser_is_refused(live_idp: LiveIdp) -> None:
 async def test_empty_fields_never_reach_the_directory(
     live_idp: LiveIdp, web: httpx.AsyncClient, counting: CountingDirectory,
 ) -> None:
-    interaction = await start_login(live_idp, ui_locales="en")
+    signin = await start_login(live_idp, ui_locales="en")
     for username, password in (("student", ""), ("", "student123"), ("   ", "x")):
-        response = await submit_login(web, interaction, username, password)
+        response = await submit_login(web, signin, username, password)
         assert response.status_code == 400
         assert error_message(response.text) == "Enter your username and password."
     assert counting.calls == 0
@@ -168,9 +168,9 @@ async def test_empty_fields_never_reach_the_directory(
 async def test_wrong_password_and_unknown_user_look_the_same(
     live_idp: LiveIdp, web: httpx.AsyncClient,
 ) -> None:
-    interaction = await start_login(live_idp)
-    wrong = await submit_login(web, interaction, "teacher", "not-the-password")
-    unknown = await submit_login(web, interaction, f"nobody-{secrets.token_hex(3)}", "whatever")
+    signin = await start_login(live_idp)
+    wrong = await submit_login(web, signin, "teacher", "not-the-password")
+    unknown = await submit_login(web, signin, f"nobody-{secrets.token_hex(3)}", "whatever")
     assert wrong.status_code == unknown.status_code == 401
     assert error_message(wrong.text) == error_message(unknown.text) == "用户名或密码错误"
     # the form comes back with the typed name, never the password
@@ -180,8 +180,8 @@ async def test_wrong_password_and_unknown_user_look_the_same(
 
 
 async def test_english_wrong_password_message(live_idp: LiveIdp, web: httpx.AsyncClient) -> None:
-    interaction = await start_login(live_idp, ui_locales="en")
-    response = await submit_login(web, interaction, "teacher", "nope")
+    signin = await start_login(live_idp, ui_locales="en")
+    response = await submit_login(web, signin, "teacher", "nope")
     assert error_message(response.text) == "Wrong username or password"
 
 
@@ -194,8 +194,8 @@ async def test_account_states_get_their_own_clear_message(
 ) -> None:
     username = await new_person(live_idp)
     await getattr(live_idp.services.directory, state)(username)
-    interaction = await start_login(live_idp, ui_locales="en")
-    response = await submit_login(web, interaction, username, "Correct-horse-1")
+    signin = await start_login(live_idp, ui_locales="en")
+    response = await submit_login(web, signin, username, "Correct-horse-1")
     assert response.status_code == 403
     assert error_message(response.text).startswith(message)
     assert web.cookies.get(live_idp.settings.session.cookie_name) is None
@@ -214,10 +214,10 @@ async def test_password_states_lead_to_the_change_page(
     is tested in tests/security/test_password_*.py), without a session yet."""
     username = await new_person(live_idp)
     await getattr(live_idp.services.directory, state)(username)
-    interaction = await start_login(live_idp, ui_locales="zh")
-    response = await submit_login(web, interaction, username, "Correct-horse-1")
+    signin = await start_login(live_idp, ui_locales="zh")
+    response = await submit_login(web, signin, username, "Correct-horse-1")
     assert response.status_code == 303
-    assert response.headers["location"] == f"/password/{interaction.id}"
+    assert response.headers["location"] == f"/password/{signin.id}"
     assert web.cookies.get(live_idp.settings.session.cookie_name) is None
     page = await web.get(response.headers["location"])
     assert ("您的密码已过期" if state == "expire_password" else "您需要先修改密码") in page.text
@@ -234,9 +234,9 @@ async def test_unreachable_directory_is_a_503_page(tmp_path) -> None:  # noqa: A
                                 "network_timeout": 1, "timeout": 1},
     )
     try:
-        interaction = await start_login(live, ui_locales="en")
+        signin = await start_login(live, ui_locales="en")
         async with browser(live) as client:
-            response = await submit_login(client, interaction, "student", "student123")
+            response = await submit_login(client, signin, "student", "student123")
         assert response.status_code == 503
         assert "Sign-in is temporarily unavailable" in response.text
     finally:

@@ -132,7 +132,7 @@ async def test_unknown_interaction_is_a_readable_page(web: httpx.AsyncClient) ->
 async def test_consent_interaction_at_login_url_goes_to_consent(
     live_idp: LiveIdp, web: httpx.AsyncClient,
 ) -> None:
-    interaction = await start_login(live_idp, prompt="consent")
+    interaction = await start_login(live_idp, page="consent")
     response = await web.get(f"/login/{interaction.id}")
     assert response.status_code == 303
     assert response.headers["location"] == f"/consent/{interaction.id}"

@@ -4,7 +4,7 @@
 
 Until the client and its redirect URI are validated, every error is a page at the OP, never a
 redirect (RFC 6749 §4.1.2.1); after that, errors go back to the client with `state`.
-Interactions (login, consent) are handed to the web UI, which sends the browser back to
+SignIns (login, consent) are handed to the web UI, which sends the browser back to
 /authorize/resume/{id}, where the same pipeline runs again on the saved parameters.
 """
 
@@ -34,7 +34,7 @@ from idp.protocols.oidc.adapter import (
 from idp.protocols.oidc.context import OAuthContext, bound
 from idp.protocols.oidc.policy import Decision, RequestFacts, decide
 from idp.protocols.oidc.server import SERVER
-from idp.sso.signins import Interaction
+from idp.sso.signins import PendingSignIn
 
 if TYPE_CHECKING:
     from idp.services import Services
@@ -54,17 +54,17 @@ async def authorize(services: Services, request: Request) -> Response:
     return await run_authorization(services, request, query if request.method == "GET" else form)
 
 
-async def resume(services: Services, request: Request, interaction_id: str) -> Response:
-    """Back from the login or consent page: the interaction is single use."""
-    interaction = await services.interactions.finish(interaction_id)
-    if interaction is None:
+async def resume(services: Services, request: Request, signin_id: str) -> Response:
+    """Back from the login or consent page: the signin is single use."""
+    signin = await services.signins.take(signin_id)
+    if signin is None:
         raise PageError(400, "interaction_expired_title", "interaction_expired")
-    return await run_authorization(services, request, list(interaction.params.items()),
-                                   resumed=interaction)
+    return await run_authorization(services, request, list(signin.request.items()),
+                                   resumed=signin)
 
 
 async def run_authorization(services: Services, request: Request, params: MultiItems, *,
-                            resumed: Interaction | None = None) -> Response:
+                            resumed: PendingSignIn | None = None) -> Response:
     ctx = OAuthContext(services, ip=client_ip(request))
     try:
         req = _request_for(services, request, params)
@@ -128,19 +128,19 @@ def _error_response(request: Request, req: IdpRequest, error: OAuth2Error) -> Re
 
 async def _interact(services: Services, req: IdpRequest, facts: RequestFacts,
                     decision: Decision) -> Response:
+    """Park the request as a pending sign-in (idp/sso/signins.py) and send the browser to the
+    page it needs; the pages send it back to /authorize/resume/{id}."""
     data = req.payload.data
-    interaction = await services.interactions.start(
-        prompt=decision.action, params=dict(data), client_id=facts.client.client_id,
-        client_name=facts.client.row.name, scopes=facts.scopes,
+    signin = await services.signins.start(
+        protocol="oidc", resume="/authorize/resume/{id}",
+        page="login" if decision.action == "login" else "consent", request=dict(data),
+        app_id=facts.client.client_id, app_name=facts.client.row.name, scopes=facts.scopes,
         login_hint=data.get("login_hint"), ui_locales=data.get("ui_locales"),
-        reason=decision.reason,
+        reason=decision.reason, acr_values=facts.acr_values,
         # a consent page belongs to the session that is signed in right now
         sid=decision.session.sid if decision.action == "consent" and decision.session else None,
     )
-    page = "login" if decision.action == "login" else "consent"
-    if decision.reason == "mfa":
-        page = "mfa"  # step-up: the session's password stands, a second factor is missing
-    return RedirectResponse(f"/{page}/{interaction.id}", status_code=303,
+    return RedirectResponse(signin.page_url, status_code=303,
                             headers={"Cache-Control": "no-store"})
 
 

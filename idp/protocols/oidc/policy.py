@@ -2,7 +2,7 @@
 
 A login is needed when there is no SSO session, prompt=login, the session is older than
 max_age (max_age=0 is prompt=login), or id_token_hint names someone else. A login or consent the
-person has *just* completed for this very request (the interaction being resumed) satisfies
+person has *just* completed for this very request (the signin being resumed) satisfies
 prompt=login, max_age and prompt=consent, so the flow never loops. With prompt=none, a needed
 page is an error back to the client instead (login_required / consent_required).
 
@@ -25,7 +25,7 @@ from idp.keys.ring import InvalidToken
 from idp.mfa.policy import has_second_factor, mfa_requirement
 from idp.protocols.oidc.models import OAuthClient
 from idp.sso.sessions import SsoSession
-from idp.sso.signins import Interaction
+from idp.sso.signins import PendingSignIn
 
 if TYPE_CHECKING:
     from idp.services import Services
@@ -95,9 +95,9 @@ async def save_consent(services: Services, subject: str, client_id: str, request
 
 
 async def decide(services: Services, facts: RequestFacts, cookie_sid: str | None,
-                 resumed: Interaction | None) -> Decision:
+                 resumed: PendingSignIn | None) -> Decision:
     session = await services.sessions.get(cookie_sid)
-    # the interaction being resumed was completed by this browser's current session
+    # the signin being resumed was completed by this browser's current session
     resumed_here = (resumed is not None and session is not None and resumed.sid == session.sid)
     none = "none" in facts.prompts
     try:
@@ -118,7 +118,7 @@ async def decide(services: Services, facts: RequestFacts, cookie_sid: str | None
 
     if facts.client.row.skip_consent:
         return Decision("issue", session=session, person=person)
-    if resumed is not None and resumed.prompt == "consent" and resumed_here \
+    if resumed is not None and resumed.page == "consent" and resumed_here \
             and resumed.granted_scopes is not None:
         granted = [s for s in facts.scopes if s in resumed.granted_scopes or s == "openid"]
         await save_consent(services, person.subject, facts.client.client_id, facts.scopes, granted)

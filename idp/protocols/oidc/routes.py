@@ -55,11 +55,11 @@ async def authorize(request: Request) -> Response:
     return await authorization.authorize(services_of(request), request)
 
 
-@router.get("/authorize/resume/{interaction_id}", fast=True, audience="page",
+@router.get("/authorize/resume/{signin_id}", fast=True, audience="page",
             include_in_schema=False)
 async def authorize_resume(request: Request) -> Response:
     return await authorization.resume(services_of(request), request,
-                                      request.path_params["interaction_id"])
+                                      request.path_params["signin_id"])
 
 
 @router.post("/token", fast=True, cors=True)
