@@ -19,8 +19,8 @@ import ldap
 from ldap.ldapobject import LDAPObject
 
 from directory.base import DirectoryObserver, DirectoryUnavailable, no_observer
+from directory.config import LdapConfig
 from directory.ldap_errors import CONNECTION_ERRORS, error_info
-from idp.settings import LdapSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,7 +43,7 @@ class Connection:
 class Connector:
     """Opens connections with the settings' options, trying each URI in order (failover)."""
 
-    def __init__(self, settings: LdapSettings, observer: DirectoryObserver = no_observer) -> None:
+    def __init__(self, settings: LdapConfig, observer: DirectoryObserver = no_observer) -> None:
         self.settings = settings
         self.observer = observer
 
