@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from starlette.types import Receive, Scope, Send
 
 from directory.base import Directory
-from directory.writes import DirectoryWriter, open_writer
+from directory.writes import DirectoryWriter
 from idp.audit import Audit
 from idp.db.engine import close_engine, open_engine, sessionmaker
 from idp.interaction import Interactions
@@ -48,7 +48,7 @@ class Services:
 
 
 async def open_services(settings: Settings, *, migrate: bool = True) -> Services:
-    from directory.factory import open_directory
+    from directory.factory import open_directory, open_writer
     from idp.db.migrate import upgrade
     from idp.metrics import MeteredAudit, MeteredStore, observe_directory
 
@@ -56,13 +56,14 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
         await upgrade(settings.database_url)
     engine = open_engine(settings.database_url)
     store = MeteredStore(open_store(settings))  # every Store call timed for /metrics
-    directory = open_directory(settings, engine, observe_directory)  # LDAP latency per server
+    directory = open_directory(settings.directory, settings.ldap, engine,
+                               observe_directory)  # LDAP latency per server
     keys = KeyRing.open(settings.keys_dir)
     return Services(
         settings=settings, engine=engine, db=sessionmaker(engine), store=store,
         directory=directory, keys=keys, sessions=SessionManager(store, settings.session.ttl),
         interactions=Interactions(store), audit=MeteredAudit(sessionmaker(engine)),
-        writer=open_writer(settings, directory),
+        writer=open_writer(directory),
     )
 
 

@@ -150,7 +150,7 @@ async def _with_directory(settings: Settings, action: Callable[[Any], Awaitable[
     engine = open_engine(settings.database_url)
     if settings.directory == "local":
         await upgrade(settings.database_url)
-    directory = open_directory(settings, engine)
+    directory = open_directory(settings.directory, settings.ldap, engine)
     try:
         return await action(directory)
     finally:

@@ -27,7 +27,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from directory.base import DirectoryError, DirectoryUnavailable, NoSuchEntry, Person
-from directory.writes import open_writer
+from directory.factory import open_writer
 from idp.app import Services
 from idp.deps import ServicesDep
 from idp.logout import logout_session
@@ -78,7 +78,7 @@ async def find_person(services: Services, who: str) -> Person | None:
     person = await services.directory.find(who)
     if person is not None or "@" not in who:
         return person
-    writer = open_writer(services.settings, services.directory)
+    writer = open_writer(services.directory)
     try:
         found = [p for p in await writer.search(who, limit=5)
                  if p.email and p.email.casefold() == who.casefold()]
@@ -232,7 +232,7 @@ async def _audit_success(services: Services, record: dict[str, Any], ip: str) ->
 
 
 async def _write_password(services: Services, username: str, password: str) -> None:
-    writer = open_writer(services.settings, services.directory)
+    writer = open_writer(services.directory)
     try:
         await writer.set_password(username, password, must_change=False)
     finally:
