@@ -54,7 +54,7 @@ from directory.ldap_admin_modlists import (
 )
 from directory.ldap_errors import CONNECTION_ERRORS, error_info
 from directory.ldap_groups import ANY_GROUP, name_from_dn
-from directory.ldap_pool import Connection, Connector, ServicePool
+from directory.ldap_pool import AdminConnector, Connection, ServicePool
 from directory.writes import MAX_LISTED, AccountState, WriteRejected
 
 if TYPE_CHECKING:
@@ -65,27 +65,6 @@ T = TypeVar("T")
 
 RELAX_RULES = "1.3.6.1.4.1.4203.666.5.12"  # draft-zeilenga-ldap-relax: lets an admin fix pwd* attrs
 SEARCH_PAGE = 500  # below AD's MaxPageSize of 1000 (LDAP-PITFALLS 5)
-
-
-class AdminConnector(Connector):
-    """Opens connections bound as the admin account instead of the service account."""
-
-    def service(self) -> Connection:
-        s = self.settings
-        password = s.admin_bind_password.get_secret_value()
-
-        def bind(conn: LDAPObject) -> None:
-            conn.simple_bind_s(s.admin_bind_dn, password)
-
-        try:
-            return self.open(bind)
-        except ldap.INVALID_CREDENTIALS as exc:
-            raise DirectoryUnavailable(
-                "the directory rejected the admin account (IDP_LDAP_ADMIN_BIND_DN / _PASSWORD)",
-                detail=f"bind as {s.admin_bind_dn!r} failed",
-            ) from exc
-        except ldap.LDAPError as exc:
-            raise DirectoryUnavailable(detail=f"admin bind: {error_info(exc)}") from exc
 
 
 def write_failure(exc: ldap.LDAPError, what: str) -> DirectoryError:
@@ -452,4 +431,4 @@ def _quietly(operation: Callable[..., Any], dn: str, *args: Any) -> None:
         log.error("rolling back %r failed: %s", dn, error_info(exc) or exc)
 
 
-__all__ = ["PERMANENT_LOCK", "AdminConnector", "LdapAdminWriter", "write_failure"]
+__all__ = ["PERMANENT_LOCK", "LdapAdminWriter", "write_failure"]

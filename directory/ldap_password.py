@@ -52,7 +52,7 @@ from directory.base import (
 from directory.config import LdapConfig
 from directory.ldap_admin_modlists import ad_password_value, changes_for
 from directory.ldap_errors import CONNECTION_ERRORS, bind_failure, decode_policy_tuples, error_info
-from directory.ldap_pool import Connection, Connector, ServicePool
+from directory.ldap_pool import AdminConnector, Connection, Connector, ServicePool
 
 log = logging.getLogger(__name__)
 
@@ -311,8 +311,6 @@ class PasswordChanger:
             connection.close()
 
     def _admin_connection(self) -> Connection:
-        from directory.ldap_admin import AdminConnector
-
         return AdminConnector(self._settings).service()
 
     @staticmethod
