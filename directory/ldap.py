@@ -42,13 +42,13 @@ from directory.base import (
     no_observer,
     normalize_username,
 )
+from directory.config import LdapConfig
 from directory.ldap_errors import bind_failure, error_info, from_policy, password_policy
 from directory.ldap_groups import groups_of, list_groups
 from directory.ldap_password import FailureTimer, LockoutPolicies, PasswordChanger
 from directory.ldap_pool import Connection, Connector, ServicePool
 from directory.ldap_profiles import Entry, Profile
 from directory.person_cache import PersonCache
-from idp.settings import LdapSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,7 +59,7 @@ class LdapDirectory:
 
     name = "ldap"
 
-    def __init__(self, settings: LdapSettings, observer: DirectoryObserver = no_observer) -> None:
+    def __init__(self, settings: LdapConfig, observer: DirectoryObserver = no_observer) -> None:
         self.settings = settings
         self.profile = Profile.build(settings.profile, settings.attributes)
         self._connector = Connector(settings, observer)

@@ -15,6 +15,8 @@ UTF-16LE password, over LDAPS or StartTLS only; userAccountControl bit 2 disable
 unlocks; pwdLastSet 0 forces a change. The entries and modlists come from the pure functions in
 ldap_admin_modlists.py, so they are unit-tested without an AD.
 
+The admin console's people search only reads, and lives in ldap_people_search.py.
+
 Every change to an existing person drops the login side's cached copy of them
 (`LdapDirectory.forget`), so a person disabled here is refused by this process's token endpoints
 on their next request.
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import ldap
 import ldap.dn
-from ldap.controls import RequestControl, SimplePagedResultsControl
+from ldap.controls import RequestControl
 from ldap.filter import escape_filter_chars, filter_format
 from ldap.ldapobject import LDAPObject
 
@@ -53,9 +55,10 @@ from directory.ldap_admin_modlists import (
     openldap_state,
 )
 from directory.ldap_errors import CONNECTION_ERRORS, error_info
-from directory.ldap_groups import ANY_GROUP, name_from_dn
-from directory.ldap_pool import Connection, Connector, ServicePool
-from directory.writes import MAX_LISTED, AccountState, WriteRejected
+from directory.ldap_groups import ANY_GROUP
+from directory.ldap_people_search import search_people
+from directory.ldap_pool import AdminConnector, ServicePool
+from directory.writes import AccountState, WriteRejected
 
 if TYPE_CHECKING:
     from directory.ldap import LdapDirectory
@@ -64,28 +67,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RELAX_RULES = "1.3.6.1.4.1.4203.666.5.12"  # draft-zeilenga-ldap-relax: lets an admin fix pwd* attrs
-SEARCH_PAGE = 500  # below AD's MaxPageSize of 1000 (LDAP-PITFALLS 5)
-
-
-class AdminConnector(Connector):
-    """Opens connections bound as the admin account instead of the service account."""
-
-    def service(self) -> Connection:
-        s = self.settings
-        password = s.admin_bind_password.get_secret_value()
-
-        def bind(conn: LDAPObject) -> None:
-            conn.simple_bind_s(s.admin_bind_dn, password)
-
-        try:
-            return self.open(bind)
-        except ldap.INVALID_CREDENTIALS as exc:
-            raise DirectoryUnavailable(
-                "the directory rejected the admin account (IDP_LDAP_ADMIN_BIND_DN / _PASSWORD)",
-                detail=f"bind as {s.admin_bind_dn!r} failed",
-            ) from exc
-        except ldap.LDAPError as exc:
-            raise DirectoryUnavailable(detail=f"admin bind: {error_info(exc)}") from exc
 
 
 def write_failure(exc: ldap.LDAPError, what: str) -> DirectoryError:
@@ -193,70 +174,10 @@ class LdapAdminWriter:
 
     # --- reading -----------------------------------------------------------------------------
 
-    def _search_filter(self, query: str) -> str:
-        everyone = self.settings.user_filter.replace("{username}", "*")
-        query = query.replace("\x00", "").strip()
-        if not query:
-            return everyone
-        value = escape_filter_chars(query)
-        attributes: list[str] = []
-        for field_name in ("username", "name", "email", "number"):
-            attributes.extend(a for a in self.profile.fields[field_name] if a not in attributes)
-        alternatives = "".join(f"({attribute}=*{value}*)" for attribute in attributes)
-        return f"(&{everyone}(|{alternatives}))"
-
     def _search(self, query: str, offset: int, limit: int) -> list[Person]:
-        """Simple Paged Results (RFC 2696) in pages no larger than needed, abandoned as soon as
-        the window [offset, offset + limit) is filled, so page 1 of 100,000 costs one page."""
-        offset, limit = max(offset, 0), max(min(limit, 1000), 0)
-        if offset + limit > MAX_LISTED:
-            raise ValueError(f"only the first {MAX_LISTED} matches are listed: narrow the search")
-        filterstr = self._search_filter(query)
-        profile = self.profile
-
-        def run(connection: Connection) -> list[Person]:
-            conn = connection.conn
-            page = SimplePagedResultsControl(True, size=min(SEARCH_PAGE, offset + limit + 1), cookie="")
-            found: list[Person] = []
-            seen = 0
-            while True:
-                msgid = conn.search_ext(self.settings.user_base, ldap.SCOPE_SUBTREE, filterstr,
-                                        profile.attributes, serverctrls=[page],
-                                        timeout=self.settings.timeout)
-                _rtype, results, _msgid, controls = conn.result3(msgid, timeout=self.settings.timeout)
-                for dn, entry in results:
-                    if dn is None:
-                        continue
-                    seen += 1
-                    if seen <= offset or len(found) >= limit:
-                        continue
-                    groups = [name_from_dn(group_dn) for group_dn in profile.member_of(entry)]
-                    person = profile.person(dn, entry, groups=sorted(groups))
-                    if person is not None:
-                        found.append(person)
-                cookie = next((c.cookie for c in controls
-                               if c.controlType == SimplePagedResultsControl.controlType), b"")
-                if not cookie:
-                    return found
-                if len(found) >= limit:
-                    # RFC 2696 §3: a page size of 0 with the cookie abandons the search
-                    page.size, page.cookie = 0, cookie
-                    conn.search_ext_s(self.settings.user_base, ldap.SCOPE_SUBTREE, filterstr,
-                                      ["1.1"], serverctrls=[page])
-                    return found
-                page.cookie = cookie
-
         # the admin account, where there is one: directories grant admins the larger limits
         pool = self._pool or self.directory._pool
-        try:
-            return pool.run(run)
-        except (ldap.SIZELIMIT_EXCEEDED, ldap.ADMINLIMIT_EXCEEDED) as exc:
-            raise ValueError(f"the directory stops listing after its size limit (before match "
-                             f"{offset + limit}): narrow the search") from exc
-        except ldap.NO_SUCH_OBJECT as exc:
-            raise DirectoryUnavailable(detail=f"user base {self.settings.user_base!r} missing") from exc
-        except ldap.FILTER_ERROR as exc:
-            raise DirectoryUnavailable(detail=f"bad search filter {filterstr!r}") from exc
+        return search_people(pool, self.settings, self.profile, query, offset, limit)
 
     async def search(self, query: str = "", offset: int = 0, limit: int = 50) -> list[Person]:
         return await self._run(self._search, query, offset, limit)
@@ -452,4 +373,4 @@ def _quietly(operation: Callable[..., Any], dn: str, *args: Any) -> None:
         log.error("rolling back %r failed: %s", dn, error_info(exc) or exc)
 
 
-__all__ = ["PERMANENT_LOCK", "AdminConnector", "LdapAdminWriter", "write_failure"]
+__all__ = ["PERMANENT_LOCK", "LdapAdminWriter", "write_failure"]

@@ -49,10 +49,10 @@ from directory.base import (
     PasswordExpired,
     PasswordRejected,
 )
+from directory.config import LdapConfig
 from directory.ldap_admin_modlists import ad_password_value, changes_for
 from directory.ldap_errors import CONNECTION_ERRORS, bind_failure, decode_policy_tuples, error_info
-from directory.ldap_pool import Connection, Connector, ServicePool
-from idp.settings import LdapSettings
+from directory.ldap_pool import AdminConnector, Connection, Connector, ServicePool
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class _TtlCache:
 class LockoutPolicies:
     """The lockout threshold that applies to a username, read over the service pool."""
 
-    def __init__(self, pool: ServicePool, settings: LdapSettings) -> None:
+    def __init__(self, pool: ServicePool, settings: LdapConfig) -> None:
         self._pool = pool
         self._settings = settings
         self._active_directory = settings.profile == "activedirectory"
@@ -278,7 +278,7 @@ class LockoutPolicies:
 class PasswordChanger:
     """Changes a person's own password on OpenLDAP or Active Directory (module docstring)."""
 
-    def __init__(self, connector: Connector, settings: LdapSettings) -> None:
+    def __init__(self, connector: Connector, settings: LdapConfig) -> None:
         self._connector = connector
         self._settings = settings
 
@@ -311,8 +311,6 @@ class PasswordChanger:
             connection.close()
 
     def _admin_connection(self) -> Connection:
-        from directory.ldap_admin import AdminConnector
-
         return AdminConnector(self._settings).service()
 
     @staticmethod

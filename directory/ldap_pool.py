@@ -19,8 +19,8 @@ import ldap
 from ldap.ldapobject import LDAPObject
 
 from directory.base import DirectoryObserver, DirectoryUnavailable, no_observer
+from directory.config import LdapConfig
 from directory.ldap_errors import CONNECTION_ERRORS, error_info
-from idp.settings import LdapSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,7 +43,7 @@ class Connection:
 class Connector:
     """Opens connections with the settings' options, trying each URI in order (failover)."""
 
-    def __init__(self, settings: LdapSettings, observer: DirectoryObserver = no_observer) -> None:
+    def __init__(self, settings: LdapConfig, observer: DirectoryObserver = no_observer) -> None:
         self.settings = settings
         self.observer = observer
 
@@ -112,6 +112,32 @@ class Connector:
             ) from exc
         except ldap.LDAPError as exc:
             raise DirectoryUnavailable(detail=f"service bind: {error_info(exc)}") from exc
+
+
+class AdminConnector(Connector):
+    """Opens connections bound as the admin account instead of the service account.
+
+    It lives here, with the service connector, because two sides use it: the admin writer
+    (ldap_admin.py) and a person's own password change when only the admin may finish it
+    (ldap_password.py); the login side never has to import the writer.
+    """
+
+    def service(self) -> Connection:
+        s = self.settings
+        password = s.admin_bind_password.get_secret_value()
+
+        def bind(conn: LDAPObject) -> None:
+            conn.simple_bind_s(s.admin_bind_dn, password)
+
+        try:
+            return self.open(bind)
+        except ldap.INVALID_CREDENTIALS as exc:
+            raise DirectoryUnavailable(
+                "the directory rejected the admin account (IDP_LDAP_ADMIN_BIND_DN / _PASSWORD)",
+                detail=f"bind as {s.admin_bind_dn!r} failed",
+            ) from exc
+        except ldap.LDAPError as exc:
+            raise DirectoryUnavailable(detail=f"admin bind: {error_info(exc)}") from exc
 
 
 STALE_CONNECTION_ERRORS = (ldap.SERVER_DOWN, ldap.CONNECT_ERROR)

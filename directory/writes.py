@@ -4,18 +4,18 @@
 writer (directory/ldap_admin.py, a separate admin bind) provide. Reads that only admins need live
 here too: a paged people search that stays fast on 100,000 entries, and the account state
 (disabled / locked / must change) that the login-side `Person` does not carry.
+
+Only the contract lives here, so that both backends can import it; which writer a directory
+gets is decided in directory/factory.py (`open_writer`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from directory.base import Directory, DirectoryError, DirectoryUnavailable, Person
-
-if TYPE_CHECKING:
-    from idp.settings import Settings
+from directory.base import DirectoryError, Person
 
 # the person fields a write may set (Person's attributes minus the identity and the derived ones)
 WRITABLE_FIELDS = (
@@ -95,18 +95,3 @@ class DirectoryWriter(Protocol):
 
     async def close(self) -> None: ...
 
-
-def open_writer(settings: Settings, directory: Directory) -> DirectoryWriter:
-    """The writer for the configured directory: the local directory writes itself; LDAP writes
-    through the admin bind (IDP_LDAP_ADMIN_BIND_DN), sharing the directory's thread pool."""
-    from directory.local import LocalDirectory
-
-    if isinstance(directory, LocalDirectory):
-        return directory  # type: ignore[return-value]
-    from directory.ldap import LdapDirectory
-
-    if isinstance(directory, LdapDirectory):
-        from directory.ldap_admin import LdapAdminWriter
-
-        return LdapAdminWriter(directory)
-    raise DirectoryUnavailable(f"the {directory.name!r} directory cannot be written to")

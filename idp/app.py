@@ -13,8 +13,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from directory.factory import open_directory
-from directory.writes import open_writer
+from directory.factory import open_directory, open_writer
 from idp.db.engine import close_engine, open_engine, sessionmaker
 from idp.db.migrate import upgrade
 from idp.keys.ring import KeyRing
@@ -44,14 +43,15 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
         await upgrade(settings.database_url)
     engine = open_engine(settings.database_url)
     store = MeteredStore(open_store(settings))  # every Store call timed for /metrics
-    directory = open_directory(settings, engine, observe_directory)  # LDAP latency per server
+    directory = open_directory(settings.directory, settings.ldap, engine,
+                               observe_directory)  # LDAP latency per server
     sessions = SessionManager(store, settings.session.ttl)
     audit = MeteredAudit(sessionmaker(engine))
     services = Services(
         settings=settings, engine=engine, db=sessionmaker(engine), store=store,
         directory=directory, keys=KeyRing.open(settings.keys_dir), sessions=sessions,
         signins=SignIns(store), logout=SingleLogout(sessions, audit), audit=audit,
-        writer=open_writer(settings, directory),
+        writer=open_writer(directory),
     )
     services.logout.add_notifier(BackChannelLogout(services))
     return services

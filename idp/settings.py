@@ -22,80 +22,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from directory.config import LdapConfig
+
 _config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar("config", default=None)
 
 
 class Section(BaseModel):
     model_config = {"extra": "forbid"}
-
-
-class LdapSettings(Section):
-    """The campus LDAP directory (OpenLDAP or Active Directory). Used when IDP_DIRECTORY=ldap."""
-
-    url: str = Field("ldap://localhost:389", description="one or more URIs, space separated, tried in order")
-    bind_dn: str = Field("", description="service account DN used for searches (empty: anonymous)")
-    bind_password: SecretStr = Field(SecretStr(""), description="service account password")
-    user_base: str = Field("", description="search base for people")
-    user_filter: str = Field("(uid={username})", description="filter; {username} is escaped (RFC 4515)")
-    group_base: str = Field("", description="search base for groups (empty: the user base)")
-    profile: Literal["openldap", "activedirectory"] = Field(
-        "openldap", description="attribute defaults: inetOrgPerson + eduPerson, or Active Directory"
-    )
-    attributes: dict[str, str] = Field(
-        default_factory=dict, description="person field -> LDAP attribute, overriding the profile"
-    )
-    nested_groups: bool | None = Field(
-        None, description="resolve nested groups (default: on for activedirectory)"
-    )
-    start_tls: bool = Field(False, description="upgrade ldap:// connections with StartTLS")
-    ca_file: str | None = Field(None, description="CA bundle that verifies the server certificate")
-    timeout: float = Field(5.0, gt=0, description="seconds an LDAP operation may take")
-    network_timeout: float = Field(3.0, gt=0, description="seconds to connect to one server")
-    pool_size: int = Field(4, ge=1, le=64, description="pooled service connections for searches")
-    threads: int = Field(16, ge=1, le=256, description="threads for blocking LDAP calls")
-    ppolicy_default_dn: str = Field(
-        "", description="DN of the ppolicy overlay's default policy, for the login throttle "
-        "(empty: read cn=config, else assume the strictest policy found)"
-    )
-    admin_bind_dn: str = Field("", description="account that writes people (admin console)")
-    admin_bind_password: SecretStr = Field(SecretStr(""), description="its password")
-    admin_pool_size: int = Field(2, ge=1, le=16, description="admin connections for writes")
-    person_cache_seconds: float = Field(
-        30.0, ge=0, le=3600,
-        description="seconds each process reuses a person it read for userinfo, refresh and code "
-                    "redemption (password checks always ask LDAP; 0: no reuse). A change made in "
-                    "the admin console shows at once on the replica that made it; on other "
-                    "replicas, and after changes by other LDAP tools, within this time")
-
-    @property
-    def urls(self) -> list[str]:
-        return self.url.split()
-
-    @field_validator("url")
-    @classmethod
-    def _check_urls(cls, value: str) -> str:
-        urls = value.split()
-        if not urls:
-            raise ValueError("give at least one ldap:// or ldaps:// URI")
-        for url in urls:
-            if urlsplit(url).scheme not in ("ldap", "ldaps", "ldapi"):
-                raise ValueError(f"{url!r} is not an ldap://, ldaps:// or ldapi:// URI")
-        return value
-
-    @field_validator("user_filter")
-    @classmethod
-    def _check_filter(cls, value: str) -> str:
-        if "{username}" not in value:
-            raise ValueError("the filter must contain {username}")
-        if not (value.startswith("(") and value.endswith(")")):
-            raise ValueError("the filter must be enclosed in parentheses")
-        return value
-
-    @property
-    def resolve_nested_groups(self) -> bool:
-        if self.nested_groups is None:
-            return self.profile == "activedirectory"
-        return self.nested_groups
 
 
 class TokenSettings(Section):
@@ -215,7 +148,7 @@ class Settings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
 
-    ldap: LdapSettings = Field(default_factory=LdapSettings)
+    ldap: LdapConfig = Field(default_factory=LdapConfig)
     tokens: TokenSettings = Field(default_factory=TokenSettings)
     session: SessionSettings = Field(default_factory=SessionSettings)
     site: SiteSettings = Field(default_factory=SiteSettings)
@@ -327,7 +260,8 @@ def documented_settings() -> list[tuple[str, str, str]]:
 
     for name, field in Settings.model_fields.items():
         annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, Section):
+        # a section: one of ours, or a model another package owns (directory's LdapConfig)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             for sub_name, sub_field in annotation.model_fields.items():
                 rows.append((f"IDP_{name}_{sub_name}".upper(), default_text(sub_field),
                              sub_field.description or ""))

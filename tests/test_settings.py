@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from directory.config import LdapConfig
 from idp.settings import SettingsError, documented_settings, load_settings
 
 REQUIRED_NAMES = [
@@ -119,3 +120,17 @@ def test_readme_documents_every_setting() -> None:
     assert set(REQUIRED_NAMES) <= set(variables)
     missing = [v for v in variables if v not in documented]
     assert not missing, f"README lacks: {missing}"
+
+
+def test_every_ldap_setting_is_listed() -> None:
+    """The [ldap] section is the directory's own model (directory/config.py); the settings table
+    still lists each of its fields under IDP_LDAP_*."""
+    variables = {row[0] for row in documented_settings()}
+    assert {f"IDP_LDAP_{name.upper()}" for name in LdapConfig.model_fields} <= variables
+
+
+def test_unknown_ldap_setting_is_refused_by_name(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "idp.toml"
+    config.write_text('[ldap]\nuser_bass = "ou=people,dc=example,dc=edu"\n')
+    with pytest.raises(SettingsError, match="IDP_LDAP_USER_BASS"):
+        load_settings(config)

@@ -29,7 +29,7 @@ async def _with_directory(settings: Settings, action: Callable[[Any], Awaitable[
     engine = open_engine(settings.database_url)
     if settings.directory == "local":
         await upgrade(settings.database_url)
-    directory = open_directory(settings, engine)
+    directory = open_directory(settings.directory, settings.ldap, engine)
     try:
         return await action(directory)
     finally:
@@ -81,8 +81,7 @@ def users_verify(settings: Settings, uid: str) -> None:
 
 async def _open_target(settings: Settings) -> tuple[Any, Any]:
     """The import target (directory, writer, audit) without the rest of the services."""
-    from directory.factory import open_directory
-    from directory.writes import open_writer
+    from directory.factory import open_directory, open_writer
     from idp.admin.service_import import ImportTarget
     from idp.db.audit import Audit
     from idp.db.engine import close_engine, open_engine, sessionmaker
@@ -90,8 +89,8 @@ async def _open_target(settings: Settings) -> tuple[Any, Any]:
 
     await upgrade(settings.database_url)
     engine = open_engine(settings.database_url)
-    directory = open_directory(settings, engine)
-    target = ImportTarget(directory, open_writer(settings, directory), Audit(sessionmaker(engine)))
+    directory = open_directory(settings.directory, settings.ldap, engine)
+    target = ImportTarget(directory, open_writer(directory), Audit(sessionmaker(engine)))
 
     async def close() -> None:
         closing = getattr(target.writer, "close", None)

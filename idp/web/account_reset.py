@@ -27,7 +27,6 @@ from fastapi import Request
 from starlette.responses import Response
 
 from directory.base import DirectoryError, DirectoryUnavailable, NoSuchEntry, Person
-from directory.writes import open_writer
 from idp.http.routing import Router
 from idp.services import Services, ServicesDep
 from idp.web import csrf, mfa_text  # noqa: F401  (mfa_text: registers the page strings)
@@ -76,13 +75,8 @@ async def find_person(services: Services, who: str) -> Person | None:
     person = await services.directory.find(who)
     if person is not None or "@" not in who:
         return person
-    writer = open_writer(services.settings, services.directory)
-    try:
-        found = [p for p in await writer.search(who, limit=5)
-                 if p.email and p.email.casefold() == who.casefold()]
-    finally:
-        if writer is not services.directory:
-            await writer.close()  # type: ignore[attr-defined]
+    found = [p for p in await services.writer.search(who, limit=5)
+             if p.email and p.email.casefold() == who.casefold()]
     return found[0] if len(found) == 1 else None
 
 
@@ -230,9 +224,5 @@ async def _audit_success(services: Services, record: dict[str, Any], ip: str) ->
 
 
 async def _write_password(services: Services, username: str, password: str) -> None:
-    writer = open_writer(services.settings, services.directory)
-    try:
-        await writer.set_password(username, password, must_change=False)
-    finally:
-        if writer is not services.directory:
-            await writer.close()  # type: ignore[attr-defined]
+    # the process's one writer (its admin connections are pooled, never opened per reset)
+    await services.writer.set_password(username, password, must_change=False)

@@ -9,6 +9,7 @@ import ldap
 import pytest
 
 from directory.base import AlreadyExists, DirectoryUnavailable, NoSuchEntry
+from directory.config import LdapConfig
 from directory.ldap_admin import write_failure
 from directory.ldap_admin_modlists import (
     PERMANENT_LOCK,
@@ -18,6 +19,7 @@ from directory.ldap_admin_modlists import (
     new_entry,
     openldap_state,
 )
+from directory.ldap_people_search import people_filter
 from directory.ldap_profiles import Profile
 from directory.writes import WriteRejected
 from idp.admin.console_chart import MAX_LINES, _nice_ceiling, chart_series, sign_in_chart
@@ -122,6 +124,16 @@ def test_openldap_entry_and_updates() -> None:
         changes_for("update", False, profile=OPENLDAP, entry=entry, fields={"family_name": ""})
     with pytest.raises(ValueError, match="unknown"):
         changes_for("update", False, profile=OPENLDAP, entry=entry, fields={"uid": "x"})
+
+
+def test_people_search_filter_escapes_the_query_once() -> None:
+    config = LdapConfig(user_base="dc=x", user_filter="(&(objectClass=person)(uid={username}))")
+    everyone = "(&(objectClass=person)(uid=*))"
+    assert people_filter(config, OPENLDAP, "  \x00 ") == everyone
+    escaped = "a\\2a\\28b\\29\\5c"  # RFC 4515: * ( ) \ as hex escapes; NUL dropped
+    assert people_filter(config, OPENLDAP, " a*(b)\\\x00") == (
+        f"(&{everyone}(|(uid=*{escaped}*)(cn=*{escaped}*)(displayName=*{escaped}*)"
+        f"(mail=*{escaped}*)(employeeNumber=*{escaped}*)))")
 
 
 def test_write_failures_name_what_to_do() -> None:

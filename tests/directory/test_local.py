@@ -18,12 +18,13 @@ from directory.base import (
     InvalidCredentials,
     NoSuchEntry,
 )
+from directory.config import LdapConfig
 from directory.demo_people import DEMO_PEOPLE, seed_local
-from directory.factory import open_directory
+from directory.factory import open_directory, open_writer
 from directory.ldap import LdapDirectory
+from directory.ldap_admin import LdapAdminWriter
 from directory.local import LocalDirectory
 from directory.local_schema import DirPerson
-from idp.settings import load_settings
 
 
 @pytest.fixture(params=["sqlite_local", "postgres_local"])
@@ -186,17 +187,19 @@ async def test_hashing_never_blocks_the_event_loop(local: LocalDirectory) -> Non
     assert max(gaps) < max(one_login * 0.6, 0.02), (max(gaps), one_login)
 
 
-async def test_factory_chooses_by_settings(sqlite_local: LocalDirectory) -> None:
-    local = open_directory(load_settings(directory="local"), sqlite_local.engine)
+async def test_factory_opens_the_kind_asked_for(sqlite_local: LocalDirectory) -> None:
+    local = open_directory("local", LdapConfig(), sqlite_local.engine)
     assert isinstance(local, LocalDirectory)
+    assert open_writer(local) is local  # the local directory writes itself
     assert (await local.authenticate("student", "student123")).username == "student"
     await local.close()
-    remote = open_directory(
-        load_settings(
-            directory="ldap",
-            ldap={"url": "ldap://127.0.0.1:1", "user_base": "ou=people,dc=example,dc=edu"},
-        ),
-        sqlite_local.engine,
-    )
+    config = LdapConfig(url="ldap://127.0.0.1:1", user_base="ou=people,dc=example,dc=edu")
+    remote = open_directory("ldap", config, sqlite_local.engine)
     assert isinstance(remote, LdapDirectory)
+    assert remote.settings is config
+    writer = open_writer(remote)
+    assert isinstance(writer, LdapAdminWriter) and writer.directory is remote
+    await writer.close()
     await remote.close()
+    with pytest.raises(ValueError, match="unknown directory kind 'nis'"):
+        open_directory("nis", config, sqlite_local.engine)  # type: ignore[arg-type]

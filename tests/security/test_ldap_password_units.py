@@ -7,6 +7,7 @@ import ldap
 import pytest
 
 from directory.base import DirectoryUnavailable, InvalidCredentials, PasswordRejected
+from directory.config import LdapConfig
 from directory.ldap_password import (
     PasswordChanger,
     ad_change_modlist,
@@ -16,7 +17,6 @@ from directory.ldap_password import (
     strictest,
 )
 from directory.ldap_pool import Connector
-from idp.settings import LdapSettings
 
 PPOLICY_OID = "1.3.6.1.4.1.42.2.27.8.5.1"
 
@@ -66,8 +66,8 @@ def test_change_failures_become_the_error_the_person_should_see(
 
 
 def test_active_directory_refuses_a_password_change_in_plaintext() -> None:
-    settings = LdapSettings(url="ldap://ad.example.edu", user_base="dc=example,dc=edu",
-                            profile="activedirectory")
+    settings = LdapConfig(url="ldap://ad.example.edu", user_base="dc=example,dc=edu",
+                          profile="activedirectory")
     changer = PasswordChanger(Connector(settings), settings)
     with pytest.raises(DirectoryUnavailable, match="LDAPS or StartTLS"):
         changer.change("CN=Alice,DC=example,DC=edu", "Old-pass-1", "New-pass-2")  # no connection

@@ -6,7 +6,7 @@ optionally the memberof overlay. It can be stopped and started again on the same
 can watch the IdP lose the directory and recover.
 
 Session-wide use (for tests/conftest.py): `Campus(memberof=True).start()` then `seed(...)`;
-`ldap_settings(server)` gives the LdapSettings that reach it with the demo service account.
+`ldap_settings(server)` gives the LdapConfig that reaches it with the demo service account.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import slapdtest
 
+from directory.config import LdapConfig
 from directory.demo_people import DEMO_PEOPLE
-from idp.settings import LdapSettings
 
 SUPPORT = Path(__file__).parent
 DEMO_LDIF = Path(__file__).parents[2] / "directory" / "demo.ldif"
@@ -186,8 +186,8 @@ class Campus:
             time.sleep(remaining)
 
 
-def ldap_settings(server: CampusSlapd, **overrides: object) -> LdapSettings:
-    """LdapSettings that reach `server` through the demo service account, with short timeouts."""
+def ldap_settings(server: CampusSlapd, **overrides: object) -> LdapConfig:
+    """The LdapConfig that reaches `server` through the demo service account, with short timeouts."""
     values: dict[str, object] = {
         "url": server.ldap_uri.rstrip("/"),
         "bind_dn": SERVICE_DN,
@@ -200,7 +200,7 @@ def ldap_settings(server: CampusSlapd, **overrides: object) -> LdapSettings:
         "threads": 4,
     }
     values.update(overrides)
-    return LdapSettings.model_validate(values)
+    return LdapConfig.model_validate(values)
 
 
 def demo_password(username: str) -> str:
