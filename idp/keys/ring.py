@@ -45,22 +45,18 @@ from idp.keys.files import (
     FileStamp,
     KeyRecord,
     KeyRingError,
-    MalformedJWS,
-    Signer,
-    Verifier,
-    b64url_decode,
     complete_ring,
     drop_expired,
     ensure_keys_dir,
     file_mode,
     file_stamp,
     import_private_key,
-    parse_compact,
     read_ring,
     rotate_records,
     write_ring,
     writer_lock,
 )
+from idp.keys.jws import MalformedJWS, Signer, Verifier, b64url_decode, parse_compact
 
 __all__ = ["InvalidToken", "KeyRing", "KeyRingError", "SUPPORTED_ALGS"]
 
