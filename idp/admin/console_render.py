@@ -1,6 +1,6 @@
-"""The console's page machinery: templates (idp/admin/templates/admin_*.html on the interaction
-UI's base layout, through a ChoiceLoader), the page context every console route opens first
-(who, language, CSRF), and a route class that turns refusals and outages into readable pages.
+"""The console's page machinery: its pages (idp/admin/templates/admin_*.html, rendered through
+idp/admin/pages.py), the page context every console route opens first (who, language, CSRF), and
+a route class that turns refusals into readable pages.
 
 CSRF: the interaction UI's double-submit token (idp/web/csrf.py): an HttpOnly cookie, a hidden
 field in every form, and the server's copy kept per SSO session in the Store. A POST is accepted
@@ -12,18 +12,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi.responses import HTMLResponse
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from idp.admin.auth import CONSOLE, require_person
 from idp.admin.console_i18n import text
+from idp.admin.pages import render_admin
 from idp.admin.service_common import Actor, AdminError
 from idp.http.routing import Route
 from idp.services import Services
@@ -31,22 +30,12 @@ from idp.web import csrf
 from idp.web.cookies import client_ip
 from idp.web.i18n import Locale, choose_locale, from_ui_locales
 from idp.web.login_area import SignedIn, csrf_ok, remember_csrf
-from idp.web.pages import HTML_LANG, TEMPLATES_DIR, switch_url
+from idp.web.pages import switch_url
 
 log = logging.getLogger("idp.admin.console")
 
-CONSOLE_TEMPLATES = Path(__file__).parent / "templates"
 LOCALE_COOKIE = "idp_admin_lang"
 MAX_FORM_BYTES = 64 * 1024
-
-_env = Environment(
-    loader=ChoiceLoader([FileSystemLoader(CONSOLE_TEMPLATES), FileSystemLoader(TEMPLATES_DIR)]),
-    autoescape=select_autoescape(["html"], default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    # templates ship with the package and change only with a restart: no stat() per render
-    auto_reload=False,
-)
 
 CONSOLE_CSS = """\
 header.site, main.card { max-width: 72rem; }
@@ -115,23 +104,9 @@ def page_locale(request: Request) -> Locale:
 
 def render(request: Request, template: str, *, locale: Locale, status: int = 200,
            **context: Any) -> HTMLResponse:
-    site = request.app.state.settings.site
-
-    def t(key: str, **values: object) -> str:
-        return text(key, locale, **values)
-
-    html = _env.get_template(template).render(
-        t=t, locale=locale, html_lang=HTML_LANG[locale],
-        campus_name=site.campus_name_zh if locale == "zh" else site.campus_name,
-        logo_url=site.logo_url, switch_url=switch_url(request, locale), **context)
-    response = HTMLResponse(html, status_code=status)
-    # pages carry CSRF tokens, one-time passwords and personal data: never cached
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    if from_ui_locales(request.query_params.get("ui_locales")):
-        response.set_cookie(LOCALE_COOKIE, locale, httponly=True, samesite="lax",
-                            secure=request.app.state.settings.https, path="/")
-    return response
+    return render_admin(request, template, locale=locale, text=text,
+                        switch=switch_url(request, locale), locale_cookie=LOCALE_COOKIE,
+                        cookie_path="/", status=status, **context)
 
 
 def failure_page(request: Request, status: int, message: str) -> HTMLResponse:

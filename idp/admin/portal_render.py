@@ -1,6 +1,5 @@
-"""Rendering the developer portal's pages: its own templates (idp/admin/templates) on the
-interaction UI's base layout (idp/web/templates/base.html), through a ChoiceLoader, so the portal
-looks like the rest of campus login without copying the layout.
+"""Rendering the developer portal's pages (through idp/admin/pages.py, the admin area's one
+template environment) in the portal's language.
 
 The base layout links only /static/site.css and its card is phone-narrow; the portal's pages add
 their own small stylesheet (served by the portal router from PORTAL_CSS) to widen it for tables
@@ -9,29 +8,18 @@ and code.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi.responses import HTMLResponse
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 
+from idp.admin.pages import render_admin
 from idp.admin.portal_i18n import text
 from idp.settings import Settings
 from idp.web.i18n import Locale, choose_locale, from_ui_locales
-from idp.web.pages import HTML_LANG, TEMPLATES_DIR, switch_url
+from idp.web.pages import switch_url
 
-PORTAL_TEMPLATES = Path(__file__).parent / "templates"
 LOCALE_COOKIE = "idp_portal_lang"
-
-_env = Environment(
-    loader=ChoiceLoader([FileSystemLoader(PORTAL_TEMPLATES), FileSystemLoader(TEMPLATES_DIR)]),
-    autoescape=select_autoescape(["html"], default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    # templates ship with the package and change only with a restart: no stat() per render
-    auto_reload=False,
-)
 
 PORTAL_CSS = """\
 header.site, main.card { max-width: 56rem; }
@@ -80,24 +68,10 @@ def _switch_url(request: Request, locale: Locale, page_path: str | None) -> str:
 
 def render(request: Request, settings: Settings, template: str, *, locale: Locale,
            status: int = 200, page_path: str | None = None, **context: Any) -> HTMLResponse:
-    site = settings.site
-
-    def t(key: str, **values: object) -> str:
-        return text(key, locale, **values)
-
-    html = _env.get_template(template).render(
-        t=t, locale=locale, html_lang=HTML_LANG[locale],
-        campus_name=site.campus_name_zh if locale == "zh" else site.campus_name,
-        logo_url=site.logo_url, switch_url=_switch_url(request, locale, page_path), **context,
-    )
-    response = HTMLResponse(html, status_code=status)
-    # pages carry CSRF tokens, secrets and personal data: never cached
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    if from_ui_locales(request.query_params.get("ui_locales")):
-        response.set_cookie(LOCALE_COOKIE, locale, httponly=True, samesite="lax",
-                            secure=settings.https, path="/portal")
-    return response
+    return render_admin(request, template, locale=locale, text=text,
+                        switch=_switch_url(request, locale, page_path),
+                        locale_cookie=LOCALE_COOKIE, cookie_path="/portal", status=status,
+                        **context)
 
 
 def portal_error(request: Request, settings: Settings, *, status: int, title: str, detail: str,

@@ -5,12 +5,13 @@ would be unsafe)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 
 from idp.settings import Settings
@@ -18,14 +19,22 @@ from idp.web.i18n import Locale, choose_locale, text
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
-_env = Environment(
-    loader=FileSystemLoader(TEMPLATES_DIR),
-    autoescape=select_autoescape(["html"], default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    # templates ship with the package and change only with a restart: no stat() per render
-    auto_reload=False,
-)
+
+
+def template_environment(*search: Path) -> Environment:
+    """A Jinja2 environment over the directories `search`, then these pages' templates (whose
+    base layout the console and the portal extend)."""
+    return Environment(
+        loader=ChoiceLoader([FileSystemLoader(path) for path in (*search, TEMPLATES_DIR)]),
+        autoescape=select_autoescape(["html"], default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        # templates ship with the package and change only with a restart: no stat() per render
+        auto_reload=False,
+    )
+
+
+_env = template_environment()
 
 HTML_LANG: dict[Locale, str] = {"zh": "zh-CN", "en": "en"}
 
@@ -42,25 +51,37 @@ def switch_url(request: Request, locale: Locale) -> str:
     return f"{request.url.path}?{urlencode(query)}"
 
 
-def render(
-    request: Request, template: str, *, locale: Locale, status: int = 200,
+def render_with(
+    environment: Environment, request: Request, template: str, *, locale: Locale,
+    text: Callable[..., str], switch: str, status: int = 200,
     headers: dict[str, str] | None = None, **context: Any,
 ) -> HTMLResponse:
+    """A page in the campus chrome (name, logo, language switch) from any of the site's
+    template environments, with `text(key, locale, **values)` as its catalogue."""
     site = settings_of(request).site
 
     def t(key: str, **values: object) -> str:
         return text(key, locale, **values)
 
-    html = _env.get_template(template).render(
+    html = environment.get_template(template).render(
         t=t, locale=locale, html_lang=HTML_LANG[locale],
         campus_name=site.campus_name_zh if locale == "zh" else site.campus_name,
-        logo_url=site.logo_url, switch_url=switch_url(request, locale), **context,
+        logo_url=site.logo_url, switch_url=switch, **context,
     )
     response = HTMLResponse(html, status_code=status, headers=headers)
-    # pages carry CSRF tokens and personal data: never keep them in any cache
+    # pages carry CSRF tokens, secrets and personal data: never keep them in any cache
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
+
+
+def render(
+    request: Request, template: str, *, locale: Locale, status: int = 200,
+    headers: dict[str, str] | None = None, **context: Any,
+) -> HTMLResponse:
+    return render_with(_env, request, template, locale=locale, text=text,
+                       switch=switch_url(request, locale), status=status, headers=headers,
+                       **context)
 
 
 def error_page(
