@@ -9,16 +9,32 @@ requested with a plausible request (recipes.py), and the backend is restored.
 
 from __future__ import annotations
 
+import re
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from tests.admin.support import PASSWORDS
+from tests.mfa.people import Someone
+from tests.oauth.flow import Browser, RegisteredClient, exchange
 from tests.outages.calls import app_routes, calls_for
+from tests.outages.conftest import BACKENDS
 from tests.outages.recipes import RECIPES
 from tests.outages.sweep import (
+    Outcome,
     baseline_problem,
+    outage_problem,
     report,
     sweep,
     table,
 )
-from tests.outages.world import World
+from tests.outages.world import World, code_flow
+from tests.support.cut import CutProxy
 from tests.support.server import LiveIdp
+
+# a demo person whom no request of a sweep changes: who signs in to prove the server is back
+REGULAR = Someone("teacher", PASSWORDS["teacher"], "teacher@example.edu")
 
 
 def served_routes(live: LiveIdp) -> list[tuple[str, str]]:
@@ -26,6 +42,50 @@ def served_routes(live: LiveIdp) -> list[tuple[str, str]]:
     routes = app_routes(live.server.config.app)
     assert len(routes) > 50, routes  # the app's routes, not some wrapper's
     return routes
+
+
+@dataclass
+class Regulars:
+    """What a recovery check uses: an app to sign in to, an admin's token, someone to edit."""
+
+    client: RegisteredClient
+    admin_token: str
+    edited: Someone
+
+
+def gist(text: str) -> str:
+    """The words of a page (or message) without its head and markup, shortened."""
+    text = re.sub(r"(?s)<head>.*?</head>|<[^>]+>", " ", text)
+    return " ".join(text.split())[:300]
+
+
+async def recovered(live: LiveIdp, regulars: Regulars) -> str | None:
+    """None when the server works at once, without a restart: the first sign-in (login form,
+    code, token), the first admin write and the first readiness probe all succeed; else what
+    failed. Nothing is retried: a request that fails once the backend is back is a request a
+    person sees fail. All three are tried whatever the others did, so that what a failure
+    leaves behind (stale pooled connections) is used up here, not in the next test."""
+    failed: list[str] = []
+    browser = Browser.open(live)
+    try:
+        code = await code_flow(browser, regulars.client, REGULAR)
+        tokens = await exchange(live, regulars.client, code)
+        if tokens.status_code != 200:
+            failed.append(f"the first token request: {tokens.status_code} {tokens.text[:200]}")
+    except AssertionError as exc:
+        failed.append("the first sign-in: " + gist(str(exc)))
+    finally:
+        await browser.close()
+    async with live.client() as http:
+        written = await http.patch(f"/admin/api/people/{regulars.edited.username}",
+                                   json={"title": f"edited at {time.time():.0f}"},
+                                   headers={"Authorization": f"Bearer {regulars.admin_token}"})
+        if written.status_code != 200:
+            failed.append(f"the first admin write: {written.status_code} {written.text[:200]}")
+        ready = await http.get("/readyz")
+        if ready.status_code != 200:
+            failed.append(f"the first /readyz: {ready.status_code} {ready.text[:300]}")
+    return "; ".join(failed) or None
 
 
 # --- the sweep itself -------------------------------------------------------------------------
@@ -60,3 +120,29 @@ async def test_every_recipe_works_while_all_is_up(outage_idp: LiveIdp, world: Wo
     outcomes = await sweep(outage_idp, [c for c in generic if c.method == "GET"])
     broken = [(o, "5xx or no answer") for o in outcomes if o.status is None or o.status >= 500]
     assert not broken, report("generic requests, all backends up", outcomes, broken)
+
+
+# --- outages ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_no_route_answers_500_while_a_backend_is_away(
+        backend: str, outage_idp: LiveIdp, proxies: dict[str, CutProxy], world: World) -> None:
+    calls = calls_for(served_routes(outage_idp), world, RECIPES)
+    proxy = proxies[backend]
+    started = time.monotonic()
+    proxy.cut()
+    try:
+        outcomes = await sweep(outage_idp, calls)
+    finally:
+        proxy.restore()
+    print(f"\n{backend} away ({time.monotonic() - started:.1f}s):\n" + table(outcomes))
+    problems: list[tuple[Outcome, str]] = [(o, p) for o in outcomes
+                                           if (p := outage_problem(o, backend))]
+    recovery = await recovered(outage_idp, Regulars(
+        world.clients["first_party"], world.admin_token, world.people["student"]))
+    message = report(f"{backend} away", outcomes, problems)
+    if recovery:
+        message += f"\nand once {backend} was back, failed: {recovery}"
+    assert not problems and not recovery, message
+
