@@ -9,15 +9,17 @@ requested with a plausible request (recipes.py), and the backend is restored.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
 
-from tests.admin.support import PASSWORDS
+from tests.admin.support import PASSWORDS, mint_admin_backend
 from tests.mfa.people import Someone
-from tests.oauth.flow import Browser, RegisteredClient, exchange
+from tests.oauth.flow import Browser, RegisteredClient, exchange, register
 from tests.outages.calls import app_routes, calls_for
 from tests.outages.conftest import BACKENDS
 from tests.outages.recipes import RECIPES
@@ -35,6 +37,7 @@ from tests.support.server import LiveIdp
 
 # a demo person whom no request of a sweep changes: who signs in to prove the server is back
 REGULAR = Someone("teacher", PASSWORDS["teacher"], "teacher@example.edu")
+WARM = 4  # concurrent sign-ins and admin writes: more than any pool's size in these settings
 
 
 def served_routes(live: LiveIdp) -> list[tuple[str, str]]:
@@ -146,3 +149,33 @@ async def test_no_route_answers_500_while_a_backend_is_away(
         message += f"\nand once {backend} was back, failed: {recovery}"
     assert not problems and not recovery, message
 
+
+# --- a restart nobody sees ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def regulars(outage_idp: LiveIdp) -> AsyncIterator[Regulars]:
+    client = await register(outage_idp, skip_consent=True)
+    admin = await mint_admin_backend("ldap", outage_idp)
+    # a demo person in this suite's own slapd: editing their title disturbs no other suite
+    yield Regulars(client, await admin.token(), Someone("student", PASSWORDS["student"], ""))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_backend_restarting_between_requests_goes_unnoticed(
+        backend: str, outage_idp: LiveIdp, proxies: dict[str, CutProxy],
+        regulars: Regulars) -> None:
+    """The backend restarts while nobody asks anything (every connection the IdP holds to it
+    ends): the next requests must not fail, whatever the IdP kept in its pools."""
+    # warm up: the IdP's pools hold several connections to every backend, as under load (a
+    # second round in case an earlier test's restart left something to use up: it reports it)
+    for _ in range(2):
+        warm = await asyncio.gather(*(recovered(outage_idp, regulars) for _ in range(WARM)))
+        if not any(warm):
+            break
+    assert not any(warm), warm
+    proxies[backend].cut()
+    await asyncio.sleep(0.5)  # a quick restart: long enough for the IdP to see its pool closed
+    proxies[backend].restore()
+    problem = await recovered(outage_idp, regulars)
+    assert problem is None, f"after {backend} restarted, failed: {problem}"
