@@ -257,8 +257,8 @@ async def build_world(live: LiveIdp) -> World:
     verifier, challenge = pkce_pair()
     codes = {
         "confidential": await code_flow(browser, clients["confidential"], student, scope=TOKEN_SCOPE),
-        "public": await code_flow(browser, clients["public"], student, code_challenge=challenge,
-                              code_challenge_method="S256"),
+        "public": await code_flow(browser, clients["public"], student,
+                                  code_challenge=challenge, code_challenge_method="S256"),
         "public_verifier": verifier,
     }
     page = await browser.http.get("/account")
@@ -295,8 +295,8 @@ async def build_world(live: LiveIdp) -> World:
     assert location.startswith("/consent/"), (asked.status_code, location, asked.text[:500])
     consent_page = await browser.http.get(location)
     assert consent_page.status_code == 200, consent_page.text[:1000]
-    consent_browser = Browser(live, browser.http)  # the student's own browser and session
-    paused["consent"] = Paused(consent_browser, location.split("/")[2],
+    # asked in the student's own browser: the consent belongs to that session
+    paused["consent"] = Paused(browser, location.split("/")[2],
                                form_field(consent_page.text, "csrf"))
 
     callbacks: dict[str, str] = {}
@@ -305,7 +305,7 @@ async def build_world(live: LiveIdp) -> World:
                          ("admin", Someone("itadmin", PASSWORDS["itadmin"], ""))):
         browsers[f"{area}-cb"], callbacks[area] = await _area_callback(live, f"/{area}", person)
 
-    # what the admin surfaces act on
+    # what the admin surfaces act on: the target has a session for the API to end
     browsers["target"] = await _signed_in(live, clients["first_party"], target)
     for name in ("held", "held-too"):  # the holder's sessions, each ended by another route
         browsers[name] = await _signed_in(live, clients["first_party"], people["holder"])
