@@ -31,5 +31,5 @@ WORKDIR /var/lib/idp
 ENV IDP_KEYS_DIR=/var/lib/idp/keys
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s CMD curl -fsS http://127.0.0.1:8000/healthz || exit 1
-# one worker per container: scale with replicas (metrics are per process, see idp/metrics.py)
+# one worker per container: scale with replicas (metrics are per process, see idp/monitoring/metrics.py)
 CMD ["idp", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "1"]

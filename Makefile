@@ -1,5 +1,5 @@
 # campus-idp: `make demo` runs it, `make test` proves it. Both bootstrap what they need.
-.PHONY: demo test lint bootstrap services clean bench
+.PHONY: demo test lint checks bootstrap services clean bench
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -12,11 +12,16 @@ demo: bootstrap
 
 test: services
 	@scripts/bootstrap.sh test
-	LDAPNOINIT=1 .venv/bin/ruff check idp directory tests clients bench
+	@$(MAKE) --no-print-directory checks
 	LDAPNOINIT=1 .venv/bin/pytest -q -p no:cacheprovider
 
 lint: bootstrap
-	.venv/bin/ruff check idp directory tests clients bench
+	@$(MAKE) --no-print-directory checks
+
+# style, and the layers of the house: each imports only the layers below it (pyproject.toml)
+checks:
+	LDAPNOINIT=1 .venv/bin/ruff check idp directory tests clients bench
+	LDAPNOINIT=1 .venv/bin/lint-imports
 
 # campus-idp side by side with oidc-provider (bench/README.md); about 15 minutes
 bench: bootstrap services

@@ -41,7 +41,7 @@ def use_idp_root(root: Path | None) -> None:
         IDP_COMMAND[:] = [str(IDP_BIN)]
         return
     IDP_ROOT = root.resolve()
-    IDP_COMMAND[:] = [sys.executable, "-c", "import sys; from idp.cli.main import main; sys.exit(main())"]
+    IDP_COMMAND[:] = [sys.executable, "-c", "import sys; from idp.cli import main; sys.exit(main())"]
 
 # high enough never to refuse bench traffic; documented in bench/README.md
 BENCH_LIMITS = {
@@ -142,7 +142,7 @@ class Server:
 
 def serve_command(server: str, port: int, workers: int) -> list[str]:
     """`idp serve` (uvicorn with httptools and uvloop), or the same application under granian
-    with the same workers and the same logging (JSON lines, idp/edge.py's access log), for the
+    with the same workers and the same logging (JSON lines, idp/server/edge.py's access log), for the
     comparison that chose the server (bench/README.md)."""
     if server == "uvicorn":
         return [*IDP_COMMAND, "serve", "--port", str(port), "--workers", str(workers)]

@@ -350,27 +350,39 @@ class FailureTimer:
     unknown path's own typical duration): its time then follows the real failures' distribution,
     whatever the directory's state, without the upward bias that padding to max(own, sample)
     would leave.
+
+    Both sides are read from the last RECENT seconds when there are enough such samples: how
+    long a bind takes follows the load on the directory, and samples from a busier (or quieter)
+    minute would pad today's unknown logins to yesterday's failures.
     """
 
+    RECENT = 30.0  # seconds
+    ENOUGH = 8  # recent samples needed before the older ones are left out
+
     def __init__(self, size: int = 64) -> None:
-        self._failures: deque[float] = deque(maxlen=size)
-        self._unknown: deque[float] = deque(maxlen=size)
+        self._failures: deque[tuple[float, float]] = deque(maxlen=size)  # (when, seconds)
+        self._unknown: deque[tuple[float, float]] = deque(maxlen=size)
         self._lock = threading.Lock()
         self._random = random.Random()
 
     def record(self, seconds: float) -> None:
         """A wrong password for an existing person took `seconds`."""
         with self._lock:
-            self._failures.append(seconds)
+            self._failures.append((time.monotonic(), seconds))
 
     def pad(self, started: float) -> None:
         """Called on the unknown-user path (search + dummy bind done) that began at `started`."""
         own = time.perf_counter() - started
+        now = time.monotonic()
         with self._lock:
-            self._unknown.append(own)
+            self._unknown.append((now, own))
             if not self._failures:
                 return
-            target = self._random.choice(self._failures)
-            typical_own = statistics.median(self._unknown)
+            target = self._random.choice(self._recent(self._failures, now))
+            typical_own = statistics.median(self._recent(self._unknown, now))
         if target > typical_own:
             time.sleep(target - typical_own)
+
+    def _recent(self, samples: deque[tuple[float, float]], now: float) -> list[float]:
+        recent = [seconds for at, seconds in samples if now - at <= self.RECENT]
+        return recent if len(recent) >= self.ENOUGH else [seconds for _, seconds in samples]

@@ -158,7 +158,10 @@ def _unbind(conn: LDAPObject) -> None:
 class ServicePool:
     """At most `size` service connections; a broken one is dropped and a fresh one tried once.
 
-    That is what lets logins recover by themselves after the directory restarts.
+    A pooled connection that the server dropped means it restarted (or a proxy between us cut
+    every connection): the other idle ones were opened before the same event, so they are all
+    dropped with it, and the retry opens a fresh connection. That is what lets logins and admin
+    writes recover by themselves, at their first request, after the directory restarts.
     """
 
     def __init__(self, connector: Connector, size: int, wait: float) -> None:
@@ -186,6 +189,7 @@ class ServicePool:
                     # Never after a timeout: the server may have done the work (an add, a password
                     # change), and doing it again would fail or, worse, happen twice
                     if reused and isinstance(exc, STALE_CONNECTION_ERRORS):
+                        self._drop_idle()
                         continue
                     raise DirectoryUnavailable(
                         detail=f"{connection.url}: {error_info(exc).get('desc', exc)}"
@@ -214,6 +218,12 @@ class ServicePool:
                 return self._idle.pop(), True
         return self._connector.service(), False
 
+    def _drop_idle(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
     def _give_back(self, connection: Connection) -> None:
         with self._lock:
             if not self._closed:
@@ -224,6 +234,4 @@ class ServicePool:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            idle, self._idle = self._idle, []
-        for connection in idle:
-            connection.close()
+        self._drop_idle()

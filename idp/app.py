@@ -96,7 +96,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
 class IdpApp(FastAPI):
     """FastAPI, entered for every HTTP request through the trusted proxies' X-Forwarded-For /
-    X-Forwarded-Proto (`trusted_proxies`), then idp/edge.py's one layer (request id, limits,
+    X-Forwarded-Proto (`trusted_proxies`), then idp/server/edge.py's one layer (request id, limits,
     headers, metrics, access log, the protocol endpoints dispatched directly)."""
 
     edge: Any

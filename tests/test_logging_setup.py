@@ -1,4 +1,4 @@
-"""Server logging (idp/logging_setup.py): JSON lines on stderr written in batches, and the
+"""Server logging (idp/monitoring/logs.py): JSON lines on stderr written in batches, and the
 access line's direct path writing exactly what the logging path writes."""
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ async def export_audit(
     where = _filter(kind, outcome, actor, client_id, since, until)
     await services.audit.record("admin", "success", actor=admin.person.username,
                                 client_id=admin.client_id, action="export_audit", via="api")
-    return StreamingResponse(service_audit.export_csv(services, where),
+    return StreamingResponse(await service_audit.export_csv(services, where),
                              media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="audit.csv"'})
 

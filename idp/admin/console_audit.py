@@ -87,6 +87,6 @@ async def audit_csv(request: Request, services: ServicesDep) -> Response:
     await record(services, console.actor, "export_audit")
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     return StreamingResponse(
-        service_audit.export_csv(services, where), media_type="text/csv; charset=utf-8",
+        await service_audit.export_csv(services, where), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"',
                  "Cache-Control": "no-store"})

@@ -257,7 +257,7 @@ async def rotate_app_secret(client_id: str, request: Request, services: Services
 
 @router.post("/portal/apps/{client_id}/preview")
 async def preview_claims(client_id: str, request: Request, services: ServicesDep) -> Response:
-    """Exactly what the engine would release for this app's scopes (idp/oauth/claims.py)."""
+    """Exactly what the engine would release for this app's scopes (idp/protocols/oidc/claims.py)."""
     post = await _owned_app_post(request, services, client_id)
     if not isinstance(post, OwnedAppPost):
         return post

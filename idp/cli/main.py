@@ -53,8 +53,8 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     run(upgrade(settings.database_url))  # once, before the workers start
     # uvicorn with httptools and uvloop: make bench's servers check (same workers, same logging)
     # found granian no faster (bench/README.md); each response goes out in one write
-    # (idp/http_protocol.py). The app applies the proxy headers itself (app.py,
-    # trusted_proxies); the access log is idp/edge.py's.
+    # (idp/server/transport.py). The app applies the proxy headers itself (app.py,
+    # trusted_proxies); the access log is idp/server/edge.py's.
     uvicorn.run("idp.asgi:app", host=host, port=port, workers=workers, loop="uvloop",
                 http=IdpHttpProtocol, proxy_headers=False, access_log=False,
                 log_level=settings.log_level, log_config=server_log_config(settings.log_level))

@@ -5,7 +5,7 @@ costs about 200 µs of CPU per statement on top of asyncpg's own 90 µs; a refre
 runs two such statements and an audit row, so that layer was a fifth of the grant. These
 statements are fixed, few and each a transaction of its own (autocommit), so they run on a few
 asyncpg connections (`Connections`) with prepared statements cached per connection. Everything
-else stays on SQLAlchemy, and SQLite keeps the Core path (idp/oauth/ledger.py, idp/audit.py):
+else stays on SQLAlchemy, and SQLite keeps the Core path (idp/protocols/oidc/ledger.py, idp/db/audit.py):
 the ledger and audit contract tests run both.
 
 The connections never hold a transaction between statements, so handing one back needs no
@@ -62,7 +62,7 @@ LOGIN_FACTS = (
     " EXISTS (SELECT 1 FROM mfa_totp WHERE subject = $2)"
     " OR EXISTS (SELECT 1 FROM mfa_passkeys WHERE subject = $2) AS enrolled"
 )
-# the scopes a person granted a client (idp/oauth/policy.py): every authorization of an app
+# the scopes a person granted a client (idp/protocols/oidc/policy.py): every authorization of an app
 # that asks for consent reads it
 CONSENTED_SCOPES = "SELECT scopes FROM consents WHERE subject = $1 AND client_id = $2"
 INSERT_AUDIT = (

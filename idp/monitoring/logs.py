@@ -2,7 +2,7 @@
 
 Every request gets an id (`request_id_for`), returned in the X-Request-ID response header and
 kept in the `request_id` contextvar for every log line written while the request runs, and one
-access line (`log_access`); idp/edge.py does both for every request.
+access line (`log_access`); idp/server/edge.py does both for every request.
 
 `server_log_config(level)` is the `log_config` for uvicorn.run (each worker applies it);
 `configure_logging(level)` does the same for any other process.
@@ -112,7 +112,7 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def server_log_config(level: str = "info") -> dict[str, Any]:
     """Everything (our loggers, granian's and uvicorn's) as JSON on stderr; the servers' own
-    access logs are replaced by idp/edge.py's, which knows the request id."""
+    access logs are replaced by idp/server/edge.py's, which knows the request id."""
     level = level.upper()
     return {
         "version": 1,

@@ -8,7 +8,7 @@ Where the numbers come from, without reaching into the protocol or UI code:
 - the Store: `MeteredStore` times every call on the way through;
 - the directory: `observe_directory(...)` is the hook the LDAP connection code calls per
   server, bind and search (see directory/ldap_pool.py);
-- HTTP: `observe_http`, called by idp/edge.py, by route template (never the raw path).
+- HTTP: `observe_http`, called by idp/server/edge.py, by route template (never the raw path).
 
 Metrics are per process. Run one worker per replica (`idp serve --workers 1`, the compose file
 does) and let Prometheus scrape every replica; labels are bounded (registered client ids, route
@@ -153,7 +153,7 @@ class MeteredStore:
 
 def observe_http(method: str, route: str, status: int, seconds: float) -> None:
     """Request latency by route template ("/login/{interaction_id}"), method and status class;
-    idp/edge.py calls it once per request."""
+    idp/server/edge.py calls it once per request."""
     method = method if method in _METHODS else "other"  # the client picks it: bound it first
     labels = (method, route, status // 100)
     histogram = _HTTP_CHILDREN.get(labels)

@@ -1,8 +1,8 @@
 """The one ASGI layer around the application: what every HTTP request gets, in one place.
 
-In order: a request id (idp/logging_setup.py), the CORS preflight answer on the public client
-endpoints (idp/cors.py), the body limit (idp/web/security.py), the per-client rate limit on the
-token endpoints (idp/ratelimit.py), then the endpoint; on the way out the security headers, the
+In order: a request id (idp/monitoring/logs.py), the CORS preflight answer on the public client
+endpoints (idp/server/cors.py), the body limit (idp/server/security.py), the per-client rate limit on the
+token endpoints (idp/server/ratelimit.py), then the endpoint; on the way out the security headers, the
 CORS headers and the request id are added to the response, and the request is timed for
 /metrics and written to the access log.
 

@@ -1,4 +1,4 @@
-"""Per-client rate limits on the token endpoints, checked by idp/edge.py before the endpoint.
+"""Per-client rate limits on the token endpoints, checked by idp/server/edge.py before the endpoint.
 
 POST /token and /revoke may be called `token_requests` times, POST /introspect
 `introspect_requests` times, per client per `rate_window` seconds ([throttle] settings). A
@@ -91,7 +91,7 @@ def client_name(headers: Headers, body: bytes) -> str | None:
 
 
 class ClientRateLimit:
-    """`check(scope, receive)` before a request reaches its endpoint (idp/edge.py calls it)."""
+    """`check(scope, receive)` before a request reaches its endpoint (idp/server/edge.py calls it)."""
 
     def __init__(self, settings: Settings) -> None:
         config = throttle_settings(settings)

@@ -1,5 +1,5 @@
 """Security headers on every response, and a limit on request bodies: applied to every request
-by idp/edge.py, the one ASGI layer around the app."""
+by idp/server/edge.py, the one ASGI layer around the app."""
 
 from __future__ import annotations
 

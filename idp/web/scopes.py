@@ -1,6 +1,6 @@
 """What each scope releases, in words a person can judge on the consent page.
 
-The scope -> claims table is the engine's (idp/oauth/claims.py), so the page shows exactly what
+The scope -> claims table is the engine's (idp/protocols/oidc/claims.py), so the page shows exactly what
 is released; the descriptions and claim labels are this page's own.
 """
 

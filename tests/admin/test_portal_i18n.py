@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from idp.admin.portal_i18n import PORTAL_CATALOGUE, text
 from idp.admin.pages import ADMIN_TEMPLATES
+from idp.admin.portal_i18n import PORTAL_CATALOGUE, text
 from idp.web.i18n import CATALOGUE
 
 

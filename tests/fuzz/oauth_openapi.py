@@ -1,5 +1,5 @@
 """OpenAPI descriptions of the endpoints authlib answers, which read their form themselves and so
-leave FastAPI nothing to describe. Each value is what the route in idp/oauth/routes.py should
+leave FastAPI nothing to describe. Each value is what the route in idp/protocols/oidc/routes.py should
 carry as `openapi_extra=` (then /openapi.json documents them and this patch becomes a no-op)."""
 
 from __future__ import annotations

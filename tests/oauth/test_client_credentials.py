@@ -33,7 +33,7 @@ async def test_client_gets_a_machine_token(live: LiveIdp) -> None:
 
 
 async def test_machine_tokens_are_audited_behind_the_response(live: LiveIdp) -> None:
-    """A client_credentials token's audit event is written behind the response (idp/audit.py):
+    """A client_credentials token's audit event is written behind the response (idp/db/audit.py):
     it lands in the log shortly after, with the client, the grant and the scope."""
     client = await machine(live)
     async with live.client() as http:

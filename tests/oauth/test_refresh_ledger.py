@@ -1,4 +1,4 @@
-"""The refresh-token ledger (idp/oauth/ledger.py) straight against the database, on SQLite and
+"""The refresh-token ledger (idp/protocols/oidc/ledger.py) straight against the database, on SQLite and
 PostgreSQL: rotation is atomic and has exactly one winner under real concurrency, a lost or
 refused rotation writes nothing, revocation reaches the whole family and only it."""
 

@@ -85,7 +85,7 @@ def app_routes(app: Any) -> list[tuple[str, str]]:
 
 def _parameters(w: World) -> dict[str, str]:
     """Values for path parameters, by name, for routes without a recipe."""
-    return {"interaction_id": w.paused["login"].id, "client_id": w.clients["confidential"].client_id,
+    return {"signin_id": w.paused["login"].id, "client_id": w.clients["confidential"].client_id,
             "username": w.people["target"].username, "group": "students",
             "job_id": w.values["api_job"], "token": w.values["reset_token"],
             "sid": w.values["held_sid"], "name": "site.css", "action": "disable"}

@@ -72,7 +72,7 @@ def _authorize_post(w: World) -> list[Req]:
     return [req("/authorize", w.browsers["student"], data=data)]
 
 
-@recipe("GET", "/authorize/resume/{interaction_id}", PAGE)
+@recipe("GET", "/authorize/resume/{signin_id}", PAGE)
 def _resume(w: World) -> list[Req]:
     paused = w.paused["resume"]
     return [req(f"/authorize/resume/{paused.id}", paused.browser)]
@@ -130,36 +130,36 @@ def _interaction(name: str, page: str) -> Callable[[World], list[Req]]:
     return make
 
 
-recipe("GET", "/login/{interaction_id}", PAGE)(_interaction("login", "/login/{id}"))
-recipe("GET", "/consent/{interaction_id}", PAGE)(_interaction("consent", "/consent/{id}"))
-recipe("GET", "/mfa/{interaction_id}", PAGE)(_interaction("mfa", "/mfa/{id}"))
-recipe("GET", "/password/{interaction_id}", PAGE)(_interaction("password", "/password/{id}"))
-recipe("GET", "/password/{interaction_id}/notice", PAGE)(
+recipe("GET", "/login/{signin_id}", PAGE)(_interaction("login", "/login/{id}"))
+recipe("GET", "/consent/{signin_id}", PAGE)(_interaction("consent", "/consent/{id}"))
+recipe("GET", "/mfa/{signin_id}", PAGE)(_interaction("mfa", "/mfa/{id}"))
+recipe("GET", "/password/{signin_id}", PAGE)(_interaction("password", "/password/{id}"))
+recipe("GET", "/password/{signin_id}/notice", PAGE)(
     _interaction("notice", "/password/{id}/notice"))
 
 
-@recipe("POST", "/login/{interaction_id}", PAGE)
+@recipe("POST", "/login/{signin_id}", PAGE)
 def _login_post(w: World) -> list[Req]:
     paused, person = w.paused["login"], w.people["student"]
     return [req(f"/login/{paused.id}", paused.browser, data={
         "csrf": paused.csrf, "username": person.username, "password": person.password})]
 
 
-@recipe("POST", "/consent/{interaction_id}", PAGE)
+@recipe("POST", "/consent/{signin_id}", PAGE)
 def _consent_post(w: World) -> list[Req]:
     paused = w.paused["consent"]
     return [req(f"/consent/{paused.id}", paused.browser,
                 data={"csrf": paused.csrf, "decision": "allow"})]
 
 
-@recipe("POST", "/mfa/{interaction_id}", PAGE)
+@recipe("POST", "/mfa/{signin_id}", PAGE)
 def _mfa_post(w: World) -> list[Req]:
     paused = w.paused["mfa"]
     return [req(f"/mfa/{paused.id}", paused.browser, data={
         "csrf": paused.csrf, "method": "enrol", "code": pyotp.TOTP(paused.secret).now()})]
 
 
-@recipe("POST", "/password/{interaction_id}", PAGE)
+@recipe("POST", "/password/{signin_id}", PAGE)
 def _password_post(w: World) -> list[Req]:
     paused, person = w.paused["password"], w.people["mustchange"]
     new = "Changed-" + secrets.token_urlsafe(9)

@@ -102,8 +102,8 @@ def test_every_route_has_a_recipe(outage_idp: LiveIdp) -> None:
                          f"with a generic request meanwhile): {missing}")
     assert not stale, f"recipes for routes the app no longer has: {stale}"
     # the endpoints the edge dispatches itself are routes of the app too, and so are swept
-    for key in (("POST", "/token"), ("GET", "/authorize/resume/{interaction_id}"),
-                ("POST", "/login/{interaction_id}")):
+    for key in (("POST", "/token"), ("GET", "/authorize/resume/{signin_id}"),
+                ("POST", "/login/{signin_id}")):
         assert key in routes, key
 
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from idp.admin.registration_store import issue_initial_access_token
+from idp.protocols.oidc.registration_store import issue_initial_access_token
 from tests.admin.conftest_registration import app_metadata, csrf_of, portal_login
 from tests.admin.console_support import console_browser
 from tests.admin.support import PASSWORDS, mint_admin_backend

@@ -53,7 +53,7 @@ async def test_metrics_endpoint_exposes_the_directory_hook(live_idp: LiveIdp) ->
 
 async def test_pages_the_edge_calls_directly_are_counted_by_route_template(
         live_idp: LiveIdp) -> None:
-    """/login/{id} and /authorize/resume/{id} skip FastAPI's router (idp/direct.py): their
+    """/login/{id} and /authorize/resume/{id} skip FastAPI's router (idp/server/routes.py): their
     metrics still carry the route's template, never the id a browser sent."""
     async with live_idp.client() as http:
         login = await http.get("/login/no-such-signin-4711",

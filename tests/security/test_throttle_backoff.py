@@ -87,8 +87,7 @@ def _idp(live: LiveIdp, *args: str) -> subprocess.CompletedProcess[str]:
     """`idp throttles …` in a process of its own, against the server's Redis."""
     env = {**os.environ, "IDP_REDIS_URL": live.settings.redis_url or "",
            "IDP_REDIS_PREFIX": live.settings.redis_prefix, "IDP_DATABASE_URL": "sqlite:///:memory:"}
-    program = ("import sys; from idp.cli.main import main; from idp.cli.throttles import throttles; "
-               "main.add_command(throttles); sys.exit(main())")
+    program = "import sys; from idp.cli import main; sys.exit(main())"
     return subprocess.run([sys.executable, "-c", program, "throttles", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
 

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 
 from directory.base import InvalidCredentials
 from directory.ldap import LdapDirectory
+from directory.ldap_password import FailureTimer
 from tests.support.server import LiveIdp
 from tests.web.conftest import browser, form_field, start_login
 
@@ -74,8 +75,21 @@ async def test_local_login_form_takes_the_same_time(local_idp: LiveIdp) -> None:
 
 
 async def test_ldap_login_form_takes_the_same_time(ldap_idp: LiveIdp) -> None:
+    for n in range(50, 60):  # warm up: real failures of this minute for the padding to follow
+        await _timed_login(ldap_idp, f"timing{n}")
     await _compare([f"timing{n}" for n in range(PAIRS)],
                    lambda username: _timed_login(ldap_idp, username))
+
+
+def test_the_padding_follows_the_failures_of_the_last_half_minute() -> None:
+    timer = FailureTimer()
+    now = time.monotonic()
+    for _ in range(30):  # a busy minute ago: failures took 50 ms
+        timer._failures.append((now - 120, 0.050))
+    assert timer._recent(timer._failures, now) == [0.050] * 30  # nothing newer: the old ones
+    for _ in range(FailureTimer.ENOUGH):  # now: 2 ms
+        timer._failures.append((now - 1, 0.002))
+    assert timer._recent(timer._failures, now) == [0.002] * FailureTimer.ENOUGH
 
 
 async def test_ldap_unknown_user_is_padded_to_a_wrong_password(

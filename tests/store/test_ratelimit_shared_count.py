@@ -1,4 +1,4 @@
-"""The per-client rate limit's shared count (idp/ratelimit.py), on every Store backend: each
+"""The per-client rate limit's shared count (idp/server/ratelimit.py), on every Store backend: each
 process sends its requests to the Store in batches, yet a limit holds across processes to
 within one batch per process, small limits are exact, and every refusal follows a fresh count."""
 

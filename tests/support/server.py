@@ -55,7 +55,7 @@ async def serve_app(app: Any, sock: socket.socket, *, log_level: str = "warning"
                     lifespan: str = "on") -> tuple[uvicorn.Server, asyncio.Task[None]]:
     """Serve an ASGI app on the socket from a task on this loop; back once it accepts."""
     # the app applies X-Forwarded-For itself (trusted_proxies, idp/app.py), as under `idp serve`
-    # the HTTP protocol `idp serve` runs (idp/http_protocol.py)
+    # the HTTP protocol `idp serve` runs (idp/server/transport.py)
     server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, log_level=log_level,
                                            access_log=False, proxy_headers=False,
                                            http=IdpHttpProtocol))

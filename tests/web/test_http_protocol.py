@@ -1,4 +1,4 @@
-"""Each response leaves the server in one write (idp/http_protocol.py): counted from the client
+"""Each response leaves the server in one write (idp/server/transport.py): counted from the client
 side of a real TCP connection, as data segments received (Linux TCP_INFO)."""
 
 from __future__ import annotations

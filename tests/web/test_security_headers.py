@@ -1,4 +1,4 @@
-"""Security headers (idp.server.security.ResponseHeaders, applied by idp/edge.py) on every response."""
+"""Security headers (idp.server.security.ResponseHeaders, applied by idp/server/edge.py) on every response."""
 
 from __future__ import annotations
 

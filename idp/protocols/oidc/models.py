@@ -125,7 +125,7 @@ def _aware(value: datetime | None) -> datetime | None:
 @dataclass(frozen=True, slots=True)
 class RefreshRecord:
     """One row of refresh_tokens (idp.db.models.RefreshToken), as read by a Core SELECT: plain
-    values, no ORM session or identity map behind them (see idp/oauth/ledger.py)."""
+    values, no ORM session or identity map behind them (see idp/protocols/oidc/ledger.py)."""
 
     digest: str
     family_id: str

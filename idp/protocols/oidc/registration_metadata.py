@@ -7,7 +7,7 @@ the three apply exactly the same policy:
 - redirect URIs https, or http only on a loopback host (RFC 8252 §7.3), no fragment, no other
   scheme (`javascript:`, custom schemes): `invalid_redirect_uri` (RFC 7591 §3.2.2);
 - grant types, response types, auth methods and ID token algorithms are the ones the engine
-  offers (idp/oauth/clients.py): anything else is `invalid_client_metadata`;
+  offers (idp/protocols/oidc/clients.py): anything else is `invalid_client_metadata`;
 - fields of the wrong JSON type are `invalid_client_metadata`, never an exception;
 - fields this server does not understand are ignored (RFC 7591 §2: "MUST ignore").
 """
