@@ -35,7 +35,7 @@ from idp.admin.service_fields import (
 )
 from idp.admin.service_sessions import end_all_sessions
 from idp.db.models import RefreshToken
-from idp.web.account_reset import issue_reset_link
+from idp.sso import reset_links
 
 if TYPE_CHECKING:
     from idp.services import Services
@@ -210,6 +210,7 @@ async def reset_password(services: Services, actor: Actor, username: str, *,
     ttl = services.settings.access.reset_link_ttl
     expires_at = int(time.time()) + ttl
     link = await audited(services, actor, "reset_link",
-                         issue_reset_link(services, person, ttl, issued_by=actor.username),
+                         reset_links.issue(services.store, services.settings.issuer, person, ttl,
+                                           issued_by=actor.username),
                          target=person.username, mode=mode)
     return ResetResult(link=link, expires_at=expires_at)

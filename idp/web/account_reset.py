@@ -1,13 +1,12 @@
-"""Password reset through a one-time link: /account/forgot (the link sent by e-mail) and
-/account/reset/{token}, the page behind every reset link, also those an admin hands out
-(`issue_reset_link`, from the console or the admin API).
+"""Password reset through a one-time link (idp/sso/reset_links.py): /account/forgot (the link
+sent by e-mail) and /account/reset/{token}, the page behind every reset link, also those an
+admin hands out (from the console or the admin API).
 
 - The answer to /account/forgot is the same whether or not the account exists or has an
   address, and the mail is sent in the background, so neither the page nor its timing tells
   who has an account (no enumeration).
-- The link carries 256 random bits; the Store keeps only its SHA-256 digest, for 30 minutes
-  (an admin's link: settings.access.reset_link_ttl), and only the newest link of a person
-  works. The link is taken atomically when the new password is saved, so it works once.
+- A mailed link works for 30 minutes (an admin's: settings.access.reset_link_ttl), only the
+  newest link of a person works, and it is taken atomically when the new password is saved.
 - The new password is written as an administrator would (DirectoryWriter.set_password: the local
   directory, or the LDAP admin bind), then every session of the person is ended.
 """
@@ -15,12 +14,7 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import json
 import logging
-import secrets
-import time
 from typing import Any
 
 from fastapi import Request
@@ -29,6 +23,7 @@ from starlette.responses import Response
 from directory.base import DirectoryError, DirectoryUnavailable, NoSuchEntry, Person
 from idp.http.routing import Router
 from idp.services import Services, ServicesDep
+from idp.sso import reset_links
 from idp.web import csrf, mfa_text  # noqa: F401  (mfa_text: registers the page strings)
 from idp.web.account_password import MAX_PASSWORD, new_password_problem
 from idp.web.cookies import client_ip
@@ -44,14 +39,6 @@ MAILS_PER_PERSON = 3  # per RESET_TTL: no mail-bombing an address
 REQUESTS_PER_IP = 20  # per RESET_TTL
 MAX_WHO = 256
 _background: set[asyncio.Task[Any]] = set()
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _token_key(token: str) -> str:
-    return f"pwreset:{_digest(token)}"
 
 
 def _page(request: Request, services: Services, template: str, *, locale: Locale,
@@ -105,20 +92,6 @@ async def forgot_submit(request: Request, services: ServicesDep) -> Response:
     return _page(request, services, "account_forgot.html", locale=locale, sent=True)
 
 
-async def issue_reset_link(services: Services, person: Person, ttl: int, *,
-                           issued_by: str | None = None) -> str:
-    """A new one-time reset link for the person, working for `ttl` seconds; it replaces any
-    earlier link of theirs. `issued_by`: the admin who hands it out, named in the audit log."""
-    token = secrets.token_urlsafe(32)
-    record: dict[str, Any] = {"subject": person.subject, "username": person.username,
-                              "expires": int(time.time()) + ttl}
-    if issued_by:
-        record["by"] = issued_by
-    await services.store.put(_token_key(token), json.dumps(record), ttl)
-    await services.store.put(f"pwreset-latest:{person.subject}", _digest(token), ttl)
-    return f"{services.settings.issuer}/account/reset/{token}"
-
-
 async def _send_link(services: Services, who: str, *, ip: str, locale: Locale) -> None:
     try:
         person = await find_person(services, who)
@@ -129,7 +102,8 @@ async def _send_link(services: Services, who: str, *, ip: str, locale: Locale) -
         if sent > MAILS_PER_PERSON:
             await services.audit.record("password_reset", "throttled", actor=person.username, ip=ip)
             return
-        link = await issue_reset_link(services, person, RESET_TTL) + f"?ui_locales={locale}"
+        link = await reset_links.issue(services.store, services.settings.issuer, person,
+                                       RESET_TTL) + f"?ui_locales={locale}"
         campus = (services.settings.site.campus_name_zh if locale == "zh"
                   else services.settings.site.campus_name)
         await send_mail(
@@ -147,17 +121,6 @@ async def _send_link(services: Services, who: str, *, ip: str, locale: Locale) -
         log.exception("password reset for %r failed", who[:200])
 
 
-async def _live_record(services: Services, token: str) -> dict[str, Any] | None:
-    if not token or len(token) > 128:
-        return None
-    raw = await services.store.get(_token_key(token))
-    if raw is None:
-        return None
-    record = json.loads(raw)
-    latest = await services.store.get(f"pwreset-latest:{record['subject']}")
-    return record if latest and hmac.compare_digest(latest, _digest(token)) else None
-
-
 def _invalid(request: Request, locale: Locale) -> Response:
     return error_page(request, status=400, title="reset_invalid_title", detail="reset_invalid",
                       locale=locale)
@@ -166,7 +129,7 @@ def _invalid(request: Request, locale: Locale) -> Response:
 @router.get("/account/reset/{token}")
 async def reset_page(token: str, request: Request, services: ServicesDep) -> Response:
     locale = choose_locale(request, services.settings.site.default_locale)
-    record = await _live_record(services, token)
+    record = await reset_links.live_record(services.store, token)
     if record is None:
         return _invalid(request, locale)
     return _page(request, services, "account_reset.html", locale=locale,
@@ -180,7 +143,7 @@ async def reset_submit(token: str, request: Request, services: ServicesDep) -> R
     if not _csrf_ok(request, services, form):
         return error_page(request, status=403, title="csrf_title", detail="csrf_detail",
                           locale=locale)
-    record = await _live_record(services, token)
+    record = await reset_links.live_record(services.store, token)
     if record is None:
         return _invalid(request, locale)
     new, confirm = (form.get(k) if isinstance(form.get(k), str) else "" for k in ("new", "confirm"))
@@ -193,19 +156,18 @@ async def reset_submit(token: str, request: Request, services: ServicesDep) -> R
     if problem is not None:
         return again(problem[0], 400, **problem[1])
     # taken before the write: of two concurrent submissions only one may reset
-    if await services.store.take(_token_key(token)) is None:
+    if not await reset_links.take(services.store, token):
         return _invalid(request, locale)
     try:
         await _write_password(services, record["username"], str(new)[:MAX_PASSWORD])
     except (DirectoryError, ValueError) as exc:
-        left = record["expires"] - int(time.time())
-        if left > 0 and not isinstance(exc, NoSuchEntry):
-            await services.store.put(_token_key(token), json.dumps(record), left)
+        if not isinstance(exc, NoSuchEntry):
+            await reset_links.put_back(services.store, token, record)
         if isinstance(exc, DirectoryUnavailable):
             return error_page(request, status=503, title="err_directory_unavailable_title",
                               detail="err_directory_unavailable", locale=locale)
         return again("account_err_rejected", 400, reason=str(exc)[:300])
-    await services.store.delete(f"pwreset-latest:{record['subject']}")
+    await reset_links.forget(services.store, record["subject"])
     for session in await services.sessions.of_subject(record["subject"]):
         await services.logout.end(session.sid, reason="password_reset")
     await _audit_success(services, record, client_ip(request))
