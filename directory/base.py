@@ -49,6 +49,15 @@ class Person:
     disabled: bool = False
     notice: PasswordNotice | None = field(default=None, compare=False)
 
+    @property
+    def scoped_affiliations(self) -> tuple[str, ...]:
+        """eduPersonScopedAffiliation: each affiliation @ the principal name's domain (none
+        without one)."""
+        if not self.principal_name or "@" not in self.principal_name:
+            return ()
+        domain = self.principal_name.rsplit("@", 1)[1]
+        return tuple(f"{affiliation}@{domain}" for affiliation in self.affiliations)
+
     def as_dict(self) -> dict[str, object]:
         return {
             "subject": self.subject,

@@ -18,6 +18,7 @@ from idp.db.engine import close_engine, open_engine, sessionmaker
 from idp.db.migrate import upgrade
 from idp.keys.ring import KeyRing
 from idp.monitoring.metrics import MeteredAudit, MeteredStore, observe_directory
+from idp.protocols.cas.logout import CasSingleLogout
 from idp.protocols.oidc.backchannel import BackChannelLogout
 from idp.server import errors
 from idp.server.edge import Edge
@@ -54,6 +55,7 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
         writer=open_writer(directory),
     )
     services.logout.add_notifier(BackChannelLogout(services))
+    services.logout.add_notifier(CasSingleLogout(services))
     return services
 
 

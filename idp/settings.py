@@ -115,6 +115,20 @@ class MfaSettings(Section):
     )
 
 
+class CasSettings(Section):
+    """CAS 1.0-3.0 for the campus's older systems (endpoints under /cas/)."""
+
+    ticket_ttl: int = Field(
+        10, ge=1, le=300,
+        description="seconds a service or proxy ticket may wait for its validation (Apereo's "
+                    "default is 10; the spec recommends at most 300)")
+    proxy_ca_file: str | None = Field(
+        None, description="CA bundle that verifies proxy callback (pgtUrl) certificates "
+                          "(empty: the system's CAs)")
+    callback_timeout: float = Field(
+        5.0, gt=0, le=60, description="seconds a proxy callback (pgtUrl) may take to answer")
+
+
 class MailSettings(Section):
     """Outgoing mail (password reset links)."""
 
@@ -155,6 +169,7 @@ class Settings(BaseSettings):
     access: AccessSettings = Field(default_factory=AccessSettings)
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
     mfa: MfaSettings = Field(default_factory=MfaSettings)
+    cas: CasSettings = Field(default_factory=CasSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
 
     @field_validator("issuer")

@@ -31,7 +31,8 @@ async def get_client(client_id: str, services: ServicesDep, admin: AdminDep) -> 
 @router.patch("/clients/{client_id}", response_model=ClientOut)
 async def edit_client(client_id: str, body: ClientEditIn, request: Request, services: ServicesDep,
                       admin: AdminDep) -> ClientOut:
-    """Scopes set here count as approved by the admin who set them."""
+    """Edit an OIDC client (scopes set here count as approved by the admin who set them) or a
+    CAS service (services, slo_url, attributes, proxy_callbacks)."""
     client = await service_clients.edit(services, actor_of(admin, request), client_id,
                                         body.model_dump(exclude_unset=True))
     return ClientOut.of(client)

@@ -139,8 +139,17 @@ class MembershipOut(BaseModel):
     member: bool
 
 
+class CasServiceOut(BaseModel):
+    services: list[str] = Field(description="service URLs, or regular expressions anchored with ^ and $")
+    slo_url: str | None = Field(description="where single logout POSTs its LogoutRequest")
+    attributes: list[str] = Field(description="the CAS attributes the service may receive")
+    proxy_callbacks: list[str] = Field(description="pgtUrl callbacks the service may use")
+
+
 class ClientOut(BaseModel):
     client_id: str
+    protocol: str = Field(description="oidc (an OpenID Connect client) or cas (a CAS service)")
+    cas: CasServiceOut | None = Field(None, description="a CAS service's own fields")
     name: str
     status: str
     owner: str | None
@@ -158,8 +167,14 @@ class ClientOut(BaseModel):
     @classmethod
     def of(cls, client: Client) -> ClientOut:
         extra = client.extra or {}
+        cas = extra.get("cas") if client.protocol == "cas" else None
         return cls(
-            client_id=client.client_id, name=client.name, status=client.status, owner=client.owner,
+            client_id=client.client_id, protocol=client.protocol,
+            cas=CasServiceOut(services=list(cas.get("services") or []), slo_url=cas.get("slo_url"),
+                              attributes=list(cas.get("attributes") or []),
+                              proxy_callbacks=list(cas.get("proxy_callbacks") or []))
+            if cas is not None else None,
+            name=client.name, status=client.status, owner=client.owner,
             redirect_uris=list(client.redirect_uris or []),
             post_logout_redirect_uris=list(client.post_logout_redirect_uris or []),
             backchannel_logout_uri=client.backchannel_logout_uri,
@@ -180,6 +195,11 @@ class ClientEditIn(BaseModel):
     backchannel_logout_uri: str | None = None
     scopes: list[str] | None = None
     skip_consent: bool | None = None
+    # a CAS service's own fields (an OIDC client refuses them, a CAS service the OIDC ones)
+    services: list[str] | None = None
+    slo_url: str | None = None
+    attributes: list[str] | None = None
+    proxy_callbacks: list[str] | None = None
 
 
 class SecretOut(BaseModel):

@@ -78,6 +78,7 @@ async def _client_page(console: Console, client_id: str, *, status: int = 200,
     return console.render("admin_client.html", section="clients", status=status, error=error,
                           client=client, pending=service_clients.pending_scopes(client),
                           reasons=reasons, done=console.done_message(),
+                          issuer=console.services.settings.issuer,
                           tokens=await service_clients.active_refresh_tokens(console.services, client_id))
 
 
@@ -108,6 +109,13 @@ async def client_action(client_id: str, action: str, request: Request,
         if action in ("disable", "enable"):
             await service_clients.set_status(services, actor, client_id, action == "disable")
             return console.redirect(back, f"done_client_{action}d")
+        if action == "edit" and form.get("protocol") == "cas":
+            await service_clients.edit(services, actor, client_id, {
+                "name": field(form, "name", 200), "services": _lines(form, "services"),
+                "slo_url": field(form, "slo_url") or None,
+                "attributes": field(form, "attributes").split(),
+                "proxy_callbacks": _lines(form, "proxy_callbacks")})
+            return console.redirect(back, "done_client_saved")
         if action == "edit":
             await service_clients.edit(services, actor, client_id, {
                 "name": field(form, "name", 200), "redirect_uris": _lines(form, "redirect_uris"),

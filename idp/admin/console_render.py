@@ -26,8 +26,8 @@ from idp.admin.pages import render_admin
 from idp.admin.service_common import Actor, AdminError
 from idp.http.routing import Route
 from idp.services import Services
+from idp.sso.cookie import client_ip
 from idp.web import csrf
-from idp.web.cookies import client_ip
 from idp.web.i18n import Locale, choose_locale, from_ui_locales
 from idp.web.login_area import SignedIn, csrf_ok, remember_csrf
 from idp.web.pages import switch_url

@@ -27,11 +27,11 @@ from idp.db.models import Client
 from idp.http.routing import Router
 from idp.protocols.oidc import registration_store as store
 from idp.protocols.oidc.claims import person_claims
-from idp.protocols.oidc.clients import get_client
 from idp.protocols.oidc.registration_metadata import MetadataError
 from idp.services import Services, ServicesDep
+from idp.sso.apps import get_client
+from idp.sso.cookie import client_ip
 from idp.web import csrf, login_area
-from idp.web.cookies import client_ip
 
 router = Router(audience="page", include_in_schema=False)
 

@@ -17,15 +17,21 @@ from sqlalchemy import func, select
 
 from idp.admin.service_common import Actor, Conflict, Invalid, NotFound, audited
 from idp.db.models import Client, RefreshToken
+from idp.protocols.cas.attributes import check_names
+from idp.protocols.cas.registry import check_entry, is_pattern
+from idp.protocols.cas.registry import registry as cas_registry
 from idp.protocols.oidc import registration_store
-from idp.protocols.oidc.clients import CLIENT_STATUSES, invalidate_client, validate_redirect_uri
+from idp.protocols.oidc.clients import CLIENT_STATUSES, validate_redirect_uri
 from idp.protocols.oidc.registration_metadata import BASIC_SCOPES
+from idp.sso.apps import invalidate_client
 
 if TYPE_CHECKING:
     from idp.services import Services
 
 EDITABLE = ("name", "redirect_uris", "post_logout_redirect_uris", "backchannel_logout_uri",
             "scopes", "skip_consent")
+# a CAS service's own fields, kept in extra["cas"] (idp/protocols/cas/registry.py)
+EDITABLE_CAS = ("name", "services", "slo_url", "attributes", "proxy_callbacks")
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,64}$")  # RFC 6749 §3.3
 MAX_URIS = 20
 
@@ -67,6 +73,8 @@ async def _change(services: Services, client_id: str, apply: Any) -> Client:
             raise NotFound(f"no client {client_id!r}")
         apply(client)
     invalidate_client(services.db, client_id)
+    if client.protocol == "cas":
+        cas_registry(services.db).invalidate()
     return client
 
 
@@ -79,7 +87,7 @@ def _approved(client: Client, scopes: list[str]) -> dict[str, Any]:
 async def approve(services: Services, actor: Actor, client_id: str) -> Client:
     def apply(client: Client) -> None:
         if client.status != "pending":
-            raise Conflict(f"the client is {client.status}, not pending")
+            raise Conflict(f"the app is {client.status}, not pending")
         client.extra = _approved(client, list(client.scopes or []))
         client.status = "active"
 
@@ -105,6 +113,51 @@ def _uris(value: Any, what: str) -> list[str]:
         return [validate_redirect_uri(uri, what=what) for uri in value]
     except ValueError as exc:
         raise Invalid(str(exc)) from None
+
+
+def _entries(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or len(value) > MAX_URIS:
+        raise Invalid(f"{what}: a list of at most {MAX_URIS} URLs or patterns")
+    try:
+        return [check_entry(entry, what) for entry in value]
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+
+
+def clean_cas_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """Checked edits of a CAS service: the rules `idp clients add --protocol cas` applies."""
+    unknown = sorted(set(changes) - set(EDITABLE_CAS))
+    if unknown:
+        raise Invalid(f"cannot edit {', '.join(unknown)} of a CAS service "
+                      f"(editable: {', '.join(EDITABLE_CAS)})")
+    cleaned: dict[str, Any] = {}
+    if "name" in changes:
+        cleaned.update(clean_changes({"name": changes["name"]}))
+    if "services" in changes:
+        cleaned["services"] = _entries(changes["services"], "service")
+        if not cleaned["services"]:
+            raise Invalid("a CAS service needs at least one service URL or pattern")
+    if "slo_url" in changes:
+        slo = changes["slo_url"] or None
+        if slo is not None and (not isinstance(slo, str) or is_pattern(slo)):
+            raise Invalid("slo_url: a URL (not a pattern), or empty")
+        cleaned["slo_url"] = _entries([slo], "single logout URL")[0] if slo else None
+    if "proxy_callbacks" in changes:
+        callbacks = _entries(changes["proxy_callbacks"], "proxy callback")
+        if any(not is_pattern(c) and not c.startswith("https://") for c in callbacks):
+            raise Invalid("proxy callbacks must be https (CAS 3.0 section 2.5.4)")
+        cleaned["proxy_callbacks"] = callbacks
+    if "attributes" in changes:
+        attributes = changes["attributes"]
+        if not isinstance(attributes, list) or not all(isinstance(a, str) for a in attributes):
+            raise Invalid("attributes: a list of CAS attribute names")
+        try:
+            cleaned["attributes"] = check_names(attributes)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+    if not cleaned:
+        raise Invalid("nothing to change")
+    return cleaned
 
 
 def clean_changes(changes: dict[str, Any]) -> dict[str, Any]:
@@ -141,7 +194,10 @@ def clean_changes(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 async def edit(services: Services, actor: Actor, client_id: str, changes: dict[str, Any]) -> Client:
-    """Edit a client. Scopes an admin sets are approved by that very act."""
+    """Edit an app: an OIDC client (scopes an admin sets are approved by that very act) or a
+    CAS service."""
+    if (await get_client(services, client_id)).protocol == "cas":
+        return await _edit_cas(services, actor, client_id, clean_cas_changes(changes))
     cleaned = clean_changes(changes)
 
     def apply(client: Client) -> None:
@@ -152,6 +208,20 @@ async def edit(services: Services, actor: Actor, client_id: str, changes: dict[s
             setattr(client, key, value)
         if "scopes" in cleaned:
             client.extra = _approved(client, cleaned["scopes"])
+
+    return await audited(services, actor, "edit_client", _change(services, client_id, apply),
+                         client_id=client_id, fields=sorted(cleaned))
+
+
+async def _edit_cas(services: Services, actor: Actor, client_id: str,
+                    cleaned: dict[str, Any]) -> Client:
+    def apply(client: Client) -> None:
+        if "name" in cleaned:
+            client.name = cleaned["name"]
+        extra = dict(client.extra or {})  # a new dict, so the JSON column is seen as changed
+        extra["cas"] = {**extra.get("cas", {}), **{k: v for k, v in cleaned.items()
+                                                   if k != "name"}}
+        client.extra = extra
 
     return await audited(services, actor, "edit_client", _change(services, client_id, apply),
                          client_id=client_id, fields=sorted(cleaned))

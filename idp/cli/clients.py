@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 
 import click
 
-from idp.cli.common import needs_settings
+from idp.cli.common import fail, needs_settings
 from idp.cli.registration import token
 from idp.settings import Settings
 
@@ -34,44 +33,77 @@ async def _close_db(engine) -> None:  # type: ignore[no-untyped-def]
 
 
 @clients.command("add")
+@click.option("--protocol", type=click.Choice(["oidc", "cas"]), default="oidc", show_default=True,
+              help="an OpenID Connect client, or a CAS service")
 @click.option("--name", required=True)
-@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True)
-@click.option("--public", is_flag=True, help="a public client (SPA, mobile): no secret, PKCE")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="OIDC: a redirect URI")
+@click.option("--public", is_flag=True, help="OIDC: a public client (SPA, mobile): no secret, PKCE")
 @click.option("--grant-type", "grant_types", multiple=True,
               type=click.Choice(["authorization_code", "refresh_token", "client_credentials"]))
 @click.option("--scope", "scopes", multiple=True)
 @click.option("--post-logout-redirect-uri", "post_logout", multiple=True)
 @click.option("--backchannel-logout-uri", default=None)
-@click.option("--skip-consent", is_flag=True, help="first-party app: no consent page")
+@click.option("--skip-consent", is_flag=True, help="OIDC: first-party app, no consent page")
 @click.option("--id-token-alg", type=click.Choice(["RS256", "ES256"]), default="RS256")
 @click.option("--auth-method", type=click.Choice(
     ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]), default=None)
 @click.option("--jwks-file", type=click.File("r"), default=None,
               help="public JWKS for private_key_jwt")
+@click.option("--service", "cas_services", multiple=True,
+              help="CAS: a service URL, or a regular expression anchored with ^ and $")
+@click.option("--slo-url", default=None, help="CAS: where single logout POSTs its LogoutRequest")
+@click.option("--attribute", "attributes", multiple=True,
+              help="CAS: an attribute the service may receive (uid, cn, mail, memberOf, ...)")
+@click.option("--proxy-callback", "proxy_callbacks", multiple=True,
+              help="CAS: a pgtUrl the service may use (https URL or anchored pattern)")
 @click.option("--require-mfa", is_flag=True, help="people must use a second factor for this app")
 @click.option("--json", "as_json", is_flag=True)
 @needs_settings
-def clients_add(settings: Settings, name: str, redirect_uris: tuple[str, ...], public: bool,
-                grant_types: tuple[str, ...], scopes: tuple[str, ...], post_logout: tuple[str, ...],
-                backchannel_logout_uri: str | None, skip_consent: bool, id_token_alg: str,
-                auth_method: str | None, jwks_file, require_mfa: bool,
+def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tuple[str, ...],
+                public: bool, grant_types: tuple[str, ...], scopes: tuple[str, ...],
+                post_logout: tuple[str, ...], backchannel_logout_uri: str | None,
+                skip_consent: bool, id_token_alg: str, auth_method: str | None, jwks_file,
+                cas_services: tuple[str, ...], slo_url: str | None, attributes: tuple[str, ...],
+                proxy_callbacks: tuple[str, ...], require_mfa: bool,
                 as_json: bool) -> None:  # type: ignore[no-untyped-def]
-    """Register a client; its secret is printed once and stored only as a digest."""
-    from idp.protocols.oidc.clients import create_client
-
+    """Register an app: an OIDC client (its secret is printed once and stored only as a digest)
+    or, with --protocol cas, a CAS service."""
+    oidc_only = {"--redirect-uri": redirect_uris, "--public": public, "--grant-type": grant_types,
+                 "--scope": scopes, "--post-logout-redirect-uri": post_logout,
+                 "--backchannel-logout-uri": backchannel_logout_uri,
+                 "--skip-consent": skip_consent, "--auth-method": auth_method,
+                 "--jwks-file": jwks_file}
+    cas_only = {"--service": cas_services, "--slo-url": slo_url, "--attribute": attributes,
+                "--proxy-callback": proxy_callbacks}
+    wrong = [flag for flag, value in (oidc_only if protocol == "cas" else cas_only).items()
+             if value]
+    if wrong:
+        fail(f"{', '.join(wrong)} cannot be used with --protocol {protocol}", 2)
+    if protocol == "oidc" and not redirect_uris and "client_credentials" not in grant_types:
+        fail("an OIDC client needs --redirect-uri (or --grant-type client_credentials only)", 2)
     jwks = json.load(jwks_file) if jwks_file else None
+
+    async def create(db):  # type: ignore[no-untyped-def]
+        if protocol == "cas":
+            from idp.protocols.cas.registry import create_service
+
+            return await create_service(
+                db, name=name, services=list(cas_services), slo_url=slo_url,
+                attributes=list(attributes) or None, proxy_callbacks=list(proxy_callbacks)), None
+        from idp.protocols.oidc.clients import create_client
+
+        return await create_client(
+            db, name=name, redirect_uris=list(redirect_uris), public=public,
+            grant_types=list(grant_types) or None, scopes=list(scopes) or None,
+            post_logout_redirect_uris=list(post_logout),
+            backchannel_logout_uri=backchannel_logout_uri, skip_consent=skip_consent,
+            token_endpoint_auth_method=auth_method, id_token_signed_response_alg=id_token_alg,
+            jwks=jwks)
 
     async def run():  # type: ignore[no-untyped-def]
         engine, db = await _open_db(settings)
         try:
-            created = await create_client(
-                db, name=name, redirect_uris=list(redirect_uris), public=public,
-                grant_types=list(grant_types) or None, scopes=list(scopes) or None,
-                post_logout_redirect_uris=list(post_logout),
-                backchannel_logout_uri=backchannel_logout_uri, skip_consent=skip_consent,
-                token_endpoint_auth_method=auth_method, id_token_signed_response_alg=id_token_alg,
-                jwks=jwks,
-            )
+            created = await create(db)
             if require_mfa:
                 from idp.mfa.client_flag import set_require_mfa
 
@@ -83,29 +115,42 @@ def clients_add(settings: Settings, name: str, redirect_uris: tuple[str, ...], p
     try:
         client, secret = asyncio.run(run())
     except ValueError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    data = {
-        "client_id": client.client_id, "client_secret": secret, "name": client.name,
-        "redirect_uris": client.redirect_uris, "grant_types": client.grant_types,
-        "scopes": client.scopes, "token_endpoint_auth_method": client.token_endpoint_auth_method,
-        "require_mfa": require_mfa,
-        "issuer": settings.issuer,
-    }
+        fail(str(exc), 2)
+    data = _described(client, secret, settings, require_mfa)
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     click.echo(f"client_id:     {client.client_id}")
     if secret:
         click.echo(f"client_secret: {secret}   (shown once: store it now)")
+    if protocol == "cas":
+        click.echo(f"CAS server:    {settings.issuer}/cas")
     click.echo(f"issuer:        {settings.issuer}")
+
+
+def _described(client, secret: str | None, settings: Settings,  # type: ignore[no-untyped-def]
+               require_mfa: bool) -> dict[str, object]:
+    if client.protocol == "cas":
+        cas = client.extra["cas"]
+        return {"client_id": client.client_id, "protocol": "cas", "name": client.name,
+                "services": cas["services"], "slo_url": cas["slo_url"],
+                "attributes": cas["attributes"], "proxy_callbacks": cas["proxy_callbacks"],
+                "require_mfa": require_mfa, "cas_server": f"{settings.issuer}/cas",
+                "issuer": settings.issuer}
+    return {
+        "client_id": client.client_id, "protocol": "oidc", "client_secret": secret,
+        "name": client.name, "redirect_uris": client.redirect_uris,
+        "grant_types": client.grant_types, "scopes": client.scopes,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "require_mfa": require_mfa, "issuer": settings.issuer,
+    }
 
 
 @clients.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @needs_settings
 def clients_list(settings: Settings, as_json: bool) -> None:
-    from idp.protocols.oidc.clients import list_clients
+    from idp.sso.apps import list_clients
 
     async def run():  # type: ignore[no-untyped-def]
         engine, db = await _open_db(settings)
@@ -115,15 +160,18 @@ def clients_list(settings: Settings, as_json: bool) -> None:
             await _close_db(engine)
 
     rows = [
-        {"client_id": c.client_id, "name": c.name, "status": c.status,
-         "auth_method": c.token_endpoint_auth_method, "redirect_uris": c.redirect_uris}
+        {"client_id": c.client_id, "protocol": c.protocol, "name": c.name, "status": c.status,
+         "auth_method": c.token_endpoint_auth_method, "redirect_uris": c.redirect_uris,
+         **({"services": (c.extra or {}).get("cas", {}).get("services", [])}
+            if c.protocol == "cas" else {})}
         for c in asyncio.run(run())
     ]
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     for row in rows:
-        click.echo(f"{row['client_id']}  {row['status']:8} {row['auth_method']:20} {row['name']}")
+        kind = "cas" if row["protocol"] == "cas" else row["auth_method"]
+        click.echo(f"{row['client_id']}  {row['status']:8} {kind:20} {row['name']}")
 
 
 clients.add_command(token)

@@ -64,7 +64,8 @@ def app_urls(settings: Settings, app_port: int) -> dict[str, str]:
 
 
 async def _register(db: object, urls: dict[str, str], known: dict[str, dict]) -> dict[str, dict]:
-    from idp.protocols.oidc.clients import create_client, get_client
+    from idp.protocols.oidc.clients import create_client
+    from idp.sso.apps import get_client
 
     wanted = {
         "hall": dict(name="网上服务大厅 Online Service Hall (demo)",

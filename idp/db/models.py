@@ -71,11 +71,15 @@ class Base(DeclarativeBase):
 
 
 class Client(Base):
-    """A relying party. `status` is active, pending (awaiting admin approval) or disabled."""
+    """An app: an OpenID Connect relying party or a CAS service (`protocol`). `status` is
+    active, pending (awaiting admin approval) or disabled. A CAS service keeps its service URL
+    patterns, single logout URL, released attributes and proxy callbacks in `extra["cas"]`."""
 
     __tablename__ = "clients"
 
     client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    protocol: Mapped[str] = mapped_column(String(8), default="oidc", server_default="oidc",
+                                          index=True)
     name: Mapped[str] = mapped_column(String(200))
     secret_digest: Mapped[str | None] = mapped_column(String(64))
     # after a secret rotation the old secret keeps working until previous_secret_expires

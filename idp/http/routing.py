@@ -2,7 +2,8 @@
 server needs to know about them:
 
 - who calls them (`audience`): "page" routes are navigated to by people, and every error on them
-  is a readable page; "api" routes are called by programs, and every error is JSON;
+  is a readable page; "api" routes are called by programs, and every error is JSON; "cas" routes
+  are called by CAS clients, and every error is an answer in CAS's own format;
 - whether the edge calls the endpoint directly (`fast=True`), without FastAPI's routing and
   dependency solving: for the endpoints called at volume (idp/server/fastpath.py);
 - whether browser apps on other origins may call them (`cors=True`, idp/server/cors.py).
@@ -27,7 +28,7 @@ from typing import Any, ClassVar, Literal
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-Audience = Literal["page", "api"]
+Audience = Literal["page", "api", "cas"]
 DecoratedEndpoint = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 

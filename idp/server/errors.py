@@ -3,8 +3,9 @@ on the edge's fast path alike (both look the handler up in `app.exception_handle
 
 - A backend is down (the directory, the Store, the database: every driver and socket error that
   can reach a handler, listed in OUTAGES): 503 with Retry-After, a readable page for the routes
-  people navigate to (audience "page", idp/http/routing.py) and `{"error":
-  "temporarily_unavailable"}` for the routes programs call. Never a 500.
+  people navigate to (audience "page", idp/http/routing.py), `{"error":
+  "temporarily_unavailable"}` for the routes programs call, and INTERNAL_ERROR in the CAS
+  format a CAS client asked for (audience "cas"). Never a 500.
 - PageError (idp/http/problems.py): the readable page it names.
 - Anything else unexpected: logged with its traceback, then a 500 page or `{"error":
   "server_error"}`.
@@ -28,6 +29,7 @@ from directory.base import DirectoryError
 from idp.db.pg_direct import DatabaseUnavailable
 from idp.http.problems import PageError
 from idp.http.routing import audience_of
+from idp.protocols.cas.responses import internal_error as cas_internal_error
 from idp.store.base import StoreUnavailable
 from idp.web.pages import error_page
 
@@ -66,6 +68,8 @@ async def backend_unavailable(request: Request, exc: Exception) -> Response:
     log.warning("backend unavailable on %s %s: %s: %s", request.method, request.url.path,
                 type(exc).__name__, exc)
     headers = {"Retry-After": RETRY_AFTER}
+    if audience_of(request.scope.get("route")) == "cas":
+        return cas_internal_error(request.url.path, request.query_params.get("format"))
     if wants_page(request):
         detail = "err_directory_unavailable" if directory else "err_service_unavailable"
         return error_page(request, status=503, title="err_directory_unavailable_title",

@@ -23,13 +23,14 @@ from idp.admin.api import router as admin_api_router
 from idp.admin.console import router as admin_console_router
 from idp.admin.portal import router as portal_router
 from idp.http.routing import Route
+from idp.protocols.cas.routes import router as cas_router
 from idp.protocols.oidc.registration import router as registration_router
 from idp.protocols.oidc.routes import router as oidc_router
 from idp.server.health import router as health_router
 from idp.web.routes import router as web_router
 
-ROUTERS = (health_router, oidc_router, web_router, registration_router, portal_router,
-           admin_api_router, admin_console_router)
+ROUTERS = (health_router, oidc_router, cas_router, web_router, registration_router,
+           portal_router, admin_api_router, admin_console_router)
 
 
 def include_routes(app: FastAPI) -> None:

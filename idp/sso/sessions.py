@@ -65,6 +65,10 @@ class SessionManager:
             return None
         return SsoSession(**json.loads(raw))
 
+    async def time_left(self, sid: str) -> int | None:
+        """Seconds the session has left, None when it has ended."""
+        return await self.store.ttl(f"sso:{sid}")
+
     async def add_client(self, sid: str, client_id: str) -> None:
         await self.store.set_add(f"sso-clients:{sid}", client_id, self.ttl)
 

@@ -18,9 +18,9 @@ from idp.http.routing import Router
 from idp.mfa import recovery, totp
 from idp.mfa.webauthn import credentials_of
 from idp.services import Services, ServicesDep
+from idp.sso.cookie import clear_session_cookie
 from idp.web import login_area
 from idp.web.account_common import ACCOUNT, checked_post, done, visit
-from idp.web.cookies import clear_session_cookie
 from idp.web.scopes import describe
 
 router = Router(audience="page")

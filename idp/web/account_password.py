@@ -15,8 +15,8 @@ from directory.base import DirectoryError, DirectoryUnavailable, InvalidCredenti
 from idp.http.routing import Router
 from idp.mfa import attempts
 from idp.services import ServicesDep
+from idp.sso.cookie import client_ip
 from idp.web.account_common import checked_post, done, visit
-from idp.web.cookies import client_ip
 from idp.web.pages import error_page
 
 router = Router(audience="page")

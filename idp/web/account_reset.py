@@ -24,9 +24,9 @@ from directory.base import DirectoryError, DirectoryUnavailable, NoSuchEntry, Pe
 from idp.http.routing import Router
 from idp.services import Services, ServicesDep
 from idp.sso import reset_links
+from idp.sso.cookie import client_ip
 from idp.web import csrf, mfa_text  # noqa: F401  (mfa_text: registers the page strings)
 from idp.web.account_password import MAX_PASSWORD, new_password_problem
-from idp.web.cookies import client_ip
 from idp.web.i18n import Locale, choose_locale, text
 from idp.web.mail import MailError, send_mail
 from idp.web.pages import error_page, render

@@ -7,8 +7,8 @@ from starlette.responses import RedirectResponse, Response
 
 from idp.http.routing import Router
 from idp.services import ServicesDep
+from idp.sso.cookie import client_ip, session_id
 from idp.web import csrf
-from idp.web.cookies import client_ip, session_id
 from idp.web.i18n import choose_locale
 from idp.web.login import expired_page
 from idp.web.pages import error_page, render

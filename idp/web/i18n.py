@@ -78,6 +78,23 @@ CATALOGUE: dict[str, dict[Locale, str]] = {
         "zh": "处理您的请求时发生了意外错误，已记录下来。请稍后再试。",
         "en": "An unexpected error occurred and has been logged. Please try again later.",
     },
+    # CAS
+    "cas_bad_request_title": {"zh": "无效的登录请求", "en": "This sign-in request is not valid"},
+    "cas_bad_service": {
+        "zh": "应用提供的 service 地址无效。请从应用重新进入。",
+        "en": "The app sent a service address that is not valid. Go back to the app and try "
+              "again.",
+    },
+    "cas_bad_method": {
+        "zh": "应用请求的返回方式（method）无效：只支持 GET、POST 或 HEADER。",
+        "en": "The app asked for an answer method that does not exist: GET, POST or HEADER.",
+    },
+    "cas_unknown_service_title": {"zh": "应用未注册", "en": "Application not authorized"},
+    "cas_unknown_service": {
+        "zh": "该应用尚未在统一身份认证中注册，不能使用单点登录。请联系信息中心。",
+        "en": "This application is not registered with the campus sign-in service and may not "
+              "use it. Please contact the IT service desk.",
+    },
     # consent
     "consent_title": {"zh": "授权", "en": "Allow access"},
     "consent_intro": {

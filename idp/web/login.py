@@ -26,10 +26,10 @@ from directory.base import (
 )
 from idp.http.routing import Router
 from idp.services import Services, services_of
+from idp.sso.cookie import client_ip, session_id, set_session_cookie
 from idp.sso.signins import PendingSignIn
 from idp.sso.throttle import LoginThrottle, Verdict
 from idp.web import csrf
-from idp.web.cookies import client_ip, session_id, set_session_cookie
 from idp.web.i18n import Locale, choose_locale
 from idp.web.pages import error_page, render
 from idp.web.second_factor import second_factor_step

@@ -31,11 +31,11 @@ from starlette.responses import RedirectResponse, Response
 from directory.base import DirectoryUnavailable, Person
 from idp.db.models import Client
 from idp.protocols.oidc import ledger
-from idp.protocols.oidc.clients import client_cache, invalidate_client
 from idp.protocols.oidc.tokens import token_digest
+from idp.sso.apps import client_cache, invalidate_client
+from idp.sso.cookie import session_id
 from idp.sso.sessions import SsoSession
 from idp.web import csrf
-from idp.web.cookies import session_id
 from idp.web.i18n import from_ui_locales
 from idp.web.pages import error_page
 

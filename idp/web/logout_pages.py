@@ -20,11 +20,11 @@ from starlette.responses import RedirectResponse, Response
 
 from idp.http.routing import Router
 from idp.keys.ring import InvalidToken
-from idp.protocols.oidc.clients import get_client
 from idp.services import Services, ServicesDep
+from idp.sso.apps import get_client
+from idp.sso.cookie import clear_session_cookie, session_id
 from idp.sso.sessions import SsoSession
 from idp.web import csrf
-from idp.web.cookies import clear_session_cookie, session_id
 from idp.web.i18n import Locale, choose_locale
 from idp.web.pages import error_page, render
 

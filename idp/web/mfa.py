@@ -20,9 +20,9 @@ from idp.mfa.factors import Factors, factors_of
 from idp.mfa.policy import ACR_MFA
 from idp.mfa.secretbox import SecretUnreadable, seal, unseal
 from idp.services import Services, ServicesDep
+from idp.sso.cookie import client_ip, session_id
 from idp.sso.signins import PendingSignIn
 from idp.web import csrf, mfa_text  # noqa: F401  (mfa_text: registers the page strings)
-from idp.web.cookies import client_ip, session_id
 from idp.web.i18n import Locale, choose_locale
 from idp.web.login import expired_page, finish_login
 from idp.web.pages import render

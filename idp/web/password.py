@@ -33,10 +33,10 @@ from directory.base import (
 )
 from idp.http.routing import Router
 from idp.services import Services, ServicesDep
+from idp.sso.cookie import client_ip, session_id
 from idp.sso.signins import PendingSignIn
 from idp.sso.throttle import LoginThrottle
 from idp.web import csrf
-from idp.web.cookies import client_ip, session_id
 from idp.web.i18n import Locale, choose_locale
 from idp.web.login import (
     MAX_PASSWORD,

@@ -24,10 +24,10 @@ from directory.base import Person
 from idp.mfa import attempts
 from idp.mfa.factors import login_facts
 from idp.mfa.policy import mfa_requirement
+from idp.sso.cookie import client_ip
 from idp.sso.sessions import SsoSession
 from idp.sso.signins import PendingSignIn
 from idp.web import csrf
-from idp.web.cookies import client_ip
 
 if TYPE_CHECKING:
     from idp.services import Services

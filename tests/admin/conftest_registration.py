@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import update
 
 from idp.db.models import Client
-from idp.protocols.oidc.clients import get_client, invalidate_client
 from idp.protocols.oidc.registration_store import issue_initial_access_token
+from idp.sso.apps import get_client, invalidate_client
 from tests.oauth.flow import REDIRECT, Browser, RegisteredClient, query_of
 from tests.support.server import LiveIdp
 

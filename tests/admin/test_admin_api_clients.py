@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy import select
 
 from idp.db.models import RefreshToken
-from idp.protocols.oidc.clients import client_cache
+from idp.sso.apps import client_cache
 from tests.admin.support import AdminBackend
 from tests.oauth.flow import REDIRECT, Browser, RegisteredClient, exchange, register
 

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from idp.admin.portal_auth import PORTAL
 from idp.db.models import AuditEvent, Client
-from idp.protocols.oidc.clients import get_client, invalidate_client
+from idp.sso.apps import get_client, invalidate_client
 from tests.admin.conftest_registration import csrf_of, live_fixture, portal_login  # noqa: F401
 from tests.oauth.flow import REDIRECT, Browser, RegisteredClient, tokens_for
 from tests.support.server import LiveIdp

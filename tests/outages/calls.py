@@ -4,7 +4,8 @@ one or more Calls by its recipe (tests/outages/recipes.py), or by `fallback` whe
 `kind` says what a caller expects of a 503: "page" (browsers: an HTML page), "api" (JSON with an
 "error" member), "oauth" (JSON {"error": "temporarily_unavailable"}: the OAuth/OIDC endpoints and
 dynamic registration), "probe" (/readyz: 503 with {"ready": false} while anything is away),
-"unknown" (a route without a recipe: either shape will do).
+"cas" (a CAS client: INTERNAL_ERROR in the CAS answer it asked for, XML, JSON or CAS 1.0's
+"no"), "unknown" (a route without a recipe: either shape will do).
 `last`: the request ends or rotates something other requests use (a session, a refresh token,
 a client); it is sent after all the others.
 """
@@ -18,7 +19,7 @@ from typing import Any
 from tests.oauth.flow import Browser
 from tests.outages.world import World
 
-PAGE, API, OAUTH, PROBE = "page", "api", "oauth", "probe"
+PAGE, API, OAUTH, PROBE, CAS = "page", "api", "oauth", "probe", "cas"
 
 
 @dataclass

@@ -19,7 +19,7 @@ import pyotp
 
 from tests.admin.conftest_registration import app_metadata
 from tests.oauth.flow import REDIRECT, pkce_pair
-from tests.outages.calls import API, OAUTH, PAGE, PROBE, Recipe, Req, bearer, req
+from tests.outages.calls import API, CAS, OAUTH, PAGE, PROBE, Recipe, Req, bearer, req
 from tests.outages.world import BYE, World
 
 RECIPES: dict[tuple[str, str], Recipe] = {}
@@ -476,3 +476,44 @@ for _method in ("GET", "HEAD"):
     simple(_method, "/openapi.json", API, _fixed("/openapi.json"))
     for _path in ("/docs", "/docs/oauth2-redirect", "/redoc"):
         simple(_method, _path, PAGE, _fixed(_path))
+
+
+# --- CAS ----------------------------------------------------------------------------------------
+
+@recipe("GET", "/cas/login", PAGE)
+def _cas_login(w: World) -> list[Req]:
+    service = w.values["cas_service"]
+    # signed in: straight to a ticket; a stranger: a new sign-in and the login page
+    return [req("/cas/login", w.browsers["student"], params={"service": service}),
+            req("/cas/login", params={"service": service, "renew": "true"})]
+
+
+@recipe("POST", "/cas/login", PAGE)
+def _cas_login_post(w: World) -> list[Req]:
+    return [req("/cas/login", w.browsers["student"],
+                data={"service": w.values["cas_service"], "method": "POST"})]
+
+
+@recipe("GET", "/cas/login/resume/{signin_id}", PAGE)
+def _cas_resume(w: World) -> list[Req]:
+    paused = w.paused["cas"]
+    return [req(f"/cas/login/resume/{paused.id}", paused.browser)]
+
+
+@recipe("GET", "/cas/logout", PAGE, last=True)
+def _cas_logout(w: World) -> list[Req]:
+    return [req("/cas/logout", w.browsers["spare"], params={"service": w.values["cas_service"]})]
+
+
+for _path in ("/cas/validate", "/cas/serviceValidate", "/cas/proxyValidate",
+              "/cas/p3/serviceValidate", "/cas/p3/proxyValidate"):
+    recipe("GET", _path, CAS)(
+        lambda w, path=_path: [req(path, params={
+            "service": w.values["cas_service"], "ticket": "ST-" + secrets.token_hex(20),
+            **({"format": "JSON"} if path.endswith("proxyValidate") else {})})])
+
+
+@recipe("GET", "/cas/proxy", CAS)
+def _cas_proxy(w: World) -> list[Req]:
+    return [req("/cas/proxy", params={"pgt": "PGT-" + secrets.token_hex(20),
+                                      "targetService": w.values["cas_service"]})]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import httpx
 
 from tests.oauth.flow import fresh_ip
-from tests.outages.calls import API, OAUTH, PAGE, PROBE, Call
+from tests.outages.calls import API, CAS, OAUTH, PAGE, PROBE, Call
 from tests.support.server import LiveIdp
 
 # Above the backends' own limits (LDAP: timeout 2 s + network timeout 1 s per server here; Redis:
@@ -141,6 +141,10 @@ def _shape_problem(outcome: Outcome) -> str | None:
     if kind == OAUTH:
         return None if is_json and error == "temporarily_unavailable" else \
             "an OAuth endpoint answered 503 without {\"error\": \"temporarily_unavailable\"}"
+    if kind == CAS:
+        internal = ('code="INTERNAL_ERROR"' in outcome.body or '"INTERNAL_ERROR"' in outcome.body
+                    or outcome.body == "no\n\n")
+        return None if internal else "a CAS endpoint answered 503 without INTERNAL_ERROR"
     # a route without a recipe: either shape will do
     if outcome.content_type == "text/html" or (is_json and isinstance(error, str)):
         return None

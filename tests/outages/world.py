@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from idp.protocols.cas.registry import create_service
 from idp.protocols.oidc.registration_store import issue_initial_access_token
 from tests.admin.conftest_registration import app_metadata, csrf_of, portal_login
 from tests.admin.console_support import console_browser
@@ -298,6 +299,14 @@ async def build_world(live: LiveIdp) -> World:
     # asked in the student's own browser: the consent belongs to that session
     paused["consent"] = Paused(browser, location.split("/")[2],
                                form_field(consent_page.text, "csrf"))
+
+    # CAS: a registered service, and a sign-in to it paused at the login page
+    values["cas_service"] = cas_service = "https://cas-app.example.edu/login"
+    await create_service(live.services.db, name="CAS app", services=[cas_service])
+    cas_browser = Browser.open(live)
+    parked = await cas_browser.http.get("/cas/login", params={"service": cas_service})
+    assert parked.headers.get("location", "").startswith("/login/"), parked.text[:500]
+    paused["cas"] = Paused(cas_browser, parked.headers["location"].split("/")[2])
 
     callbacks: dict[str, str] = {}
     for area, person in (("account", student),

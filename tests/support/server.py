@@ -52,13 +52,14 @@ def _listen() -> socket.socket:
 
 
 async def serve_app(app: Any, sock: socket.socket, *, log_level: str = "warning",
-                    lifespan: str = "on") -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    """Serve an ASGI app on the socket from a task on this loop; back once it accepts."""
+                    lifespan: str = "on", **config: Any) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    """Serve an ASGI app on the socket from a task on this loop; back once it accepts.
+    `config`: more uvicorn settings (ssl_certfile and ssl_keyfile for an https server)."""
     # the app applies X-Forwarded-For itself (trusted_proxies, idp/app.py), as under `idp serve`
     # the HTTP protocol `idp serve` runs (idp/server/transport.py)
     server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, log_level=log_level,
                                            access_log=False, proxy_headers=False,
-                                           http=IdpHttpProtocol))
+                                           http=IdpHttpProtocol, **config))
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
     for _ in range(250):
         if server.started:

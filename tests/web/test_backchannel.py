@@ -13,8 +13,9 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 
 from idp.db.models import LogoutDelivery
-from idp.protocols.oidc.backchannel import BACKCHANNEL_EVENT, RETRY_DELAYS
+from idp.protocols.oidc.backchannel import BACKCHANNEL_EVENT
 from idp.protocols.oidc.clients import create_client
+from idp.sso.deliveries import RETRY_DELAYS
 from tests.support.server import LiveIdp
 from tests.web.flow import REDIRECT_URI, sign_in_to_client
 from tests.web.receiver import Receiver, start_receiver

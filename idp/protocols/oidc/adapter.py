@@ -23,12 +23,12 @@ from fastapi.responses import JSONResponse, Response
 from idp.http.forms import TooManyFields, is_form, parse_form
 from idp.keys.ring import InvalidToken
 from idp.protocols.oidc import ledger
-from idp.protocols.oidc.clients import client_cache
 from idp.protocols.oidc.context import OAuthContext, bound
 from idp.protocols.oidc.grants import unverified_assertion
 from idp.protocols.oidc.models import AccessToken, OAuthClient, RefreshGrant
 from idp.protocols.oidc.server import Response as AuthlibResponse
 from idp.protocols.oidc.tokens import token_digest
+from idp.sso.apps import client_cache
 
 if TYPE_CHECKING:
     from idp.services import Services
@@ -113,7 +113,8 @@ async def load_clients(ctx: OAuthContext, client_ids: Iterable[str | None]) -> N
     cache = client_cache(ctx.services.db)
     for client_id in {cid for cid in client_ids if isinstance(cid, str) and 0 < len(cid) <= 64}:
         row = await cache.get(client_id)
-        if row is not None and row.status == "active":
+        # a CAS service is an app of the same table, never an OAuth client
+        if row is not None and row.status == "active" and row.protocol == "oidc":
             ctx.clients[client_id] = OAuthClient(row)
 
 

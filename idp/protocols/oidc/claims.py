@@ -34,19 +34,6 @@ NON_CLAIM_SCOPES = ("offline_access",)
 SUPPORTED_SCOPES = tuple(SCOPE_CLAIMS) + NON_CLAIM_SCOPES
 
 
-def _scope_domain(person: Person) -> str | None:
-    if person.principal_name and "@" in person.principal_name:
-        return person.principal_name.rsplit("@", 1)[1]
-    return None
-
-
-def _scoped_affiliations(person: Person) -> list[str] | None:
-    domain = _scope_domain(person)
-    if not domain or not person.affiliations:
-        return None
-    return [f"{aff}@{domain}" for aff in person.affiliations]
-
-
 # claim -> how to read it from a Person; None results are left out of the response
 CLAIM_SOURCES: dict[str, Callable[[Person], Any]] = {
     "sub": lambda p: p.subject,
@@ -64,7 +51,7 @@ CLAIM_SOURCES: dict[str, Callable[[Person], Any]] = {
     "title": lambda p: p.title,
     "groups": lambda p: list(p.groups),
     "eduperson_affiliation": lambda p: list(p.affiliations) or None,
-    "eduperson_scoped_affiliation": _scoped_affiliations,
+    "eduperson_scoped_affiliation": lambda p: list(p.scoped_affiliations) or None,
     "eduperson_principal_name": lambda p: p.principal_name,
     "eduperson_entitlement": lambda p: list(p.entitlements) or None,
 }

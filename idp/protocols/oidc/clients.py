@@ -11,13 +11,10 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
-from weakref import WeakKeyDictionary
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from idp.db.models import Client
@@ -29,7 +26,6 @@ AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 ID_TOKEN_ALGS = ("RS256", "ES256")
 CLIENT_STATUSES = ("active", "pending", "disabled")
-CACHE_SECONDS = 30.0
 
 
 def hash_secret(secret: str) -> str:
@@ -154,64 +150,3 @@ def _check_public_jwks(jwks: dict[str, Any]) -> None:
     for key in keyset.keys:
         if key.is_private:
             raise ValueError("the client JWKS must hold public keys only")
-
-
-async def get_client(db: async_sessionmaker, client_id: str) -> Client | None:
-    if not client_id or len(client_id) > 64:
-        return None
-    async with db() as session:
-        return await session.get(Client, client_id)
-
-
-async def list_clients(db: async_sessionmaker) -> list[Client]:
-    async with db() as session:
-        result = await session.execute(select(Client).order_by(Client.created_at))
-        return list(result.scalars())
-
-
-class ClientCache:
-    """Active clients by id, kept `CACHE_SECONDS` in this process. Every replica sees a change
-    within that bound; this process sees its own changes at once (`invalidate`)."""
-
-    def __init__(self, db: async_sessionmaker, seconds: float = CACHE_SECONDS) -> None:
-        self.db = db
-        self.seconds = seconds
-        self._entries: dict[str, tuple[float, Client]] = {}
-
-    async def get(self, client_id: str) -> Client | None:
-        """The client if it exists (any status); misses are not cached, so unknown ids
-        cannot fill the cache."""
-        now = time.monotonic()
-        entry = self._entries.get(client_id)
-        if entry is not None and now - entry[0] < self.seconds:
-            return entry[1]
-        client = await get_client(self.db, client_id)
-        if client is None:
-            self._entries.pop(client_id, None)
-            return None
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[client_id] = (now, client)
-        return client
-
-    def invalidate(self, client_id: str | None = None) -> None:
-        if client_id is None:
-            self._entries.clear()
-        else:
-            self._entries.pop(client_id, None)
-
-
-_caches: WeakKeyDictionary[async_sessionmaker, ClientCache] = WeakKeyDictionary()
-
-
-def client_cache(db: async_sessionmaker) -> ClientCache:
-    """The one cache for this database in this process."""
-    cache = _caches.get(db)
-    if cache is None:
-        cache = _caches[db] = ClientCache(db)
-    return cache
-
-
-def invalidate_client(db: async_sessionmaker, client_id: str | None = None) -> None:
-    """Call after changing a client (admin console, developer portal, secret rotation)."""
-    client_cache(db).invalidate(client_id)

@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from idp.db.admin_models import InitialAccessToken
 from idp.db.models import Client, Consent, RefreshToken
-from idp.protocols.oidc.clients import hash_secret, invalidate_client, verify_secret
+from idp.protocols.oidc.clients import hash_secret, verify_secret
 from idp.protocols.oidc.registration_metadata import BASIC_SCOPES, ClientMetadata, MetadataError
+from idp.sso.apps import invalidate_client
 
 INITIAL_TOKEN_DEFAULT_TTL = timedelta(days=7)
 INITIAL_TOKEN_MAX_TTL = timedelta(days=366)

@@ -1,4 +1,5 @@
-"""The SSO session cookie: an opaque id only (the session itself lives in the Store)."""
+"""The SSO session cookie (an opaque id only: the session itself lives in the Store), shared by
+every protocol and page that reads or ends the session; and the client address of a request."""
 
 from __future__ import annotations
 
