@@ -13,6 +13,7 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 FROM python:3.11-slim-bookworm AS apps
 RUN pip install --no-cache-dir "fastapi>=0.115" "uvicorn[standard]>=0.32" "authlib>=1.6.5" \
         "httpx>=0.27" "itsdangerous>=2.2" "joserfc>=1.0" "python-multipart>=0.0.18" \
+        "python-cas>=1.6" \
     && useradd --system --home /app app
 WORKDIR /app
 COPY clients ./clients

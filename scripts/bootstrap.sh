@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 # tests (Playwright drives it; it never downloads a browser) and a CJK font for the screenshots
 pkgs=(libldap2-dev libsasl2-dev slapd ldap-utils)
 [ "${1:-}" = "test" ] && pkgs+=(chromium chromium-driver fonts-wqy-zenhei)
+# ... and Node.js, which runs a CAS client that is not Python (tests/cas/node)
+[ "${1:-}" = "test" ] && ! command -v node >/dev/null && pkgs+=(nodejs npm)
 need_pkgs=()
 for pkg in "${pkgs[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")

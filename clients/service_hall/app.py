@@ -38,6 +38,7 @@ SESSION_SECRET = os.environ.get("HALL_SESSION_SECRET") or secrets.token_urlsafe(
 CA_FILE = os.environ.get("HALL_CA_FILE")  # a private CA in front of the IdP, if any
 OA_URL = os.environ.get("HALL_OA_URL")  # links to the other campus apps
 DATA_URL = os.environ.get("HALL_DATA_URL")
+ACADEMIC_URL = os.environ.get("HALL_ACADEMIC_URL")  # a CAS app: the same single sign-on
 # -----------------------------------------------------------------------------------------------
 
 TITLE = "网上服务大厅 Online Service Hall"
@@ -84,7 +85,8 @@ def signed_in_user(request: Request) -> dict | None:
 @app.get("/", response_class=HTMLResponse)
 async def home(request: Request) -> HTMLResponse:
     user = signed_in_user(request)
-    nav = links({"OA 办公系统": OA_URL, "数据平台 Data platform": DATA_URL})
+    nav = links({"OA 办公系统": OA_URL, "数据平台 Data platform": DATA_URL,
+                 "教务系统 Academic affairs": ACADEMIC_URL})
     if user is None:
         body = ("<p id=\"status\">您尚未登录。 You are not signed in.</p>"
                 "<a class=\"button\" id=\"login\" href=\"/login\">统一身份认证登录 Sign in</a>" + nav)

@@ -24,7 +24,7 @@ import httpx
 
 from idp.settings import Settings
 
-DEMO_APP_PORT = 9001  # the first of four consecutive ports: hall, OA, data platform, API
+DEMO_APP_PORT = 9001  # the first of five consecutive ports: hall, OA, data platform, API, academic
 DEMO_CLIENTS_FILE = "demo-clients.json"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
@@ -43,7 +43,11 @@ APPS = (
     DemoApp("oa", "OA system", "clients.oa.app:app", 1),
     DemoApp("data", "data platform", "clients.data_platform.app:app", 2),
     DemoApp("api", "campus API", "clients.campus_api.app:app", 3),
+    DemoApp("academic", "academic affairs system", "clients.academic.app:app", 4),
 )
+# what the CAS app may be told: who the person is, their number, department and groups
+ACADEMIC_ATTRIBUTES = ["uid", "cn", "mail", "employeeNumber", "ou", "memberOf",
+                       "eduPersonAffiliation"]
 
 
 @dataclass
@@ -80,6 +84,19 @@ async def _register(db: object, urls: dict[str, str], known: dict[str, dict]) ->
                      post_logout_redirect_uris=[f"{urls['data']}/"]),
     }
     clients: dict[str, dict] = {}
+    record = known.get("academic")
+    if (record and record.get("url") == urls["academic"]
+            and await get_client(db, record["client_id"]) is not None):  # type: ignore[arg-type]
+        clients["academic"] = record
+    else:
+        from idp.protocols.cas.registry import create_service
+
+        service = await create_service(  # type: ignore[arg-type]
+            db, name="教务系统 Academic Affairs (demo, CAS)",
+            services=[f"{urls['academic']}/cas/callback"],
+            slo_url=f"{urls['academic']}/cas/slo", attributes=ACADEMIC_ATTRIBUTES)
+        clients["academic"] = {"client_id": service.client_id, "client_secret": None,
+                               "url": urls["academic"]}
     for key, metadata in wanted.items():
         record = known.get(key)
         if (record and record.get("url") == urls[key]
@@ -129,6 +146,7 @@ async def prepare_demo(settings: Settings, *, app_port: int = DEMO_APP_PORT) -> 
         f"    data platform        {urls['data']}   client_id={clients['data']['client_id']}"
         "   (single-page app, public client + PKCE)",
         f"    campus API           {urls['api']}   (checks access tokens offline)",
+        f"    academic affairs     {urls['academic']}   (a CAS 3.0 service)",
         "",
         "  demo people (username / password):",
     ]
@@ -140,7 +158,8 @@ async def prepare_demo(settings: Settings, *, app_port: int = DEMO_APP_PORT) -> 
     plan.lines += [
         "",
         f"  Try it: open {urls['hall']}, sign in as student / student123, follow the link to OA",
-        "  (no password asked), open the data platform, sign out there: every app is signed out.",
+        "  and to the academic affairs system (CAS; no password asked), open the data platform,",
+        "  sign out there: every app is signed out.",
         "",
     ]
     return plan
@@ -152,7 +171,8 @@ def _app_env(settings: Settings, urls: dict[str, str], clients: dict[str, dict])
         "hall": {"HALL_ISSUER": issuer, "HALL_CLIENT_ID": clients["hall"]["client_id"],
                  "HALL_CLIENT_SECRET": clients["hall"]["client_secret"] or "",
                  "HALL_BASE_URL": urls["hall"], "HALL_OA_URL": urls["oa"],
-                 "HALL_DATA_URL": urls["data"], "HALL_SESSION_SECRET": secrets.token_urlsafe(32)},
+                 "HALL_DATA_URL": urls["data"], "HALL_ACADEMIC_URL": urls["academic"],
+                 "HALL_SESSION_SECRET": secrets.token_urlsafe(32)},
         "oa": {"OA_ISSUER": issuer, "OA_CLIENT_ID": clients["oa"]["client_id"],
                "OA_CLIENT_SECRET": clients["oa"]["client_secret"] or "",
                "OA_BASE_URL": urls["oa"], "OA_HALL_URL": urls["hall"], "OA_DATA_URL": urls["data"],
@@ -162,6 +182,8 @@ def _app_env(settings: Settings, urls: dict[str, str], clients: dict[str, dict])
                  "DATA_HALL_URL": urls["hall"], "DATA_OA_URL": urls["oa"]},
         "api": {"API_ISSUER": issuer, "API_AUDIENCE": urls["api"],
                 "API_CORS_ORIGINS": urls["data"]},
+        "academic": {"ACADEMIC_CAS_SERVER": f"{issuer}/cas/", "ACADEMIC_BASE_URL": urls["academic"],
+                     "ACADEMIC_HALL_URL": urls["hall"], "ACADEMIC_OA_URL": urls["oa"]},
     }
 
 

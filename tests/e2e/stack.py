@@ -32,10 +32,15 @@ def _free(port: int) -> bool:
     return True
 
 
+# below the kernel's ephemeral range (ip_local_port_range starts at 32768): a port chosen
+# here cannot be taken meanwhile by an outgoing connection or a server bound to port 0
+LOWEST, EPHEMERAL = 20000, 32768
+
+
 def free_port_run(count: int) -> int:
     """The first of `count` consecutive free ports (the demo's apps take consecutive ports)."""
     for _ in range(200):
-        base = random.randrange(20000, 40000)
+        base = random.randrange(LOWEST, EPHEMERAL - count)
         if all(_free(base + i) for i in range(count)):
             return base
     raise RuntimeError("no run of free ports found")
@@ -49,13 +54,14 @@ class DemoStack:
     oa: str
     data: str
     api: str
+    academic: str
     clients: dict[str, dict[str, str | None]]
     root: Path
 
     @property
     def ports(self) -> list[int]:
         return [int(url.rsplit(":", 1)[1]) for url in (self.issuer, self.hall, self.oa, self.data,
-                                                       self.api)]
+                                                       self.api, self.academic)]
 
     def stop(self) -> int:
         """Ctrl-C, as a person stops `make demo`; returns the exit status."""
@@ -69,7 +75,7 @@ class DemoStack:
 
 def start_demo(root: Path) -> DemoStack:
     port = free_port_run(1)
-    app_port = free_port_run(4)
+    app_port = free_port_run(5)
     issuer = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
     env.update({"IDP_ISSUER": issuer, "IDP_DATABASE_URL": f"sqlite:///{root}/idp.db",
@@ -78,7 +84,7 @@ def start_demo(root: Path) -> DemoStack:
     process = subprocess.Popen(
         [IDP, "demo", "--port", str(port), "--app-port", str(app_port)], cwd=root, env=env,
         stdout=log, stderr=subprocess.STDOUT, text=True)
-    apps = [f"http://127.0.0.1:{app_port + i}" for i in range(4)]
+    apps = [f"http://127.0.0.1:{app_port + i}" for i in range(5)]
     deadline = time.monotonic() + 60
     while "everything is up" not in (root / "demo.log").read_text():
         if process.poll() is not None or time.monotonic() > deadline:

@@ -1,6 +1,7 @@
 """A newcomer's path through the demo, in a real browser: log in once at the service hall, move
-to OA and the data platform without a password, log out at the data platform and be logged out
-of every app (OA hears it by back-channel logout)."""
+to OA, the academic affairs system (a CAS app) and the data platform without a password, log out
+at the data platform and be logged out of every app (OA hears it by back-channel logout, the CAS
+app by a SAML single logout request)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,16 @@ def test_sign_in_once_then_single_sign_on_and_single_logout(
     assert page.inner_text("td[data-claim=sid]") == hall_sid  # the same SSO session
     page.screenshot(path=artifacts / "oa.png", full_page=True)
 
+    # 2b. the academic affairs system speaks CAS, not OIDC: the same session, no password
+    click_and_land(page, f"a[href='{demo.hall}']", demo.hall + "/")
+    click_and_land(page, f"a[href='{demo.academic}']", demo.academic + "/")
+    click_and_land(page, "#login", demo.academic + "/")
+    assert page.inner_text("#user") == "student"
+    assert page.inner_text("#name") == "张三"
+    assert page.inner_text("td[data-claim=employeeNumber]") == "2023010001"
+    assert sum("/login/" in url for url in urls) == logins_so_far, "the CAS app asked again"
+    page.screenshot(path=artifacts / "academic-affairs.png", full_page=True)
+
     # 3. the data platform (a single-page app): SSO too, and the campus API answers it
     page.goto(demo.data)
     page.wait_for_selector("#signed-out:not([hidden])")
@@ -89,8 +100,14 @@ def test_sign_in_once_then_single_sign_on_and_single_logout(
                      f'{demo.clients[app]["client_id"]}",outcome="delivered"}}')
         assert delivered in metrics, metrics
 
+    # the CAS app received its single logout request and ended the session it opened
+    calls = httpx.get(f"{demo.academic}/slo-log").json()
+    assert any(c["sessions_ended"] == 1 for c in calls), calls
+
     # 5. every app is signed out, and the IdP asks for the password again
     page.goto(demo.oa)
+    assert "You are not signed in" in page.inner_text("#status")
+    page.goto(demo.academic)
     assert "You are not signed in" in page.inner_text("#status")
     page.goto(demo.hall)
     assert "You are not signed in" in page.inner_text("#status")

@@ -110,8 +110,9 @@ def test_required_secrets_come_from_the_env_file(raw: dict[str, Any]) -> None:
 def test_every_service_is_health_checked_and_dependencies_exist(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert {"openldap", "redis", "postgres", "idp-a", "idp-b", "caddy", "hall", "oa", "data",
-            "api", "prometheus"} <= set(services)
-    images_with_healthcheck = {"hall", "oa", "data", "api"}  # the apps image has a HEALTHCHECK
+            "api", "academic", "prometheus"} <= set(services)
+    # the apps image has a HEALTHCHECK
+    images_with_healthcheck = {"hall", "oa", "data", "api", "academic"}
     for name, service in services.items():
         for dependency in service.get("depends_on", {}):
             assert dependency in services, f"{name} depends on unknown {dependency}"
@@ -161,7 +162,8 @@ def test_files_the_compose_file_names_exist(raw: dict[str, Any]) -> None:
 
 
 def test_app_settings_match_what_each_app_reads(compose: dict[str, Any]) -> None:
-    modules = {"hall": "service_hall", "oa": "oa", "data": "data_platform", "api": "campus_api"}
+    modules = {"hall": "service_hall", "oa": "oa", "data": "data_platform", "api": "campus_api",
+               "academic": "academic"}
     for service, module in modules.items():
         source = (REPO / "clients" / module / "app.py").read_text()
         reads = set(re.findall(r'os\.environ\.get\(\s*"([A-Z_]+)"', source)) | {"SSL_CERT_FILE"}
