@@ -32,8 +32,8 @@ from pathlib import Path
 
 from bench.cases import CASES, Target
 from bench.report import RESULTS
-from bench.run import PEER_ACCOUNT, login_load, target_for
-from bench.setup import peer_clients, register_idp_clients
+from bench.run import PEER_ACCOUNT, cas_load, login_load, target_for
+from bench.setup import peer_clients, register_cas_service, register_idp_clients
 from bench.slapd import start_directory
 from bench.stack import (
     Backends,
@@ -137,7 +137,7 @@ def _start(backends: Backends, name: str, root: Path | None, **extra: str) -> Se
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cost")
-    parser.add_argument("cases", nargs="+", choices=[c.name for c in CASES] + ["login"])
+    parser.add_argument("cases", nargs="+", choices=[c.name for c in CASES] + ["login", "cas"])
     parser.add_argument("--against", type=Path, default=None,
                         help="another checkout of campus-idp to compare with")
     parser.add_argument("--peer", action="store_true",
@@ -147,8 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args(argv)
-    if args.peer and "login" in args.cases:
-        parser.error("the peer has no password login")
+    if args.peer and ("login" in args.cases or "cas" in args.cases):
+        parser.error("the peer has no password login and no CAS")
     RESULTS.mkdir(exist_ok=True)
     slapd, _ = start_directory(args.people)
     keys_dir = Path(tempfile.mkdtemp(prefix="idp-bench-keys-"))
@@ -177,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
             contenders.append(Contender(peer, target_for(peer, their_clients, args.connections)))
         loads: dict[str, Callable] = {c.name: c.load for c in CASES}
         loads["login"] = lambda target: login_load(target, args.people)
+        if "cas" in args.cases:
+            services = [register_cas_service(c.server) for c in contenders
+                        if c.server.name.startswith("cost-")]
+            loads["cas"] = lambda target: cas_load(target, services[0])
         for case in args.cases:
             samples: list[list[dict[str, float]]] = [[] for _ in contenders]
             for contender in contenders:

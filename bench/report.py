@@ -85,7 +85,7 @@ def write(results: dict[str, Any], name: str, *, latest: bool = True) -> Path:
 
 
 def summary(results: dict[str, Any]) -> str:
-    """The campus-idp-only results under the table: logins, replicas, scale."""
+    """The campus-idp-only results under the table: logins, CAS, replicas, scale."""
     lines = []
     login = results.get("logins")
     if login:
@@ -93,6 +93,12 @@ def summary(results: dict[str, Any]) -> str:
                      f"people): {login['units_per_second']:,.0f}/s = {login['per_core']}/s per core, "
                      f"p50/p99 {login['latency_ms']['p50']}/{login['latency_ms']['p99']} ms per "
                      f"request, errors {login['errors']}")
+    cas = results.get("cas")
+    if cas:
+        lines.append(f"\nCAS 3.0 sign-ins with an SSO session (a ticket from /cas/login, then "
+                     f"p3/serviceValidate): {cas['units_per_second']:,.0f}/s = "
+                     f"{cas['per_core']}/s per core, p50/p99 {cas['latency_ms']['p50']}/"
+                     f"{cas['latency_ms']['p99']} ms per request, errors {cas['errors']}")
     chosen = results.get("servers")
     if chosen:
         lines.append("\nASGI server (campus-idp, same workers and logging): uvicorn with httptools "

@@ -21,10 +21,19 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from bench import report, scale
 from bench.cases import CASES, Case, Target
-from bench.setup import Browser, Clients, Endpoints, authorize_query, peer_clients, register_idp_clients
+from bench.setup import (
+    Browser,
+    Clients,
+    Endpoints,
+    authorize_query,
+    peer_clients,
+    register_cas_service,
+    register_idp_clients,
+)
 from bench.slapd import BENCH_PASSWORD, start_directory
 from bench.stack import (
     Backends,
@@ -92,6 +101,18 @@ def login_load(target: Target, people: int) -> Load:
            "BENCH_USER_PREFIX": "bench", "BENCH_USERS_PER_THREAD": str(max(people // n, 1)),
            "BENCH_PASSWORD": BENCH_PASSWORD}
     return Load(target.base_url, "login.lua", env, threads=n, connections=n, requests_per_unit=3)
+
+
+def cas_load(target: Target, service: str) -> Load:
+    """CAS 3.0 sign-ins into an app with an SSO session: a ticket from /cas/login, then its
+    p3/serviceValidate (campus-idp only: the peer speaks no CAS)."""
+    target.browser.code("openid profile")  # the SSO session (signs in once)
+    quoted = quote(service, safe="")
+    env = {"BENCH_LOGIN": f"/cas/login?service={quoted}",
+           "BENCH_VALIDATE": f"/cas/p3/serviceValidate?service={quoted}&ticket=",
+           "BENCH_COOKIE": target.browser.session_cookie()}
+    n = target.connections
+    return Load(target.base_url, "cas.lua", env, threads=n, connections=n, requests_per_unit=2)
 
 
 def replicas(backends: Backends, clients: Clients, args: argparse.Namespace, log_dir: Path
@@ -190,7 +211,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cases", default=",".join(c.name for c in CASES))
     parser.add_argument("--idp-root", type=Path, default=None,
                         help="run campus-idp from this checkout (a copy with a change)")
-    parser.add_argument("--skip", default="", help="comma list of: login, servers, replicas, scale")
+    parser.add_argument("--skip", default="",
+                        help="comma list of: login, cas, servers, replicas, scale")
     return parser.parse_args(argv)
 
 
@@ -241,6 +263,14 @@ def main(argv: list[str] | None = None) -> int:
             results["logins"] = login
             log(f"  {login['units_per_second']:,.0f} logins/s ({login['per_core']}/core), "
                 f"errors {login['errors']}")
+        if "cas" not in skip:
+            log("CAS: service tickets issued and validated (campus-idp)")
+            service = register_cas_service(ours)
+            cas = measure(lambda t: cas_load(t, service), mine, args.warmup, args.duration)
+            cas["per_core"] = round(cas["units_per_second"] / (os.cpu_count() or 1), 1)
+            results["cas"] = cas
+            log(f"  {cas['units_per_second']:,.0f} validated tickets/s ({cas['per_core']}/core), "
+                f"errors {cas['errors']}")
         ours.stop()
         peer.stop()
         if "servers" not in skip:
@@ -258,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nresults: {path}")
     shutil.rmtree(keys_dir, ignore_errors=True)
     failed = sum(side["errors"] for case in results["cases"] for side in
-                 (case["campus_idp"], case["peer"])) + results.get("logins", {}).get("errors", 0)
+                 (case["campus_idp"], case["peer"])) + results.get("logins", {}).get("errors", 0) \
+        + results.get("cas", {}).get("errors", 0)
     return 1 if failed else 0
 
 

@@ -58,6 +58,17 @@ def peer_clients() -> tuple[Clients, list[dict[str, Any]]]:
     return clients, metadata
 
 
+CAS_SERVICE = "https://cas-app.example.edu/login"
+
+
+def register_cas_service(server: Server) -> str:
+    """A CAS service for the ticket validation case; returns its service URL."""
+    server.idp("clients", "add", "--protocol", "cas", "--name", "bench CAS app",
+               "--service", CAS_SERVICE, "--attribute", "uid", "--attribute", "cn",
+               "--attribute", "memberOf", "--json")
+    return CAS_SERVICE
+
+
 def register_idp_clients(server: Server) -> Clients:
     # `idp clients add` insists on a redirect URI even for a client_credentials-only client
     machine = server.idp("clients", "add", "--name", "bench machine", "--redirect-uri",
