@@ -51,6 +51,9 @@ class SiteSettings(Section):
     campus_name_zh: str = Field("校园大学", description="the campus name in Chinese")
     logo_url: str | None = Field(None, description="URL of the logo shown on the login page")
     default_locale: Literal["zh", "en"] = Field("zh", description="language when nothing asks for one")
+    support_contact: str = Field(
+        "", description="whom people ask when an app refuses them, shown on that page (e.g. "
+                        "信息中心服务台 010-6278-0000; empty: the IT service desk)")
 
 
 class AccessSettings(Section):

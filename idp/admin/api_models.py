@@ -13,6 +13,7 @@ from idp.admin.service_audit import AuditPage, HourlyStats
 from idp.admin.service_clients import pending_scopes
 from idp.admin.service_sessions import Ended, SessionView
 from idp.db.models import AuditEvent, Client
+from idp.sso.access import AccessRule
 
 
 class ErrorOut(BaseModel):
@@ -146,10 +147,16 @@ class CasServiceOut(BaseModel):
     proxy_callbacks: list[str] = Field(description="pgtUrl callbacks the service may use")
 
 
+class AccessOut(BaseModel):
+    groups: list[str] = Field(description="members of these directory groups may use the app")
+    affiliations: list[str] = Field(description="people with these affiliations may use it")
+
+
 class ClientOut(BaseModel):
     client_id: str
     protocol: str = Field(description="oidc (an OpenID Connect client) or cas (a CAS service)")
     cas: CasServiceOut | None = Field(None, description="a CAS service's own fields")
+    access: AccessOut = Field(description="who may use the app (both lists empty: everyone)")
     name: str
     status: str
     owner: str | None
@@ -174,6 +181,7 @@ class ClientOut(BaseModel):
                               attributes=list(cas.get("attributes") or []),
                               proxy_callbacks=list(cas.get("proxy_callbacks") or []))
             if cas is not None else None,
+            access=AccessOut(**AccessRule.of(extra).as_extra()),
             name=client.name, status=client.status, owner=client.owner,
             redirect_uris=list(client.redirect_uris or []),
             post_logout_redirect_uris=list(client.post_logout_redirect_uris or []),
@@ -200,6 +208,9 @@ class ClientEditIn(BaseModel):
     slo_url: str | None = None
     attributes: list[str] | None = None
     proxy_callbacks: list[str] | None = None
+    # who may use the app (either protocol); [] clears that side of the rule
+    allow_groups: list[str] | None = None
+    allow_affiliations: list[str] | None = None
 
 
 class SecretOut(BaseModel):

@@ -109,15 +109,17 @@ async def client_action(client_id: str, action: str, request: Request,
         if action in ("disable", "enable"):
             await service_clients.set_status(services, actor, client_id, action == "disable")
             return console.redirect(back, f"done_client_{action}d")
+        rule = {"allow_groups": _lines(form, "allow_groups"),
+                "allow_affiliations": _lines(form, "allow_affiliations")}
         if action == "edit" and form.get("protocol") == "cas":
             await service_clients.edit(services, actor, client_id, {
                 "name": field(form, "name", 200), "services": _lines(form, "services"),
                 "slo_url": field(form, "slo_url") or None,
                 "attributes": field(form, "attributes").split(),
-                "proxy_callbacks": _lines(form, "proxy_callbacks")})
+                "proxy_callbacks": _lines(form, "proxy_callbacks"), **rule})
             return console.redirect(back, "done_client_saved")
         if action == "edit":
-            await service_clients.edit(services, actor, client_id, {
+            await service_clients.edit(services, actor, client_id, {**rule,
                 "name": field(form, "name", 200), "redirect_uris": _lines(form, "redirect_uris"),
                 "post_logout_redirect_uris": _lines(form, "post_logout_redirect_uris"),
                 "backchannel_logout_uri": field(form, "backchannel_logout_uri") or None,

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from idp.admin.service_common import Actor, Conflict, Invalid, NotFound, audited
 from idp.db.models import Client, RefreshToken
@@ -23,15 +24,18 @@ from idp.protocols.cas.registry import registry as cas_registry
 from idp.protocols.oidc import registration_store
 from idp.protocols.oidc.clients import CLIENT_STATUSES, validate_redirect_uri
 from idp.protocols.oidc.registration_metadata import BASIC_SCOPES
+from idp.sso.access import AccessRule, checked_rule, with_rule
 from idp.sso.apps import invalidate_client
 
 if TYPE_CHECKING:
     from idp.services import Services
 
+# every app's access rule (idp/sso/access.py), kept in extra["access"]
+ACCESS = ("allow_groups", "allow_affiliations")
 EDITABLE = ("name", "redirect_uris", "post_logout_redirect_uris", "backchannel_logout_uri",
-            "scopes", "skip_consent")
+            "scopes", "skip_consent", *ACCESS)
 # a CAS service's own fields, kept in extra["cas"] (idp/protocols/cas/registry.py)
-EDITABLE_CAS = ("name", "services", "slo_url", "attributes", "proxy_callbacks")
+EDITABLE_CAS = ("name", "services", "slo_url", "attributes", "proxy_callbacks", *ACCESS)
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,64}$")  # RFC 6749 §3.3
 MAX_URIS = 20
 
@@ -162,7 +166,7 @@ def clean_cas_changes(changes: dict[str, Any]) -> dict[str, Any]:
 
 def clean_changes(changes: dict[str, Any]) -> dict[str, Any]:
     """Checked client edits: the same URI rules as registration (https, or http on loopback)."""
-    unknown = sorted(set(changes) - set(EDITABLE))
+    unknown = sorted(set(changes) - set(EDITABLE) - set(ACCESS))
     if unknown:
         raise Invalid(f"cannot edit {', '.join(unknown)} (editable: {', '.join(EDITABLE)})")
     cleaned: dict[str, Any] = {}
@@ -193,13 +197,60 @@ def clean_changes(changes: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+async def set_access_rule(db: async_sessionmaker, client_id: str, rule: AccessRule) -> None:
+    """`idp clients add --allow-group/--allow-affiliation`: the new app's rule."""
+    async with db() as session, session.begin():
+        client = await session.get(Client, client_id)
+        if client is not None:
+            client.extra = with_rule(client.extra, rule)
+    invalidate_client(db, client_id)
+
+
+def _rule_of(client: Client, changes: dict[str, Any]) -> AccessRule | None:
+    """The app's new rule when the edit names one side of it (the other side stays)."""
+    if not any(key in changes for key in ACCESS):
+        return None
+    current = AccessRule.of(client.extra)
+    groups = changes.get("allow_groups", list(current.groups))
+    affiliations = changes.get("allow_affiliations", list(current.affiliations))
+    if not isinstance(groups, list) or not isinstance(affiliations, list):
+        raise Invalid("allow_groups and allow_affiliations: lists of names")
+    try:
+        return checked_rule(groups, affiliations)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+
+
 async def edit(services: Services, actor: Actor, client_id: str, changes: dict[str, Any]) -> Client:
     """Edit an app: an OIDC client (scopes an admin sets are approved by that very act) or a
-    CAS service."""
-    if (await get_client(services, client_id)).protocol == "cas":
-        return await _edit_cas(services, actor, client_id, clean_cas_changes(changes))
-    cleaned = clean_changes(changes)
+    CAS service; either's access rule."""
+    found = await get_client(services, client_id)
+    rule = _rule_of(found, changes)
+    if rule is not None and rule == AccessRule.of(found.extra) and len(changes) > sum(
+            key in changes for key in ACCESS):
+        rule = None  # the form repeats the rule it shows: only a change is a change
+    changes = {k: v for k, v in changes.items() if k not in ACCESS}
+    if not changes and rule is not None:
+        return await _set_rule(services, actor, client_id, rule)
+    if found.protocol == "cas":
+        edited = await _edit_cas(services, actor, client_id, clean_cas_changes(changes))
+    else:
+        edited = await _edit_oidc(services, actor, client_id, clean_changes(changes))
+    return edited if rule is None else await _set_rule(services, actor, client_id, rule)
 
+
+async def _set_rule(services: Services, actor: Actor, client_id: str, rule: AccessRule) -> Client:
+    def apply(client: Client) -> None:
+        client.extra = with_rule(client.extra, rule)
+
+    return await audited(services, actor, "edit_client_access", _change(services, client_id,
+                                                                       apply),
+                         client_id=client_id, groups=list(rule.groups),
+                         affiliations=list(rule.affiliations))
+
+
+async def _edit_oidc(services: Services, actor: Actor, client_id: str,
+                     cleaned: dict[str, Any]) -> Client:
     def apply(client: Client) -> None:
         grants = client.grant_types or []
         if "authorization_code" in grants and cleaned.get("redirect_uris") == []:

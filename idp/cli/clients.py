@@ -56,6 +56,10 @@ async def _close_db(engine) -> None:  # type: ignore[no-untyped-def]
               help="CAS: an attribute the service may receive (uid, cn, mail, memberOf, ...)")
 @click.option("--proxy-callback", "proxy_callbacks", multiple=True,
               help="CAS: a pgtUrl the service may use (https URL or anchored pattern)")
+@click.option("--allow-group", "allow_groups", multiple=True,
+              help="only members of this directory group may use the app (repeatable)")
+@click.option("--allow-affiliation", "allow_affiliations", multiple=True,
+              help="only people with this affiliation (faculty, student, ...) may use the app")
 @click.option("--require-mfa", is_flag=True, help="people must use a second factor for this app")
 @click.option("--json", "as_json", is_flag=True)
 @needs_settings
@@ -64,7 +68,8 @@ def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tup
                 post_logout: tuple[str, ...], backchannel_logout_uri: str | None,
                 skip_consent: bool, id_token_alg: str, auth_method: str | None, jwks_file,
                 cas_services: tuple[str, ...], slo_url: str | None, attributes: tuple[str, ...],
-                proxy_callbacks: tuple[str, ...], require_mfa: bool,
+                proxy_callbacks: tuple[str, ...], allow_groups: tuple[str, ...],
+                allow_affiliations: tuple[str, ...], require_mfa: bool,
                 as_json: bool) -> None:  # type: ignore[no-untyped-def]
     """Register an app: an OIDC client (its secret is printed once and stored only as a digest)
     or, with --protocol cas, a CAS service."""
@@ -82,6 +87,12 @@ def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tup
     if protocol == "oidc" and not redirect_uris and "client_credentials" not in grant_types:
         fail("an OIDC client needs --redirect-uri (or --grant-type client_credentials only)", 2)
     jwks = json.load(jwks_file) if jwks_file else None
+    from idp.sso.access import checked_rule
+
+    try:
+        rule = checked_rule(allow_groups, allow_affiliations)
+    except ValueError as exc:
+        fail(str(exc), 2)
 
     async def create(db):  # type: ignore[no-untyped-def]
         if protocol == "cas":
@@ -104,6 +115,10 @@ def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tup
         engine, db = await _open_db(settings)
         try:
             created = await create(db)
+            if not rule.open:
+                from idp.admin.service_clients import set_access_rule
+
+                await set_access_rule(db, created[0].client_id, rule)
             if require_mfa:
                 from idp.mfa.client_flag import set_require_mfa
 
@@ -116,7 +131,8 @@ def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tup
         client, secret = asyncio.run(run())
     except ValueError as exc:
         fail(str(exc), 2)
-    data = _described(client, secret, settings, require_mfa)
+    data = _described(client, secret, settings, require_mfa) | {
+        "allow_groups": list(rule.groups), "allow_affiliations": list(rule.affiliations)}
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return

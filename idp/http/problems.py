@@ -12,9 +12,10 @@ class PageError(Exception):
     language, or free text shown as given."""
 
     def __init__(self, status: int, title: str, detail: str,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, **values: object) -> None:
         super().__init__(f"{status} {title}: {detail}")
         self.status = status
         self.title = title
         self.detail = detail
         self.headers = headers
+        self.values = values  # what the detail's placeholders name (an app, a contact)

@@ -83,7 +83,7 @@ async def backend_unavailable(request: Request, exc: Exception) -> Response:
 async def page_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PageError)
     return error_page(request, status=exc.status, title=exc.title, detail=exc.detail,
-                      headers=exc.headers)
+                      headers=exc.headers, values=exc.values)
 
 
 async def unexpected(request: Request, exc: Exception) -> Response:

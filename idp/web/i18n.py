@@ -78,6 +78,19 @@ CATALOGUE: dict[str, dict[Locale, str]] = {
         "zh": "处理您的请求时发生了意外错误，已记录下来。请稍后再试。",
         "en": "An unexpected error occurred and has been logged. Please try again later.",
     },
+    # access rules
+    "access_denied_title": {"zh": "无权使用该应用", "en": "You may not use this app"},
+    "access_denied": {
+        "zh": "您已登录，但“{app}”只对部分人员开放，您不在其中。如需使用，请联系：{contact}。",
+        "en": "You are signed in, but “{app}” is open to some people only, and you are not one "
+              "of them. To ask for access, contact: {contact}.",
+    },
+    "access_denied_desk": {
+        "zh": "您已登录，但“{app}”只对部分人员开放，您不在其中。如需使用，请联系该应用的管理部门或"
+              "信息中心服务台。",
+        "en": "You are signed in, but “{app}” is open to some people only, and you are not one "
+              "of them. To ask for access, contact the app's office or the IT service desk.",
+    },
     # CAS
     "cas_bad_request_title": {"zh": "无效的登录请求", "en": "This sign-in request is not valid"},
     "cas_bad_service": {

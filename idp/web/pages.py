@@ -86,7 +86,7 @@ def render(
 
 def error_page(
     request: Request, *, status: int, title: str, detail: str, locale: Locale | None = None,
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None, values: dict[str, object] | None = None,
 ) -> HTMLResponse:
     """A readable error page at the OP, never a redirect.
 
@@ -95,4 +95,4 @@ def error_page(
     """
     chosen = locale or choose_locale(request, settings_of(request).site.default_locale)
     return render(request, "error.html", locale=chosen, status=status, headers=headers,
-                  title=text(title, chosen), detail=text(detail, chosen))
+                  title=text(title, chosen), detail=text(detail, chosen, **(values or {})))

@@ -65,3 +65,23 @@ async def test_the_console_shows_and_edits_a_cas_service(backend: AdminBackend) 
         assert moved in shown.text and service not in shown.text
     finally:
         await browser.close()
+
+
+async def test_the_api_sets_an_access_rule_on_either_protocol(backend: AdminBackend) -> None:
+    service = service_url()
+    app = await create_service(backend.services.db, name="宿舍报修 Repairs", services=[service])
+    edited = await backend.ok("PATCH", f"/clients/{app.client_id}",
+                              json={"allow_groups": ["idp-admins"]})
+    assert edited["access"] == {"groups": ["idp-admins"], "affiliations": []}
+    browser = Browser.open(backend.live)
+    try:
+        refused = await cas_login(browser, service)  # the student: not an admin
+        assert refused.status_code == 403
+        cleared = await backend.ok("PATCH", f"/clients/{app.client_id}",
+                                   json={"allow_groups": []})
+        assert cleared["access"] == {"groups": [], "affiliations": []}
+        ticket_of(await browser.http.get("/cas/login", params={"service": service}), service)
+    finally:
+        await browser.close()
+    bad = await backend.api("PATCH", f"/clients/{app.client_id}", json={"allow_groups": [" "]})
+    assert bad.status_code == 422

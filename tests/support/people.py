@@ -36,3 +36,32 @@ async def disable_person(live: LiveIdp, username: str) -> None:
     )
     # made behind the IdP's back: its person cache shows it once the kept copy expires
     await asyncio.sleep(live.settings.ldap.person_cache_seconds + 0.2)
+
+
+GROUPS = f"ou=groups,{SUFFIX}"
+
+
+async def join_group(live: LiveIdp, group: str, username: str) -> None:
+    await _membership(live, group, username, "add")
+
+
+async def leave_group(live: LiveIdp, group: str, username: str) -> None:
+    """Take the person out of the group, as an admin's directory tool would; the IdP sees it
+    once its kept copy of the person expires."""
+    await _membership(live, group, username, "delete")
+    if not isinstance(live.services.directory, LocalDirectory):
+        await asyncio.sleep(live.settings.ldap.person_cache_seconds + 0.2)
+
+
+async def _membership(live: LiveIdp, group: str, username: str, change: str) -> None:
+    directory = live.services.directory
+    if isinstance(directory, LocalDirectory):
+        if change == "add":
+            await directory.add_member(group, username)
+        else:
+            await directory.remove_member(group, username)
+        return
+    live.slapd.ldapmodify(
+        f"dn: cn={group},{GROUPS}\nchangetype: modify\n{change}: member\n"
+        f"member: uid={username},{PEOPLE}\n"
+    )

@@ -28,6 +28,7 @@ from idp.http.problems import PageError
 from idp.mfa.policy import has_second_factor, mfa_requirement
 from idp.protocols.cas.registry import CasService, registry
 from idp.protocols.cas.tickets import Ticket, Tickets
+from idp.sso.access import AccessRule, refusal
 from idp.sso.cookie import client_ip, session_id
 from idp.sso.sessions import SsoSession
 from idp.sso.signins import PendingSignIn
@@ -130,6 +131,14 @@ async def _decide(services: Services, request: Request, wanted: LoginRequest,
     if cas_service is None or wanted.service is None:
         # no service: the person is signed in (§2.1.1, §2.2.4); the account page says as whom
         return RedirectResponse("/account", status_code=303, headers=NO_STORE)
+    if not AccessRule.of(cas_service.extra).allows(person):
+        # outside the service's rule (idp/sso/access.py): no ticket
+        await services.audit.record("access", "denied", actor=person.username,
+                                    client_id=cas_service.app_id, ip=client_ip(request),
+                                    protocol="cas")
+        if wanted.gateway:
+            return RedirectResponse(wanted.service, status_code=303, headers=NO_STORE)
+        raise refusal(cas_service.name, services.settings.site.support_contact)
     return await _issue(services, request, wanted, cas_service, session, person, fresh)
 
 

@@ -24,6 +24,7 @@ from idp.protocols.cas.proxy import proxy_callback
 from idp.protocols.cas.registry import normalised, registry
 from idp.protocols.cas.responses import CasFailure, Success
 from idp.protocols.cas.tickets import Ticket, well_formed
+from idp.sso.access import AccessRule
 from idp.sso.cookie import client_ip
 
 if TYPE_CHECKING:
@@ -108,6 +109,11 @@ async def _checked(services: Services, request: Request, *,
     person = await services.directory.by_subject(ticket.subject)
     if person is None or person.disabled:
         raise CasFailure(responses.INVALID_TICKET, "the person is no longer active")
+    cas_service = await registry(services.db).by_id(ticket.app_id)
+    if cas_service is None:
+        raise CasFailure(responses.INVALID_SERVICE, "the service is no longer registered")
+    if not AccessRule.of(cas_service.extra).allows(person):
+        raise CasFailure(responses.INVALID_TICKET, "the person may not use this service")
     return ticket, person
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError, OAuth2Error
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
@@ -34,6 +34,7 @@ from idp.protocols.oidc.adapter import (
 from idp.protocols.oidc.context import OAuthContext, bound
 from idp.protocols.oidc.policy import Decision, RequestFacts, decide
 from idp.protocols.oidc.server import SERVER
+from idp.sso.access import refusal
 from idp.sso.signins import PendingSignIn
 
 if TYPE_CHECKING:
@@ -89,11 +90,26 @@ async def run_authorization(services: Services, request: Request, params: MultiI
     facts = _facts(req)
     decision = await decide(services, facts, request.cookies.get(
         services.settings.session.cookie_name), resumed)
+    if decision.action == "denied":
+        return await _denied(services, request, req, facts, decision, redirect_uri)
     if decision.action == "error":
         return _error_response(request, req, _decision_error(decision.reason, redirect_uri))
     if decision.action in ("login", "consent"):
         return await _interact(services, req, facts, decision)
     return await _issue(ctx, req, grant, decision)
+
+
+async def _denied(services: Services, request: Request, req: IdpRequest, facts: RequestFacts,
+                  decision: Decision, redirect_uri: str) -> Response:
+    """Outside the app's access rule: the refusal page, and the client gets nothing — except
+    access_denied when it asked for no page at all (prompt=none)."""
+    assert decision.person is not None
+    await services.audit.record("access", "denied", actor=decision.person.username,
+                                client_id=facts.client.client_id, ip=client_ip(request),
+                                protocol="oidc")
+    if "none" in facts.prompts:
+        return _error_response(request, req, AccessDeniedError(redirect_uri=redirect_uri))
+    raise refusal(facts.client.row.name, services.settings.site.support_contact)
 
 
 def _request_for(services: Services, request: Request, params: MultiItems) -> IdpRequest:

@@ -38,6 +38,7 @@ from idp.protocols.oidc.claims import SUPPORTED_SCOPES, check_claims_param
 from idp.protocols.oidc.context import current
 from idp.protocols.oidc.models import OAuthClient, RefreshGrant, StoredCode
 from idp.protocols.oidc.tokens import encode_id_token, token_digest
+from idp.sso.access import AccessRule
 
 ALL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
@@ -146,7 +147,14 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return self.generate_token(user=user, scope=scope, include_refresh_token=True)
 
     def authenticate_user(self, refresh_token: RefreshGrant) -> Person:
-        return _active_person(current().person, refresh_token.row.subject)
+        person = _active_person(current().person, refresh_token.row.subject)
+        client = self.request.client
+        if not AccessRule.of(client.row.extra).allows(person):
+            # removed from the app's groups since: no more tokens (idp/sso/access.py)
+            current().note("access_denied", actor=person.username, client_id=client.client_id,
+                           grant="refresh_token")
+            raise InvalidGrantError("This person may no longer use this app.")
+        return person
 
     def revoke_old_credential(self, refresh_token: RefreshGrant) -> None:
         # the adapter rotates it with a conditional UPDATE: if a concurrent request rotated it

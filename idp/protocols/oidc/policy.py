@@ -24,6 +24,7 @@ from idp.db.pg_direct import pg_direct
 from idp.keys.ring import InvalidToken
 from idp.mfa.policy import has_second_factor, mfa_requirement
 from idp.protocols.oidc.models import OAuthClient
+from idp.sso.access import AccessRule
 from idp.sso.sessions import SsoSession
 from idp.sso.signins import PendingSignIn
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class Decision:
-    action: Literal["issue", "login", "consent", "error"]
+    action: Literal["issue", "login", "consent", "error", "denied"]
     reason: str | None = None  # why a login is needed, or the OAuth error code
     session: SsoSession | None = None
     person: Person | None = None
@@ -115,6 +116,9 @@ async def decide(services: Services, facts: RequestFacts, cookie_sid: str | None
             reason = "mfa"  # the second-factor page, not a new password login
     if reason is not None or session is None or person is None:
         return Decision("error", "login_required") if none else Decision("login", reason)
+    if not AccessRule.of(facts.client.row.extra).allows(person):
+        # signed in, but outside the app's rule (idp/sso/access.py): no code, no consent page
+        return Decision("denied", "access_denied", session=session, person=person)
 
     if facts.client.row.skip_consent:
         return Decision("issue", session=session, person=person)
