@@ -125,10 +125,13 @@ def _changes(person: Person, row: ImportRow) -> dict[str, Any]:
 
 async def _create(target: ImportTarget, row: ImportRow, result: ImportResult) -> None:
     generated = None if (row.password or row.password_hash) else generate_password()
-    # all or nothing: a group that cannot be joined undoes the creation (the writer's rule)
+    # all or nothing: a group that cannot be joined undoes the creation (the writer's rule).
+    # A generated password travels on a printed list: it works for the first login only, which
+    # then asks for the person's own (the change-password step resumes that login)
+    fields = {**row.fields, "must_change": True} if generated else row.fields
     await target.writer.create_person(row.username, password=row.password or generated,
                                       password_hash=row.password_hash, groups=row.groups,
-                                      **row.fields)
+                                      **fields)
     result.created.append(row.username)
     result.statuses[row.line] = (row.username, "created")
     if generated:

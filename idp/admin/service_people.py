@@ -128,6 +128,8 @@ async def create_person(
     if missing:
         raise Invalid(f"no such group: {', '.join(missing)}")
     generated = generate_password() if password is None else None
+    # a generated password is handed over by someone else: the first login replaces it
+    must_change = must_change or generated is not None
 
     async def create() -> Person:
         # all or nothing: a group that cannot be joined undoes the creation (the writer's rule)

@@ -83,12 +83,14 @@ class AdminBackend:
         """Whether `password` opens a real bind for `username`: a raw LDAP simple bind on slapd
         (no IdP code in between), the local directory's own check otherwise."""
         if self.slapd is None:
-            from directory.base import InvalidCredentials
+            from directory.base import InvalidCredentials, MustChangePassword
 
             try:
                 await self.services.directory.authenticate(username, password)
             except InvalidCredentials:
                 return False
+            except MustChangePassword:
+                return True  # the right password, which the first login must replace
             return True
         person = await self.services.directory.find(username)
         assert person is not None and person.dn

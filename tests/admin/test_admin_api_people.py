@@ -58,11 +58,15 @@ async def test_create_person_with_groups_then_read_them(backend: AdminBackend) -
 
 
 async def test_create_without_password_returns_a_one_time_password(backend: AdminBackend) -> None:
+    """A generated password is handed over by someone else: it opens the first login only, which
+    asks for the person's own before going on."""
     username = unique_username("otp")
     created = await backend.ok("POST", "/people", 201, json={"username": username, "name": "O T P"})
     password = created["password"]
     assert isinstance(password, str) and len(password) >= 12
-    assert await backend.bind(username, password)
+    assert await login_error(backend, username, password) == "must_change_password"
+    assert (await backend.ok("GET", f"/people/{username}"))["state"]["must_change"] is True
+    assert await login_error(backend, username, password + "x") == "invalid_credentials"
 
 
 async def test_bad_input_is_422_naming_the_field_and_nothing_is_written(backend: AdminBackend) -> None:

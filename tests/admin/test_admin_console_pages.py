@@ -10,6 +10,9 @@ import html
 import io
 import re
 
+import pytest
+
+from directory.base import MustChangePassword
 from tests.admin.console_support import console_browser, csrf_of
 from tests.admin.support import AdminBackend, unique_username
 from tests.oauth.flow import Browser, register
@@ -61,6 +64,10 @@ async def test_import_in_the_console(admin_local: AdminBackend) -> None:
         rows = list(csv.DictReader(io.StringIO(result.text)))
         assert len(rows) == 30 and {r["status"] for r in rows} == {"created"}
         assert await admin_local.bind(rows[0]["username"], rows[0]["password"])
+        # a generated password opens the first login only, which asks for the person's own
+        with pytest.raises(MustChangePassword):
+            await admin_local.services.directory.authenticate(rows[0]["username"],
+                                                              rows[0]["password"])
         assert (await browser.http.get(f"{job_path}/result.csv")).status_code == 404  # once only
     finally:
         await browser.close()
