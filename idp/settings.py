@@ -64,6 +64,10 @@ class AccessSettings(Section):
     developer_group: str = Field(
         "idp-developers", description="directory group whose members may register apps"
     )
+    preview_group: str = Field(
+        "idp-test-people",
+        description="directory group of the test people whose claims any developer may preview "
+                    "in the portal (besides their own); empty: developers preview only themselves")
 
 
 class ThrottleSettings(Section):

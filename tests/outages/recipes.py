@@ -273,8 +273,9 @@ def _portal_secret(w: World) -> list[Req]:
 
 @recipe("POST", "/portal/apps/{client_id}/preview", PAGE)
 def _portal_preview(w: World) -> list[Req]:
+    # the developer previews themself (anyone else is refused before the claims are read)
     return [req(_app(w, "/preview"), w.browsers["developer"], data={
-        "csrf": w.browser_csrf("developer"), "username": w.people["student"].username})]
+        "csrf": w.browser_csrf("developer"), "username": "developer"})]
 
 
 # --- the admin console (the admin's browser) ---------------------------------------------------
