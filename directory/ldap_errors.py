@@ -1,4 +1,5 @@
-"""Turn a failed or restricted LDAP bind into the directory's error types.
+"""Turn a failed or restricted LDAP bind, or a refused password change, into the directory's
+error types.
 
 Two sources of truth, tried in this order:
 - the Password Policy response control (draft-behera-ldap-password-policy §6.2), which OpenLDAP's
@@ -25,6 +26,7 @@ from directory.base import (
     InvalidCredentials,
     MustChangePassword,
     PasswordExpired,
+    PasswordRejected,
 )
 
 PPOLICY_ERRORS: dict[int, type[DirectoryError]] = {
@@ -45,6 +47,21 @@ AD_SUBCODES: dict[str, tuple[type[DirectoryError], str | None]] = {
     "773": (MustChangePassword, None),
     "775": (AccountLocked, None),
 }
+
+# ppolicy response errors of a password change (draft-behera §6.2) -> PasswordRejected.reason
+PPOLICY_CHANGE_ERRORS: dict[int, str] = {
+    3: "not_allowed",  # passwordModNotAllowed
+    4: "not_allowed",  # mustSupplyOldPassword (pwdSafeModify, yet the ACL hides it from slapd)
+    5: "quality",  # insufficientPasswordQuality
+    6: "too_short",  # passwordTooShort
+    7: "too_young",  # passwordTooYoung
+    8: "in_history",  # passwordInHistory
+}
+# Win32 codes that lead AD's diagnostic message, e.g. "0000052D: Constraint violation - ..."
+AD_PASSWORD_RESTRICTION = "0000052d"  # ERROR_PASSWORD_RESTRICTION: length, complexity, history, age
+AD_INVALID_PASSWORD = "00000056"  # ERROR_INVALID_PASSWORD: the old password is wrong
+AD_NEEDS_ENCRYPTION = "0000001f"  # unicodePwd over a connection that is not encrypted
+_AD_LEADING_CODE = re.compile(r"^\s*([0-9A-Fa-f]{8}):")
 
 _AD_DATA = re.compile(r"\bdata ([0-9a-fA-F]{3,8})\b")
 
@@ -128,3 +145,41 @@ def bind_failure(exc: ldap.LDAPError) -> DirectoryError:
         # e.g. a disabled account on some servers, or an entry without a password
         return InvalidCredentials(detail=f"{type(exc).__name__}: {info.get('info', '')}")
     return DirectoryUnavailable(detail=f"{type(exc).__name__}: {info.get('desc', exc)}")
+
+
+def ad_win32_code(info: object) -> str | None:
+    if isinstance(info, bytes):
+        info = info.decode("utf-8", "replace")
+    match = _AD_LEADING_CODE.match(info) if isinstance(info, str) else None
+    return match.group(1).lower() if match else None
+
+
+def cannot_verify_old(exc: ldap.LDAPError) -> bool:
+    """slapd's refusal to check the old password of a Password Modify: err=53 with the text
+    "unwilling to verify old password" (servers/slapd/passwd.c), and nothing else."""
+    text = error_info(exc).get("info") or ""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return isinstance(exc, ldap.UNWILLING_TO_PERFORM) and "unwilling to verify old password" in text
+
+
+def change_failure(exc: ldap.LDAPError) -> DirectoryError:
+    """The error of a refused Password Modify or unicodePwd change, as the person should hear it."""
+    info = error_info(exc)
+    text = str(info.get("info") or info.get("desc") or type(exc).__name__)
+    if isinstance(exc, CONNECTION_ERRORS):
+        return DirectoryUnavailable(detail=f"password change: {text}")
+    control = decode_policy_tuples(info.get("ctrls"))
+    if control is not None and control.error in PPOLICY_CHANGE_ERRORS:
+        return PasswordRejected(PPOLICY_CHANGE_ERRORS[control.error], detail=text)
+    code = ad_win32_code(info.get("info"))
+    if code == AD_INVALID_PASSWORD:
+        # AD checks the old value inside the modify itself, with no bind before it
+        return InvalidCredentials(detail=f"old password refused: {text}")
+    if code == AD_NEEDS_ENCRYPTION:
+        return DirectoryUnavailable(detail="Active Directory needs LDAPS or StartTLS for passwords")
+    if code == AD_PASSWORD_RESTRICTION or isinstance(exc, ldap.CONSTRAINT_VIOLATION):
+        return PasswordRejected("quality", detail=text)
+    if isinstance(exc, ldap.UNWILLING_TO_PERFORM | ldap.INSUFFICIENT_ACCESS):
+        return PasswordRejected("not_allowed", detail=text)
+    return DirectoryUnavailable(detail=f"password change: {type(exc).__name__}: {text}")

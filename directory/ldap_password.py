@@ -18,8 +18,13 @@ Password change (LDAP-PITFALLS 14):
   3062 Password Modify with the old and the new password and the ppolicy control, so the server
   hashes the new one and applies its policy. An expired password with no grace binds left cannot
   bind at all: ppolicy answers passwordExpired, which it only does for the right password. Then,
-  if an admin account is configured, the same Password Modify runs as the admin, still with the
-  old password, which slapd verifies once more ("unwilling to verify old password" otherwise).
+  if an admin account is configured, the same Password Modify runs as the admin.
+  Either way the old password is proved before the request, which still carries it so that a
+  directory able to check it checks it again. slapd checks it only where the ACL lets the
+  requester read it: under `by self =w by anonymous auth` it answers err=53 "unwilling to verify
+  old password" (as for a wrong one). On exactly that answer the request goes again without the
+  old password (optional in RFC 3062). Never the person's fault, so never InvalidCredentials,
+  the only error the callers count toward the login throttle.
 - Active Directory (MS-ADTS 3.1.1.3.1.5.2): one modify deleting the old unicodePwd and adding
   the new (quoted UTF-16LE) over LDAPS or StartTLS. It is sent by the service account, because a
   person whose password expired (532) or must change (773) cannot bind; the "Change Password"
@@ -30,7 +35,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import statistics
 import threading
 import time
@@ -43,15 +47,12 @@ from ldap.controls.ppolicy import PasswordPolicyControl
 from ldap.ldapobject import LDAPObject
 
 from directory.base import (
-    DirectoryError,
     DirectoryUnavailable,
-    InvalidCredentials,
     PasswordExpired,
-    PasswordRejected,
 )
 from directory.config import LdapConfig
 from directory.ldap_admin_modlists import ad_password_value, changes_for
-from directory.ldap_errors import CONNECTION_ERRORS, bind_failure, decode_policy_tuples, error_info
+from directory.ldap_errors import bind_failure, cannot_verify_old, change_failure
 from directory.ldap_pool import AdminConnector, Connection, Connector, ServicePool
 
 log = logging.getLogger(__name__)
@@ -59,20 +60,6 @@ log = logging.getLogger(__name__)
 Entry = Mapping[str, list[bytes]]
 Modlist = list[tuple[int, str, list[bytes] | None]]
 
-# ppolicy response errors of a password change (draft-behera §6.2) -> PasswordRejected.reason
-PPOLICY_CHANGE_ERRORS: dict[int, str] = {
-    3: "not_allowed",  # passwordModNotAllowed
-    4: "not_allowed",  # mustSupplyOldPassword (we always do; a server that still says so refuses)
-    5: "quality",  # insufficientPasswordQuality
-    6: "too_short",  # passwordTooShort
-    7: "too_young",  # passwordTooYoung
-    8: "in_history",  # passwordInHistory
-}
-# Win32 codes that lead AD's diagnostic message, e.g. "0000052D: Constraint violation - ..."
-AD_PASSWORD_RESTRICTION = "0000052d"  # ERROR_PASSWORD_RESTRICTION: length, complexity, history, age
-AD_INVALID_PASSWORD = "00000056"  # ERROR_INVALID_PASSWORD: the old password is wrong
-AD_NEEDS_ENCRYPTION = "0000001f"  # unicodePwd over a connection that is not encrypted
-_AD_LEADING_CODE = re.compile(r"^\s*([0-9A-Fa-f]{8}):")
 CACHE_SECONDS = 300.0
 CACHE_ENTRIES = 4096
 
@@ -121,35 +108,6 @@ def ad_change_modlist(old_password: str, new_password: str) -> Modlist:
         (ldap.MOD_DELETE, "unicodePwd", [ad_password_value(old_password)]),
         (ldap.MOD_ADD, "unicodePwd", [ad_password_value(new_password)]),
     ]
-
-
-def ad_win32_code(info: object) -> str | None:
-    if isinstance(info, bytes):
-        info = info.decode("utf-8", "replace")
-    match = _AD_LEADING_CODE.match(info) if isinstance(info, str) else None
-    return match.group(1).lower() if match else None
-
-
-def change_failure(exc: ldap.LDAPError) -> DirectoryError:
-    """The error of a refused Password Modify or unicodePwd change, as the person should hear it."""
-    info = error_info(exc)
-    text = str(info.get("info") or info.get("desc") or type(exc).__name__)
-    if isinstance(exc, CONNECTION_ERRORS):
-        return DirectoryUnavailable(detail=f"password change: {text}")
-    control = decode_policy_tuples(info.get("ctrls"))
-    if control is not None and control.error in PPOLICY_CHANGE_ERRORS:
-        return PasswordRejected(PPOLICY_CHANGE_ERRORS[control.error], detail=text)
-    code = ad_win32_code(info.get("info"))
-    if code == AD_INVALID_PASSWORD or (
-            isinstance(exc, ldap.UNWILLING_TO_PERFORM) and "verify old password" in text):
-        return InvalidCredentials(detail=f"old password refused: {text}")
-    if code == AD_NEEDS_ENCRYPTION:
-        return DirectoryUnavailable(detail="Active Directory needs LDAPS or StartTLS for passwords")
-    if code == AD_PASSWORD_RESTRICTION or isinstance(exc, ldap.CONSTRAINT_VIOLATION):
-        return PasswordRejected("quality", detail=text)
-    if isinstance(exc, ldap.UNWILLING_TO_PERFORM | ldap.INSUFFICIENT_ACCESS):
-        return PasswordRejected("not_allowed", detail=text)
-    return DirectoryUnavailable(detail=f"password change: {type(exc).__name__}: {text}")
 
 
 # --- lockout thresholds ----------------------------------------------------------------------
@@ -301,14 +259,25 @@ class PasswordChanger:
                 raise failure from exc
             connection, as_admin = self._admin_connection(), True
         try:
-            connection.conn.passwd_s(dn, old_password, new_password,
-                                     serverctrls=[PasswordPolicyControl()])
+            self._password_modify(connection.conn, dn, old_password, new_password)
             if as_admin:
                 self._clear_reset(connection.conn, dn)
         except ldap.LDAPError as exc:
             raise change_failure(exc) from exc
         finally:
             connection.close()
+
+    @staticmethod
+    def _password_modify(conn: LDAPObject, dn: str, old_password: str, new_password: str) -> None:
+        """RFC 3062 with the old password; without it when slapd will not verify it (module
+        docstring: the caller has proved it already, by the bind or by ppolicy's answer)."""
+        try:
+            conn.passwd_s(dn, old_password, new_password, serverctrls=[PasswordPolicyControl()])
+        except ldap.UNWILLING_TO_PERFORM as exc:
+            if not cannot_verify_old(exc):
+                raise
+            log.info("slapd may not read the old password of %r (ACL): sent without it", dn)
+            conn.passwd_s(dn, None, new_password, serverctrls=[PasswordPolicyControl()])
 
     def _admin_connection(self) -> Connection:
         return AdminConnector(self._settings).service()

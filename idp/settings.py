@@ -67,6 +67,10 @@ class AccessSettings(Section):
     developer_group: str = Field(
         "idp-developers", description="directory group whose members may register apps"
     )
+    preview_group: str = Field(
+        "idp-test-people",
+        description="directory group of the test people whose claims any developer may preview "
+                    "in the portal (besides their own); empty: developers preview only themselves")
 
 
 class ThrottleSettings(Section):
@@ -116,6 +120,11 @@ class MfaSettings(Section):
     max_failures: int = Field(
         5, ge=1, le=100, description="wrong second-factor answers per person per 15 minutes"
     )
+    step_up_seconds: int = Field(
+        300, ge=30, le=86400,
+        description="seconds after a sign-in (with the second factor, for people who have one) "
+                    "during which the account page adds or removes a factor, makes recovery "
+                    "codes or changes the password without asking again")
 
 
 class CasSettings(Section):

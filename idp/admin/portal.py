@@ -8,7 +8,6 @@ render. Every developer action lands in the audit log as kind "developer".
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,8 +15,7 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
-from directory.base import DirectoryError
-from idp.admin import portal_auth
+from idp.admin import portal_auth, portal_preview
 from idp.admin.portal_auth import Developer
 from idp.admin.portal_forms import AppForm, read_form, scope_choices, to_metadata
 from idp.admin.portal_i18n import text as portal_text
@@ -26,7 +24,6 @@ from idp.admin.portal_snippets import snippets
 from idp.db.models import Client
 from idp.http.routing import Router
 from idp.protocols.oidc import registration_store as store
-from idp.protocols.oidc.claims import person_claims
 from idp.protocols.oidc.registration_metadata import MetadataError
 from idp.services import Services, ServicesDep
 from idp.sso.apps import get_client
@@ -34,8 +31,6 @@ from idp.sso.cookie import client_ip
 from idp.web import csrf, login_area
 
 router = Router(audience="page", include_in_schema=False)
-
-MAX_USERNAME = 256
 
 
 @router.get("/portal/portal.css")
@@ -188,6 +183,8 @@ async def _app_page(request: Request, services: Services, developer: Developer, 
                     **context: Any) -> Response:
     context.setdefault("preview", None)
     return await _page(request, services, developer, "portal_app.html", client=client,
+                       preview_scopes=portal_preview.preview_scopes(client),
+                       preview_group=services.settings.access.preview_group,
                        snippets=snippets(services.settings.issuer, client),
                        grace_days=services.settings.access.secret_rotation_grace // 86400,
                        saved=request.query_params.get("saved") == "1", **context)
@@ -257,22 +254,17 @@ async def rotate_app_secret(client_id: str, request: Request, services: Services
 
 @router.post("/portal/apps/{client_id}/preview")
 async def preview_claims(client_id: str, request: Request, services: ServicesDep) -> Response:
-    """Exactly what the engine would release for this app's scopes (idp/protocols/oidc/claims.py)."""
+    """What the engine would release for this app's approved scopes, for the developer or a
+    designated test person (portal_preview.py); every preview is audited, shown or refused."""
     post = await _owned_app_post(request, services, client_id)
     if not isinstance(post, OwnedAppPost):
         return post
     developer, client, form = post.developer, post.client, post.form
     raw = form.get("username")
-    username = raw.strip()[:MAX_USERNAME] if isinstance(raw, str) else ""
-    try:
-        person = await services.directory.find(username) if username else None
-    except DirectoryError:
-        return portal_error(request, services.settings, status=503,
-                            title="err_directory_unavailable_title",
-                            detail="err_directory_unavailable")
-    claims = person_claims(person, client.scopes or []) if person is not None else None
+    preview = await portal_preview.preview_claims(services, developer.subject, client,
+                                                  raw if isinstance(raw, str) else "")
     await _audit(services, request, developer, "claims_preview", client_id=client_id,
-                 target=username, found=person is not None)
-    preview = {"username": username, "found": person is not None,
-               "json": json.dumps(claims, ensure_ascii=False, indent=2) if claims else None}
-    return await _app_page(request, services, developer, client, preview=preview)
+                 outcome="success" if preview.allowed else "refused", target=preview.username,
+                 scopes=portal_preview.preview_scopes(client).shown if preview.allowed else [])
+    return await _app_page(request, services, developer, client, preview=preview,
+                           status=200 if preview.allowed else 403)

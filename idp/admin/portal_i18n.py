@@ -109,15 +109,35 @@ PORTAL_CATALOGUE: dict[str, dict[Locale, str]] = {
     "go_to_app": {"zh": "查看应用", "en": "Open the app"},
     # claims preview
     "preview_title": {"zh": "声明预览", "en": "Claims preview"},
-    "preview_help": {
-        "zh": "输入一个测试账号的用户名，查看应用按其登记的权限范围会收到哪些声明。",
-        "en": "Enter a test person's username to see exactly which claims this app would "
-              "receive for its registered scopes.",
+    "preview_help_group": {
+        "zh": "查看应用按已批准的权限范围会收到哪些声明。只能预览您自己，或管理员指定的测试账号"
+              "（“{group}”组的成员）；每次预览都会记入审计日志。",
+        "en": "See exactly which claims this app would receive for the scopes approved so far. "
+              "You can preview yourself, or a test account an admin designated (members of the "
+              "group “{group}”); every preview is recorded in the audit log.",
     },
-    "preview_username": {"zh": "测试账号用户名", "en": "Test person's username"},
+    "preview_help_self": {
+        "zh": "查看应用按已批准的权限范围会收到哪些声明。只能预览您自己的账号；每次预览都会记入审计日志。",
+        "en": "See exactly which claims this app would receive for the scopes approved so far. "
+              "You can preview your own account only; every preview is recorded in the audit log.",
+    },
+    "preview_scopes": {"zh": "预览的权限范围：", "en": "Scopes previewed:"},
+    "preview_withheld": {
+        "zh": "以下权限范围尚待管理员批准，批准前不会预览，应用也不会收到：",
+        "en": "Not approved by an admin yet, so neither previewed nor released to the app:",
+    },
+    "preview_username": {"zh": "用户名（您自己或测试账号）", "en": "Username (yours or a test account's)"},
     "preview_button": {"zh": "预览", "en": "Preview"},
     "preview_for": {"zh": "{user} 的声明：", "en": "Claims for {user}:"},
-    "preview_no_person": {"zh": "找不到用户 {user}。", "en": "No person named {user}."},
+    "preview_refused_group": {
+        "zh": "只能预览您自己，或管理员指定的测试账号（“{group}”组的成员）。",
+        "en": "Only yourself or a test account an admin designated (a member of the group "
+              "“{group}”) can be previewed.",
+    },
+    "preview_refused_self": {
+        "zh": "只能预览您自己的账号。",
+        "en": "Only your own account can be previewed.",
+    },
     # snippets
     "snippets_title": {"zh": "快速接入示例", "en": "Quick-start snippets"},
     "snippets_help": {

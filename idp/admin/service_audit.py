@@ -1,10 +1,9 @@
 """The audit log: search with filters, page through it, export it as CSV (streamed in batches,
-so a year of events never sits in memory), and the dashboard's sign-ins per hour per app."""
+so a year of events never sits in memory; no cell a spreadsheet would evaluate, csv_cells.py),
+and the dashboard's sign-ins per hour per app."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from sqlalchemy import Select, func, select
 
 from idp.admin.service_common import Invalid
 from idp.db.models import AuditEvent, Client
+from idp.http.csv_cells import csv_line
 
 if TYPE_CHECKING:
     from idp.services import Services
@@ -85,13 +85,6 @@ def event_row(event: AuditEvent) -> list[str]:
             json.dumps(event.detail or {}, ensure_ascii=False, sort_keys=True, default=str)]
 
 
-def _csv_line(values: list[str]) -> str:
-    buffer = io.StringIO()
-    # a cell starting with = + - @ would be a formula in a spreadsheet (CSV injection)
-    csv.writer(buffer).writerow(["'" + v if v[:1] in ("=", "+", "-", "@") else v for v in values])
-    return buffer.getvalue()
-
-
 async def export_csv(services: Services, where: AuditFilter) -> AsyncIterator[str]:
     """The matching events as CSV lines (header first), newest first, read in batches by id
     (keyset paging: every batch is an index range scan, however deep the export goes).
@@ -102,10 +95,10 @@ async def export_csv(services: Services, where: AuditFilter) -> AsyncIterator[st
     first = await _export_batch(services, where, None)
 
     async def lines() -> AsyncIterator[str]:
-        yield _csv_line(list(CSV_COLUMNS))
+        yield csv_line(list(CSV_COLUMNS))
         rows = first
         while rows:
-            yield "".join(_csv_line(event_row(event)) for event in rows)
+            yield "".join(csv_line(event_row(event)) for event in rows)
             rows = await _export_batch(services, where, rows[-1].id)
 
     return lines()

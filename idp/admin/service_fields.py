@@ -12,6 +12,7 @@ from typing import Any
 
 from directory.base import normalize_username
 from directory.writes import MULTI_VALUED_FIELDS, WRITABLE_FIELDS
+from idp.http.csv_cells import starts_like_formula
 
 # eduPersonAffiliation's controlled vocabulary (eduPerson 201602, §2.2.1)
 AFFILIATIONS = ("faculty", "student", "staff", "alum", "member", "affiliate", "employee",
@@ -42,10 +43,13 @@ def clean_username(value: object) -> str:
     name = normalize_username(value)
     if len(name) > MAX_USERNAME:
         raise ValueError(f"at most {MAX_USERNAME} characters")
+    if name[0] == "." or starts_like_formula(name):
+        # = + - @ (and TAB, CR) open a formula when a spreadsheet shows a CSV with this name in
+        # it (import results, audit exports): refused here, and escaped in every CSV anyway
+        raise ValueError("must not start with . = + - or @ (a spreadsheet would read it as a "
+                         "formula)")
     if not _USERNAME.match(name):
         raise ValueError("only letters, digits and . _ @ + - (no spaces)")
-    if name[0] in ".-":
-        raise ValueError("must not start with . or -")
     return name
 
 

@@ -15,8 +15,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ from idp.admin.service_common import Actor, writer_of
 from idp.admin.service_fields import generate_password
 from idp.admin.service_import_rows import ImportPlan, ImportRow, RowError, decode, parse
 from idp.db.audit import Audit
+from idp.http.csv_cells import csv_text
 
 if TYPE_CHECKING:
     from idp.services import Services
@@ -89,14 +88,13 @@ class ImportResult:
                 "failure": str(self.failure) if self.failure else None}
 
     def result_csv(self) -> str:
-        """line, username, status, one-time password (only for generated ones)."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["line", "username", "status", "password"])
+        """line, username, status, one-time password (only for generated ones); no cell a
+        spreadsheet would evaluate (csv_cells.py)."""
+        rows: list[list[object]] = [["line", "username", "status", "password"]]
         for line in sorted(self.statuses):
             username, status = self.statuses[line]
-            writer.writerow([line, username, status, self.passwords.get(username, "")])
-        return buffer.getvalue()
+            rows.append([line, username, status, self.passwords.get(username, "")])
+        return csv_text(rows)
 
 
 async def check_file(target: ImportTarget, data: bytes) -> ImportPlan:

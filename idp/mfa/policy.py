@@ -39,6 +39,17 @@ def has_second_factor(amr: Iterable[str] | None, acr: str | None) -> bool:
     return acr == ACR_MFA or bool(SECOND_FACTORS & set(amr or ()))
 
 
+def recent_enough(*, age: int, amr: Iterable[str] | None, acr: str | None, enrolled: bool,
+                  window: int) -> bool:
+    """Whether a session may change how its person signs in (step-up, GitHub's "sudo mode"):
+    its last check is at most `window` seconds old (`age`, from SsoSession.auth_time) and, when
+    the person has a second factor (`enrolled`), that check used it. A password alone is not
+    enough to take a factor away from someone who has one."""
+    if age > window:  # (a little below 0 is another replica's clock: fresh)
+        return False
+    return not enrolled or has_second_factor(amr, acr)
+
+
 def _essential_acr(claims_param: str | None) -> list[str]:
     """Values of `"acr": {"essential": true, "value(s)": ...}` in the claims parameter's
     id_token member (§5.5.1.1); the engine has already checked that the parameter is JSON."""

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from idp.db.mfa_models import RecoveryCode
+from idp.db.mfa_models import PasskeyCredential, RecoveryCode, TotpCredential
 from idp.db.models import utcnow
 
 COUNT = 10
@@ -73,3 +73,15 @@ async def spend(db: async_sessionmaker, subject: str, code: str) -> bool:
 async def remove_all(db: async_sessionmaker, subject: str) -> None:
     async with db() as session, session.begin():
         await session.execute(delete(RecoveryCode).where(RecoveryCode.subject == subject))
+
+
+async def remove_without_factor(db: async_sessionmaker, subject: str) -> int:
+    """After a factor is removed: the codes go too when it was the last one (they stand in for
+    a factor, so none may outlive them all). One statement, so an authenticator app enrolled at
+    the same moment (with its new codes) is seen and its codes stay. Returns how many went."""
+    async with db() as session, session.begin():
+        result = await session.execute(delete(RecoveryCode).where(
+            RecoveryCode.subject == subject,
+            ~exists().where(TotpCredential.subject == subject),
+            ~exists().where(PasskeyCredential.subject == subject)))
+    return int(result.rowcount or 0)

@@ -1,8 +1,8 @@
 """The self-service account page, /account: second factors, where one is signed in, which apps
 hold which consents; and the actions on sessions and consents.
 
-Password change, factor enrolment and password reset have modules of their own
-(account_password.py, account_mfa.py, account_reset.py).
+Password change, factor enrolment, password reset and the step-up those changes need have
+modules of their own (account_password.py, account_mfa.py, account_reset.py, account_step_up.py).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from idp.mfa import recovery, totp
 from idp.mfa.webauthn import credentials_of
 from idp.services import Services, ServicesDep
 from idp.sso.cookie import clear_session_cookie
+from idp.web import account_step_up as step_up
 from idp.web import login_area
 from idp.web.account_common import ACCOUNT, checked_post, done, visit
 from idp.web.scopes import describe
@@ -27,7 +28,7 @@ router = Router(audience="page")
 
 # messages a redirect back to /account may show (?done=...): a fixed list, never free text
 DONE_MESSAGES = frozenset({
-    "account_done", "account_password_changed",
+    "account_done", "account_password_changed", "account_confirmed",
 })
 
 
@@ -69,6 +70,7 @@ async def account_page(request: Request, services: ServicesDep) -> Response:
         passkeys=await credentials_of(services, subject),
         recovery_left=await recovery.remaining(services.db, subject),
         done=message if message in DONE_MESSAGES else None,
+        step_up_minutes=step_up.minutes(services),
     )
 
 

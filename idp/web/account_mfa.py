@@ -2,7 +2,10 @@
 remove), passkeys (register, remove) and recovery codes (make a new set, shown once).
 
 Enrolment is confirmed by a code from the new app (or a verified WebAuthn attestation) before it
-is kept. The first factor a person adds comes with a set of recovery codes.
+is kept. The first factor a person adds comes with a set of recovery codes; removing the last one
+takes its recovery codes with it. Every change needs a recent check (account_step_up.py): the
+enrolment pages hand out a secret or challenge only then, and every removal and new set of codes
+checks again.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from idp.mfa import recovery, totp
 from idp.mfa import webauthn as passkeys
 from idp.mfa.secretbox import SecretUnreadable, seal, unseal
 from idp.services import Services, ServicesDep
+from idp.web import account_step_up as step_up
 from idp.web.account_common import Visit, checked_post, done, visit
 
 router = Router(audience="page")
@@ -57,6 +61,9 @@ async def totp_enrol_page(request: Request, services: ServicesDep) -> Response:
     found = await visit(request, services)
     if isinstance(found, Response):
         return found
+    if (asked := await step_up.required(request, services, found, "add_factor",
+                                        back="/account/mfa/totp")) is not None:
+        return asked
     return await _totp_page(request, services, found)
 
 
@@ -72,6 +79,11 @@ async def totp_enrol(request: Request, services: ServicesDep) -> Response:
         secret = unseal(services.settings, sealed, subject=subject) if sealed else None
     except SecretUnreadable:
         secret = None
+    # a secret on offer was handed out to a recent session; without one, a new one is made
+    # below, and only a recent session may have it
+    if secret is None and (asked := await step_up.required(
+            request, services, found, "add_factor", back="/account/mfa/totp")) is not None:
+        return asked
     step = totp.matching_step(secret, code[:64]) if secret and isinstance(code, str) else None
     if secret is None or step is None:
         return await _totp_page(request, services, found, error="mfa_err_wrong_code", status=400)
@@ -86,9 +98,18 @@ async def totp_remove(request: Request, services: ServicesDep) -> Response:
     found, _ = await checked_post(request, services)
     if isinstance(found, Response):
         return found
+    if (asked := await step_up.required(request, services, found, "remove_factor")) is not None:
+        return asked
     if await totp.remove(services.db, found.person.subject):
-        await services.audit.record("account", "totp_removed", actor=found.person.username)
+        await _removed(services, found, "totp_removed")
     return done()
+
+
+async def _removed(services: Services, found: Visit, outcome: str, **detail: object) -> None:
+    """Audit a removal; when it was the last factor, its recovery codes go with it."""
+    codes = await recovery.remove_without_factor(services.db, found.person.subject)
+    await services.audit.record("account", outcome, actor=found.person.username,
+                                recovery_codes_removed=codes, **detail)
 
 
 async def _passkey_page(request: Request, services: Services, found: Visit, *,
@@ -103,6 +124,9 @@ async def passkey_page(request: Request, services: ServicesDep) -> Response:
     found = await visit(request, services)
     if isinstance(found, Response):
         return found
+    if (asked := await step_up.required(request, services, found, "add_factor",
+                                        back="/account/mfa/passkey")) is not None:
+        return asked
     return await _passkey_page(request, services, found)
 
 
@@ -120,6 +144,10 @@ async def passkey_register(request: Request, services: ServicesDep) -> Response:
     except passkeys.PasskeyError as exc:
         await services.audit.record("account", "passkey_failed", actor=found.person.username,
                                     reason=str(exc)[:300])
+        # the challenge it answered was handed out to a recent session; a new one is, too
+        if (asked := await step_up.required(request, services, found, "add_factor",
+                                            back="/account/mfa/passkey")) is not None:
+            return asked
         return await _passkey_page(request, services, found, error="mfa_err_passkey", status=400)
     await services.audit.record("account", "passkey_added", actor=found.person.username,
                                 label=row.label, aaguid=row.aaguid)
@@ -131,10 +159,12 @@ async def passkey_remove(request: Request, services: ServicesDep) -> Response:
     found, form = await checked_post(request, services)
     if isinstance(found, Response):
         return found
+    if (asked := await step_up.required(request, services, found, "remove_factor")) is not None:
+        return asked
     raw = form.get("id")
     if isinstance(raw, str) and raw.isdigit() and len(raw) < 12:
         if await passkeys.remove(services, found.person.subject, int(raw)):
-            await services.audit.record("account", "passkey_removed", actor=found.person.username)
+            await _removed(services, found, "passkey_removed")
     return done()
 
 
@@ -143,4 +173,6 @@ async def recovery_regenerate(request: Request, services: ServicesDep) -> Respon
     found, _ = await checked_post(request, services)
     if isinstance(found, Response):
         return found
+    if (asked := await step_up.required(request, services, found, "recovery_codes")) is not None:
+        return asked
     return await _codes_page(request, services, found, always=True)

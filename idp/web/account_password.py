@@ -3,7 +3,9 @@ password and applies its policy (Directory.change_password: RFC 3062 Password Mo
 OpenLDAP, the delete-old/add-new unicodePwd modify on Active Directory).
 
 A wrong current password is a failed bind in the directory and counts toward its lockout, so
-wrong guesses are limited here first (per person, the same limit as second factors).
+wrong guesses are limited here first (per person, the same limit as second factors). Someone with
+a second factor changes it only from a session that used the factor within the step-up window
+(account_step_up.py); without one, the current password in the form is the fresh check.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from idp.http.routing import Router
 from idp.mfa import attempts
 from idp.services import ServicesDep
 from idp.sso.cookie import client_ip
+from idp.web import account_step_up as step_up
 from idp.web.account_common import checked_post, done, visit
 from idp.web.pages import error_page
 
@@ -40,6 +43,10 @@ async def password_page(request: Request, services: ServicesDep) -> Response:
     found = await visit(request, services)
     if isinstance(found, Response):
         return found
+    asked = await step_up.required(request, services, found, "password", back="/account/password",
+                                   password_form=True)
+    if asked is not None:
+        return asked
     return found.page(request, "account_password.html", error=None, values={})
 
 
@@ -48,6 +55,10 @@ async def change_password(request: Request, services: ServicesDep) -> Response:
     found, form = await checked_post(request, services)
     if isinstance(found, Response):
         return found
+    asked = await step_up.required(request, services, found, "password", back="/account/password",
+                                   password_form=True)
+    if asked is not None:
+        return asked
     person, store = found.person, services.store
     old, new, confirm = (form.get(k) if isinstance(form.get(k), str) else ""
                          for k in ("old", "new", "confirm"))

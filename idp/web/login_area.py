@@ -5,8 +5,9 @@ The area reads the SSO session cookie directly (sessions.get -> directory.by_sub
 *login* goes through the protocol. Without a session the browser is sent through /authorize as
 the area's client (public, PKCE, skip_consent, one redirect URI {issuer}{prefix}/callback),
 created on first use. So the real login page, its throttle, second factor, CSRF, audit and
-session rotation apply unchanged, and the engine needs no hook (an PendingSignIn's resume always
-runs the authorization endpoint, so it can only end at a client's redirect URI). The callback
+session rotation apply unchanged, and the engine needs no hook (a sign-in the engine parked
+resumes at the authorization endpoint, so it can only end at a client's redirect URI; the
+account page's step-up parks its own, resuming on the account page: account_step_up.py). The callback
 checks `state` against this browser's cookie, burns the code (nothing needs the tokens: the
 session cookie is what counts) and returns to the page asked for.
 

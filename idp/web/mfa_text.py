@@ -99,6 +99,39 @@ MFA_TEXT: dict[str, dict[Locale, str]] = {
     "account_revoke": {"zh": "撤销授权", "en": "Revoke"},
     "account_done": {"zh": "已完成。", "en": "Done."},
     "account_back": {"zh": "返回我的账号", "en": "Back to my account"},
+    # step-up before changing factors, recovery codes or the password (account_step_up.py)
+    "account_step_up_title": {"zh": "请确认是您本人", "en": "Confirm it is you"},
+    "account_step_up_why_factor": {
+        "zh": "添加或移除两步验证方式、生成新的恢复码和修改密码，需要在最近 {minutes} 分钟内用"
+              "两步验证确认过身份。当前登录没有这样的验证（或已超过时间），所以请再验证一次，"
+              "无需重新输入密码。这样，即使有人拿到了您仍登录着的浏览器或您的密码，也无法改动"
+              "您账号的保护方式。",
+        "en": "Adding or removing a second factor, making new recovery codes and changing your "
+              "password need a check with your second factor within the last {minutes} minutes. "
+              "This sign-in has none that recent, so please verify again (no password needed). "
+              "That way, someone who gets hold of a browser where you are still signed in, or of "
+              "your password, cannot change how your account is protected.",
+    },
+    "account_step_up_why_password": {
+        "zh": "添加两步验证方式、生成新的恢复码等安全设置的改动，需要在最近 {minutes} 分钟内"
+              "输入过密码。当前登录已超过这个时间，所以请再输入一次密码。这样，即使有人拿到了"
+              "您仍登录着的浏览器，也无法改动您账号的保护方式。",
+        "en": "Changes to how your account is protected, such as adding a second factor or "
+              "making new recovery codes, need your password entered within the last {minutes} "
+              "minutes. This sign-in is older, so please enter your password again. That way, "
+              "someone who gets hold of a browser where you are still signed in cannot change "
+              "how your account is protected.",
+    },
+    "account_step_up_continue": {"zh": "继续验证", "en": "Continue"},
+    "account_step_up_note": {
+        "zh": "为保护您的账号：修改两步验证、恢复码或密码时，如果上次验证已超过 {minutes} 分钟"
+              "（已设置两步验证的，需用两步验证），会请您再次确认身份。",
+        "en": "To protect your account, changing second factors, recovery codes or your password "
+              "asks you to confirm it is you again when your last check (with your second factor, "
+              "once you have one) is more than {minutes} minutes old.",
+    },
+    "account_confirmed": {"zh": "身份已确认，现在可以修改两步验证和密码。",
+                          "en": "Confirmed. You can now change your second factors and password."},
     # password reset by e-mail
     "forgot_title": {"zh": "忘记密码", "en": "Forgot your password"},
     "forgot_intro": {"zh": "输入您的用户名或邮箱，我们会向账号的邮箱发送重置链接。",

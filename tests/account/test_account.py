@@ -11,7 +11,15 @@ from sqlalchemy import select
 
 from idp.db.models import Consent
 from tests.mfa.browser import Browser, attribute, code_of, form_field, id_token_claims
-from tests.mfa.helpers import app_code, is_mfa_page, mfa_client, plain_client, recovery_codes
+from tests.mfa.helpers import (
+    app_code,
+    asked_again,
+    confirm,
+    is_mfa_page,
+    mfa_client,
+    plain_client,
+    recovery_codes,
+)
 from tests.mfa.people import Someone, new_person
 from tests.oauth.flow import REDIRECT, register
 from tests.support.server import LiveIdp
@@ -186,6 +194,12 @@ async def test_manage_the_authenticator_app_and_recovery_codes(live: LiveIdp) ->
         assert len(first_codes) == 10
         account = await browser.http.get("/account")
         assert 'data-totp="on"' in account.text and 'data-recovery-left="10"' in account.text
+        # new codes need the new factor (this session proved only the password): a recovery
+        # code proves it too (the app's next code is kept for the login below)
+        refused = await post(browser, account, "/account/mfa/recovery")
+        assert asked_again(refused)
+        back = await confirm(browser, refused, {"method": "recovery", "code": first_codes[1]})
+        account = await browser.http.get(back.headers["location"])
         renewed = await post(browser, account, "/account/mfa/recovery")
         new_codes = recovery_codes(renewed.text)
         assert len(new_codes) == 10 and not set(new_codes) & set(first_codes)

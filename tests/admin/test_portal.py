@@ -228,21 +228,20 @@ async def test_rotated_secret_and_old_secret_both_work_during_the_grace_period(
     assert new.status_code == 400 and new.json()["error"] == "invalid_grant"  # authenticated
 
 
-async def test_claims_preview_shows_the_test_persons_values(developer: Browser) -> None:
+async def test_claims_preview_shows_the_developers_own_values(developer: Browser) -> None:
+    """The rules of who and what (test people, approved scopes, audit) are in
+    test_portal_preview.py; here, the form and what it shows by default: oneself."""
     client_id, _, _ = await register_app(developer, scope=["openid", "profile", "email"])
     app = await developer.http.get(f"/portal/apps/{client_id}")
+    assert 'name="username" value="developer"' in app.text
     preview = await developer.http.post(f"/portal/apps/{client_id}/preview",
-                                        data={"csrf": csrf_of(app.text), "username": "student"})
+                                        data={"csrf": csrf_of(app.text), "username": "developer"})
     assert preview.status_code == 200, preview.text
     claims = code_of(preview.text, "claims")
-    assert '"name": "张三"' in claims
-    assert '"email": "student@example.edu"' in claims
-    assert '"preferred_username": "student"' in claims
-    assert "campus_number" not in claims and "2023010001" not in claims  # no campus scope
-
-    missing = await developer.http.post(f"/portal/apps/{client_id}/preview", data={
-        "csrf": csrf_of(app.text), "username": "nobody-like-this"})
-    assert missing.status_code == 200 and 'role="alert"' in missing.text
+    assert '"name": "赵敏"' in claims
+    assert '"email": "developer@example.edu"' in claims
+    assert '"preferred_username": "developer"' in claims
+    assert "groups" not in claims  # no groups scope asked for
 
 
 async def test_snippets_carry_the_apps_real_values(live: LiveIdp,
@@ -302,14 +301,14 @@ async def test_developer_actions_are_audited(live: LiveIdp, developer: Browser) 
     app = await developer.http.get(f"/portal/apps/{client_id}")
     await developer.http.post(f"/portal/apps/{client_id}/secret", data={"csrf": csrf_of(app.text)})
     await developer.http.post(f"/portal/apps/{client_id}/preview",
-                              data={"csrf": csrf_of(app.text), "username": "teacher"})
+                              data={"csrf": csrf_of(app.text), "username": "developer"})
     async with live.services.db() as db:
         events = (await db.execute(select(AuditEvent).where(
             AuditEvent.client_id == client_id).order_by(AuditEvent.id))).scalars().all()
     assert [(e.kind, e.actor, e.detail["action"]) for e in events] == [
         ("developer", "developer", "register"), ("developer", "developer", "rotate_secret"),
         ("developer", "developer", "claims_preview")]
-    assert events[2].detail["target"] == "teacher"
+    assert events[2].detail["target"] == "developer"
 
 
 async def test_the_portal_speaks_english_on_request(developer: Browser) -> None:

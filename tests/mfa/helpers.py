@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pyotp
@@ -75,3 +77,34 @@ async def enrolled_person(live: LiveIdp) -> tuple[Someone, str, list[str]]:
 
 def csrf_of(page: httpx.Response) -> str:
     return form_field(page.text, "csrf")
+
+
+# --- step-up before account changes (idp/web/account_step_up.py) --------------------------
+
+
+def asked_again(response: httpx.Response, back: str = "/account") -> bool:
+    """The answer of a refused change: to the page that explains why, remembering where to go."""
+    if response.status_code != 303:
+        return False
+    target = urlsplit(response.headers["location"])
+    return target.path == "/account/confirm" and parse_qs(target.query)["next"] == [back]
+
+
+async def confirm(browser: Browser, refused: httpx.Response,
+                  answer: dict[str, str] | Callable[[str], dict[str, str]]) -> httpx.Response:
+    """Walk the step-up from a refused change: the explanation, the factor (or password) page
+    and its `answer` (or what `answer` makes of that page: a passkey signs its challenge), back
+    to the account page. Returns the account page's answer."""
+    page = await browser.http.get(refused.headers["location"], params={"ui_locales": "en"})
+    assert page.status_code == 200 and 'id="step-up-why"' in page.text, page.text[:1000]
+    started = await browser.http.post("/account/confirm", data={
+        "csrf": form_field(page.text, "csrf"), "next": form_field(page.text, "next")})
+    assert started.status_code == 303, started.text[:500]
+    factor_page = await browser.http.get(started.headers["location"])
+    assert factor_page.status_code == 200, factor_page.text[:500]
+    fields = answer(factor_page.text) if callable(answer) else answer
+    done = await browser.http.post(started.headers["location"], data={
+        "csrf": form_field(factor_page.text, "csrf"), **fields})
+    assert done.status_code == 303, done.text[:1000]
+    assert done.headers["location"].startswith("/account/confirm/")
+    return await browser.http.get(done.headers["location"])

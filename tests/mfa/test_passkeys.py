@@ -12,7 +12,14 @@ from idp.db.mfa_models import PasskeyCredential
 from idp.mfa.policy import ACR_MFA
 from tests.mfa.authenticator import SoftAuthenticator
 from tests.mfa.browser import Browser, attribute, form_field, id_token_claims
-from tests.mfa.helpers import is_mfa_page, mfa_client, plain_client, recovery_codes
+from tests.mfa.helpers import (
+    asked_again,
+    confirm,
+    is_mfa_page,
+    mfa_client,
+    plain_client,
+    recovery_codes,
+)
 from tests.mfa.people import Someone, new_person
 from tests.support.server import LiveIdp
 
@@ -129,6 +136,18 @@ async def test_a_passkey_can_be_removed(live: LiveIdp) -> None:
         assert (await register_passkey(browser, authenticator, "yubikey")).status_code == 200
         account = await browser.http.get("/account")
         key_id = attribute(account.text, "data-passkey")
+        # this session proved only the password: the key itself must confirm the removal
+        refused = await browser.http.post("/account/mfa/passkey/remove", data={
+            "csrf": form_field(account.text, "csrf"), "id": key_id})
+        assert asked_again(refused)
+        assert "yubikey" in (await browser.http.get("/account")).text
+
+        def sign(page: str) -> dict[str, str]:
+            options = json.loads(attribute(page, "data-options"))
+            return {"method": "passkey", "credential": authenticator.get(options)}
+
+        back = await confirm(browser, refused, sign)
+        account = await browser.http.get(back.headers["location"])
         removed = await browser.http.post("/account/mfa/passkey/remove", data={
             "csrf": form_field(account.text, "csrf"), "id": key_id})
         assert removed.status_code == 303

@@ -214,6 +214,13 @@ _account_form("/account/mfa/passkey", ok=(400,), credential=lambda _w: '{"id": "
               label=lambda _w: "outage key")
 _account_form("/account/mfa/passkey/remove", last=True, id=lambda _w: "1")
 _account_form("/account/mfa/recovery", last=True)
+# the step-up before those changes (account_step_up.py): the explanation, parking the sign-in
+# that proves the factor or password again, and where it resumes (an id nobody parked: the
+# handler still reads the session and takes from the Store)
+simple("GET", "/account/confirm", PAGE, _fixed("/account/confirm?next=/account"), "student")
+_account_form("/account/confirm", next=lambda _w: "/account")
+simple("GET", "/account/confirm/{signin_id}", PAGE,
+       _fixed("/account/confirm/no-such-sign-in-" + "x" * 20), "student")
 
 
 @recipe("POST", "/account/forgot", PAGE)
@@ -273,8 +280,9 @@ def _portal_secret(w: World) -> list[Req]:
 
 @recipe("POST", "/portal/apps/{client_id}/preview", PAGE)
 def _portal_preview(w: World) -> list[Req]:
+    # the developer previews themself (anyone else is refused before the claims are read)
     return [req(_app(w, "/preview"), w.browsers["developer"], data={
-        "csrf": w.browser_csrf("developer"), "username": w.people["student"].username})]
+        "csrf": w.browser_csrf("developer"), "username": "developer"})]
 
 
 # --- the admin console (the admin's browser) ---------------------------------------------------

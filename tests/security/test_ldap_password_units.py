@@ -8,11 +8,11 @@ import pytest
 
 from directory.base import DirectoryUnavailable, InvalidCredentials, PasswordRejected
 from directory.config import LdapConfig
+from directory.ldap_errors import cannot_verify_old, change_failure
 from directory.ldap_password import (
     PasswordChanger,
     ad_change_modlist,
     ad_threshold,
-    change_failure,
     ppolicy_threshold,
     strictest,
 )
@@ -44,9 +44,11 @@ AD_PLAINTEXT = "0000001F: SvcErr: DSID-031A12D2, problem 5003 (WILL_NOT_PERFORM)
      InvalidCredentials, None),
     (ldap.UNWILLING_TO_PERFORM({"desc": "Server is unwilling to perform", "info": AD_PLAINTEXT}),
      DirectoryUnavailable, None),
+    # slapd that may not read the old password (`by self =w`): never "wrong password" (and so
+    # never a count toward the lockout); PasswordChanger retries without it before this
     (ldap.UNWILLING_TO_PERFORM({"desc": "Server is unwilling to perform",
                                 "info": "unwilling to verify old password"}),
-     InvalidCredentials, None),
+     PasswordRejected, "not_allowed"),
     (ldap.CONSTRAINT_VIOLATION({"desc": "Constraint violation", "info": "Password is in history",
                                 "ctrls": [(PPOLICY_OID, False, b"\x30\x03\x81\x01\x08")]}),
      PasswordRejected, "in_history"),
@@ -63,6 +65,18 @@ def test_change_failures_become_the_error_the_person_should_see(
     assert type(error) is expected
     if reason is not None:
         assert isinstance(error, PasswordRejected) and error.reason == reason
+
+
+def test_only_slapds_refusal_to_verify_the_old_password_is_retried_without_it() -> None:
+    unwilling = "Server is unwilling to perform"
+    assert cannot_verify_old(ldap.UNWILLING_TO_PERFORM(
+        {"desc": unwilling, "info": "unwilling to verify old password"}))
+    assert cannot_verify_old(ldap.UNWILLING_TO_PERFORM(
+        {"desc": unwilling, "info": b"unwilling to verify old password"}))
+    assert not cannot_verify_old(ldap.UNWILLING_TO_PERFORM({"desc": unwilling, "info": AD_PLAINTEXT}))
+    assert not cannot_verify_old(ldap.UNWILLING_TO_PERFORM({"desc": unwilling}))
+    assert not cannot_verify_old(ldap.INSUFFICIENT_ACCESS(
+        {"desc": "Insufficient access", "info": "unwilling to verify old password"}))
 
 
 def test_active_directory_refuses_a_password_change_in_plaintext() -> None:

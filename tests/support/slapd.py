@@ -30,7 +30,8 @@ SERVICE_PASSWORD = "idp-service-secret"
 DEFAULT_POLICY = f"cn=default,ou=policies,{SUFFIX}"
 MAX_FAILURE = 5
 
-# slapdtest's template plus the overlay modules and ACLs: passwords are only usable to bind
+# slapdtest's template plus the overlay modules and ACLs: passwords are only usable to bind, and
+# the person's own access to their password is PASSWORD_ACLS[...] (all three are common on campus)
 _CONFIG = r"""dn: cn=config
 objectClass: olcGlobal
 cn: config
@@ -60,9 +61,14 @@ olcSuffix: %(suffix)s
 olcRootDN: %(rootdn)s
 olcRootPW: %(rootpw)s
 olcDbDirectory: %(directory)s
-olcAccess: {0}to attrs=userPassword by self write by anonymous auth by * none
+olcAccess: {0}to attrs=userPassword %(password_acl)s by anonymous auth by * none
 olcAccess: {1}to * by * read
 """
+
+# what `by self` may do with userPassword: "write" includes reading it (so slapd can verify an
+# old password the person sends), "=xw" is auth + write, "=w" is write only (slapd will not
+# verify an old password then: "unwilling to verify old password")
+PASSWORD_ACLS = ("by self write", "by self =xw", "by self =w")
 
 _PPOLICY = f"""dn: olcOverlay=ppolicy,olcDatabase={{1}}mdb,cn=config
 objectClass: olcOverlayConfig
@@ -120,7 +126,8 @@ pwdGraceAuthNLimit: 0
 
 
 class CampusSlapd(slapdtest.SlapdObject):
-    """slapd with the campus schema and overlays; `memberof=False` leaves memberOf out."""
+    """slapd with the campus schema and overlays; `memberof=False` leaves memberOf out;
+    `password_acl` is the person's own access to userPassword (one of PASSWORD_ACLS)."""
 
     suffix = SUFFIX
     root_cn = "Manager"
@@ -136,11 +143,14 @@ class CampusSlapd(slapdtest.SlapdObject):
         str(DEMO_LDIF.parent / "eduperson.ldif"),
     )
 
-    def __init__(self, *, memberof: bool = True) -> None:
+    def __init__(self, *, memberof: bool = True, password_acl: str = PASSWORD_ACLS[0]) -> None:
+        if password_acl not in PASSWORD_ACLS:
+            raise ValueError(f"password_acl must be one of {PASSWORD_ACLS}")
         self.memberof = memberof
-        # the template is %-formatted by slapdtest: pick the module line before it does
+        # the template is %-formatted by slapdtest: pick the module line and ACL before it does
         module = "olcModuleLoad: memberof" if memberof else ""
-        self.slapd_conf_template = _CONFIG.replace("%(memberof_module)s", module)
+        self.slapd_conf_template = _CONFIG.replace("%(memberof_module)s", module).replace(
+            "%(password_acl)s", password_acl)
         super().__init__()
 
     def _write_config(self) -> None:
