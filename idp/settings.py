@@ -9,14 +9,19 @@ names the variable and what is wrong with it.
 from __future__ import annotations
 
 import contextvars
+import json
 import os
+import tomllib
+import typing
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -232,7 +237,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, _Environment(settings_cls)]
         path = _config_file.get()
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
@@ -243,9 +248,88 @@ class SettingsError(Exception):
     """Settings that cannot work; the message names each bad variable and what is wrong."""
 
 
+def _is_list(field: FieldInfo) -> bool | None:
+    """True for a list setting, False for a dict one, None for the rest."""
+    annotation = field.annotation
+    origin = typing.get_origin(annotation) or annotation
+    if origin is list:
+        return True
+    if origin is dict:
+        return False
+    return None
+
+
+def _variables() -> dict[int, str]:
+    """id(field) -> its environment variable, for every list- or dict-valued setting."""
+    found: dict[int, str] = {}
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            for sub_name, sub_field in annotation.model_fields.items():
+                found[id(sub_field)] = f"IDP_{name}_{sub_name}".upper()
+        else:
+            found[id(field)] = f"IDP_{name}".upper()
+    return found
+
+
+def parse_structured(variable: str, field: FieldInfo, value: str) -> Any:
+    """A list- or dict-valued setting from the environment: JSON, or the plain forms people
+    type (`a,b` for a list, `key=value,key2=value2` for a dict). SettingsError names the
+    variable and the forms it takes."""
+    is_list = _is_list(field)
+    text = value.strip()
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    else:
+        if isinstance(parsed, list if is_list else dict):
+            return parsed
+    if is_list:
+        if text.startswith("["):
+            raise SettingsError(f'{variable}: not a JSON list; write ["a", "b"] or a,b')
+        return [item.strip() for item in text.split(",") if item.strip()]
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, val = item.partition("=")
+        if not sep or not key.strip() or not val.strip():
+            raise SettingsError(f'{variable}: write a JSON object such as {{"number": '
+                                f'"employeeID"}} or number=employeeID[,key=value...]')
+        pairs[key.strip()] = val.strip()
+    return pairs
+
+
+class _Environment(EnvSettingsSource):
+    """The environment, where a list or dict setting may also be written plainly, and a
+    value that cannot be read is an error naming its variable (not a traceback)."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo | None, value: Any) -> Any:
+        if field is None or _is_list(field) is None or not isinstance(value, str):
+            return super().decode_complex_value(field_name, field, value)
+        variable = _variables().get(id(field), f"IDP_{field_name}".upper())
+        return parse_structured(variable, field, value)
+
+
 def _variable(loc: tuple[Any, ...]) -> str:
     names = [str(part) for part in loc if not isinstance(part, int)]
     return "IDP_" + "_".join(names[:2]).upper() if names else "settings"
+
+
+def _where(loc: tuple[Any, ...], file_data: dict[str, Any], config_file: Path | None) -> str:
+    """Where a bad value came from: its environment variable, or its key in the TOML file
+    (a value set in both comes from the environment, which wins)."""
+    variable = _variable(loc)
+    if config_file is None or any(k.upper() == variable for k in os.environ):
+        return variable
+    names = [str(part) for part in loc if not isinstance(part, int)][:2]
+    section: Any = file_data
+    for name in names:
+        if not isinstance(section, dict) or name not in section:
+            return variable
+        section = section[name]
+    key = names[-1] if names else "?"
+    place = f"[{names[0]}] " if len(names) > 1 else ""
+    return f"{place}{key} in {config_file}"
 
 
 def config_file_from_env() -> Path | None:
@@ -254,21 +338,74 @@ def config_file_from_env() -> Path | None:
     return Path(value) if value else None
 
 
+def _file_data(config_file: Path | None) -> dict[str, Any]:
+    if config_file is None:
+        return {}
+    try:
+        with open(config_file, "rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{config_file} is not valid TOML: {exc}") from None
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Read and validate the settings: environment first, then the optional TOML file."""
     if config_file is not None and not Path(config_file).is_file():
         raise SettingsError(f"config file {config_file} does not exist")
-    token = _config_file.set(Path(config_file) if config_file else None)
+    path = Path(config_file) if config_file else None
+    file_data = _file_data(path)
+    token = _config_file.set(path)
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
             message = error["msg"].removeprefix("Value error, ")
-            lines.append(f"{_variable(error['loc'])}: {message}")
+            lines.append(f"{_where(error['loc'], file_data, path)}: {message}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
     finally:
         _config_file.reset(token)
+
+
+def effective_settings(settings: Settings, config_file: Path | None = None
+                       ) -> list[tuple[str, str, str]]:
+    """(variable, value in effect, where it came from: env, file or default) for every
+    setting; secrets are masked."""
+    file_data = _file_data(config_file)
+    environ = {key.upper() for key in os.environ}
+    rows: list[tuple[str, str, str]] = []
+
+    def shown(value: Any) -> str:
+        if isinstance(value, SecretStr):
+            return "********" if value.get_secret_value() else ""
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, list | dict):
+            return json.dumps(value, ensure_ascii=False)
+        return "" if value is None else str(value)
+
+    def origin(variable: str, path: list[str]) -> str:
+        if variable in environ:
+            return "env"
+        section: Any = file_data
+        for name in path:
+            if not isinstance(section, dict) or name not in section:
+                return "default"
+            section = section[name]
+        return "file"
+
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        value = getattr(settings, name)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            for sub_name in annotation.model_fields:
+                variable = f"IDP_{name}_{sub_name}".upper()
+                rows.append((variable, shown(getattr(value, sub_name)),
+                             origin(variable, [name, sub_name])))
+        else:
+            variable = f"IDP_{name}".upper()
+            rows.append((variable, shown(value), origin(variable, [name])))
+    return rows
 
 
 def documented_settings() -> list[tuple[str, str, str]]:

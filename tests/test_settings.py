@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from directory.config import LdapConfig
-from idp.settings import SettingsError, documented_settings, load_settings
+from idp.settings import SettingsError, documented_settings, effective_settings, load_settings
 
 REQUIRED_NAMES = [
     "IDP_ISSUER", "IDP_DATABASE_URL", "IDP_REDIS_URL", "IDP_DIRECTORY", "IDP_LDAP_URL",
@@ -132,5 +132,59 @@ def test_every_ldap_setting_is_listed() -> None:
 def test_unknown_ldap_setting_is_refused_by_name(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     config = tmp_path / "idp.toml"
     config.write_text('[ldap]\nuser_bass = "ou=people,dc=example,dc=edu"\n')
-    with pytest.raises(SettingsError, match="IDP_LDAP_USER_BASS"):
+    with pytest.raises(SettingsError, match=r"\[ldap\] user_bass in "):
         load_settings(config)
+
+
+def test_lists_and_dicts_take_json_or_the_plain_form(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("IDP_MFA_REQUIRED_GROUPS", "idp-admins, 计算机学院教师")
+    clean_env.setenv("IDP_LDAP_ATTRIBUTES", "number=employeeID, department=ou")
+    settings = load_settings()
+    assert settings.mfa.required_groups == ["idp-admins", "计算机学院教师"]
+    assert settings.ldap.attributes == {"number": "employeeID", "department": "ou"}
+    clean_env.setenv("IDP_MFA_REQUIRED_GROUPS", '["a", "b"]')
+    clean_env.setenv("IDP_LDAP_ATTRIBUTES", '{"number": "employeeID"}')
+    settings = load_settings()
+    assert settings.mfa.required_groups == ["a", "b"]
+    assert settings.ldap.attributes == {"number": "employeeID"}
+
+
+@pytest.mark.parametrize("variable, value, words", [
+    ("IDP_LDAP_ATTRIBUTES", "number", "IDP_LDAP_ATTRIBUTES: write a JSON object"),
+    ("IDP_LDAP_ATTRIBUTES", "=x", "IDP_LDAP_ATTRIBUTES"),
+    ("IDP_MFA_REQUIRED_GROUPS", "[broken", "IDP_MFA_REQUIRED_GROUPS: not a JSON list"),
+])
+def test_a_structured_value_that_cannot_be_read_names_its_variable(
+        clean_env: pytest.MonkeyPatch, variable: str, value: str, words: str) -> None:
+    clean_env.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert words in str(caught.value)
+
+
+def test_a_bad_file_value_names_its_key_and_file(clean_env: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    config = tmp_path / "idp.toml"
+    config.write_text('[ldap]\nurll = "ldap://x"\n[tokens]\ncode_ttl = 999\n')
+    with pytest.raises(SettingsError) as caught:
+        load_settings(config)
+    message = str(caught.value)
+    assert f"[ldap] urll in {config}" in message
+    assert f"[tokens] code_ttl in {config}" in message and "IDP_LDAP_URLL" not in message
+    config.write_text('[ldap\nurl = "x"')
+    with pytest.raises(SettingsError) as caught:
+        load_settings(config)
+    assert "is not valid TOML" in str(caught.value)
+
+
+def test_effective_values_say_where_they_came_from(clean_env: pytest.MonkeyPatch,
+                                                   tmp_path: Path) -> None:
+    config = tmp_path / "idp.toml"
+    config.write_text('[ldap]\nuser_base = "ou=people,dc=x"\nbind_password = "hidden"\n')
+    clean_env.setenv("IDP_ISSUER", "https://id.example.edu")
+    rows = {variable: (value, origin) for variable, value, origin in
+            effective_settings(load_settings(config), config)}
+    assert rows["IDP_ISSUER"] == ("https://id.example.edu", "env")
+    assert rows["IDP_LDAP_USER_BASE"] == ("ou=people,dc=x", "file")
+    assert rows["IDP_LDAP_BIND_PASSWORD"] == ("********", "file")  # never shown
+    assert rows["IDP_TOKENS_CODE_TTL"] == ("60", "default")

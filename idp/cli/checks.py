@@ -51,7 +51,8 @@ async def run_checks(settings: Settings) -> list[tuple[str, bool, str]]:
         try:
             results.append(("directory", True, await directory.check()))
         except DirectoryError as exc:
-            results.append(("directory", False, f"{exc.kind}: {exc}"))
+            # the reason on the failing line itself: "unavailable: server down (ldap://...)"
+            results.append(("directory", False, f"{exc.kind}: {exc.detail or exc}"))
         except Exception as exc:  # noqa: BLE001 - a check reports, it never crashes
             results.append(("directory", False, f"{type(exc).__name__}: {exc}"))
         finally:

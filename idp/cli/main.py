@@ -116,10 +116,24 @@ main.add_command(throttles)
 
 
 @main.command("settings")
-def settings_table() -> None:
-    """Print every setting, its environment variable and default (Markdown)."""
-    from idp.settings import documented_settings
+@click.option("--effective", is_flag=True,
+              help="the value of each setting in effect and where it came from (secrets masked)")
+@click.pass_context
+def settings_table(ctx: click.Context, effective: bool) -> None:
+    """Print every setting, its environment variable and default (Markdown); with --effective,
+    the values in effect here: from the environment, the TOML file, or the default."""
+    from idp.settings import SettingsError, documented_settings, effective_settings, load_settings
 
-    click.echo("| variable | default | meaning |\n|---|---|---|")
-    for variable, default, description in documented_settings():
-        click.echo(f"| `{variable}` | {f'`{default}`' if default else ''} | {description} |")
+    if not effective:
+        click.echo("| variable | default | meaning |\n|---|---|---|")
+        for variable, default, description in documented_settings():
+            click.echo(f"| `{variable}` | {f'`{default}`' if default else ''} | {description} |")
+        return
+    config = ctx.find_root().obj.get("config")
+    try:
+        rows = effective_settings(load_settings(config), config)
+    except SettingsError as exc:
+        fail(str(exc), 2)
+    width = max(len(variable) for variable, _, _ in rows)
+    for variable, value, origin in rows:
+        click.echo(f"{variable.ljust(width)}  {origin:7}  {value}")
