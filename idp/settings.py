@@ -178,6 +178,9 @@ class Settings(BaseSettings):
         "127.0.0.1", description="comma-separated proxy IPs whose X-Forwarded-For is believed ('*': any)"
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
+    log_format: Literal["json", "text"] = Field(
+        "json", description="json: one JSON object per line (for log collectors); text: short "
+                            "lines for a person at a terminal (what `idp demo` uses)")
 
     ldap: LdapConfig = Field(default_factory=LdapConfig)
     tokens: TokenSettings = Field(default_factory=TokenSettings)

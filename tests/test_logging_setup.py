@@ -92,3 +92,15 @@ def test_the_direct_access_line_is_written_character_for_character(
     # the timestamps may differ in their last digits: everything after them must not
     assert direct.split('"level"', 1)[1] == through_logging.split('"level"', 1)[1]
     assert json.loads(direct)["path"] == scope["path"]
+
+
+def test_text_lines_for_a_terminal() -> None:
+    """IDP_LOG_FORMAT=text (what `idp demo` runs): short lines a person reads, not JSON."""
+    config = server_log_config("info", "text")
+    formatter = logging.config.DictConfigurator(config).configure_custom(
+        dict(config["formatters"]["lines"]))
+    record = logging.LogRecord("idp.access", logging.INFO, __file__, 1, "%s %s %s",
+                               ("POST", "/token", 200), None)
+    record.duration_ms = 3.1
+    line = formatter.format(record)
+    assert line.endswith("INFO    POST /token 200 (3.1 ms)") and not line.startswith("{")

@@ -238,7 +238,9 @@ def run_demo(settings: Settings, plan: DemoPlan, *, host: str, port: int, with_a
              config_file: Path | None = None) -> int:
     """Serve the IdP and the apps until Ctrl-C / SIGTERM; returns the exit status."""
     idp_env = {"IDP_ISSUER": settings.issuer, "IDP_DATABASE_URL": settings.database_url,
-               "IDP_KEYS_DIR": str(Path(settings.keys_dir).resolve())}
+               "IDP_KEYS_DIR": str(Path(settings.keys_dir).resolve()),
+               # a person reads this terminal: short lines, not JSON (unless asked otherwise)
+               "IDP_LOG_FORMAT": os.environ.get("IDP_LOG_FORMAT", "text")}
     if config_file is not None:
         idp_env["IDP_CONFIG"] = str(Path(config_file).resolve())
     argv = [sys.executable, "-c", "from idp.cli.main import main; main()", "serve", "--host", host,
@@ -263,6 +265,8 @@ def run_demo(settings: Settings, plan: DemoPlan, *, host: str, port: int, with_a
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         _wait_until_up(health, children)
+        # the banner last, so that it is what the terminal shows once everything answers
+        print("\n".join(plan.lines), flush=True)
         print("  everything is up; Ctrl-C stops it all.", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)

@@ -57,7 +57,8 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     # trusted_proxies); the access log is idp/server/edge.py's.
     uvicorn.run("idp.asgi:app", host=host, port=port, workers=workers, loop="uvloop",
                 http=IdpHttpProtocol, proxy_headers=False, access_log=False,
-                log_level=settings.log_level, log_config=server_log_config(settings.log_level))
+                log_level=settings.log_level,
+                log_config=server_log_config(settings.log_level, settings.log_format))
 
 
 @main.command()
@@ -87,8 +88,8 @@ def demo(settings: Settings, host: str, port: int, app_port: int, no_apps: bool,
     if settings.issuer == "http://localhost:8000" and port != 8000:
         settings = settings.model_copy(update={"issuer": f"http://localhost:{port}"})
     plan = run(prepare_demo(settings, app_port=app_port))
-    click.echo("\n".join(plan.lines))
     if no_serve:
+        click.echo("\n".join(plan.lines))
         return
     sys.exit(run_demo(settings, plan, host=host, port=port, with_apps=not no_apps,
                       config_file=click.get_current_context().obj.get("config")))

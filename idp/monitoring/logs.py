@@ -52,6 +52,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class TextFormatter(logging.Formatter):
+    """Short lines for a person at a terminal: time, level, what happened (the request id and
+    the exception's traceback when there are)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        line = f"{when} {record.levelname:<7} {record.getMessage()}"
+        duration = getattr(record, "duration_ms", None)
+        if duration is not None:
+            line += f" ({duration} ms)"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
 class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A stream (stderr) written in batches: lines wait at most `interval` seconds (a daemon
     thread writes them) or until 64 KiB are waiting; a WARNING or worse goes out at once, with
@@ -110,17 +125,19 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self.flush()
 
 
-def server_log_config(level: str = "info") -> dict[str, Any]:
-    """Everything (our loggers, granian's and uvicorn's) as JSON on stderr; the servers' own
-    access logs are replaced by idp/server/edge.py's, which knows the request id."""
+def server_log_config(level: str = "info", log_format: str = "json") -> dict[str, Any]:
+    """Everything (our loggers, granian's and uvicorn's) on stderr, as JSON lines or as short
+    text lines (`log_format`); the servers' own access logs are replaced by
+    idp/server/edge.py's, which knows the request id."""
     level = level.upper()
+    formatter = "TextFormatter" if log_format == "text" else "JsonFormatter"
     return {
         "version": 1,
         "disable_existing_loggers": False,
         # by name, so the dict is also valid JSON (a server's --log-config file)
-        "formatters": {"json": {"()": "idp.monitoring.logs.JsonFormatter"}},
+        "formatters": {"lines": {"()": f"idp.monitoring.logs.{formatter}"}},
         "handlers": {"stderr": {"class": "idp.monitoring.logs.BatchedStreamHandler",
-                                "formatter": "json", "stream": "ext://sys.stderr"}},
+                                "formatter": "lines", "stream": "ext://sys.stderr"}},
         "root": {"handlers": ["stderr"], "level": level},
         "loggers": {
             "uvicorn": {"handlers": [], "propagate": True, "level": level},
@@ -132,8 +149,8 @@ def server_log_config(level: str = "info") -> dict[str, Any]:
     }
 
 
-def configure_logging(level: str = "info") -> None:
-    logging.config.dictConfig(server_log_config(level))
+def configure_logging(level: str = "info", log_format: str = "json") -> None:
+    logging.config.dictConfig(server_log_config(level, log_format))
 
 
 def request_id_for(offered: bytes | None) -> str:
