@@ -30,6 +30,7 @@ from ldap.filter import escape_filter_chars
 from ldap.ldapobject import LDAPObject
 
 from directory.base import (
+    Account,
     AccountDisabled,
     DirectoryError,
     DirectoryObserver,
@@ -227,6 +228,15 @@ class LdapDirectory:
         found = self._search_one(self._user_filter(username))
         return self._person(*found, username) if found else None
 
+    def _locate(self, username: str) -> Account | None:
+        found = self._search_one(self._user_filter(username))
+        if found is None:
+            return None
+        dn, entry = found
+        spelled = self.profile.username(entry, username)
+        # an entry without a subject still counts its failed binds: key it on its DN then
+        return Account(self.profile.subject(entry) or f"dn:{dn}", spelled or username)
+
     def _by_subject(self, subject: str) -> Person | None:
         found = self._search_one(self.profile.subject_filter(subject))
         return self._person(*found, None) if found else None
@@ -257,6 +267,12 @@ class LdapDirectory:
         if not typed:
             return None
         return await self._run(self._find, typed)
+
+    async def locate(self, username: str) -> Account | None:
+        typed = normalize_username(username)
+        if not typed:
+            return None
+        return await self._run(self._locate, typed)
 
     async def by_subject(self, subject: str) -> Person | None:
         if not subject:
