@@ -64,6 +64,7 @@ class LdapDirectory:
         self.settings = settings
         self.profile = Profile.build(settings.profile, settings.attributes)
         self._connector = Connector(settings, observer)
+        self.breakers = self._connector.breakers  # per LDAP server (directory/ldap_breaker.py)
         wait = settings.timeout + settings.network_timeout * len(settings.urls)
         self._pool = ServicePool(self._connector, settings.pool_size, wait)
         self._executor = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="ldap")
