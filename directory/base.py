@@ -48,6 +48,10 @@ class Person:
     dn: str | None = None
     disabled: bool = False
     notice: PasswordNotice | None = field(default=None, compare=False)
+    # None: read from the directory just now. Otherwise the directory could not be reached and
+    # this is the last-known copy (directory/last_known.py), as the directory confirmed it at
+    # this Unix time: the IdP audits logins made with it as "offline"
+    as_of: float | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, object]:
         return {

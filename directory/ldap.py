@@ -74,6 +74,7 @@ class LdapDirectory:
         self._failures = FailureTimer()
         ttl = settings.person_cache_seconds
         self._people = PersonCache(ttl) if ttl > 0 else None
+        self._forget_listeners: list[Callable[[str], None]] = []
 
     # --- running blocking work off the loop ----------------------------------------------------
 
@@ -287,6 +288,13 @@ class LdapDirectory:
         change it makes, so the change shows on the next request here). Safe from any thread."""
         if self._people is not None:
             self._people.forget(subject)
+        for listener in self._forget_listeners:
+            listener(subject)
+
+    def on_forget(self, listener: Callable[[str], None]) -> None:
+        """Have `listener(subject)` called (from any thread) whenever a person is forgotten:
+        the last-known copy (directory/last_known.py) must not outlive a change either."""
+        self._forget_listeners.append(listener)
 
     async def groups(self) -> list[Group]:
         return await self._run(

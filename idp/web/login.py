@@ -169,8 +169,14 @@ async def login_submit(request: Request) -> Response:
         return again(f"err_{kind}", FAILURE_STATUS[kind])
 
     await throttle.succeeded(verdict)
-    await services.audit.record("login", "success", **(audit | {"actor": person.username}),
-                                subject=person.subject)
+    if person.as_of is not None:
+        # the directory was out of reach: the password was checked against the last one it
+        # accepted (directory/last_known.py), and the audit log says so
+        await services.audit.record("login", "offline", **(audit | {"actor": person.username}),
+                                    subject=person.subject, as_of=int(person.as_of))
+    else:
+        await services.audit.record("login", "success", **(audit | {"actor": person.username}),
+                                    subject=person.subject)
     return await complete_login(request, services, signin, person)
 
 

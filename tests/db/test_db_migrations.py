@@ -57,7 +57,7 @@ async def _tables(url: str) -> set[str]:
 def test_the_model_tables_are_the_expected_ones() -> None:
     expected = {"clients", "consents", "refresh_tokens", "audit_events", "logout_deliveries"}
     assert expected <= MODEL_TABLES
-    assert {"dir_people", "dir_groups", "dir_memberships"} <= MODEL_TABLES
+    assert {"dir_people", "dir_groups", "dir_memberships", "dir_last_known"} <= MODEL_TABLES
 
 
 def test_head_revision_is_found_from_the_package_dir() -> None:
