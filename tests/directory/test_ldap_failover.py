@@ -5,12 +5,14 @@ What is measured is structure, not speed: every connection the black hole accept
 that waited out the operation timeout, so "later logins are fast" is "the black hole accepted no
 more connections". Where a time is asserted as well, the bound is the operation timeout itself
 (what a request that touched the black hole cannot beat), set far above what a login costs
-(tens of milliseconds on slapd), so that two busy shared CPUs cannot make it flaky.
+(tens of milliseconds on slapd), and it bounds the median of ten logins, so that two busy shared
+CPUs cannot make it flaky.
 """
 
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -72,7 +74,9 @@ async def test_a_silent_first_server_costs_the_first_login_only(
     later = [await _login(hole_idp) for _ in range(10)]
     assert [status for status, _ in later] == [303] * 10
     assert hole.accepted == 1  # nobody waited on it again
-    assert max(seconds for _, seconds in later) < TIMEOUT
+    # the median, not the slowest: one login stalled by a busy machine proves nothing, while
+    # logins that each waited on the black hole would all take at least TIMEOUT
+    assert statistics.median(seconds for _, seconds in later) < TIMEOUT
 
     # the issue's load: forty logins at once, every one of them past the black hole
     together = await asyncio.gather(*(_login(hole_idp) for _ in range(40)))
