@@ -48,6 +48,10 @@ class Person:
     dn: str | None = None
     disabled: bool = False
     notice: PasswordNotice | None = field(default=None, compare=False)
+    # None: read from the directory just now. Otherwise the directory could not be reached and
+    # this is the last-known copy (directory/last_known.py), as the directory confirmed it at
+    # this Unix time: the IdP audits logins made with it as "offline"
+    as_of: float | None = field(default=None, compare=False)
 
     @property
     def scoped_affiliations(self) -> tuple[str, ...]:
@@ -77,6 +81,16 @@ class Person:
             "dn": self.dn,
             "disabled": self.disabled,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The one entry a login name finds, before any password is checked: what the login
+    throttle counts against, so that every spelling the directory matches to the same entry
+    shares one budget (`ｚhuxin`, `ⓩhuxin` and `zhuxin` all find uid=zhuxin on OpenLDAP)."""
+
+    key: str  # the entry's stable subject (its DN, should it lack one)
+    username: str  # as the directory spells it
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +185,21 @@ def no_observer(server: str, operation: str, seconds: float, error: str | None) 
 
 
 def normalize_username(username: str) -> str:
-    """NFC-normalise and trim a typed login name (LDAP-PITFALLS 13)."""
-    return unicodedata.normalize("NFC", username).strip()
+    """A typed login name as directories compare it: NFKC-normalised and trimmed.
+
+    NFKC, not just NFC (LDAP-PITFALLS 13): OpenLDAP's matching folds compatibility characters,
+    so the fullwidth `ｚhuxin`, the mathematical `𝐳𝐡𝐮𝐱𝐢𝐧` and the circled `ⓩhuxin` all find
+    uid=zhuxin; folding them here first means every part of the IdP sees the one name. Case is
+    left to the directory's own matching rule: full case folding would turn `straße` into
+    `strasse`, which caseIgnoreMatch does not find."""
+    return unicodedata.normalize("NFKC", username).strip()
+
+
+def username_key(username: str) -> str:
+    """The comparison key of a login name: NFKC + case folding (`ZhuXin` and `ｚhuxin` are
+    `zhuxin`). For keys only (the local directory's unique key, the login throttle of a name
+    that finds no entry), never a name to send to a directory: see `normalize_username`."""
+    return unicodedata.normalize("NFKC", normalize_username(username).casefold())
 
 
 @runtime_checkable
@@ -191,6 +218,12 @@ class Directory(Protocol):
 
     async def by_subject(self, subject: str) -> Person | None:
         """The person with this stable subject id, or None (used when tokens are refreshed)."""
+        ...
+
+    async def locate(self, username: str) -> Account | None:
+        """The entry this login name would bind to, found without any bind (so without touching
+        the directory's failure count), or None when it finds none. The login throttle counts
+        attempts against it, before the password is checked. Raises DirectoryUnavailable."""
         ...
 
     async def groups(self) -> list[Group]:

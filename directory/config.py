@@ -38,6 +38,12 @@ class LdapConfig(BaseModel):
     ca_file: str | None = Field(None, description="CA bundle that verifies the server certificate")
     timeout: float = Field(5.0, gt=0, description="seconds an LDAP operation may take")
     network_timeout: float = Field(3.0, gt=0, description="seconds to connect to one server")
+    failover_cooldown: float = Field(
+        30.0, ge=0, le=3600,
+        description="seconds a server that failed is passed over while the others answer; then "
+                    "one request tries it again. A server that timed out is not waited out again "
+                    "within this time, even when no other answers; one that refused at once is "
+                    "(0: always try every URI in order)")
     pool_size: int = Field(4, ge=1, le=64, description="pooled service connections for searches")
     threads: int = Field(16, ge=1, le=256, description="threads for blocking LDAP calls")
     ppolicy_default_dn: str = Field(

@@ -30,6 +30,7 @@ from ldap.filter import escape_filter_chars
 from ldap.ldapobject import LDAPObject
 
 from directory.base import (
+    Account,
     AccountDisabled,
     DirectoryError,
     DirectoryObserver,
@@ -63,6 +64,7 @@ class LdapDirectory:
         self.settings = settings
         self.profile = Profile.build(settings.profile, settings.attributes)
         self._connector = Connector(settings, observer)
+        self.breakers = self._connector.breakers  # per LDAP server (directory/ldap_breaker.py)
         wait = settings.timeout + settings.network_timeout * len(settings.urls)
         self._pool = ServicePool(self._connector, settings.pool_size, wait)
         self._executor = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="ldap")
@@ -72,6 +74,7 @@ class LdapDirectory:
         self._failures = FailureTimer()
         ttl = settings.person_cache_seconds
         self._people = PersonCache(ttl) if ttl > 0 else None
+        self._forget_listeners: list[Callable[[str], None]] = []
 
     # --- running blocking work off the loop ----------------------------------------------------
 
@@ -227,6 +230,15 @@ class LdapDirectory:
         found = self._search_one(self._user_filter(username))
         return self._person(*found, username) if found else None
 
+    def _locate(self, username: str) -> Account | None:
+        found = self._search_one(self._user_filter(username))
+        if found is None:
+            return None
+        dn, entry = found
+        spelled = self.profile.username(entry, username)
+        # an entry without a subject still counts its failed binds: key it on its DN then
+        return Account(self.profile.subject(entry) or f"dn:{dn}", spelled or username)
+
     def _by_subject(self, subject: str) -> Person | None:
         found = self._search_one(self.profile.subject_filter(subject))
         return self._person(*found, None) if found else None
@@ -258,6 +270,12 @@ class LdapDirectory:
             return None
         return await self._run(self._find, typed)
 
+    async def locate(self, username: str) -> Account | None:
+        typed = normalize_username(username)
+        if not typed:
+            return None
+        return await self._run(self._locate, typed)
+
     async def by_subject(self, subject: str) -> Person | None:
         if not subject:
             return None
@@ -270,6 +288,13 @@ class LdapDirectory:
         change it makes, so the change shows on the next request here). Safe from any thread."""
         if self._people is not None:
             self._people.forget(subject)
+        for listener in self._forget_listeners:
+            listener(subject)
+
+    def on_forget(self, listener: Callable[[str], None]) -> None:
+        """Have `listener(subject)` called (from any thread) whenever a person is forgotten:
+        the last-known copy (directory/last_known.py) must not outlive a change either."""
+        self._forget_listeners.append(listener)
 
     async def groups(self) -> list[Group]:
         return await self._run(

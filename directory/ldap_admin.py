@@ -105,7 +105,9 @@ class LdapAdminWriter:
         self.pool_size = s.admin_pool_size  # how many writes may usefully run at once
         if s.admin_bind_dn:
             wait = s.timeout + s.network_timeout * len(s.urls)
-            self._pool = ServicePool(AdminConnector(s), s.admin_pool_size, wait)
+            # the login side's breakers: a server that hangs is passed over by writes as well
+            connector = AdminConnector(s, breakers=directory.breakers)
+            self._pool = ServicePool(connector, s.admin_pool_size, wait)
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -1,5 +1,8 @@
 """Connections to the campus directory: options, TLS, failover across URIs, and a small pool.
 
+Failover remembers which servers failed (directory/ldap_breaker.py), so a server that hangs is
+passed over after the first request it cost, instead of being waited out by every login.
+
 python-ldap serialises the calls on one connection behind a lock (LDAP-PITFALLS 15), so service
 searches share a few pooled connections while every user bind gets a fresh one that is thrown
 away afterwards: a user's identity never leaks onto a connection that others reuse. Everything
@@ -20,6 +23,7 @@ from ldap.ldapobject import LDAPObject
 
 from directory.base import DirectoryObserver, DirectoryUnavailable, no_observer
 from directory.config import LdapConfig
+from directory.ldap_breaker import Breakers
 from directory.ldap_errors import CONNECTION_ERRORS, error_info
 
 log = logging.getLogger(__name__)
@@ -41,11 +45,16 @@ class Connection:
 
 
 class Connector:
-    """Opens connections with the settings' options, trying each URI in order (failover)."""
+    """Opens connections with the settings' options, trying each URI in order (failover), each
+    behind its circuit breaker. Connectors to one directory may share `breakers`."""
 
-    def __init__(self, settings: LdapConfig, observer: DirectoryObserver = no_observer) -> None:
+    def __init__(self, settings: LdapConfig, observer: DirectoryObserver = no_observer,
+                 breakers: Breakers | None = None) -> None:
         self.settings = settings
         self.observer = observer
+        # a refusal takes milliseconds; anything near the connect timeout was a timeout
+        self.breakers = breakers or Breakers(settings.urls, settings.failover_cooldown,
+                                             slow_after=settings.network_timeout / 2)
 
     def _configure(self, url: str) -> LDAPObject:
         s = self.settings
@@ -70,28 +79,44 @@ class Connector:
         Only connection-level failures move on to the next URI; any other error (wrong password,
         for instance) is the answer and is raised as the python-ldap exception it is.
         """
+        plan = self.breakers.plan()
+        if not plan.urls:
+            wait = self.breakers.next_probe_in()
+            log.info("every LDAP server timed out lately; the next is tried in %.0f s", wait)
+            raise DirectoryUnavailable(
+                detail=f"every LDAP server timed out lately (next try in {wait:.0f} s)")
         failures: list[str] = []
-        for url in self.settings.urls:
-            conn = self._configure(url)
-            started = time.perf_counter()
-            try:
-                if self.settings.start_tls and url.startswith("ldap://"):
-                    # never fall back to plaintext: a failed StartTLS is a failed server
-                    conn.start_tls_s()
-                first_operation(conn)
-                self.observer(url, "bind", time.perf_counter() - started, None)
-                return Connection(conn, url)
-            except CONNECTION_ERRORS as exc:  # down, timed out, or a TLS handshake that failed
-                self.observer(url, "bind", time.perf_counter() - started, "unavailable")
-                failures.append(f"{url}: {error_info(exc).get('desc', exc)}")
-            except ldap.PROTOCOL_ERROR as exc:  # StartTLS refused by the server
-                self.observer(url, "bind", time.perf_counter() - started, "starttls_refused")
-                failures.append(f"{url}: StartTLS refused ({error_info(exc).get('info', '')})")
-            except BaseException as exc:
-                self.observer(url, "bind", time.perf_counter() - started, _kind(exc))
+        try:
+            for url in plan.urls:
+                conn = self._configure(url)
+                started = time.perf_counter()
+                try:
+                    if self.settings.start_tls and url.startswith("ldap://"):
+                        # never fall back to plaintext: a failed StartTLS is a failed server
+                        conn.start_tls_s()
+                    first_operation(conn)
+                    self.observer(url, "bind", time.perf_counter() - started, None)
+                    self.breakers.succeeded(plan, url)
+                    return Connection(conn, url)
+                except CONNECTION_ERRORS as exc:  # down, timed out, or a TLS handshake that failed
+                    seconds = time.perf_counter() - started
+                    self.observer(url, "bind", seconds, "unavailable")
+                    self.breakers.failed(plan, url, seconds)
+                    failures.append(f"{url}: {error_info(exc).get('desc', exc)}")
+                except ldap.PROTOCOL_ERROR as exc:  # StartTLS refused by the server
+                    seconds = time.perf_counter() - started
+                    self.observer(url, "bind", seconds, "starttls_refused")
+                    self.breakers.failed(plan, url, seconds)
+                    failures.append(f"{url}: StartTLS refused ({error_info(exc).get('info', '')})")
+                except BaseException as exc:
+                    self.observer(url, "bind", time.perf_counter() - started, _kind(exc))
+                    if isinstance(exc, ldap.LDAPError):  # an answer (a wrong password, say)
+                        self.breakers.succeeded(plan, url)
+                    _unbind(conn)
+                    raise
                 _unbind(conn)
-                raise
-            _unbind(conn)
+        finally:
+            self.breakers.release(plan)
         log.warning("LDAP unreachable: %s", "; ".join(failures))
         raise DirectoryUnavailable(detail="; ".join(failures))
 
@@ -191,6 +216,11 @@ class ServicePool:
                     if reused and isinstance(exc, STALE_CONNECTION_ERRORS):
                         self._drop_idle()
                         continue
+                    # the server stopped answering: its breaker opens, and the idle connections
+                    # to it go too, or each would cost the next callers a timeout of their own
+                    self._connector.breakers.failed(None, connection.url,
+                                                    time.perf_counter() - started)
+                    self._drop_idle(connection.url)
                     raise DirectoryUnavailable(
                         detail=f"{connection.url}: {error_info(exc).get('desc', exc)}"
                     ) from exc
@@ -218,9 +248,11 @@ class ServicePool:
                 return self._idle.pop(), True
         return self._connector.service(), False
 
-    def _drop_idle(self) -> None:
+    def _drop_idle(self, url: str | None = None) -> None:
+        """Close the idle connections (to `url` only, when given)."""
         with self._lock:
-            idle, self._idle = self._idle, []
+            idle = [c for c in self._idle if url is None or c.url == url]
+            self._idle = [c for c in self._idle if c not in idle]
         for connection in idle:
             connection.close()
 

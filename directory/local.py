@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from directory.base import (
+    Account,
     AccountDisabled,
     AccountLocked,
     AlreadyExists,
@@ -34,6 +35,7 @@ from directory.base import (
     PasswordRejected,
     Person,
     normalize_username,
+    username_key,
 )
 from directory.local_schema import DirectoryBase, DirGroup, DirMembership, DirPerson
 from directory.writes import AccountState
@@ -85,10 +87,6 @@ PERSON_FIELDS = frozenset(
 LIST_FIELDS = frozenset({"affiliations", "entitlements"})
 FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
 MIN_PASSWORD_LENGTH = 8  # NIST SP 800-63B §5.1.1.2: at least 8 characters for a chosen password
-
-
-def username_key(username: str) -> str:
-    return normalize_username(username).casefold()
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -195,6 +193,11 @@ class LocalDirectory:
         async with self._sessions() as session:
             row = await self._row(session, username)
             return await self._person(session, row) if row else None
+
+    async def locate(self, username: str) -> Account | None:
+        async with self._sessions() as session:
+            row = await self._row(session, username)
+            return Account(row.subject, row.username) if row else None
 
     async def by_subject(self, subject: str) -> Person | None:
         if not subject or not subject.isprintable():

@@ -26,7 +26,7 @@ class DirPerson(DirectoryBase):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     subject: Mapped[str] = mapped_column(String(36), unique=True)
     username: Mapped[str] = mapped_column(String(128))  # as the person spells it
-    # NFC + casefold: `Student` and `student` are one account (LDAP-PITFALLS 13)
+    # NFKC + casefold: `Student`, `ｓtudent` and `student` are one account (LDAP-PITFALLS 13)
     username_key: Mapped[str] = mapped_column(String(128), unique=True)
     password_hash: Mapped[str | None] = mapped_column(Text)
     name: Mapped[str | None] = mapped_column(String(200))

@@ -10,14 +10,22 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from directory.base import Directory
 from directory.factory import open_directory, open_writer
+from directory.last_known import LastKnownConfig, LastKnownDirectory
 from idp.db.engine import close_engine, open_engine, sessionmaker
 from idp.db.migrate import upgrade
 from idp.keys.ring import KeyRing
-from idp.monitoring.metrics import MeteredAudit, MeteredStore, observe_directory
+from idp.monitoring.metrics import (
+    MeteredAudit,
+    MeteredStore,
+    observe_directory,
+    observe_last_known,
+)
 from idp.protocols.cas.logout import CasSingleLogout
 from idp.protocols.oidc.backchannel import BackChannelLogout
 from idp.server import errors
@@ -46,17 +54,34 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
     store = MeteredStore(open_store(settings))  # every Store call timed for /metrics
     directory = open_directory(settings.directory, settings.ldap, engine,
                                observe_directory)  # LDAP latency per server
+    writer = open_writer(directory)
+    directory = with_last_known(settings, directory, engine)
     sessions = SessionManager(store, settings.session.ttl)
     audit = MeteredAudit(sessionmaker(engine))
     services = Services(
         settings=settings, engine=engine, db=sessionmaker(engine), store=store,
         directory=directory, keys=KeyRing.open(settings.keys_dir), sessions=sessions,
         signins=SignIns(store), logout=SingleLogout(sessions, audit), audit=audit,
-        writer=open_writer(directory),
+        writer=writer,
     )
     services.logout.add_notifier(BackChannelLogout(services))
     services.logout.add_notifier(CasSingleLogout(services))
     return services
+
+
+def with_last_known(settings: Settings, directory: Directory, engine: AsyncEngine) -> Directory:
+    """The campus LDAP, able to serve its last-known people (and, opted in, offline logins)
+    while it is unreachable (directory/last_known.py). Not the local directory: it lives in the
+    database that would hold the copy, so it has no outage the copy could bridge."""
+    if settings.directory != "ldap" or settings.directory_max_staleness <= 0:
+        return directory
+    config = LastKnownConfig(
+        max_staleness=settings.directory_max_staleness,
+        offline_login=settings.directory_offline_login,
+        offline_login_days=settings.directory_offline_login_days,
+        never_offline_groups=frozenset({settings.access.admin_group}),
+    )
+    return LastKnownDirectory(directory, engine, config, observe_last_known)
 
 
 async def close_services(services: Services) -> None:

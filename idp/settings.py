@@ -173,6 +173,18 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="redis://… (unset: the embedded in-process store)")
     redis_prefix: str = Field("idp:", description="prefix of every Redis key (to share one Redis)")
     directory: Literal["local", "ldap"] = Field("local", description="where people come from")
+    directory_max_staleness: int = Field(
+        86400, ge=0, le=30 * 86400,
+        description="LDAP outage: how many seconds old a person's last-known copy may be and "
+                    "still be served, so that people signed in keep using apps, refresh and "
+                    "userinfo (0: no copies kept; every request that needs a person gets 503)")
+    directory_offline_login: bool = Field(
+        False, description="LDAP outage: let people sign in against a hash of the last password "
+                           "the directory accepted (never admins, nor anyone it locked or "
+                           "disabled; audited as `offline`). Read the trade-offs in the README")
+    directory_offline_login_days: int = Field(
+        7, ge=1, le=90, description="days such a password hash is kept after the directory last "
+                                    "accepted the password")
     keys_dir: Path = Field(Path("var/keys"), description="signing keys (created at first start)")
     trusted_proxies: str = Field(
         "127.0.0.1", description="comma-separated proxy IPs whose X-Forwarded-For is believed ('*': any)"
@@ -225,6 +237,14 @@ class Settings(BaseSettings):
     def _check_ldap_complete(self) -> Settings:
         if self.directory == "ldap" and not self.ldap.user_base:
             raise ValueError("IDP_LDAP_USER_BASE is required when IDP_DIRECTORY=ldap")
+        if self.directory_offline_login:
+            if self.directory != "ldap":
+                raise ValueError("IDP_DIRECTORY_OFFLINE_LOGIN is for IDP_DIRECTORY=ldap (the "
+                                 "local directory lives in the database: it has no outages of "
+                                 "its own)")
+            if self.directory_max_staleness <= 0:
+                raise ValueError("IDP_DIRECTORY_OFFLINE_LOGIN needs the last-known people: set "
+                                 "IDP_DIRECTORY_MAX_STALENESS above 0")
         return self
 
     @property

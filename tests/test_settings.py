@@ -188,3 +188,19 @@ def test_effective_values_say_where_they_came_from(clean_env: pytest.MonkeyPatch
     assert rows["IDP_LDAP_USER_BASE"] == ("ou=people,dc=x", "file")
     assert rows["IDP_LDAP_BIND_PASSWORD"] == ("********", "file")  # never shown
     assert rows["IDP_TOKENS_CODE_TTL"] == ("60", "default")
+
+
+def test_offline_login_is_for_ldap_with_last_known_people(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("IDP_DIRECTORY_OFFLINE_LOGIN", "true")
+    with pytest.raises(SettingsError, match="IDP_DIRECTORY_OFFLINE_LOGIN is for IDP_DIRECTORY=ldap"):
+        load_settings()
+    clean_env.setenv("IDP_DIRECTORY", "ldap")
+    clean_env.setenv("IDP_LDAP_USER_BASE", "ou=people,dc=example,dc=edu")
+    clean_env.setenv("IDP_DIRECTORY_MAX_STALENESS", "0")
+    with pytest.raises(SettingsError, match="set IDP_DIRECTORY_MAX_STALENESS above 0"):
+        load_settings()
+    clean_env.setenv("IDP_DIRECTORY_MAX_STALENESS", "3600")
+    clean_env.setenv("IDP_DIRECTORY_OFFLINE_LOGIN_DAYS", "3")
+    settings = load_settings()
+    assert settings.directory == "ldap" and settings.directory_offline_login is True
+    assert (settings.directory_max_staleness, settings.directory_offline_login_days) == (3600, 3)

@@ -37,7 +37,8 @@ class FieldErrors(ValueError):
 
 
 def clean_username(value: object) -> str:
-    """The NFC-normalised login name, or ValueError saying what is wrong with it."""
+    """The NFKC-normalised login name (no fullwidth or other compatibility twins of an existing
+    name), or ValueError saying what is wrong with it."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError("a username is required")
     name = normalize_username(value)

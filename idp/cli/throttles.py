@@ -45,19 +45,19 @@ def throttles() -> None:
 
 
 @throttles.command("list")
-@click.option("--account", default=None, help="only this username (as typed at the login form)")
+@click.option("--account", default=None, help="only this username (any case or width)")
 @click.option("--ip", default=None, help="only this client address")
 @click.option("--json", "as_json", is_flag=True)
 @needs_settings
 def throttles_list(settings: Settings, account: str | None, ip: str | None, as_json: bool) -> None:
     """Accounts and addresses with failed sign-ins in the current window, refused ones first."""
-    from directory.base import normalize_username as normal
+    from directory.base import username_key
     from idp.sso.throttle import list_throttles
 
     records = _with_store(settings, list_throttles)
     if account is not None:
-        wanted = normal(account).casefold()
-        records = [r for r in records if r.kind == "account" and r.name.casefold() == wanted]
+        wanted = username_key(account)
+        records = [r for r in records if r.kind == "account" and username_key(r.name) == wanted]
     if ip is not None:
         records = [r for r in records if r.kind == "ip" and r.name == ip]
     if as_json:

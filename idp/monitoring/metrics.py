@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import event
 
 from idp.db.audit import Audit
@@ -46,6 +46,11 @@ DIRECTORY_LATENCY = Histogram("idp_directory_operation_seconds", "Directory oper
                               buckets=_LATENCY_BUCKETS)
 DIRECTORY_ERRORS = Counter("idp_directory_errors_total", "Directory operations that failed, by "
                            "server, operation and error kind.", ["server", "operation", "kind"])
+LAST_KNOWN = Counter("idp_directory_last_known_total", "While the directory was unreachable: "
+                     "people served from their last-known copy (person), offline logins let "
+                     "in (login), offline logins that could not be checked (refused).", ["use"])
+DIRECTORY_DEGRADED = Gauge("idp_directory_degraded", "1 while the directory is unreachable and "
+                           "its last-known people are served instead, else 0.")
 STORE_LATENCY = Histogram("idp_store_operation_seconds", "Store (Redis or in-process) calls by "
                           "operation.", ["operation"], buckets=_LATENCY_BUCKETS)
 STORE_ERRORS = Counter("idp_store_errors_total", "Store calls that raised, by operation.",
@@ -115,6 +120,16 @@ def observe_directory(server: str, operation: str, seconds: float, error: str | 
     _child(DIRECTORY_LATENCY, _bounded(server, 100), operation).observe(seconds)
     if error is not None:
         _child(DIRECTORY_ERRORS, _bounded(server, 100), operation, _bounded(error)).inc()
+
+
+def observe_last_known(event: str) -> None:
+    """The hook of directory/last_known.py: "person", "login", "refused", "down", "up"."""
+    if event == "down":
+        DIRECTORY_DEGRADED.set(1)
+    elif event == "up":
+        DIRECTORY_DEGRADED.set(0)
+    elif event in ("person", "login", "refused"):
+        _child(LAST_KNOWN, event).inc()
 
 
 # --- Store timing ------------------------------------------------------------------------------

@@ -1,5 +1,13 @@
-"""What operators and load balancers call: liveness, readiness (ready only when the directory,
-Store and database answer) and the Prometheus metrics (idp/monitoring/metrics.py)."""
+"""What operators and load balancers call: liveness, readiness and the Prometheus metrics
+(idp/monitoring/metrics.py).
+
+Readiness has three answers. "ok" (200): the directory, Store and database all answer.
+"degraded" (200, still ready): the LDAP directory is unreachable but its last-known people are
+being served (directory/last_known.py): people signed in keep working, so a load balancer must
+keep sending them here. Every replica shares the same directory, so answering 503 would take
+every replica out of service at once and turn a degraded service into no service. Alert on the
+"status" field or on the idp_directory_degraded metric instead. "down" (503, not ready): the
+Store or the database is away, or the directory is and nothing can stand in for it."""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from directory.base import DirectoryUnavailable
 from idp.http.routing import Router
 from idp.services import ServicesDep
 
@@ -32,13 +41,20 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001
         checks["database"] = f"error: {type(exc).__name__}"
+    degraded = False
     try:
         await services.directory.check()
         checks["directory"] = "ok"
+    except DirectoryUnavailable as exc:
+        fallback = getattr(services.directory, "fallback", None)
+        degraded = fallback is not None
+        checks["directory"] = f"degraded: {exc}; {fallback()}" if fallback else f"error: {exc}"
     except Exception as exc:  # noqa: BLE001
         checks["directory"] = f"error: {exc}"
-    ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    failed = [name for name, verdict in checks.items() if verdict.startswith("error")]
+    status = "down" if failed else "degraded" if degraded else "ok"
+    return JSONResponse({"ready": not failed, "status": status, "checks": checks},
+                        status_code=503 if failed else 200)
 
 
 @router.get("/metrics", include_in_schema=False)

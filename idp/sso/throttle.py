@@ -12,10 +12,19 @@ Exponential backoff: when an account or address runs out, it is refused for `win
 and each refusal period that follows without a successful login in between doubles, up to
 `backoff_max`. A successful login (or a right password that must be changed) resets the account.
 
-Counters are keyed by the typed username (NFC, trimmed, case-folded, hashed); whether the
-account exists plays no part, so a refusal reveals nothing. Keys, all under `throttle:login:`:
-`acct:{h}` attempts, `ip:{addr}` failures, `block:acct:{h}` / `block:ip:{addr}` a refusal
-period, `strikes:…` refusal periods in a row, `name:{h}` the username (for `idp throttles`).
+Counters are keyed by what the directory will match, not by what was typed: the entry the name
+finds (`Directory.locate`, a search that touches no failure count), so that `ｚhuxin`, `𝐳𝐡𝐮𝐱𝐢𝐧`,
+`ⓩhuxin` and `zhuxin`, which OpenLDAP all matches to uid=zhuxin, share one budget and a stranger
+cannot add a fifth failure to the entry under another spelling. A name that finds no entry is
+counted under its NFKC + case-folded form, so a refusal reveals nothing either way.
+
+Only the person's own mistakes count. When the directory cannot answer (DirectoryUnavailable),
+the attempt counted before the bind is given back (`refund`), so an outage never uses up
+anybody's budget; the address counter only ever counts wrong passwords.
+
+Keys, all under `throttle:login:`: `acct:{h}` attempts, `ip:{addr}` failures, `block:acct:{h}` /
+`block:ip:{addr}` a refusal period, `strikes:…` refusal periods in a row, `name:{h}` the login
+name (as the directory spells it, for `idp throttles`).
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from directory.base import Directory, DirectoryError, normalize_username
+from directory.base import Directory, DirectoryError, normalize_username, username_key
 from idp.settings import Settings, ThrottleSettings
 from idp.store.base import Store
 
@@ -38,15 +47,25 @@ def throttle_settings(settings: Settings) -> ThrottleSettings:
     return settings.throttle
 
 
-def account_hash(username: str) -> str:
-    folded = normalize_username(username).casefold()
-    return hashlib.sha256(folded.encode("utf-8", "surrogatepass")).hexdigest()
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def entry_hash(key: str) -> str:
+    """The account hash of a directory entry (`Account.key`: its subject)."""
+    return _digest(f"entry:{key}")
+
+
+def name_hash(username: str) -> str:
+    """The account hash of a login name that finds no entry."""
+    return _digest(f"name:{username_key(username)}")
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
     allowed: bool
     retry_after: int = 0  # seconds, when refused
+    account: str = ""  # the account hash this attempt was counted against ("": not counted)
 
     @property
     def minutes(self) -> int:
@@ -90,24 +109,45 @@ class LoginThrottle:
 
     # --- the login pipeline -----------------------------------------------------------------
 
+    async def account(self, username: str) -> tuple[str, str]:
+        """(account hash, name to show) of a typed login name: the entry it finds, else the
+        name itself. A search, never a bind; DirectoryUnavailable rises (nothing is counted)."""
+        found = await self.directory.locate(username)
+        if found is not None:
+            return entry_hash(found.key), found.username
+        return name_hash(username), normalize_username(username)
+
     async def check(self, username: str, ip: str) -> Verdict:
-        """Before the directory is asked: refuse, or count this attempt and let it through."""
+        """Before any bind: refuse, or count this attempt against the entry and let it
+        through (the verdict names what it counted, for `succeeded` and `refund`)."""
         if not self.config.enabled:
             return ALLOWED
-        h = account_hash(username)
+        h, shown = await self.account(username)
         # the refusal periods, the count and (on the first attempt) the name: one round trip
         attempts, left = await self.store.incr_unless(
             f"{PREFIX}acct:{h}", self.config.window,
             (f"{PREFIX}block:ip:{ip}", f"{PREFIX}block:acct:{h}"),
-            first=(f"{PREFIX}name:{h}", normalize_username(username)[:256],
+            first=(f"{PREFIX}name:{h}", shown[:256],
                    self.config.window + self.config.backoff_max))
         if left:
             return Verdict(False, left)
+        counted = Verdict(True, account=h)
         if attempts == 1:
-            return ALLOWED  # one attempt is within every budget: no need to ask the directory
+            return counted  # one attempt is within every budget: no need to ask the directory
         if attempts > await self.budget(username):
             return await self._refuse(f"acct:{h}")
-        return ALLOWED
+        return counted
+
+    async def refund(self, attempt: Verdict) -> None:
+        """The directory could not answer (DirectoryUnavailable): the attempt `check` counted
+        was no guess, so it is given back. Should the counter have expired in between, the
+        decrement made a fresh one at -1: adding the 1 back (rather than deleting it) keeps an
+        attempt that another request counted meanwhile."""
+        if not attempt.account:
+            return
+        key = f"{PREFIX}acct:{attempt.account}"
+        if await self.store.incr(key, self.config.window, -1) < 0:
+            await self.store.incr(key, self.config.window, 1)
 
     async def failed(self, ip: str) -> None:
         """The directory said no (the account's attempt is already counted by `check`)."""
@@ -117,10 +157,12 @@ class LoginThrottle:
         if failures >= self.config.per_ip:
             await self._refuse(f"ip:{ip}")
 
-    async def succeeded(self, username: str) -> None:
+    async def succeeded(self, attempt: Verdict) -> None:
         """The right password: the account starts afresh. The address keeps its count (one good
         password must not reset a spraying campaign)."""
-        h = account_hash(username)
+        if not attempt.account:
+            return
+        h = attempt.account
         await self.store.delete(f"{PREFIX}acct:{h}", f"{PREFIX}strikes:acct:{h}",
                                 f"{PREFIX}block:acct:{h}", f"{PREFIX}name:{h}")
 
@@ -148,7 +190,7 @@ class LoginThrottle:
 @dataclass(slots=True)
 class ThrottleRecord:
     kind: str  # "account" or "ip"
-    name: str  # the username as typed (normalised), or the address
+    name: str  # the login name (as the directory spells it, else as typed), or the address
     count: int = 0  # account: password checks this window; ip: failures this window
     blocked_for: int | None = None  # seconds of refusal left
     strikes: int = 0  # refusal periods in a row (each doubles the next)
@@ -190,15 +232,24 @@ async def list_throttles(store: Store) -> list[ThrottleRecord]:
 
 async def clear_throttles(store: Store, *, account: str | None = None, ip: str | None = None,
                           everything: bool = False) -> int:
-    """Forget the counters, refusals and strikes of an account and/or an address (or all)."""
+    """Forget the counters, refusals and strikes of an account and/or an address (or all).
+
+    An account is counted under its directory entry, which this function (run by `idp
+    throttles` without a directory) cannot look up: it finds the account by the names kept
+    beside the counters instead, compared as the directory would (NFKC, case folded)."""
     if everything:
         keys = await store.keys(PREFIX)
         return await store.delete(*keys) if keys else 0
     keys = []
     if account is not None:
-        h = account_hash(account)
-        keys += [f"{PREFIX}acct:{h}", f"{PREFIX}block:acct:{h}", f"{PREFIX}strikes:acct:{h}",
-                 f"{PREFIX}name:{h}"]
+        wanted = username_key(account)
+        hashes = {name_hash(account)}
+        for key in await store.keys(f"{PREFIX}name:"):
+            if username_key(await store.get(key) or "") == wanted:
+                hashes.add(key[len(f"{PREFIX}name:"):])
+        for h in sorted(hashes):
+            keys += [f"{PREFIX}acct:{h}", f"{PREFIX}block:acct:{h}",
+                     f"{PREFIX}strikes:acct:{h}", f"{PREFIX}name:{h}"]
     if ip is not None:
         keys += [f"{PREFIX}ip:{ip}", f"{PREFIX}block:ip:{ip}", f"{PREFIX}strikes:ip:{ip}"]
     return await store.delete(*keys) if keys else 0

@@ -41,7 +41,8 @@ class Store(Protocol):
     async def delete(self, *keys: str) -> int: ...
 
     async def incr(self, key: str, ttl: int, amount: int = 1) -> int:
-        """Add `amount` (>= 1) to a counter and return it; the TTL starts when it is created."""
+        """Add `amount` to a counter and return it; the TTL starts when it is created. A
+        negative amount takes counts back (the login throttle's refund) without moving it."""
         ...
 
     async def incr_unless(self, key: str, ttl: int, blockers: tuple[str, ...],

@@ -28,7 +28,7 @@ from idp.http.routing import Router
 from idp.services import Services, services_of
 from idp.sso.cookie import client_ip, session_id, set_session_cookie
 from idp.sso.signins import PendingSignIn
-from idp.sso.throttle import LoginThrottle, Verdict
+from idp.sso.throttle import ALLOWED, LoginThrottle, Verdict
 from idp.web import csrf
 from idp.web.i18n import Locale, choose_locale
 from idp.web.pages import error_page, render
@@ -38,6 +38,7 @@ router = Router(audience="page", include_in_schema=False)
 
 MAX_USERNAME = 256
 MAX_PASSWORD = 1024
+RETRY_AFTER = "5"  # seconds, as the error policy (server/errors.py) says for every outage
 
 # the person's fault: a message on the form, and an HTTP status for machines and logs
 FAILURE_STATUS: dict[str, int] = {
@@ -138,20 +139,27 @@ async def login_submit(request: Request) -> Response:
 
     audit: dict[str, Any] = {"actor": username, "client_id": signin.app_id, "ip": ip}
     throttle = LoginThrottle.of(services)
-    verdict = await throttle.check(username, ip)
-    if not verdict.allowed:
-        await services.audit.record("login", "throttled", **audit)
-        values, headers = throttled_values(verdict)
-        return again("err_throttled", 429, error_values=values, headers=headers)
+    verdict = ALLOWED
     try:
+        # counted against the entry the name finds: a search, no bind (sso/throttle.py)
+        verdict = await throttle.check(username, ip)
+        if not verdict.allowed:
+            await services.audit.record("login", "throttled", **audit)
+            values, headers = throttled_values(verdict)
+            return again("err_throttled", 429, error_values=values, headers=headers)
         person = await services.directory.authenticate(username, password)
     except DirectoryUnavailable as exc:
+        # our fault, never the person's: the attempt is given back, so an outage uses up no
+        # one's budget. Answered here rather than by the error policy so that the page speaks
+        # the language the sign-in asked for
+        await throttle.refund(verdict)
         await services.audit.record("login", exc.kind, reason=exc.detail or str(exc), **audit)
         return error_page(request, status=503, title="err_directory_unavailable_title",
-                          detail="err_directory_unavailable", locale=locale)
+                          detail="err_directory_unavailable", locale=locale,
+                          headers={"Retry-After": RETRY_AFTER})
     except (PasswordExpired, MustChangePassword) as exc:
         # the directory says so only to the right password: a new one is chosen first
-        await throttle.succeeded(username)
+        await throttle.succeeded(verdict)
         await services.audit.record("login", exc.kind, reason=exc.detail or str(exc), **audit)
         return await start_password_change(services, signin, username, exc.kind)
     except DirectoryError as exc:
@@ -160,9 +168,15 @@ async def login_submit(request: Request) -> Response:
         kind = exc.kind if exc.kind in FAILURE_STATUS else "invalid_credentials"
         return again(f"err_{kind}", FAILURE_STATUS[kind])
 
-    await throttle.succeeded(username)
-    await services.audit.record("login", "success", **(audit | {"actor": person.username}),
-                                subject=person.subject)
+    await throttle.succeeded(verdict)
+    if person.as_of is not None:
+        # the directory was out of reach: the password was checked against the last one it
+        # accepted (directory/last_known.py), and the audit log says so
+        await services.audit.record("login", "offline", **(audit | {"actor": person.username}),
+                                    subject=person.subject, as_of=int(person.as_of))
+    else:
+        await services.audit.record("login", "success", **(audit | {"actor": person.username}),
+                                    subject=person.subject)
     return await complete_login(request, services, signin, person)
 
 

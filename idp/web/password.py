@@ -35,11 +35,12 @@ from idp.http.routing import Router
 from idp.services import Services, ServicesDep
 from idp.sso.cookie import client_ip, session_id
 from idp.sso.signins import PendingSignIn
-from idp.sso.throttle import LoginThrottle
+from idp.sso.throttle import ALLOWED, LoginThrottle
 from idp.web import csrf
 from idp.web.i18n import Locale, choose_locale
 from idp.web.login import (
     MAX_PASSWORD,
+    RETRY_AFTER,
     complete_login,
     expired_page,
     remember_csrf,
@@ -139,19 +140,20 @@ async def password_submit(signin_id: str, request: Request,
 
     audit: dict[str, Any] = {"actor": username, "client_id": signin.app_id, "ip": ip}
     throttle = LoginThrottle.of(services)
-    verdict = await throttle.check(username, ip)
-    if not verdict.allowed:
-        await services.audit.record("password", "throttled", **audit)
-        values, headers = throttled_values(verdict)
-        return again("err_throttled", 429, error_values=values, headers=headers)
+    verdict = ALLOWED
     try:
+        verdict = await throttle.check(username, ip)
+        if not verdict.allowed:
+            await services.audit.record("password", "throttled", **audit)
+            values, headers = throttled_values(verdict)
+            return again("err_throttled", 429, error_values=values, headers=headers)
         await services.directory.change_password(username, current, new)
     except InvalidCredentials as exc:
         await throttle.failed(ip)
         await services.audit.record("password", exc.kind, reason=exc.detail or str(exc), **audit)
         return again("err_current_password_wrong", 401)
     except PasswordRejected as exc:
-        await throttle.succeeded(username)  # the policy is only consulted for the right password
+        await throttle.succeeded(verdict)  # the policy is only consulted for the right password
         await services.audit.record("password", "rejected", reason=exc.detail or exc.reason, **audit)
         return again(f"err_password_{exc.reason}", 400)
     except PasswordExpired as exc:
@@ -159,15 +161,17 @@ async def password_submit(signin_id: str, request: Request,
         return error_page(request, status=403, title="password_title",
                           detail="err_password_expired_no_change", locale=locale)
     except DirectoryUnavailable as exc:
+        await throttle.refund(verdict)  # not the person's fault: the attempt does not count
         await services.audit.record("password", exc.kind, reason=exc.detail or str(exc), **audit)
         return error_page(request, status=503, title="err_directory_unavailable_title",
-                          detail="err_directory_unavailable", locale=locale)
+                          detail="err_directory_unavailable", locale=locale,
+                          headers={"Retry-After": RETRY_AFTER})
     except DirectoryError as exc:  # locked or disabled meanwhile
         await services.audit.record("password", exc.kind, reason=exc.detail or str(exc), **audit)
         kind = exc.kind if exc.kind in ("account_locked", "account_disabled") else "invalid_credentials"
         return again(f"err_{kind}", 403)
 
-    await throttle.succeeded(username)
+    await throttle.succeeded(verdict)
     await services.audit.record("password", "changed", **audit)
     return await _continue(request, services, signin, state, locale)
 

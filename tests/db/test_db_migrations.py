@@ -10,14 +10,16 @@ import asyncio
 import re
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, insert, inspect, text
 
+from directory.local_schema import DirPerson
 from idp.db.engine import open_engine
 from idp.db.migrate import (
     MIGRATIONS_DIR,
@@ -55,7 +57,7 @@ async def _tables(url: str) -> set[str]:
 def test_the_model_tables_are_the_expected_ones() -> None:
     expected = {"clients", "consents", "refresh_tokens", "audit_events", "logout_deliveries"}
     assert expected <= MODEL_TABLES
-    assert {"dir_people", "dir_groups", "dir_memberships"} <= MODEL_TABLES
+    assert {"dir_people", "dir_groups", "dir_memberships", "dir_last_known"} <= MODEL_TABLES
 
 
 def test_head_revision_is_found_from_the_package_dir() -> None:
@@ -107,6 +109,30 @@ async def test_upgrade_twice_is_a_no_op_and_keeps_data(empty_database: str) -> N
         lambda c: c.execute(text("SELECT name, description FROM dir_groups")).all(),
     )
     assert [tuple(r) for r in rows] == [("staff", "kept")]
+
+
+async def test_local_login_keys_become_nfkc_and_twins_keep_theirs(empty_database: str) -> None:
+    """0004: a local person whose name has compatibility characters keeps signing in once
+    typed names are NFKC-normalised; a name whose new key is another person's keeps its old
+    key (and the migration says so) instead of failing the upgrade."""
+    await upgrade(empty_database, "0003_mfa")
+    engine = open_engine(empty_database, pool_size=1)
+    people = [("\uff4ci", "\uff4ci"), ("\uff5ahuxin", "\uff5ahuxin"), ("zhuxin", "zhuxin"),
+              ("Plain", "plain")]
+    try:
+        async with engine.begin() as conn:
+            for n, (username, key) in enumerate(people):
+                await conn.execute(insert(DirPerson.__table__).values(
+                    subject=f"subject-{n}", username=username, username_key=key, affiliations=[],
+                    entitlements=[], disabled=False, password_expired=False, must_change=False,
+                    created_at=datetime.now(UTC), updated_at=datetime.now(UTC)))
+    finally:
+        await engine.dispose()
+    await upgrade(empty_database)
+    rows = await _inspect(empty_database, lambda c: c.execute(
+        text("SELECT username, username_key FROM dir_people ORDER BY subject")).all())
+    assert [tuple(r) for r in rows] == [("\uff4ci", "li"), ("\uff5ahuxin", "\uff5ahuxin"),
+                                        ("zhuxin", "zhuxin"), ("Plain", "plain")]
 
 
 async def test_downgrade_to_base_removes_every_table(empty_database: str) -> None:

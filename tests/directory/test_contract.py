@@ -111,6 +111,7 @@ async def test_filter_injection_never_authenticates(directory: Directory, userna
     assert type(caught.value) is InvalidCredentials
     assert str(caught.value) == "invalid username or password"
     assert await directory.find(username) is None
+    assert await directory.locate(username) is None
 
 
 async def test_login_name_is_case_insensitive_and_spelled_by_the_directory(
@@ -119,6 +120,30 @@ async def test_login_name_is_case_insensitive_and_spelled_by_the_directory(
     for typed in ("Student", "STUDENT", " student "):
         person = await directory.authenticate(typed, "student123")
         assert person.username == "student"
+
+
+async def test_compatibility_spellings_find_the_same_person(directory: Directory) -> None:
+    """Fullwidth, mathematical and circled letters are the plain ones to every backend (NFKC),
+    as they are to OpenLDAP's own matching (LDAP-PITFALLS 13)."""
+    student = await directory.find("student")
+    assert student is not None
+    for typed in ("\uff53tudent", "\U0001d42c\U0001d42d\U0001d42e\U0001d41d\U0001d41e\U0001d427\U0001d42d",
+                  "\u24e2tudent"):
+        person = await directory.authenticate(typed, "student123")
+        assert person.subject == student.subject and person.username == "student"
+
+
+async def test_locate_names_the_entry_without_a_bind(directory: Directory) -> None:
+    """`locate` is what the login throttle counts against: the same entry for every spelling,
+    found by a search alone, so it never adds to the directory's failure count."""
+    student = await directory.find("student")
+    assert student is not None
+    for typed in ("student", "STUDENT", " student ", "\uff53tudent"):
+        account = await directory.locate(typed)
+        assert account is not None
+        assert account.key == student.subject and account.username == "student"
+    assert await directory.locate("nobody-at-all") is None
+    assert await directory.locate("") is None
 
 
 async def test_chinese_names_round_trip(directory: Directory) -> None:

@@ -48,7 +48,8 @@ async def _check(url: str) -> None:
             def down(connection: Connection) -> None:
                 config = alembic_config()
                 config.attributes["connection"] = connection
-                command.downgrade(config, "-1")
+                # to the revision before 0003_mfa, whatever later revisions sit on top of it
+                command.downgrade(config, "0002_registration")
 
             await conn.run_sync(down)
             await conn.commit()

@@ -17,10 +17,10 @@ from idp.db.models import Client
 from idp.protocols.oidc.clients import (
     create_client,
     hash_secret,
-    invalidate_client,
     validate_redirect_uri,
     verify_secret,
 )
+from idp.sso.apps import invalidate_client
 from tests.oauth.flow import REDIRECT, Browser, exchange, pkce_pair, register
 from tests.support.server import LiveIdp
 

@@ -3,7 +3,8 @@ one or more Calls by its recipe (tests/outages/recipes.py), or by `fallback` whe
 
 `kind` says what a caller expects of a 503: "page" (browsers: an HTML page), "api" (JSON with an
 "error" member), "oauth" (JSON {"error": "temporarily_unavailable"}: the OAuth/OIDC endpoints and
-dynamic registration), "probe" (/readyz: 503 with {"ready": false} while anything is away),
+dynamic registration), "probe" (/readyz: 503 with {"ready": false} while the Store or the
+database is away, 200 with {"status": "degraded"} while the directory is),
 "cas" (a CAS client: INTERNAL_ERROR in the CAS answer it asked for, XML, JSON or CAS 1.0's
 "no"), "unknown" (a route without a recipe: either shape will do).
 `last`: the request ends or rotates something other requests use (a session, a refresh token,

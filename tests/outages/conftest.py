@@ -61,7 +61,8 @@ async def outage_idp(outage_slapd: CampusSlapd, proxies: dict[str, CutProxy],
         outage_slapd, url=f"ldap://127.0.0.1:{proxies['directory'].port}",
         admin_bind_dn=outage_slapd.root_dn, admin_bind_password=outage_slapd.root_pw,
         ppolicy_default_dn=DEFAULT_POLICY,
-        # every request that needs a person asks the directory (none is served from a copy)
+        # every request that needs a person asks the directory (no copy kept in memory; the
+        # last-known copy in the database stands in only while the directory is away)
         person_cache_seconds=0, timeout=2.0, network_timeout=1.0)
     live = await start_idp(
         database_url=f"postgresql://{PG_USER}@127.0.0.1:{proxies['database'].port}/{name}",

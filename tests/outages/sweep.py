@@ -117,10 +117,18 @@ def outage_problem(outcome: Outcome, backend: str) -> str | None:
 
 def _probe_problem(outcome: Outcome, check: str | None) -> str | None:
     """/readyz must say "not ready" (503, ready false) naming the backend that is away; for a
-    backend it does not check, "ready" (200) is a right answer too."""
+    backend it does not check, "ready" (200) is a right answer too. The LDAP directory is the
+    exception: its last-known people stand in for it (directory/last_known.py), so it must say
+    "degraded" and stay ready (200), or load balancers would drop every replica at once."""
     body = _json(outcome.body)
     verdict = body.get("checks", {}).get(check or "", "") if isinstance(body, dict) else ""
+    if check == "directory":
+        degraded = (outcome.status == 200 and isinstance(body, dict) and body.get("ready") is True
+                    and body.get("status") == "degraded" and str(verdict).startswith("degraded"))
+        return None if degraded else "readiness must be 200 with status degraded and the " \
+            "directory degraded"
     not_ready = (outcome.status == 503 and isinstance(body, dict) and body.get("ready") is False
+                 and body.get("status") == "down"
                  and (check is None or str(verdict).startswith("error")))
     if not_ready or (check is None and outcome.status == 200):
         return None

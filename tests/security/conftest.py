@@ -32,7 +32,9 @@ LDAP_PEOPLE = {
     "guessme": "Guess-me-not-1", "lowlock": "Low-lock-pass-1", "racer": "Racer-pass-1",
     "expiring": "Expiring-pass-1", "mustreset": "Must-reset-1", "strictly": "Strictly-pass-1",
     "graceful": "Graceful-pass-1", "warnme": "Warn-me-pass-1", "noadmin": "No-admin-pass-1",
-    "history": "History-pass-1", "lister": "Lister-pass-1",
+    "history": "History-pass-1", "lister": "Lister-pass-1", "zhuxin": "Zhu-xin-pass-1",
+    "lixiang": "Li-xiang-pass-1", "outaged": "Outaged-pass-1",
+    "counted": "Counted-pass-1",
 }
 
 
@@ -55,6 +57,10 @@ def security_slapd() -> Iterator[Campus]:
         person_ldif("graceful", p["graceful"], policy("graced")),
         person_ldif("warnme", p["warnme"], policy("warned")),
         person_ldif("lister", p["lister"]),
+        person_ldif("zhuxin", p["zhuxin"]),
+        person_ldif("lixiang", p["lixiang"]),
+        person_ldif("outaged", p["outaged"]),
+        person_ldif("counted", p["counted"]),
         *(person_ldif(f"timing{n}", f"Timing-pass-{n}") for n in range(60)),
     )
     campus = Campus(server)

@@ -1,18 +1,20 @@
 """Guessing a password is stopped by campus-idp before slapd's own ppolicy lockout: slapd's
 failure counter (pwdFailureTime, read as the directory manager) stays below pwdMaxFailure, the
-account is never locked, and the real person signs in once the throttle window has passed."""
+account is never locked, and the real person signs in once the throttle window has passed. That
+holds whichever spelling of the name the guesses use: slapd matches `ｚhuxin`, `𝐳𝐡𝐮𝐱𝐢𝐧`,
+`ⓩhuxin` and `zhuxİn` to uid=zhuxin, and they all count against that one entry."""
 
 from __future__ import annotations
 
 import asyncio
 
 from directory.ldap import LdapDirectory
-from idp.sso.throttle import PREFIX, account_hash
+from idp.sso.throttle import PREFIX, entry_hash
 from tests.security.conftest import LDAP_PEOPLE, WINDOW
 from tests.security.flow import App, Authorization, page_error, register_app
 from tests.security.support import failure_count, root_read
 from tests.support.server import LiveIdp
-from tests.support.slapd import MAX_FAILURE
+from tests.support.slapd import MAX_FAILURE, CampusSlapd
 from tests.web.conftest import browser, start_login, submit_login
 
 
@@ -74,7 +76,9 @@ async def test_guesses_sent_at_once_cannot_overshoot(ldap_idp: LiveIdp) -> None:
     assert sorted(answers) == [401] * (MAX_FAILURE - 1) + [429] * (20 - MAX_FAILURE + 1)
     assert failure_count(ldap_idp.slapd, "racer") == MAX_FAILURE - 1
     # the sixteen refused together start one refusal period, not sixteen doublings
-    strikes = await ldap_idp.services.store.get(f"{PREFIX}strikes:acct:{account_hash('racer')}")
+    racer = await ldap_idp.services.directory.locate("racer")
+    assert racer is not None
+    strikes = await ldap_idp.services.store.get(f"{PREFIX}strikes:acct:{entry_hash(racer.key)}")
     assert strikes == "1"
 
 
@@ -90,3 +94,43 @@ async def test_refusals_look_the_same_for_unknown_accounts(ldap_idp: LiveIdp) ->
         pages.append((page_error(refused.text), refused.headers["retry-after"]))
     assert pages[0] == pages[1]
     assert pages[0][0] == "Too many failed sign-in attempts. Wait 1 minute(s) and try again."
+
+
+def _locked(slapd: CampusSlapd, uid: str) -> bool:
+    return "pwdAccountLockedTime" in root_read(slapd, uid, "pwdAccountLockedTime")
+
+
+async def test_another_spelling_of_the_name_cannot_lock_the_account(ldap_idp: LiveIdp) -> None:
+    """The issue's reproduction: four wrong passwords as zhuxin, then one as ｚhuxin (U+FF5A).
+    Keyed on the typed name, the fifth was a fresh budget, slapd counted its fifth failure and
+    locked the real person out. Keyed on the entry, it is refused before any bind."""
+    slapd = ldap_idp.slapd
+    allowed = MAX_FAILURE - 1
+    answers = [await _guess(ldap_idp, "zhuxin", f"guess-{n}") for n in range(allowed)]
+    answers.append(await _guess(ldap_idp, "\uff5ahuxin", "guess-fullwidth"))
+    assert answers == [401] * allowed + [429]
+    assert failure_count(slapd, "zhuxin") == allowed < MAX_FAILURE
+    assert not _locked(slapd, "zhuxin")
+    # both spellings find the one entry: that is what made the fifth failure land on it
+    assert await ldap_idp.services.directory.locate("\uff5ahuxin") == \
+        await ldap_idp.services.directory.locate("zhuxin")
+
+    await asyncio.sleep(WINDOW + 0.5)
+    app: App = await register_app(ldap_idp)
+    async with browser(ldap_idp) as person:
+        flow = Authorization(person, app)
+        answer = await flow.log_in("zhuxin", LDAP_PEOPLE["zhuxin"])
+        assert (await flow.redeem(await flow.follow_to_app(answer)))["id_token"]
+
+
+async def test_every_spelling_slapd_matches_shares_one_budget(ldap_idp: LiveIdp) -> None:
+    """Spellings NFKC folds (fullwidth, mathematical bold, circled), another case, and one that
+    only slapd's own folding matches (a dotted capital I, which NFKC + casefold leave apart):
+    slapd counts every failure on the one entry, and so does the throttle."""
+    slapd = ldap_idp.slapd
+    spellings = ["l\u0130xiang", "\uff4cixiang", "\U0001d425\U0001d422\U0001d431\U0001d422\U0001d41a"
+                 "\U0001d427\U0001d420", "\u24dbixiang", "LIXIANG", "lixiang"]
+    answers = [await _guess(ldap_idp, name, f"guess-{n}") for n, name in enumerate(spellings)]
+    assert answers == [401] * (MAX_FAILURE - 1) + [429] * (len(spellings) - MAX_FAILURE + 1)
+    assert failure_count(slapd, "lixiang") == MAX_FAILURE - 1
+    assert not _locked(slapd, "lixiang")

@@ -159,6 +159,15 @@ async def test_incr_by_an_amount(store: Store) -> None:
     assert left is not None and 55 <= left <= 60
 
 
+async def test_incr_gives_back_without_moving_the_window(store: Store) -> None:
+    """The login throttle's refund: -1 takes a count back and leaves the window's end alone."""
+    await store.incr("fail:carol", ttl=30, amount=2)
+    assert await store.incr("fail:carol", ttl=600, amount=-1) == 1
+    left = await store.ttl("fail:carol")
+    assert left is not None and 28 <= left <= 30
+    assert await store.get("fail:carol") == "1"
+
+
 async def test_incr_ttl_starts_at_first_increment(store: Store) -> None:
     """A throttle window is fixed: later failures must not push the window's end further out."""
     await store.incr("fail:bob", ttl=30)

@@ -1,7 +1,7 @@
 """The protocol an app speaks: OpenID Connect clients and CAS services share the clients table.
 
-Revision ID: 0004_cas
-Revises: 0003_mfa
+Revision ID: 0006_cas
+Revises: 0005_last_known
 Create Date: 2026-12-06
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_cas"
-down_revision: str | None = "0003_mfa"
+revision: str = "0006_cas"
+down_revision: str | None = "0005_last_known"
 branch_labels: str | None = None
 depends_on: str | None = None
 
