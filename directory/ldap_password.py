@@ -333,6 +333,7 @@ class FailureTimer:
         self._unknown: deque[tuple[float, float]] = deque(maxlen=size)
         self._lock = threading.Lock()
         self._random = random.Random()
+        self._overshoot = 0.0  # how late recent padding sleeps woke up (moving average)
 
     def record(self, seconds: float) -> None:
         """A wrong password for an existing person took `seconds`."""
@@ -349,8 +350,15 @@ class FailureTimer:
                 return
             target = self._random.choice(self._recent(self._failures, now))
             typical_own = statistics.median(self._recent(self._unknown, now))
-        if target > typical_own:
-            time.sleep(target - typical_own)
+            # the sleep is one wake-up more than a wrong password's path has; on busy CPUs the
+            # scheduler makes it late, so it is shortened by how late recent sleeps were
+            delay = target - typical_own - self._overshoot
+        if delay > 0:
+            began = time.perf_counter()
+            time.sleep(delay)
+            late = max(time.perf_counter() - began - delay, 0.0)
+            with self._lock:
+                self._overshoot = 0.8 * self._overshoot + 0.2 * late
 
     def _recent(self, samples: deque[tuple[float, float]], now: float) -> list[float]:
         recent = [seconds for at, seconds in samples if now - at <= self.RECENT]
