@@ -21,6 +21,7 @@ from idp.protocols.oidc.adapter import (
     commit,
     insecure,
     oauth_request,
+    prefetch_client,
     prefetch_presented_token,
     prefetch_token_request,
     read_params,
@@ -75,7 +76,9 @@ async def _token_endpoint(services: Services, request: Request, name: str) -> Re
     if isinstance(begun, Response):
         return begun
     req, ctx = begun
-    await prefetch_token_request(ctx, req)
+    # the client and the token, nothing else: a code or a refresh token sent along in the body
+    # is not this endpoint's to redeem or to check for reuse
+    await prefetch_client(ctx, req)
     await prefetch_presented_token(ctx, req.form.get("token"))
     result = run(ctx, lambda: SERVER.create_endpoint_response(name, req))
     await commit(ctx, kind="token")

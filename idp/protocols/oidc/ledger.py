@@ -6,6 +6,11 @@ and identity map cost more than the SQL itself. On PostgreSQL the lookup, the in
 rotation are single statements sent straight through asyncpg (idp/db/pg_direct.py), each atomic
 on its own, the rotation included (a data-modifying CTE). Elsewhere (SQLite) they are SQLAlchemy
 Core statements built once, here.
+
+A code is kept under its digest *and the client it was issued to* (for a public client also its
+PKCE challenge), so only a request that could redeem it finds it: another client, a wrong
+secret, a public client's id without the verifier can neither use it up nor, once it was used,
+meet its trace and revoke what it issued (RFC 6749 §4.1.2).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy import bindparam, insert, select, update
 
 from idp.db.engine import one_statement_engine
@@ -33,6 +39,24 @@ log = logging.getLogger("idp.oauth")
 CODE_USED_MIN_SECONDS = 600
 
 
+def code_key(code_digest: str, client_id: str, challenge: str | None) -> str:
+    """Where a code is kept: `challenge` is a public client's S256 PKCE challenge (None for a
+    confidential client, which authenticates instead). A public client's id is no secret, its
+    code_verifier is: a request without the right one finds nothing to use up."""
+    key = f"code:{code_digest}:{client_id}"
+    return f"{key}:{challenge}" if challenge else key
+
+
+def redemption_key(code_digest: str, client_id: str, public: bool,
+                   verifier: str | None) -> str | None:
+    """The key a token request may take: None for a public client that sent no verifier."""
+    if not public:
+        return code_key(code_digest, client_id, None)
+    if not verifier:
+        return None
+    return code_key(code_digest, client_id, create_s256_code_challenge(verifier))
+
+
 def code_trace(services: Services, *, jti: str, exp: int, family: str) -> tuple[str, int]:
     """What a redeemed code leaves behind, and for how long: the access token id and the refresh
     family its redemption issues (chosen before issuing), so that a replay can revoke them."""
@@ -40,23 +64,23 @@ def code_trace(services: Services, *, jti: str, exp: int, family: str) -> tuple[
     return json.dumps({"jti": jti, "exp": exp, "family": family}), ttl
 
 
-async def redeem_code(services: Services, digest: str, trace: str,
+async def redeem_code(services: Services, key: str, trace: str,
                       ttl: int) -> tuple[StoredCode | None, dict[str, Any] | None]:
     """Take the code's grant out of the Store and leave `trace` in the same atomic step: (grant,
     None). A code that was already redeemed gives (None, the trace of that redemption); there is
-    no moment in which a replay finds neither the code nor its trace."""
-    raw, found = await services.store.take_leaving(f"code:{digest}", f"code-used:{digest}",
-                                                   trace, ttl)
+    no moment in which a replay finds neither the code nor its trace. The trace is kept under
+    the code's key, so only a request that could have redeemed the code meets it."""
+    raw, found = await services.store.take_leaving(key, f"used-{key}", trace, ttl)
     if raw is None:
-        return None, _read_trace(found, digest)
+        return None, _read_trace(found, key)
     try:
         return StoredCode.from_json(raw), None
     except (ValueError, TypeError):
-        log.error("unreadable authorization code record %s…", digest[:8])
+        log.error("unreadable authorization code record %s…", key[5:13])
         return None, None
 
 
-def _read_trace(found: str | None, digest: str) -> dict[str, Any] | None:
+def _read_trace(found: str | None, key: str) -> dict[str, Any] | None:
     if found is None:
         return None
     try:
@@ -64,14 +88,9 @@ def _read_trace(found: str | None, digest: str) -> dict[str, Any] | None:
     except ValueError:
         trace = None
     if not isinstance(trace, dict):
-        log.error("unreadable redeemed-code trace %s…", digest[:8])
+        log.error("unreadable redeemed-code trace %s…", key[5:13])
         return None
     return trace
-
-
-async def burn_code(services: Services, digest: str) -> None:
-    """Make a code unusable without redeeming it (nothing is issued, so no trace is left)."""
-    await services.store.delete(f"code:{digest}")
 
 
 async def revoke_code_grants(services: Services, trace: dict[str, Any]) -> None:
