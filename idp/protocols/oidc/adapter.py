@@ -29,7 +29,7 @@ from idp.protocols.oidc.grants import AuthorizationCodeGrant, unverified_asserti
 from idp.protocols.oidc.models import AccessToken, OAuthClient, RefreshGrant
 from idp.protocols.oidc.server import SERVER
 from idp.protocols.oidc.server import Response as AuthlibResponse
-from idp.protocols.oidc.tokens import token_digest
+from idp.protocols.oidc.tokens import access_jti, token_digest
 
 if TYPE_CHECKING:
     from idp.services import Services
@@ -193,7 +193,8 @@ async def redeem_code(ctx: OAuthContext, req: IdpRequest, client: OAuthClient) -
         return
     ctx.code_digest = digest
     # what this redemption will issue is named now, so the code's trace can say it
-    ctx.planned_jti, ctx.planned_family = secrets.token_urlsafe(16), secrets.token_urlsafe(24)
+    ctx.planned_refresh, ctx.planned_family = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    ctx.planned_jti = access_jti(token_digest(ctx.planned_refresh))
     exp = int(time.time()) + ctx.services.settings.tokens.access_token_ttl + 5
     trace, ttl = ledger.code_trace(ctx.services, jti=ctx.planned_jti, exp=exp,
                                    family=ctx.planned_family)

@@ -55,9 +55,10 @@ class OAuthContext:
     new_refresh: RefreshRecord | None = None
     rotated_digest: str | None = None  # the refresh token this request rotates (must win)
     revoke_families: list[str] = field(default_factory=list)
-    # authorization_code: the ids the redemption issues, chosen before the code is taken
+    # authorization_code: what the redemption issues, chosen before the code is taken
     planned_jti: str | None = None
     planned_family: str | None = None
+    planned_refresh: str | None = None  # the refresh token's value (it names the jti)
     # the client authenticated before the code was taken: (auth methods, endpoint) -> the
     # client and its method; authlib's own authentication reads it instead of doing it again
     authenticated: tuple[tuple[tuple[str, ...], str], OAuthClient, str] | None = None

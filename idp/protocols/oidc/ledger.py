@@ -7,6 +7,9 @@ rotation are single statements sent straight through asyncpg (idp/db/pg_direct.p
 on its own, the rotation included (a data-modifying CTE). Elsewhere (SQLite) they are SQLAlchemy
 Core statements built once, here.
 
+The access token issued with each refresh token is named after it (`access_jti`): revoking a
+family puts those access tokens on the revoked-jti list too, without a column of their own.
+
 A code is kept under its digest *and the client it was issued to* (for a public client also its
 PKCE challenge), so only a request that could redeem it finds it: another client, a wrong
 secret, a public client's id without the verifier can neither use it up nor, once it was used,
@@ -18,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
@@ -28,6 +31,7 @@ from idp.db.engine import one_statement_engine
 from idp.db.models import RefreshToken
 from idp.db.pg_direct import pg_direct
 from idp.protocols.oidc.models import RefreshRecord, StoredCode
+from idp.protocols.oidc.tokens import access_jti
 
 if TYPE_CHECKING:
     from idp.services import Services
@@ -134,6 +138,7 @@ _REVOKE_FAMILIES = (
     .where(_tokens.c.family_id.in_(bindparam("families", expanding=True)),
            _tokens.c.revoked_at.is_(None))
     .values(revoked_at=bindparam("now"))
+    .returning(_tokens.c.digest, _tokens.c.created_at)
 )
 
 # the old token is rotated only while still usable: of two concurrent rotations, the second
@@ -162,12 +167,27 @@ async def refresh_row(services: Services, digest: str) -> RefreshRecord | None:
 
 
 async def revoke_families(services: Services, families: list[str]) -> None:
+    """Revoke every token of these families, and the access tokens issued with them that may
+    still be live (RFC 7009 §2.1: tokens based on the same grant)."""
     if not families:
         return
-    engine = one_statement_engine(services.engine)
-    async with engine.begin() as conn:
-        await conn.execute(_REVOKE_FAMILIES, {"families": list(families),
-                                              "now": datetime.now(UTC)})
+    params = {"families": list(families), "now": datetime.now(UTC)}
+    revoked: list[Any] = []
+    for _ in _TWICE:
+        async with one_statement_engine(services.engine).begin() as conn:
+            revoked += (await conn.execute(_REVOKE_FAMILIES, params)).all()
+    lifetime = timedelta(seconds=services.settings.tokens.access_token_ttl)
+    for digest, created_at in revoked:
+        created = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
+        await revoke_jti(services, access_jti(digest), int((created + lifetime).timestamp()))
+
+
+# Why each revoking UPDATE runs twice: on PostgreSQL (READ COMMITTED) a rotation that commits
+# while the first UPDATE runs has inserted its new row after that statement's snapshot, so the
+# first cannot see it; but it waited for the rotation's lock on the old row, so the rotation has
+# committed before the second starts, and the second's new snapshot sees the new row. (A
+# rotation that comes after the first UPDATE finds the old row revoked and inserts nothing.)
+_TWICE = (1, 2)
 
 
 def _new_row(new: RefreshRecord, now: datetime) -> dict[str, Any]:
