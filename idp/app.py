@@ -19,12 +19,14 @@ from idp.db.migrate import upgrade
 from idp.keys.ring import KeyRing
 from idp.monitoring.metrics import MeteredAudit, MeteredStore, observe_directory
 from idp.protocols.oidc.backchannel import BackChannelLogout
+from idp.protocols.oidc.ledger import OidcGrants
 from idp.server import errors
 from idp.server.edge import Edge
 from idp.server.routes import RouteTable, include_routes
 from idp.services import Services
 from idp.settings import Settings
 from idp.sso.logout import SingleLogout
+from idp.sso.revocation import PersonRevocation
 from idp.sso.sessions import SessionManager
 from idp.sso.signins import SignIns
 from idp.store import open_store
@@ -38,7 +40,8 @@ KEY_RELOAD_SECONDS = 5.0
 
 async def open_services(settings: Settings, *, migrate: bool = True) -> Services:
     """Open every backend once, and wire the sign-in core to the protocols: each protocol that
-    signs people in says how its apps hear of a single logout."""
+    signs people in says how its apps hear of a single logout, and what it revokes when
+    everything of a person is revoked."""
     if migrate:
         await upgrade(settings.database_url)
     engine = open_engine(settings.database_url)
@@ -47,13 +50,15 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
                                observe_directory)  # LDAP latency per server
     sessions = SessionManager(store, settings.session.ttl)
     audit = MeteredAudit(sessionmaker(engine))
+    logout = SingleLogout(sessions, audit)
     services = Services(
         settings=settings, engine=engine, db=sessionmaker(engine), store=store,
         directory=directory, keys=KeyRing.open(settings.keys_dir), sessions=sessions,
-        signins=SignIns(store), logout=SingleLogout(sessions, audit), audit=audit,
-        writer=open_writer(directory),
+        signins=SignIns(store), logout=logout, audit=audit, writer=open_writer(directory),
+        revocation=PersonRevocation(store, sessions, logout, audit),
     )
     services.logout.add_notifier(BackChannelLogout(services))
+    services.revocation.add_revoker(OidcGrants(services))
     return services
 
 

@@ -229,9 +229,7 @@ async def verified_access_token(services: Services, token: str) -> AccessToken |
                                                 typ="at+jwt", leeway=0)
     except InvalidToken:
         return None
-    jti = claims.get("jti")
-    revoked = not isinstance(jti, str) or await ledger.is_jti_revoked(services, jti)
-    return AccessToken(claims, revoked=revoked)
+    return AccessToken(claims, revoked=await ledger.access_token_revoked(services, claims))
 
 
 # --- run, commit, respond -------------------------------------------------------------------
@@ -244,8 +242,9 @@ def run(ctx: OAuthContext, call: Callable[[], AuthlibResponse]) -> AuthlibRespon
 
 async def commit(ctx: OAuthContext, *, kind: str = "token") -> bool:
     """Await what authlib recorded. False when a concurrent request rotated the same refresh
-    token first, or replayed the code being redeemed: then nothing this request issued may be
-    sent (and the family is revoked)."""
+    token first, or the code being redeemed was replayed, or its sign-in revoked
+    (idp/sso/revocation.py), while the redemption was issuing: then nothing this request issued
+    may be sent (and the family is revoked)."""
     services = ctx.services
     if ctx.new_refresh is not None:
         if not await ledger.store_refresh(services, ctx.new_refresh, ctx.rotated_digest):
@@ -255,10 +254,13 @@ async def commit(ctx: OAuthContext, *, kind: str = "token") -> bool:
                                         client_id=ctx.new_refresh.client_id, ip=ctx.ip)
             return False
         family = ctx.new_refresh.family_id
-        if ctx.code is not None and await ledger.family_revoked(services, family):
-            # the code was replayed while this redemption was issuing: its row came too late
-            # for the replay's revocation, so revoke it now and send nothing
+        if ctx.code is not None and await ledger.redemption_revoked(services, ctx.code, family):
+            # its row came too late for the replay's or the revocation's reach: revoke it now
+            # and send nothing
             await ledger.revoke_families(services, [family])
+            await services.audit.record(kind, "invalid_grant", actor=ctx.code.subject,
+                                        client_id=ctx.code.client_id, ip=ctx.ip,
+                                        grant="authorization_code", reason="revoked")
             return False
     await ledger.revoke_families(services, ctx.revoke_families)
     for write in ctx.writes:

@@ -55,7 +55,8 @@ async def token(services: Services, request: Request) -> Response:
     result = run(ctx, lambda: SERVER.create_token_response(req))
     if result[0] == 200 and not await commit(ctx):
         # a concurrent request rotated this refresh token first (this one is the reuse), or
-        # replayed this code while it was being redeemed: nothing issued may be sent
+        # replayed this code, or revoked the sign-in behind it, while it was being redeemed:
+        # nothing issued may be sent
         result = SERVER.handle_error_response(req, InvalidGrantError())
     elif result[0] != 200:
         await commit(ctx)  # revocations (code replay, refresh reuse) and audit notes
