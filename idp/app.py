@@ -28,12 +28,14 @@ from idp.monitoring.metrics import (
 )
 from idp.protocols.cas.logout import CasSingleLogout
 from idp.protocols.oidc.backchannel import BackChannelLogout
+from idp.protocols.oidc.ledger import OidcGrants
 from idp.server import errors
 from idp.server.edge import Edge
 from idp.server.routes import RouteTable, include_routes
 from idp.services import Services
 from idp.settings import Settings
 from idp.sso.logout import SingleLogout
+from idp.sso.revocation import PersonRevocation
 from idp.sso.sessions import SessionManager
 from idp.sso.signins import SignIns
 from idp.store import open_store
@@ -47,7 +49,8 @@ KEY_RELOAD_SECONDS = 5.0
 
 async def open_services(settings: Settings, *, migrate: bool = True) -> Services:
     """Open every backend once, and wire the sign-in core to the protocols: each protocol that
-    signs people in says how its apps hear of a single logout."""
+    signs people in says how its apps hear of a single logout, and what it revokes when
+    everything of a person is revoked."""
     if migrate:
         await upgrade(settings.database_url)
     engine = open_engine(settings.database_url)
@@ -58,14 +61,16 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
     directory = with_last_known(settings, directory, engine)
     sessions = SessionManager(store, settings.session.ttl)
     audit = MeteredAudit(sessionmaker(engine))
+    logout = SingleLogout(sessions, audit)
     services = Services(
         settings=settings, engine=engine, db=sessionmaker(engine), store=store,
         directory=directory, keys=KeyRing.open(settings.keys_dir), sessions=sessions,
-        signins=SignIns(store), logout=SingleLogout(sessions, audit), audit=audit,
-        writer=writer,
+        signins=SignIns(store), logout=logout, audit=audit, writer=writer,
+        revocation=PersonRevocation(store, sessions, logout, audit),
     )
     services.logout.add_notifier(BackChannelLogout(services))
     services.logout.add_notifier(CasSingleLogout(services))
+    services.revocation.add_revoker(OidcGrants(services))
     return services
 
 

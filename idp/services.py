@@ -16,6 +16,7 @@ from idp.db.audit import Audit
 from idp.keys.ring import KeyRing
 from idp.settings import Settings
 from idp.sso.logout import SingleLogout
+from idp.sso.revocation import PersonRevocation
 from idp.sso.sessions import SessionManager
 from idp.sso.signins import SignIns
 from idp.store import Store
@@ -34,6 +35,7 @@ class Services:
     sessions: SessionManager  # SSO sessions and the apps each signed into
     signins: SignIns  # sign-ins parked by a protocol, waiting for the pages
     logout: SingleLogout  # ends a session everywhere, through each protocol's notifier
+    revocation: PersonRevocation  # ends everything a person holds (reset, change, disable)
     audit: Audit
     writer: DirectoryWriter  # writes people: the local directory itself, or LDAP's admin bind
 

@@ -23,7 +23,7 @@ from starlette.responses import Response
 from directory.base import Person
 from idp.keys.ring import InvalidToken
 from idp.protocols.oidc import person_scopes
-from idp.protocols.oidc.ledger import is_jti_revoked
+from idp.protocols.oidc.ledger import access_token_revoked
 from idp.web.i18n import choose_locale
 from idp.web.login_area import LoginArea, SignedIn, signed_in
 from idp.web.pages import error_page
@@ -101,8 +101,7 @@ async def authenticate_bearer(services: Services, token: str | None) -> AdminPri
         _, claims = services.keys.verify_claims(token, issuer=settings.issuer, typ="at+jwt")
     except InvalidToken as exc:
         raise BearerProblem(401, "invalid_token", f"the access token is not valid: {exc}") from None
-    jti = claims.get("jti")
-    if not isinstance(jti, str) or await is_jti_revoked(services, jti):
+    if await access_token_revoked(services, claims):
         raise BearerProblem(401, "invalid_token", "the access token was revoked")
     # RFC 9068 §4: the token must be meant for us, not for some other resource server
     ours = {settings.issuer + ADMIN_API_AUDIENCE_PATH, settings.issuer + "/userinfo"}

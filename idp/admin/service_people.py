@@ -1,19 +1,17 @@
 """People: search, detail, create, edit, disable / enable, unlock, reset password, force change.
 
 Writes go through the directory writer (LDAP admin bind, or the local directory); every action
-is audited as kind "admin" with the target username. Disabling a person also ends their SSO
-sessions (with back-channel logout) and revokes their refresh tokens: on OpenLDAP a permanently
-locked account still *looks* active to a session or a refresh token, so the IdP cuts them off.
+is audited as kind "admin" with the target username. Disabling a person, and resetting their
+password, revoke everything they hold (idp/sso/revocation.py): their access and refresh tokens
+on every replica at once, and their SSO sessions with single logout. On OpenLDAP a permanently
+locked account still *looks* active to a session or a token, so the IdP cuts them off.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
-
-from sqlalchemy import update
 
 from directory.base import Person
 from directory.writes import AccountState
@@ -33,8 +31,7 @@ from idp.admin.service_fields import (
     clean_username,
     generate_password,
 )
-from idp.admin.service_sessions import end_all_sessions
-from idp.db.models import RefreshToken
+from idp.admin.service_sessions import ADMIN_WAIT
 from idp.sso import reset_links
 
 if TYPE_CHECKING:
@@ -156,17 +153,9 @@ async def update_person(services: Services, actor: Actor, username: str,
                          target=username, fields=sorted(cleaned))
 
 
-async def revoke_refresh_tokens(services: Services, subject: str) -> int:
-    async with services.db() as db, db.begin():
-        result = await db.execute(
-            update(RefreshToken)
-            .where(RefreshToken.subject == subject, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC)))
-    return int(result.rowcount or 0)
-
-
 async def set_disabled(services: Services, actor: Actor, username: str, disabled: bool) -> list[str]:
-    """Disable or enable; disabling ends the person's sessions. Returns the ended session ids."""
+    """Disable or enable; disabling revokes everything the person holds (their tokens on every
+    replica, their sessions with single logout). Returns the ended session ids."""
     person = await find_person(services, username)
     if disabled and person.username == actor.username:
         raise Invalid("you cannot disable your own account; ask another admin")
@@ -175,12 +164,12 @@ async def set_disabled(services: Services, actor: Actor, username: str, disabled
                   writer_of(services).set_disabled(person.username, disabled), target=person.username)
     if not disabled:
         return []
-    ended = await end_all_sessions(services, person.subject, reason="admin_disabled")
-    revoked = await revoke_refresh_tokens(services, person.subject)
-    if ended or revoked:
+    revoked = await services.revocation.revoke(person.subject, reason="admin_disabled",
+                                               actor=person.username, wait=ADMIN_WAIT)
+    if revoked.sessions or revoked.grants:
         await record(services, actor, "end_sessions", target=person.username,
-                     sessions=len(ended), refresh_tokens=revoked)
-    return ended
+                     sessions=len(revoked.sessions), refresh_tokens=revoked.grants)
+    return revoked.sessions
 
 
 async def unlock(services: Services, actor: Actor, username: str) -> None:
@@ -206,7 +195,11 @@ async def reset_password(services: Services, actor: Actor, username: str, *,
                       writer_of(services).set_password(person.username, password,
                                                        must_change=must_change),
                       target=person.username, mode=mode, must_change=must_change)
-        return ResetResult(password=password, must_change=must_change)
+        # whoever held the old password holds nothing any more (a link resets when it is used)
+        revoked = await services.revocation.revoke(person.subject, reason="admin_reset_password",
+                                                   actor=person.username, wait=ADMIN_WAIT)
+        return ResetResult(password=password, must_change=must_change,
+                           sessions_ended=revoked.sessions)
     if mode != "link":
         raise Invalid("mode is 'password' or 'link'")
     ttl = services.settings.access.reset_link_ttl

@@ -67,14 +67,6 @@ async def sessions_of(services: Services, username: str) -> tuple[str, list[Sess
     return person.subject, views
 
 
-async def end_all_sessions(services: Services, subject: str, *, reason: str) -> list[str]:
-    ended = []
-    for session in await services.sessions.of_subject(subject):
-        await services.logout.end(session.sid, reason=reason, wait=ADMIN_WAIT)
-        ended.append(session.sid)
-    return ended
-
-
 async def revoke_session(services: Services, actor: Actor, username: str, sid: str) -> Ended:
     """End one of this person's sessions (a sid of somebody else's is "not found")."""
     subject, views = await sessions_of(services, username)

@@ -242,9 +242,11 @@ async def _force(services: Any, actor: Any, username: str) -> str:
     return f"{username} must change the password at the next login"
 
 
-disable = _person_action("disable", "Disable an account (ends its sessions).", _disable)
+disable = _person_action("disable", "Disable an account (ends its tokens and sessions).",
+                         _disable)
 enable = _person_action("enable", "Enable a disabled account.", _enable)
 unlock = _person_action("unlock", "Lift a lockout after failed logins.", _unlock)
-reset_password = _person_action("reset-password", "Set a generated one-time password.", _reset)
+reset_password = _person_action("reset-password", "Set a generated one-time password (ends the "
+                                "tokens and sessions the old one opened).", _reset)
 force_change = _person_action("force-change", "Require a password change at the next login.",
                               _force)

@@ -69,6 +69,16 @@ class SessionManager:
         """Seconds the session has left, None when it has ended."""
         return await self.store.ttl(f"sso:{sid}")
 
+    async def signed_in_again(self, sid: str, subject: str, auth_time: int) -> None:
+        """The person of session `sid` has just proved their password again (changing it): the
+        session's sign-in is now `auth_time`, for the time it has left."""
+        session = await self.get(sid)
+        left = await self.store.ttl(f"sso:{sid}")
+        if session is None or session.subject != subject or not left:
+            return
+        session.auth_time = auth_time
+        await self.store.put(f"sso:{sid}", json.dumps(asdict(session)), left)
+
     async def add_client(self, sid: str, client_id: str) -> None:
         await self.store.set_add(f"sso-clients:{sid}", client_id, self.ttl)
 

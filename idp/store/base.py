@@ -20,6 +20,11 @@ class Store(Protocol):
 
     async def get(self, key: str) -> str | None: ...
 
+    async def get_many(self, *keys: str) -> list[str | None]:
+        """The value of each key, in order (None where absent), in one round trip: a hot path
+        that must look at two keys pays for one (Redis MGET)."""
+        ...
+
     async def put(self, key: str, value: str, ttl: int) -> None: ...
 
     async def add(self, key: str, value: str, ttl: int) -> bool:

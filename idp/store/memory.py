@@ -43,6 +43,9 @@ class MemoryStore:
         value = self._live(key)
         return value if isinstance(value, str) else None
 
+    async def get_many(self, *keys: str) -> list[str | None]:
+        return [await self.get(key) for key in keys]
+
     async def put(self, key: str, value: str, ttl: int) -> None:
         self._set(key, value, ttl)
 

@@ -91,4 +91,6 @@ async def change_password(request: Request, services: ServicesDep) -> Response:
         return again("account_err_rejected", 400, reason=str(exc)[:300])
     await attempts.succeeded(store, person.subject, THROTTLE_KIND)
     await services.audit.record("password_change", "success", **audit)
+    await services.revocation.revoke(person.subject, reason="password_change",
+                                     actor=person.username, keep=found.session.sid)
     return done("account_password_changed")

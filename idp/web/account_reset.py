@@ -8,7 +8,8 @@ admin hands out (from the console or the admin API).
 - A mailed link works for 30 minutes (an admin's: settings.access.reset_link_ttl), only the
   newest link of a person works, and it is taken atomically when the new password is saved.
 - The new password is written as an administrator would (DirectoryWriter.set_password: the local
-  directory, or the LDAP admin bind), then every session of the person is ended.
+  directory, or the LDAP admin bind), then everything the person held is revoked
+  (idp/sso/revocation.py): every session (with single logout), every refresh and access token.
 """
 
 from __future__ import annotations
@@ -168,8 +169,9 @@ async def reset_submit(token: str, request: Request, services: ServicesDep) -> R
                               detail="err_directory_unavailable", locale=locale)
         return again("account_err_rejected", 400, reason=str(exc)[:300])
     await reset_links.forget(services.store, record["subject"])
-    for session in await services.sessions.of_subject(record["subject"]):
-        await services.logout.end(session.sid, reason="password_reset")
+    # whoever held the old password holds nothing any more: tokens, sessions, everywhere
+    await services.revocation.revoke(record["subject"], reason="password_reset",
+                                     actor=record["username"])
     await _audit_success(services, record, client_ip(request))
     return render(request, "account_reset_done.html", locale=locale)
 

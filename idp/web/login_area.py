@@ -31,8 +31,6 @@ from starlette.responses import RedirectResponse, Response
 
 from directory.base import DirectoryUnavailable, Person
 from idp.db.models import Client
-from idp.protocols.oidc import ledger
-from idp.protocols.oidc.tokens import token_digest
 from idp.sso.apps import client_cache, invalidate_client
 from idp.sso.cookie import session_id
 from idp.sso.sessions import SsoSession
@@ -150,7 +148,7 @@ async def start_login(request: Request, services: Services, area: LoginArea,
     await ensure_internal_client(services, area)
     state = secrets.token_urlsafe(24)
     await services.store.put(f"area-login:{state}", safe_next(area, next_path), LOGIN_TTL)
-    # PKCE is mandatory for public clients; the code is burnt at the callback, never redeemed
+    # PKCE is mandatory for public clients; the verifier is not kept: the code is never redeemed
     challenge = base64.urlsafe_b64encode(
         hashlib.sha256(secrets.token_urlsafe(32).encode()).digest()).rstrip(b"=").decode()
     params = {"response_type": "code", "client_id": area.client_id, "scope": "openid",
@@ -167,16 +165,14 @@ async def start_login(request: Request, services: Services, area: LoginArea,
 
 
 async def finish_login(request: Request, services: Services, area: LoginArea) -> Response:
-    """The callback: `state` must be this browser's (login CSRF); the code is burnt (the
-    session cookie is what counts); then back to the page asked for."""
+    """The callback: `state` must be this browser's (login CSRF); then back to the page asked
+    for. The code is left alone: the session cookie is what counts, and nobody can redeem it (a
+    public client's code is found only with its verifier, which was never kept)."""
     state = request.query_params.get("state") or ""
     cookie = request.cookies.get(area.state_cookie) or ""
     next_path = None
     if state and len(state) <= 64 and hmac.compare_digest(state, cookie):
         next_path = await services.store.take(f"area-login:{state}")
-    code = request.query_params.get("code")
-    if code and len(code) <= 512:
-        await ledger.burn_code(services, token_digest(code))  # single use, and unused
     error = request.query_params.get("error")
     if error or next_path is None:
         return area.failed(request, services, error[:64] if error else None)

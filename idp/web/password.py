@@ -30,6 +30,7 @@ from directory.base import (
     InvalidCredentials,
     PasswordExpired,
     PasswordRejected,
+    Person,
 )
 from idp.http.routing import Router
 from idp.services import Services, ServicesDep
@@ -173,11 +174,20 @@ async def password_submit(signin_id: str, request: Request,
 
     await throttle.succeeded(verdict)
     await services.audit.record("password", "changed", **audit)
-    return await _continue(request, services, signin, state, locale)
+    person = await services.directory.find(username)
+    if person is None:  # renamed or removed in the instant since the change
+        return error_page(request, status=400, title="session_expired_title",
+                          detail="session_expired", locale=locale)
+    # what the old password opened ends, except this browser's session when the change was
+    # made from one (the "expiring" notice); the login this page completes comes after it
+    await services.revocation.revoke(person.subject, reason="password_change",
+                                     actor=person.username,
+                                     keep=signin.sid if state["reason"] == "expiring" else None)
+    return await _continue(request, services, signin, state, person)
 
 
 async def _continue(request: Request, services: Services, signin: PendingSignIn,
-                    state: dict[str, str], locale: Locale) -> Response:
+                    state: dict[str, str], person: Person) -> Response:
     """Back to where the login stopped: the engine (a change by choice), or the rest of the
     login for a password the directory would not accept before."""
     signin.extra.pop("password_change", None)
@@ -185,10 +195,6 @@ async def _continue(request: Request, services: Services, signin: PendingSignIn,
     if state["reason"] == "expiring":
         await services.signins.save(signin)
         return RedirectResponse(signin.resume, status_code=303)
-    person = await services.directory.find(state["username"])
-    if person is None:  # renamed or removed in the instant since the change
-        return error_page(request, status=400, title="session_expired_title",
-                          detail="session_expired", locale=locale)
     return await complete_login(request, services, signin, person)
 
 

@@ -101,6 +101,9 @@ def cluster(campus_slapd: Campus, tmp_path_factory: pytest.TempPathFactory) -> I
             "IDP_LDAP_BIND_PASSWORD": ldap.bind_password.get_secret_value(),
             "IDP_LDAP_USER_BASE": ldap.user_base, "IDP_LDAP_GROUP_BASE": ldap.group_base,
             "IDP_LDAP_TIMEOUT": "3", "IDP_LDAP_NETWORK_TIMEOUT": "1", "LDAPNOINIT": "1",
+            # an operator's `idp users disable | reset-password` on any node writes people
+            "IDP_LDAP_ADMIN_BIND_DN": campus_slapd.server.root_dn,
+            "IDP_LDAP_ADMIN_BIND_PASSWORD": campus_slapd.server.root_pw,
         })
         cluster = Cluster(env, root, env["IDP_ISSUER"], "", "", [])
         cluster.start_replica("a")  # the first one migrates the database and makes the keys

@@ -27,6 +27,13 @@ async def test_put_then_get(store: Store) -> None:
     assert await store.get("sess:1") == "alice"
 
 
+async def test_get_many_answers_each_key_in_order(store: Store) -> None:
+    await store.put("many:a", "1", ttl=60)
+    await store.put("many:c", "3", ttl=60)
+    assert await store.get_many("many:a", "many:b", "many:c") == ["1", None, "3"]
+    assert await store.get_many("many:b") == [None]
+
+
 async def test_put_overwrites_value_and_ttl(store: Store) -> None:
     await store.put("sess:1", "alice", ttl=60)
     await store.put("sess:1", "bob", ttl=300)

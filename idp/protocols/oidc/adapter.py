@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
-from authlib.oauth2.rfc6749.errors import InsecureTransportError
+from authlib.oauth2.rfc6749.errors import InsecureTransportError, OAuth2Error
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response
@@ -24,10 +24,11 @@ from idp.http.forms import TooManyFields, is_form, parse_form
 from idp.keys.ring import InvalidToken
 from idp.protocols.oidc import ledger
 from idp.protocols.oidc.context import OAuthContext, bound
-from idp.protocols.oidc.grants import unverified_assertion
+from idp.protocols.oidc.grants import AuthorizationCodeGrant, unverified_assertion
 from idp.protocols.oidc.models import AccessToken, OAuthClient, RefreshGrant
+from idp.protocols.oidc.server import SERVER
 from idp.protocols.oidc.server import Response as AuthlibResponse
-from idp.protocols.oidc.tokens import token_digest
+from idp.protocols.oidc.tokens import access_jti, token_digest
 from idp.sso.apps import client_cache
 
 if TYPE_CHECKING:
@@ -148,30 +149,63 @@ async def load_person(ctx: OAuthContext, subject: str) -> None:
     ctx.person = await ctx.services.directory.by_subject(subject)
 
 
-async def prefetch_token_request(ctx: OAuthContext, req: IdpRequest) -> None:
+async def prefetch_client(ctx: OAuthContext, req: IdpRequest) -> None:
+    """What client authentication reads: the clients the request names, its assertion's jti."""
     await load_clients(ctx, named_clients(req))
     await reserve_assertion_jti(ctx, req)
+
+
+def authenticated_client(ctx: OAuthContext, req: IdpRequest,
+                         methods: list[str]) -> OAuthClient | None:
+    """Client authentication (RFC 6749 §2.3) as authlib will do it, done now, so that nothing is
+    taken or revoked for a request that is not its client's; authlib reads the answer later
+    (IdpAuthorizationServer.authenticate_client) instead of doing it again."""
+    with bound(ctx):
+        try:
+            client = SERVER.authenticate_client(req, methods)
+        except OAuth2Error:
+            return None
+    ctx.authenticated = ((tuple(methods), "token"), client, req.auth_method)
+    return client
+
+
+async def prefetch_token_request(ctx: OAuthContext, req: IdpRequest) -> None:
+    await prefetch_client(ctx, req)
     grant_type = req.form.get("grant_type")
     if grant_type == "authorization_code" and req.form.get("code"):
-        digest = token_digest(req.form["code"])
-        ctx.code_digest = digest
-        # what this redemption will issue is named now, so the code's trace can say it
-        ctx.planned_jti, ctx.planned_family = secrets.token_urlsafe(16), secrets.token_urlsafe(24)
-        exp = int(time.time()) + ctx.services.settings.tokens.access_token_ttl + 5
-        trace, ttl = ledger.code_trace(ctx.services, jti=ctx.planned_jti, exp=exp,
-                                       family=ctx.planned_family)
-        ctx.code, replayed = await ledger.redeem_code(ctx.services, digest, trace, ttl)
-        if ctx.code is not None:
-            await load_person(ctx, ctx.code.subject)
-        elif replayed is not None:
-            await ledger.revoke_code_grants(ctx.services, replayed)
-            ctx.note("code_replay", client_id=req.form.get("client_id"),
-                     jti=replayed.get("jti"), family=replayed.get("family"))
+        client = authenticated_client(ctx, req, AuthorizationCodeGrant.TOKEN_ENDPOINT_AUTH_METHODS)
+        if client is not None and client.check_grant_type("authorization_code"):
+            await redeem_code(ctx, req, client)
     elif grant_type == "refresh_token" and req.form.get("refresh_token"):
         row = await ledger.refresh_row(ctx.services, token_digest(req.form["refresh_token"]))
         if row is not None:
             ctx.refresh = RefreshGrant(row)
             await load_person(ctx, row.subject)
+
+
+async def redeem_code(ctx: OAuthContext, req: IdpRequest, client: OAuthClient) -> None:
+    """Take the authenticated client's code (or meet the trace of its earlier redemption and
+    revoke what that issued). Another client's code, or a public client's without its
+    verifier, is not found: nothing is taken and nothing revoked."""
+    digest = token_digest(req.form["code"])
+    key = ledger.redemption_key(digest, client.get_client_id(), client.is_public,
+                                req.form.get("code_verifier"))
+    if key is None:
+        return
+    ctx.code_digest = digest
+    # what this redemption will issue is named now, so the code's trace can say it
+    ctx.planned_refresh, ctx.planned_family = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    ctx.planned_jti = access_jti(token_digest(ctx.planned_refresh))
+    exp = int(time.time()) + ctx.services.settings.tokens.access_token_ttl + 5
+    trace, ttl = ledger.code_trace(ctx.services, jti=ctx.planned_jti, exp=exp,
+                                   family=ctx.planned_family)
+    ctx.code, replayed = await ledger.redeem_code(ctx.services, key, trace, ttl)
+    if ctx.code is not None:
+        await load_person(ctx, ctx.code.subject)
+    elif replayed is not None:
+        await ledger.revoke_code_grants(ctx.services, replayed)
+        ctx.note("code_replay", client_id=client.get_client_id(),
+                 jti=replayed.get("jti"), family=replayed.get("family"))
 
 
 async def prefetch_presented_token(ctx: OAuthContext, token: str | None, *,
@@ -196,9 +230,7 @@ async def verified_access_token(services: Services, token: str) -> AccessToken |
                                                 typ="at+jwt", leeway=0)
     except InvalidToken:
         return None
-    jti = claims.get("jti")
-    revoked = not isinstance(jti, str) or await ledger.is_jti_revoked(services, jti)
-    return AccessToken(claims, revoked=revoked)
+    return AccessToken(claims, revoked=await ledger.access_token_revoked(services, claims))
 
 
 # --- run, commit, respond -------------------------------------------------------------------
@@ -211,8 +243,9 @@ def run(ctx: OAuthContext, call: Callable[[], AuthlibResponse]) -> AuthlibRespon
 
 async def commit(ctx: OAuthContext, *, kind: str = "token") -> bool:
     """Await what authlib recorded. False when a concurrent request rotated the same refresh
-    token first, or replayed the code being redeemed: then nothing this request issued may be
-    sent (and the family is revoked)."""
+    token first, or the code being redeemed was replayed, or its sign-in revoked
+    (idp/sso/revocation.py), while the redemption was issuing: then nothing this request issued
+    may be sent (and the family is revoked)."""
     services = ctx.services
     if ctx.new_refresh is not None:
         if not await ledger.store_refresh(services, ctx.new_refresh, ctx.rotated_digest):
@@ -222,10 +255,13 @@ async def commit(ctx: OAuthContext, *, kind: str = "token") -> bool:
                                         client_id=ctx.new_refresh.client_id, ip=ctx.ip)
             return False
         family = ctx.new_refresh.family_id
-        if ctx.code is not None and await ledger.family_revoked(services, family):
-            # the code was replayed while this redemption was issuing: its row came too late
-            # for the replay's revocation, so revoke it now and send nothing
+        if ctx.code is not None and await ledger.redemption_revoked(services, ctx.code, family):
+            # its row came too late for the replay's or the revocation's reach: revoke it now
+            # and send nothing
             await ledger.revoke_families(services, [family])
+            await services.audit.record(kind, "invalid_grant", actor=ctx.code.subject,
+                                        client_id=ctx.code.client_id, ip=ctx.ip,
+                                        grant="authorization_code", reason="revoked")
             return False
     await ledger.revoke_families(services, ctx.revoke_families)
     for write in ctx.writes:
@@ -268,5 +304,6 @@ def insecure() -> JSONResponse:
 
 
 __all__ = ["InsecureTransportError", "IdpRequest", "MultiItems", "commit", "load_clients",
-           "oauth_request", "prefetch_presented_token", "prefetch_token_request", "read_params",
+           "oauth_request", "prefetch_client", "prefetch_presented_token",
+           "prefetch_token_request", "read_params",
            "respond", "run", "insecure", "audit_failure", "client_ip"]

@@ -41,7 +41,7 @@ class OAuthContext:
     # --- prefetched (read by authlib's sync callbacks) ---
     clients: dict[str, OAuthClient] = field(default_factory=dict)
     code: StoredCode | None = None  # already taken out of the Store: single use
-    code_digest: str | None = None
+    code_digest: str | None = None  # of the code the request presented
     refresh: RefreshGrant | None = None
     person: Person | None = None
     session: SsoSession | None = None
@@ -55,9 +55,13 @@ class OAuthContext:
     new_refresh: RefreshRecord | None = None
     rotated_digest: str | None = None  # the refresh token this request rotates (must win)
     revoke_families: list[str] = field(default_factory=list)
-    # authorization_code: the ids the redemption issues, chosen before the code is taken
+    # authorization_code: what the redemption issues, chosen before the code is taken
     planned_jti: str | None = None
     planned_family: str | None = None
+    planned_refresh: str | None = None  # the refresh token's value (it names the jti)
+    # the client authenticated before the code was taken: (auth methods, endpoint) -> the
+    # client and its method; authlib's own authentication reads it instead of doing it again
+    authenticated: tuple[tuple[tuple[str, ...], str], OAuthClient, str] | None = None
     audit: list[AuditNote] = field(default_factory=list)
 
     def later(self, write: Write) -> None:

@@ -33,7 +33,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from directory.base import Person
-from idp.protocols.oidc import person_scopes
+from idp.protocols.oidc import ledger, person_scopes
 from idp.protocols.oidc.claims import SUPPORTED_SCOPES, check_claims_param
 from idp.protocols.oidc.context import current
 from idp.protocols.oidc.models import OAuthClient, RefreshGrant, StoredCode
@@ -67,8 +67,9 @@ def check_resource(values: list[str]) -> list[str]:
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
-    """RFC 6749 §4.1. Codes live in the Store under their SHA-256 digest and are taken
-    atomically by the adapter before authlib runs, so a code can be redeemed once only."""
+    """RFC 6749 §4.1. Codes live in the Store under their SHA-256 digest and their client
+    (ledger.code_key), and are taken atomically by the adapter, once it has authenticated the
+    client, before authlib runs: a code can be redeemed once only, and only by its client."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
 
@@ -93,7 +94,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             claims=data.get("claims"), resource=list(ctx.resource),
         )
         store, ttl = ctx.services.store, ctx.services.settings.tokens.code_ttl
-        key, value = f"code:{token_digest(code)}", stored.to_json()
+        challenge = stored.code_challenge if request.client.is_public else None
+        key = ledger.code_key(token_digest(code), stored.client_id, challenge)
+        value = stored.to_json()
         ctx.later(lambda: store.put(key, value, ttl))
 
     def generate_authorization_code(self) -> str:
@@ -103,6 +106,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> StoredCode | None:
         ctx = current()
+        if client.is_public and not self.request.form.get("code_verifier"):
+            # the adapter did not even look: a public client's code is found by its verifier
+            raise InvalidRequestError("Missing 'code_verifier'")
         stored = ctx.code
         if stored is None or ctx.code_digest != token_digest(code):
             return None
@@ -112,7 +118,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return stored
 
     def delete_authorization_code(self, authorization_code: StoredCode) -> None:
-        """Nothing to do: the adapter took the code out of the Store before authlib ran."""
+        """Nothing to do: the adapter authenticated the client, then took the code out of the
+        Store, before authlib ran."""
 
     def authenticate_user(self, authorization_code: StoredCode) -> Person:
         return _active_person(current().person, authorization_code.subject)
@@ -130,6 +137,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         grant = ctx.refresh
         if grant is None or grant.row.digest != token_digest(refresh_token):
             return None
+        if not grant.check_client(self.request.client):
+            return None  # another client's token: it may not use it, nor revoke its family
         if grant.is_rotated() and grant.row.revoked_at is None:
             ctx.revoke_families.append(grant.row.family_id)
             ctx.note("refresh_reuse", actor=grant.row.subject, client_id=grant.row.client_id,

@@ -21,6 +21,7 @@ from idp.protocols.oidc.adapter import (
     commit,
     insecure,
     oauth_request,
+    prefetch_client,
     prefetch_presented_token,
     prefetch_token_request,
     read_params,
@@ -54,7 +55,8 @@ async def token(services: Services, request: Request) -> Response:
     result = run(ctx, lambda: SERVER.create_token_response(req))
     if result[0] == 200 and not await commit(ctx):
         # a concurrent request rotated this refresh token first (this one is the reuse), or
-        # replayed this code while it was being redeemed: nothing issued may be sent
+        # replayed this code, or revoked the sign-in behind it, while it was being redeemed:
+        # nothing issued may be sent
         result = SERVER.handle_error_response(req, InvalidGrantError())
     elif result[0] != 200:
         await commit(ctx)  # revocations (code replay, refresh reuse) and audit notes
@@ -75,7 +77,9 @@ async def _token_endpoint(services: Services, request: Request, name: str) -> Re
     if isinstance(begun, Response):
         return begun
     req, ctx = begun
-    await prefetch_token_request(ctx, req)
+    # the client and the token, nothing else: a code or a refresh token sent along in the body
+    # is not this endpoint's to redeem or to check for reuse
+    await prefetch_client(ctx, req)
     await prefetch_presented_token(ctx, req.form.get("token"))
     result = run(ctx, lambda: SERVER.create_endpoint_response(name, req))
     await commit(ctx, kind="token")

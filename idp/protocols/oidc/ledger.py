@@ -6,6 +6,18 @@ and identity map cost more than the SQL itself. On PostgreSQL the lookup, the in
 rotation are single statements sent straight through asyncpg (idp/db/pg_direct.py), each atomic
 on its own, the rotation included (a data-modifying CTE). Elsewhere (SQLite) they are SQLAlchemy
 Core statements built once, here.
+
+What a revocation reaches, and how:
+- a code: kept under its digest *and the client it was issued to* (for a public client also its
+  PKCE challenge), so only a request that could redeem it finds it: another client, a wrong
+  secret, a public client's id without the verifier can neither use it up nor, once it was
+  used, meet its trace and revoke what it issued (RFC 6749 §4.1.2);
+- a refresh-token family: its rows in SQL; the access token issued with each refresh token is
+  named after it (`access_jti`), so revoking a family puts those access tokens on the
+  revoked-jti list too, without a column of their own;
+- everything of a person: the sign-in core's mark (idp/sso/revocation.py), which an access
+  token's `auth_time` is checked against wherever it is used (and a redemption that begins a
+  refresh family, before it is sent), and `OidcGrants.revoke_person` for the refresh tokens.
 """
 
 from __future__ import annotations
@@ -13,15 +25,18 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy import bindparam, insert, select, update
 
 from idp.db.engine import one_statement_engine
 from idp.db.models import RefreshToken
 from idp.db.pg_direct import pg_direct
 from idp.protocols.oidc.models import RefreshRecord, StoredCode
+from idp.protocols.oidc.tokens import access_jti
+from idp.sso.revocation import covered_by_mark, mark_key
 
 if TYPE_CHECKING:
     from idp.services import Services
@@ -33,6 +48,24 @@ log = logging.getLogger("idp.oauth")
 CODE_USED_MIN_SECONDS = 600
 
 
+def code_key(code_digest: str, client_id: str, challenge: str | None) -> str:
+    """Where a code is kept: `challenge` is a public client's S256 PKCE challenge (None for a
+    confidential client, which authenticates instead). A public client's id is no secret, its
+    code_verifier is: a request without the right one finds nothing to use up."""
+    key = f"code:{code_digest}:{client_id}"
+    return f"{key}:{challenge}" if challenge else key
+
+
+def redemption_key(code_digest: str, client_id: str, public: bool,
+                   verifier: str | None) -> str | None:
+    """The key a token request may take: None for a public client that sent no verifier."""
+    if not public:
+        return code_key(code_digest, client_id, None)
+    if not verifier:
+        return None
+    return code_key(code_digest, client_id, create_s256_code_challenge(verifier))
+
+
 def code_trace(services: Services, *, jti: str, exp: int, family: str) -> tuple[str, int]:
     """What a redeemed code leaves behind, and for how long: the access token id and the refresh
     family its redemption issues (chosen before issuing), so that a replay can revoke them."""
@@ -40,23 +73,23 @@ def code_trace(services: Services, *, jti: str, exp: int, family: str) -> tuple[
     return json.dumps({"jti": jti, "exp": exp, "family": family}), ttl
 
 
-async def redeem_code(services: Services, digest: str, trace: str,
+async def redeem_code(services: Services, key: str, trace: str,
                       ttl: int) -> tuple[StoredCode | None, dict[str, Any] | None]:
     """Take the code's grant out of the Store and leave `trace` in the same atomic step: (grant,
     None). A code that was already redeemed gives (None, the trace of that redemption); there is
-    no moment in which a replay finds neither the code nor its trace."""
-    raw, found = await services.store.take_leaving(f"code:{digest}", f"code-used:{digest}",
-                                                   trace, ttl)
+    no moment in which a replay finds neither the code nor its trace. The trace is kept under
+    the code's key, so only a request that could have redeemed the code meets it."""
+    raw, found = await services.store.take_leaving(key, f"used-{key}", trace, ttl)
     if raw is None:
-        return None, _read_trace(found, digest)
+        return None, _read_trace(found, key)
     try:
         return StoredCode.from_json(raw), None
     except (ValueError, TypeError):
-        log.error("unreadable authorization code record %s…", digest[:8])
+        log.error("unreadable authorization code record %s…", key[5:13])
         return None, None
 
 
-def _read_trace(found: str | None, digest: str) -> dict[str, Any] | None:
+def _read_trace(found: str | None, key: str) -> dict[str, Any] | None:
     if found is None:
         return None
     try:
@@ -64,20 +97,15 @@ def _read_trace(found: str | None, digest: str) -> dict[str, Any] | None:
     except ValueError:
         trace = None
     if not isinstance(trace, dict):
-        log.error("unreadable redeemed-code trace %s…", digest[:8])
+        log.error("unreadable redeemed-code trace %s…", key[5:13])
         return None
     return trace
-
-
-async def burn_code(services: Services, digest: str) -> None:
-    """Make a code unusable without redeeming it (nothing is issued, so no trace is left)."""
-    await services.store.delete(f"code:{digest}")
 
 
 async def revoke_code_grants(services: Services, trace: dict[str, Any]) -> None:
     """A redeemed code came back: revoke the access token and the refresh family it issued.
     The family is also marked in the Store first: a redemption that is still committing its
-    refresh token (a concurrent replay) finds the mark afterwards (`family_revoked`)."""
+    refresh token (a concurrent replay) finds the mark afterwards (`redemption_revoked`)."""
     if trace.get("jti") and trace.get("exp"):
         await revoke_jti(services, str(trace["jti"]), int(trace["exp"]))
     if trace.get("family"):
@@ -86,9 +114,16 @@ async def revoke_code_grants(services: Services, trace: dict[str, Any]) -> None:
         await revoke_families(services, [family])
 
 
-async def family_revoked(services: Services, family: str) -> bool:
-    """Was this family revoked by a replay of its code while it was being issued?"""
-    return await services.store.get(f"revoked-family:{family}") is not None
+async def redemption_revoked(services: Services, code: StoredCode, family: str) -> bool:
+    """Before a redemption that began refresh family `family` sends its tokens: was the family
+    revoked by a concurrent replay of the code, or the sign-in behind the code by a revocation
+    of its person (idp/sso/revocation.py)? Asked after the family's row was written, so that a
+    replay or a revocation that comes later reaches the row. One round trip for both. (Without
+    a refresh token nothing needs asking: the access token carries the code's `auth_time`,
+    which the mark covers wherever the token is used.)"""
+    revoked, mark = await services.store.get_many(f"revoked-family:{family}",
+                                                   mark_key(code.subject))
+    return revoked is not None or covered_by_mark(code.auth_time or code.issued_at, mark)
 
 
 async def revoke_jti(services: Services, jti: str, exp: int) -> None:
@@ -97,8 +132,20 @@ async def revoke_jti(services: Services, jti: str, exp: int) -> None:
         await services.store.put(f"revoked-jti:{jti}", "1", remaining + 60)
 
 
-async def is_jti_revoked(services: Services, jti: str) -> bool:
-    return await services.store.get(f"revoked-jti:{jti}") is not None
+async def access_token_revoked(services: Services, claims: dict[str, Any]) -> bool:
+    """A verified access token's claims: is it on the revoked-jti list (RFC 7009, a replayed
+    code, a revoked family), or did it come from a sign-in of a person revoked since (the
+    sign-in core's mark, against `auth_time`)? One round trip for both."""
+    jti, subject = claims.get("jti"), claims.get("sub")
+    if not isinstance(jti, str) or not isinstance(subject, str):
+        return True
+    if subject == claims.get("client_id"):  # a machine's token (client_credentials): no person
+        return await services.store.get(f"revoked-jti:{jti}") is not None
+    listed, mark = await services.store.get_many(f"revoked-jti:{jti}", mark_key(subject))
+    if listed is not None:
+        return True
+    signed_in = claims.get("auth_time", claims.get("iat"))
+    return covered_by_mark(signed_in if isinstance(signed_in, int | float) else 0, mark)
 
 
 # --- refresh token families (SQL) ----------------------------------------------------------
@@ -114,6 +161,13 @@ _REVOKE_FAMILIES = (
     update(_tokens)
     .where(_tokens.c.family_id.in_(bindparam("families", expanding=True)),
            _tokens.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now"))
+    .returning(_tokens.c.digest, _tokens.c.created_at)
+)
+
+_REVOKE_SUBJECT = (
+    update(_tokens)
+    .where(_tokens.c.subject == bindparam("person"), _tokens.c.revoked_at.is_(None))
     .values(revoked_at=bindparam("now"))
 )
 
@@ -143,12 +197,55 @@ async def refresh_row(services: Services, digest: str) -> RefreshRecord | None:
 
 
 async def revoke_families(services: Services, families: list[str]) -> None:
+    """Revoke every token of these families, and the access tokens issued with them that may
+    still be live (RFC 7009 §2.1: tokens based on the same grant)."""
     if not families:
         return
-    engine = one_statement_engine(services.engine)
-    async with engine.begin() as conn:
-        await conn.execute(_REVOKE_FAMILIES, {"families": list(families),
-                                              "now": datetime.now(UTC)})
+    params = {"families": list(families), "now": datetime.now(UTC)}
+    revoked: list[Any] = []
+    for _ in _TWICE:
+        async with one_statement_engine(services.engine).begin() as conn:
+            revoked += (await conn.execute(_REVOKE_FAMILIES, params)).all()
+    lifetime = timedelta(seconds=services.settings.tokens.access_token_ttl)
+    for digest, created_at in revoked:
+        created = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
+        await revoke_jti(services, access_jti(digest), int((created + lifetime).timestamp()))
+
+
+async def revoke_subject(services: Services, subject: str) -> int:
+    """Revoke every refresh token of a person; how many were still live."""
+    count = 0
+    for _ in _TWICE:
+        async with one_statement_engine(services.engine).begin() as conn:
+            result = await conn.execute(_REVOKE_SUBJECT, {"person": subject,
+                                                          "now": datetime.now(UTC)})
+            count += int(result.rowcount or 0)
+    return count
+
+
+# Why each revoking UPDATE runs twice: on PostgreSQL (READ COMMITTED) a rotation that commits
+# while the first UPDATE runs has inserted its new row after that statement's snapshot, so the
+# first cannot see it; but it waited for the rotation's lock on the old row, so the rotation has
+# committed before the second starts, and the second's new snapshot sees the new row. (A
+# rotation that comes after the first UPDATE finds the old row revoked and inserts nothing.)
+_TWICE = (1, 2)
+
+
+class OidcGrants:
+    """OIDC's part of revoking everything of a person (idp/sso/revocation.py): refresh tokens
+    here; access tokens are checked against the sign-in core's mark."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    @property
+    def mark_seconds(self) -> int:
+        # an access token from a code redeemed at the end of its life lives this long after it
+        tokens = self.services.settings.tokens
+        return tokens.code_ttl + tokens.access_token_ttl
+
+    async def revoke_person(self, subject: str) -> int:
+        return await revoke_subject(self.services, subject)
 
 
 def _new_row(new: RefreshRecord, now: datetime) -> dict[str, Any]:

@@ -37,6 +37,17 @@ class IdpAuthorizationServer(AuthorizationServer):
         # inactive (pending, disabled) clients were never put in the context: invalid_client
         return current().clients.get(client_id) if isinstance(client_id, str) else None
 
+    def authenticate_client(self, request: OAuth2Request, methods: list[str],
+                            endpoint: str = "token") -> OAuthClient:
+        """RFC 6749 §2.3. The token endpoint authenticates the client before it takes a code
+        (adapter.authenticated_client); authlib's own call then reads that answer."""
+        done = current().authenticated
+        if done is not None and done[0] == (tuple(methods), endpoint):
+            _, client, method = done
+            request.auth_method = method
+            return client
+        return super().authenticate_client(request, methods, endpoint)  # type: ignore[no-any-return]
+
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         ctx = current()
         grant_type = request.payload.grant_type

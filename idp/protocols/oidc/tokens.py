@@ -38,6 +38,13 @@ def token_digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
+def access_jti(refresh_digest: str) -> str:
+    """The id of the access token issued with a refresh token, derived one way from that
+    token's digest: revoking a family names the access tokens its members came with (RFC 7009
+    §2.1, RFC 9700 §4.14.2) from its rows alone, with nothing more stored."""
+    return token_digest("access-token:" + refresh_digest)[:32]
+
+
 def userinfo_audience(issuer: str) -> str:
     return f"{issuer}/userinfo"
 
@@ -69,11 +76,14 @@ class TokenFactory:
         scope = scope if scope is not None else ""
         scopes = scope.split()
         lifetime = expires_in or settings.tokens.access_token_ttl
+        refresh = None
+        if include_refresh_token and self.refresh_allowed(client, scopes, grant_type):
+            refresh = self.refresh_token(ctx, client, user, scope)  # first: it names the jti
         access_token = self.access_token(ctx, client, user, scopes, lifetime)
         token: dict[str, Any] = {"token_type": "Bearer", "access_token": access_token,
                                  "expires_in": lifetime, "scope": scope}
-        if include_refresh_token and self.refresh_allowed(client, scopes, grant_type):
-            token["refresh_token"] = self.refresh_token(ctx, client, user, scope)
+        if refresh is not None:
+            token["refresh_token"] = refresh
         return token
 
     @staticmethod
@@ -100,18 +110,26 @@ class TokenFactory:
             "client_id": client.get_client_id(),
             "iat": now,
             "exp": now + lifetime,
-            "jti": ctx.planned_jti or secrets.token_urlsafe(16),
+            "jti": self.jti(ctx),
             "scope": " ".join(scopes),
         }
         if user is not None:
             claims.update(_auth_facts(ctx))
         return ctx.services.keys.sign(claims, alg=settings.tokens.signing_alg, typ="at+jwt")
 
+    @staticmethod
+    def jti(ctx: OAuthContext) -> str:
+        """The access token's id: named after the refresh token issued with it (`access_jti`);
+        a code's redemption named both before the code was taken (adapter.py)."""
+        if ctx.new_refresh is not None:
+            return access_jti(ctx.new_refresh.digest)
+        return ctx.planned_jti or secrets.token_urlsafe(24)
+
     def refresh_token(self, ctx: OAuthContext, client: OAuthClient, user: Person | None,
                       scope: str) -> str:
         if user is None:
             raise InvalidScopeError("A refresh token needs a resource owner.")
-        value = secrets.token_urlsafe(32)
+        value = ctx.planned_refresh or secrets.token_urlsafe(32)
         previous = ctx.refresh.row if ctx.refresh is not None else None
         if previous is not None:
             # RFC 6749 §6: a rotated refresh token keeps the scope of the one it replaces
