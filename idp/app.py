@@ -46,7 +46,7 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
     directory = open_directory(settings.directory, settings.ldap, engine,
                                observe_directory)  # LDAP latency per server
     sessions = SessionManager(store, settings.session.ttl)
-    audit = MeteredAudit(sessionmaker(engine))
+    audit = MeteredAudit(sessionmaker(engine), backlog=settings.audit_backlog)
     services = Services(
         settings=settings, engine=engine, db=sessionmaker(engine), store=store,
         directory=directory, keys=KeyRing.open(settings.keys_dir), sessions=sessions,

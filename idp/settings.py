@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///var/idp.db", description="sqlite:///… or postgresql://…")
     redis_url: str | None = Field(None, description="redis://… (unset: the embedded in-process store)")
     redis_prefix: str = Field("idp:", description="prefix of every Redis key (to share one Redis)")
+    audit_backlog: int = Field(
+        20_000, ge=0, le=1_000_000,
+        description="audit events held in memory while the database is away, written when it is "
+                    "back; past this many, actions that must be audited are refused (503)")
     directory: Literal["local", "ldap"] = Field("local", description="where people come from")
     keys_dir: Path = Field(Path("var/keys"), description="signing keys (created at first start)")
     trusted_proxies: str = Field(
