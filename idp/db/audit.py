@@ -111,6 +111,7 @@ class Audit:
         backlog; any other failure of the write is logged, never raised: it must not turn a
         successful login into an error page."""
         if self._away:
+            self._make_room()
             self._hold(self._event(kind, outcome, actor, client_id, ip, detail))
             return
         row = self._event(kind, outcome, actor, client_id, ip, detail)
@@ -130,6 +131,7 @@ class Audit:
         """Queue one event for the writer and return without waiting for its commit (see the
         module's docstring for which events may); with a backlog, wait as record() does."""
         if self._away:
+            self._make_room()
             self._hold(self._event(kind, outcome, actor, client_id, ip, detail))
             return
         if len(self._pending) >= MAX_BEHIND:
@@ -147,12 +149,15 @@ class Audit:
         return {"at": utcnow(), "kind": kind, "outcome": outcome, "actor": actor,
                 "client_id": client_id, "ip": ip, "detail": detail}
 
-    def _hold(self, row: Row) -> None:
-        """Keep an event for when the database is back, or refuse it (and so the action) when
-        the backlog is full: an unaudited action must not happen."""
+    def _make_room(self) -> None:
+        """Refuse the event (and so the action) when the held ones fill the backlog: an
+        unaudited action must not happen. Before the event is made, so it is not counted."""
         if len(self._pending) >= self._backlog:
             raise DatabaseUnavailable(f"the database is away and {len(self._pending)} audit "
                                       "events already wait for it (IDP_AUDIT_BACKLOG)")
+
+    def _hold(self, row: Row) -> None:
+        """Keep an event for when the database is back."""
         self._pending.append((row, None))
         self._wake(asyncio.get_running_loop())
 
@@ -166,16 +171,30 @@ class Audit:
         try:
             while self._pending or self._writing_in(loop):
                 if self._away and loop.time() >= deadline:
-                    writer = self._wake(loop)
-                    writer.cancel()  # its last words log every event it still holds
-                    await asyncio.wait({writer})
-                    return
+                    await self._give_up(loop)
+                    break
                 if self._resting is not None:
                     _settle(self._resting)  # retry now, not after the pause
                 # in slices: the database may go away while a batch is being written
                 await asyncio.wait({self._wake(loop)}, timeout=RETRY_FIRST)
+            # a slice can end in the very step the writer answered its last callers: let them
+            # run first, so that every record() has returned before close() does
+            await asyncio.sleep(0)
         finally:
             self._closing = False
+
+    async def _give_up(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Stop writing: the writer's last words log every event it still holds (and those
+        queued when no writer runs here are logged the same way)."""
+        if self._writing_in(loop):
+            assert self._writer is not None
+            self._writer.cancel()
+            await asyncio.wait({self._writer})
+        if self._pending:
+            left, self._pending = self._pending, []
+            self._waiters_queued = 0
+            _log_in_full([row for row, _ in left])
+            _wake_waiters(left)
 
     # --- the writer --------------------------------------------------------------------------
 
