@@ -95,6 +95,7 @@ class Load:
     marks: dict[str, float] = field(default_factory=dict)  # "fault", "back", ...: when
     _t0: float = 0.0
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _answered: asyncio.Event = field(default_factory=asyncio.Event)  # set at every answer
 
     def now(self) -> float:
         return time.monotonic() - self._t0
@@ -102,6 +103,25 @@ class Load:
     def mark(self, name: str) -> float:
         self.marks[name] = at = self.now()
         return at
+
+    def served_since(self, since: float) -> set[str]:
+        """The steps that succeeded at least once among the requests sent since then."""
+        return {a.step for a in self.answers if a.ok and a.started >= since}
+
+    def refused_since(self, since: float) -> bool:
+        return any(a.refused for a in self.answers if a.ended >= since)
+
+    async def until(self, done: Callable[[], bool], at_least: float, at_most: float) -> None:
+        """Let the load run at least `at_least` seconds, then until `done()` (at most
+        `at_most`): a phase lasts until it has shown what it is for, however slow the machine."""
+        deadline = time.monotonic() + at_most
+        await asyncio.sleep(at_least)
+        while not done():
+            self._answered.clear()
+            try:  # look again at the next answer
+                await asyncio.wait_for(self._answered.wait(), deadline - time.monotonic())
+            except TimeoutError:
+                return
 
     async def run(self, scenario: Callable[[Load], Awaitable[None]]) -> list[Answer]:
         """Run the load while `scenario` takes a backend away and gives it back (or whatever it
@@ -137,11 +157,13 @@ class Load:
             ended = self.now()
             self.answers.append(Answer(step, started, ended, None, False,
                                        f"no answer: {type(exc).__name__}: {exc}", who, after))
+            self._answered.set()
             return None, ended
         ok, problem = judge(step, response)
         ended = self.now()
         self.answers.append(Answer(step, started, ended, response.status_code, ok, problem,
                                    who, after))
+        self._answered.set()
         return (response if ok else None), ended
 
     async def _signin(self) -> None:
