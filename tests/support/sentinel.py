@@ -55,6 +55,10 @@ class Node:
         return self.process is not None and self.process.poll() is None
 
 
+class _PortTaken(RuntimeError):
+    """A node could not bind its port: someone took it after it was chosen."""
+
+
 def _redis_server() -> str:
     found = shutil.which("redis-server")
     if found is None:
@@ -66,11 +70,10 @@ def _redis_server() -> str:
 class SentinelTopology:
     def __init__(self) -> None:
         self._root = Path(tempfile.mkdtemp(prefix="idp-sentinel-"))
-        base = free_port_run(5)
         self.nodes = [
-            Node("redis-a", base, self._root / "redis-a.conf", sentinel=False),
-            Node("redis-b", base + 1, self._root / "redis-b.conf", sentinel=False),
-            *(Node(f"sentinel-{n}", base + 2 + n, self._root / f"sentinel-{n}.conf", sentinel=True)
+            Node("redis-a", 0, self._root / "redis-a.conf", sentinel=False),
+            Node("redis-b", 0, self._root / "redis-b.conf", sentinel=False),
+            *(Node(f"sentinel-{n}", 0, self._root / f"sentinel-{n}.conf", sentinel=True)
               for n in range(3)),
         ]
         self._binary = _redis_server()
@@ -153,6 +156,32 @@ class SentinelTopology:
     # --- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> SentinelTopology:
+        # the ports were free when chosen; another process may take one before redis-server
+        # binds it: then the whole topology moves to other ports
+        for attempt in range(3):
+            base = free_port_run(len(self.nodes))
+            for offset, node in enumerate(self.nodes):
+                node.port = base + offset
+            self._write_configs()
+            for node in self.nodes:
+                (self._root / f"{node.name}.log").unlink(missing_ok=True)
+            try:
+                for node in self.nodes:
+                    self._start(node)
+                for node in self.nodes:
+                    self._wait_ping(node)
+                self._wait_settled(self.data_nodes[0].port)
+                return self
+            except _PortTaken:
+                self._stop_processes()
+                if attempt == 2:
+                    raise
+            except BaseException:
+                self.stop()
+                raise
+        raise AssertionError("unreachable")
+
+    def _write_configs(self) -> None:
         primary, replica = self.data_nodes
         for node in self.data_nodes:
             lines = [f"port {node.port}", f"bind {HOST}", 'save ""', "appendonly no",
@@ -164,26 +193,20 @@ class SentinelTopology:
         for node in self.sentinels:
             node.config.write_text("\n".join([
                 f"port {node.port}", f"bind {HOST}", f"dir {self._root}", "protected-mode no",
-                f"requirepass \"{SENTINEL_PASSWORD}\"",
-                f"sentinel sentinel-pass \"{SENTINEL_PASSWORD}\"",
+                f'requirepass "{SENTINEL_PASSWORD}"',
+                f'sentinel sentinel-pass "{SENTINEL_PASSWORD}"',
                 f"sentinel monitor {SERVICE} {HOST} {primary.port} 2",
-                f"sentinel auth-pass {SERVICE} \"{DATA_PASSWORD}\"",
+                f'sentinel auth-pass {SERVICE} "{DATA_PASSWORD}"',
                 f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}",
                 f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}",
                 f"sentinel parallel-syncs {SERVICE} 1",
             ]) + "\n")
-        try:
-            for node in self.nodes:
-                self._start(node)
-            for node in self.nodes:
-                self._wait_ping(node)
-            self._wait_settled(primary.port)
-        except BaseException:
-            self.stop()
-            raise
-        return self
 
     def stop(self) -> None:
+        self._stop_processes()
+        shutil.rmtree(self._root, ignore_errors=True)
+
+    def _stop_processes(self) -> None:
         for node in self.nodes:
             if node.running:
                 assert node.process is not None
@@ -193,7 +216,6 @@ class SentinelTopology:
                 except subprocess.TimeoutExpired:
                     node.process.kill()
                     node.process.wait()
-        shutil.rmtree(self._root, ignore_errors=True)
 
     def __enter__(self) -> SentinelTopology:
         return self.start()
@@ -225,7 +247,10 @@ class SentinelTopology:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if node.process is not None and node.process.poll() is not None:
-                raise RuntimeError(f"{node.name} exited: {self.log_of(node)[-2000:]}")
+                log = self.log_of(node)
+                if "Address already in use" in log:
+                    raise _PortTaken(f"{node.name}: port {node.port} taken")
+                raise RuntimeError(f"{node.name} exited: {log[-2000:]}")
             try:
                 with self._client(node) as client:
                     if client.ping():
