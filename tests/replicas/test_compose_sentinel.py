@@ -154,8 +154,10 @@ def test_redis_server_runs_the_nodes_and_a_sentinel_as_configured(
     assert binary, "Debian's redis-server is needed (scripts/bootstrap.sh installs it)"
     services = stack["services"]
     base = free_port_run(3)
+    # the primary as configured, on a loopback port; and no 5 s wait before the first full sync
+    # of the replica (Redis's default, which only makes a test slower)
     primary = [*services["redis"]["command"][1:], "--port", str(base), "--bind", "127.0.0.1",
-               "--dir", str(tmp_path)]
+               "--dir", str(tmp_path), "--repl-diskless-sync-delay", "0"]
     replica = [*services["redis-replica"]["command"][1:-3], "--replicaof", "127.0.0.1",
                str(base), "--port", str(base + 1), "--bind", "127.0.0.1",
                "--dir", str(tmp_path / "replica")]
@@ -163,14 +165,26 @@ def test_redis_server_runs_the_nodes_and_a_sentinel_as_configured(
     conf = tmp_path / "sentinel.conf"
     conf.write_text(_sentinel_conf(services["sentinel-1"], base + 2, base))
     log = (tmp_path / "log").open("wb")
-    started = [subprocess.Popen([binary, *args], stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-               for args in (primary, replica, [str(conf), "--sentinel"])]
+
+    def run(args: list[str]) -> subprocess.Popen[bytes]:
+        started.append(subprocess.Popen([binary, *args], stdout=log, stderr=subprocess.STDOUT))  # noqa: S603
+        return started[-1]
+
+    started: list[subprocess.Popen[bytes]] = []
     try:
-        assert _answers(base, env["REDIS_PASSWORD"], started[0])
-        assert _answers(base + 1, env["REDIS_PASSWORD"], started[1])
-        assert _answers(base + 2, env["REDIS_SENTINEL_PASSWORD"], started[2])
+        assert _answers(base, env["REDIS_PASSWORD"], run(primary))
+        assert _answers(base + 1, env["REDIS_PASSWORD"], run(replica))
+        with redis.Redis(port=base + 1, password=env["REDIS_PASSWORD"]) as node:
+            deadline = time.monotonic() + 20
+            while node.info("replication")["master_link_status"] != "up":
+                assert time.monotonic() < deadline, "the replica never followed the primary"
+                time.sleep(0.05)
+        # a sentinel reads the replicas from the primary's INFO as it connects (then every
+        # 10 s): started once the replica follows, it knows it from its first look
+        assert _answers(base + 2, env["REDIS_SENTINEL_PASSWORD"],
+                        run([str(conf), "--sentinel"]))
         with redis.Redis(port=base + 2, password=env["REDIS_SENTINEL_PASSWORD"]) as sentinel:
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 20
             while (slaves := int(sentinel.sentinel_master("campus")["num-slaves"])) < 1:
                 assert time.monotonic() < deadline, "the sentinel never saw the replica"
                 time.sleep(0.1)

@@ -166,9 +166,16 @@ class SentinelTopology:
             for node in self.nodes:
                 (self._root / f"{node.name}.log").unlink(missing_ok=True)
             try:
-                for node in self.nodes:
+                # the sentinels last: a sentinel reads the primary's replicas from INFO when it
+                # connects and then only every 10 s, so the replica must be in sync before
+                for node in self.data_nodes:
                     self._start(node)
-                for node in self.nodes:
+                for node in self.data_nodes:
+                    self._wait_ping(node)
+                self._wait_in_sync()
+                for node in self.sentinels:
+                    self._start(node)
+                for node in self.sentinels:
                     self._wait_ping(node)
                 self._wait_settled(self.data_nodes[0].port)
                 return self
@@ -186,7 +193,9 @@ class SentinelTopology:
         for node in self.data_nodes:
             lines = [f"port {node.port}", f"bind {HOST}", 'save ""', "appendonly no",
                      f"dir {self._root}", f"dbfilename {node.name}.rdb", "protected-mode no",
-                     f'requirepass "{DATA_PASSWORD}"', f'masterauth "{DATA_PASSWORD}"']
+                     f'requirepass "{DATA_PASSWORD}"', f'masterauth "{DATA_PASSWORD}"',
+                     # the replica's first full sync at once, not after Redis's default 5 s
+                     "repl-diskless-sync-delay 0"]
             if node is replica:
                 lines.append(f"replicaof {HOST} {primary.port}")
             node.config.write_text("\n".join(lines) + "\n")
@@ -261,14 +270,19 @@ class SentinelTopology:
                 raise RuntimeError(f"{node.name} did not answer within {START_TIMEOUT:.0f}s")
             time.sleep(0.05)
 
+    def _wait_in_sync(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while self._info(self.data_nodes[1].port, "replication").get("master_link_status") != "up":
+            if time.monotonic() > deadline:
+                raise RuntimeError("the replica did not sync: " + self.log_of(self.data_nodes[1]))
+            time.sleep(0.05)
+
     def _wait_settled(self, primary: int) -> None:
-        """Until the replica is in sync and every sentinel knows the other two and the replica
-        (before that, a failover could find no one to promote, or no quorum)."""
+        """Until every sentinel knows the other two and the replica (before that, a failover
+        could find no one to promote, or no quorum)."""
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            replica = self._info(self.data_nodes[1].port, "replication")
-            if replica.get("master_link_status") == "up" and all(
-                    self._sees_everyone(node, primary) for node in self.sentinels):
+            if all(self._sees_everyone(node, primary) for node in self.sentinels):
                 return
             time.sleep(0.1)
         raise RuntimeError("the Sentinel topology did not settle: "
