@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextvars
 import json
 import os
+import re
 import tomllib
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -159,6 +161,100 @@ class MailSettings(Section):
     timeout: float = Field(10.0, gt=0, description="seconds an SMTP conversation may take")
 
 
+SENTINEL_SCHEME = "redis+sentinel"
+SENTINEL_PORT = 26379
+_SENTINEL_OPTIONS = ("sentinel_username", "sentinel_password")
+_SERVICE_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_SENTINEL_FORM = ("redis+sentinel://[[user]:password@]host[:port][,host[:port]…]/service[/db]"
+                  "[?sentinel_password=…]")
+
+
+@dataclass(frozen=True)
+class SentinelUrl:
+    """Redis behind Sentinel, as IDP_REDIS_URL names it (the form of the redis+sentinel:// URLs
+    that Python libraries such as Redis-Sentinel-Url and Prefect already read):
+
+        redis+sentinel://[[user]:password@]host[:port][,host[:port]…]/service[/db]
+                         [?sentinel_username=…&sentinel_password=…]
+
+    The userinfo is the data nodes' password (the primary's `requirepass`, which its replicas
+    share, as Sentinel's own `auth-pass` requires); `sentinel_password` (and `sentinel_username`)
+    is the sentinels' own, when they have one. Ports default to 26379, the database to 0.
+    Percent-encode `@ : / ? # & % +` in a password."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    service: str
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+    sentinel_username: str | None = None
+    sentinel_password: str | None = None
+
+
+def _sentinel_address(text: str) -> tuple[str, int]:
+    if text.startswith("["):  # [IPv6]:port
+        host, bracket, port = text[1:].partition("]")
+        if not bracket or (port and not port.startswith(":")):
+            raise ValueError(f"sentinel address {text!r} is not [ipv6]:port")
+        port = port[1:]
+    else:
+        host, _, port = text.partition(":")
+    if not host or any(c in host for c in " /?#@"):
+        raise ValueError(f"sentinel address {text!r} has no valid host")
+    if not port:
+        return host, SENTINEL_PORT
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"sentinel address {text!r} has no valid port (1-65535)")
+    return host, int(port)
+
+
+def parse_sentinel_url(url: str) -> SentinelUrl:
+    """Take a redis+sentinel:// URL apart; ValueError says what is wrong (never the password)."""
+    scheme, separator, rest = url.partition("://")
+    if scheme.lower() != SENTINEL_SCHEME or not separator:
+        raise ValueError(f"a Sentinel URL starts with {SENTINEL_SCHEME}://")
+    ends = [i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0]
+    if rest.rfind("@") > min(ends, default=len(rest)):
+        # a password with an unencoded / ? or #: say so without echoing any part of it
+        raise ValueError("an @ after the sentinels: percent-encode / ? # @ in the password")
+    rest, _, fragment = rest.partition("#")
+    rest, _, query = rest.partition("?")
+    netloc, _, path = rest.partition("/")
+    userinfo, at, hosts = netloc.rpartition("@")
+    if fragment:
+        raise ValueError("a Sentinel URL has no #fragment (percent-encode # in a password)")
+    if at and ":" not in userinfo:
+        # redis+sentinel://secret@host would make `secret` a user name without a password
+        raise ValueError("the userinfo must be :password or user:password")
+    username, _, password = userinfo.partition(":")
+    sentinels = tuple(_sentinel_address(part) for part in hosts.split(",")) if hosts else ()
+    if not sentinels:
+        raise ValueError(f"name at least one sentinel: {_SENTINEL_FORM}")
+    parts = path.split("/")
+    if parts and parts[-1] == "":
+        parts.pop()  # a trailing slash
+    if not parts or not _SERVICE_NAME.fullmatch(parts[0]):
+        raise ValueError("the path must name the service Sentinel monitors (sentinel monitor "
+                         f"<service> …; letters, digits, . _ -): {_SENTINEL_FORM}")
+    if len(parts) > 2 or (len(parts) == 2 and not parts[1].isdigit()):
+        raise ValueError(f"after the service, only a database number: {_SENTINEL_FORM}")
+    # by hand, not parse_qsl: that turns a `+` in a password into a space
+    pairs = [pair.partition("=") for pair in query.split("&")] if query else []
+    if any(not name or not equals for name, equals, _ in pairs):
+        raise ValueError("the query must be name=value pairs joined by &")
+    names = [name for name, _, _ in pairs]
+    unknown = sorted(set(names) - set(_SENTINEL_OPTIONS))
+    if unknown or len(names) != len(set(names)):
+        raise ValueError(f"unknown or repeated option(s) {', '.join(unknown or names)}; a "
+                         f"Sentinel URL takes {' and '.join(_SENTINEL_OPTIONS)} (once each)")
+    given = {name: unquote(value) for name, _, value in pairs}
+    return SentinelUrl(
+        sentinels=sentinels, service=parts[0], db=int(parts[1]) if len(parts) == 2 else 0,
+        username=unquote(username) or None, password=unquote(password) or None,
+        sentinel_username=given.get("sentinel_username") or None,
+        sentinel_password=given.get("sentinel_password") or None)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="IDP_",
@@ -170,8 +266,14 @@ class Settings(BaseSettings):
 
     issuer: str = Field("http://localhost:8000", description="public base URL; the `iss` of every token")
     database_url: str = Field("sqlite:///var/idp.db", description="sqlite:///… or postgresql://…")
-    redis_url: str | None = Field(None, description="redis://… (unset: the embedded in-process store)")
+    redis_url: str | None = Field(
+        None, description="redis://…, or redis+sentinel://host:26379,host2:26379/mymaster/0 for "
+                          "Redis behind Sentinel (unset: the embedded in-process store)")
     redis_prefix: str = Field("idp:", description="prefix of every Redis key (to share one Redis)")
+    audit_backlog: int = Field(
+        20_000, ge=0, le=1_000_000,
+        description="audit events held in memory while the database is away, written when it is "
+                    "back; past this many, actions that must be audited are refused (503)")
     directory: Literal["local", "ldap"] = Field("local", description="where people come from")
     directory_max_staleness: int = Field(
         86400, ge=0, le=30 * 86400,
@@ -229,8 +331,11 @@ class Settings(BaseSettings):
     def _check_redis(cls, value: str | None) -> str | None:
         if value in (None, ""):
             return None
-        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
-            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        scheme = value.partition("://")[0].lower()
+        if scheme == SENTINEL_SCHEME:
+            parse_sentinel_url(value)  # a clear error for whatever is wrong in it
+        elif urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss://, unix:// or redis+sentinel:// URL")
         return value
 
     @model_validator(mode="after")
@@ -250,6 +355,13 @@ class Settings(BaseSettings):
     @property
     def https(self) -> bool:
         return self.issuer.startswith("https://")
+
+    @property
+    def redis_sentinel(self) -> SentinelUrl | None:
+        """IDP_REDIS_URL taken apart when it names Redis behind Sentinel."""
+        if self.redis_url and self.redis_url.partition("://")[0].lower() == SENTINEL_SCHEME:
+            return parse_sentinel_url(self.redis_url)
+        return None
 
     @classmethod
     def settings_customise_sources(

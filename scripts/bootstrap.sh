@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # `bootstrap.sh test` also brings what the test suite needs: Debian's chromium for the browser
-# tests (Playwright drives it; it never downloads a browser) and a CJK font for the screenshots
+# tests (Playwright drives it; it never downloads a browser), a CJK font for the screenshots, and
+# redis-server, whose processes the Sentinel tests start (a primary, a replica and three
+# sentinels: `redis-server --sentinel` is what Debian's redis-sentinel runs)
 pkgs=(libldap2-dev libsasl2-dev slapd ldap-utils)
-[ "${1:-}" = "test" ] && pkgs+=(chromium chromium-driver fonts-wqy-zenhei)
+[ "${1:-}" = "test" ] && pkgs+=(chromium chromium-driver fonts-wqy-zenhei redis-server)
 # ... and Node.js, which runs a CAS client that is not Python (tests/cas/node)
 [ "${1:-}" = "test" ] && ! command -v node >/dev/null && pkgs+=(nodejs npm)
 need_pkgs=()

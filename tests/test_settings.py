@@ -204,3 +204,58 @@ def test_offline_login_is_for_ldap_with_last_known_people(clean_env: pytest.Monk
     settings = load_settings()
     assert settings.directory == "ldap" and settings.directory_offline_login is True
     assert (settings.directory_max_staleness, settings.directory_offline_login_days) == (3600, 3)
+
+
+# --- IDP_REDIS_URL for Redis behind Sentinel ---------------------------------------------------
+
+
+def test_a_sentinel_url_names_the_sentinels_the_service_and_both_passwords(
+        clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("IDP_REDIS_URL", "redis+sentinel://:data%40pw+1@s1.example.edu,"
+                     "s2.example.edu:26380,[fd00::3]:26381/campus/2"
+                     "?sentinel_password=sent%26pw+2&sentinel_username=watcher")
+    target = load_settings().redis_sentinel
+    assert target is not None
+    assert target.sentinels == (("s1.example.edu", 26379), ("s2.example.edu", 26380),
+                                ("fd00::3", 26381))
+    assert (target.service, target.db) == ("campus", 2)
+    # percent-decoded, and a + stays a + (it is not a query string's space)
+    assert (target.username, target.password) == (None, "data@pw+1")
+    assert (target.sentinel_username, target.sentinel_password) == ("watcher", "sent&pw+2")
+
+
+def test_the_short_sentinel_form_of_the_issue_works(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("IDP_REDIS_URL", "redis+sentinel://host:26379,host2:26379/mymaster/0")
+    target = load_settings().redis_sentinel
+    assert target is not None and target.service == "mymaster" and target.db == 0
+    assert target.password is None and target.sentinel_password is None
+    clean_env.setenv("IDP_REDIS_URL", "redis+sentinel://alice:pw@host/mymaster")
+    target = load_settings().redis_sentinel
+    assert target is not None and (target.username, target.password, target.db) == ("alice", "pw", 0)
+    clean_env.setenv("IDP_REDIS_URL", "redis://cache:6379/0")
+    assert load_settings().redis_sentinel is None
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("redis+sentinel://secret@host/campus", "the userinfo must be :password or user:password"),
+    ("redis+sentinel:///campus", "name at least one sentinel"),
+    ("redis+sentinel://host:26379", "the path must name the service"),
+    ("redis+sentinel://host/", "the path must name the service"),
+    ("redis+sentinel://host:0/campus", "has no valid port"),
+    ("redis+sentinel://host:26379,:26380/campus", "has no valid host"),
+    ("redis+sentinel://host/campus/zero", "after the service, only a database number"),
+    ("redis+sentinel://host/campus/0/extra", "after the service, only a database number"),
+    ("redis+sentinel://host/campus?password=x", "unknown or repeated option(s) password"),
+    ("redis+sentinel://host/campus?sentinel_password=a&sentinel_password=b", "repeated"),
+    ("redis+sentinel://host/campus?sentinel_password", "name=value pairs"),
+    ("redis+sentinel://:pa/ss@host/campus", "percent-encode / ? # @ in the password"),
+    ("redis+sentinel://host/campus#x", "no #fragment"),
+    ("sentinel://host/campus", "redis+sentinel://"),
+])
+def test_a_wrong_sentinel_url_is_a_clear_error_that_never_shows_the_password(
+        clean_env: pytest.MonkeyPatch, url: str, expected: str) -> None:
+    clean_env.setenv("IDP_REDIS_URL", url)
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert "IDP_REDIS_URL" in str(error.value) and expected in str(error.value)
+    assert "secret" not in str(error.value) and "pa/ss" not in str(error.value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -10,6 +12,12 @@ from idp.settings import Settings
 
 def _safe_url(url: str) -> str:
     return make_url(url.replace("postgres://", "postgresql://", 1)).render_as_string(hide_password=True)
+
+
+def _safe_redis_url(url: str) -> str:
+    """The Redis URL without its passwords (userinfo, and a Sentinel URL's sentinel_password)."""
+    url = re.sub(r"(://[^/?#@]*?:)[^/?#]*@", r"\1***@", url, count=1)
+    return re.sub(r"(sentinel_password=)[^&#]*", r"\1***", url)
 
 
 async def run_checks(settings: Settings) -> list[tuple[str, bool, str]]:
@@ -38,9 +46,10 @@ async def run_checks(settings: Settings) -> list[tuple[str, bool, str]]:
     store = open_store(settings)
     try:
         await store.ping()
-        results.append(("store", True, settings.redis_url or "embedded in-process store"))
+        results.append(("store", True, _safe_redis_url(settings.redis_url or "")
+                        or "embedded in-process store"))
     except Exception as exc:  # noqa: BLE001
-        results.append(("store", False, f"{settings.redis_url}: {exc}"))
+        results.append(("store", False, f"{_safe_redis_url(settings.redis_url or '')}: {exc}"))
     finally:
         await store.close()
 

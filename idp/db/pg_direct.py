@@ -70,6 +70,9 @@ INSERT_AUDIT = (
     " SELECT * FROM unnest($1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[],"
     " $5::varchar[], $6::varchar[], $7::json[])"
 )
+# after a connection was lost in the middle of an audit insert: which of its rows did commit
+AUDIT_AT = ("SELECT at, kind, outcome, actor, client_id, ip FROM audit_events"
+            " WHERE at = ANY($1::timestamptz[])")
 
 # the server or the network failed, not the statement: callers answer 503 and retry later
 _OUTAGES = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
@@ -136,6 +139,11 @@ class PgDirect:
                 columns[index].append(value)
             columns[6].append(json.dumps(row["detail"]))
         await self._run("execute", INSERT_AUDIT, *columns)
+
+    async def audit_written(self, ats: Sequence[datetime]) -> set[tuple[Any, ...]]:
+        """(at, kind, outcome, actor, client_id, ip) of the rows written at these times."""
+        rows = await self._run("fetch", AUDIT_AT, list(ats))
+        return {tuple(row.values()) for row in rows}
 
     # --- the connections ----------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ templates, outcome names from the code), never request input.
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -55,6 +56,8 @@ STORE_LATENCY = Histogram("idp_store_operation_seconds", "Store (Redis or in-pro
                           "operation.", ["operation"], buckets=_LATENCY_BUCKETS)
 STORE_ERRORS = Counter("idp_store_errors_total", "Store calls that raised, by operation.",
                        ["operation"])
+AUDIT_HELD = Gauge("idp_audit_held_events", "Audit events held in memory while the database is "
+                   "away; written when it is back (see IDP_AUDIT_BACKLOG).")
 HTTP_REQUESTS = Histogram("idp_http_request_duration_seconds", "HTTP requests by method, route "
                           "template and status class.", ["method", "route", "status"],
                           buckets=_LATENCY_BUCKETS)
@@ -97,7 +100,13 @@ def observe_audit(kind: str, outcome: str, client_id: str | None, detail: dict[s
 
 
 class MeteredAudit(Audit):
-    """The audit log, counting each event for Prometheus before it is written."""
+    """The audit log, counting each event for Prometheus before it is written, and showing how
+    many wait for the database while it is away."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        this = weakref.ref(self)  # the gauge must not keep an Audit of a closed app alive
+        AUDIT_HELD.set_function(lambda: float(audit.held) if (audit := this()) else 0.0)
 
     def _event(self, kind: str, outcome: str, actor: str | None, client_id: str | None,
                ip: str | None, detail: dict[str, Any]) -> dict[str, Any]:

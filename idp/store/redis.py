@@ -1,4 +1,12 @@
-"""The production store: Redis, shared by every replica."""
+"""The production store: Redis, shared by every replica; alone, or behind Sentinel.
+
+Behind Sentinel (IDP_REDIS_URL=redis+sentinel://…, idp/settings.py SentinelUrl), every new
+connection asks the sentinels where the primary is (redis-py's SentinelConnectionPool). When the
+primary dies, its connections fail and new ones are refused until the sentinels have promoted a
+replica: those requests get the error policy's 503, none hangs, and the first connection after
+the promotion reaches the new primary. A connection still open to an old primary that came back
+as a replica answers READONLY, which redis-py turns into a reconnect through the sentinels.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +15,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import NoScriptError, RedisError
 
+from idp.settings import SENTINEL_SCHEME, parse_sentinel_url
 from idp.store.base import StoreUnavailable
 
 T = TypeVar("T")
@@ -66,6 +78,36 @@ class _Script:
         self.sha = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
 
 
+# seconds to connect, and for a reply: slower than this, Redis is in trouble and the request a 503
+SOCKET_TIMEOUT = 3.0
+
+
+def _retry() -> Retry:
+    """A command that failed on its connection (the server restarted, the primary moved, an
+    idle connection was dropped) is sent again on a fresh one, at most three times within about
+    half a second: enough to ride over a reconnect, short enough that an outage is a prompt 503,
+    not a request held for the whole outage."""
+    return Retry(ExponentialWithJitterBackoff(base=0.02, cap=0.25), 3)
+
+
+def open_redis(url: str) -> tuple[aioredis.Redis, Sentinel | None]:
+    """The client for IDP_REDIS_URL, and the Sentinel it asks for the primary (if any)."""
+    options: dict[str, Any] = {"socket_timeout": SOCKET_TIMEOUT,
+                               "socket_connect_timeout": SOCKET_TIMEOUT}
+    if url.partition("://")[0].lower() != SENTINEL_SCHEME:
+        return aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30,
+                                       retry=_retry(), **options), None
+    target = parse_sentinel_url(url)
+    # the sentinels get their own credentials and no retry of their own: redis-py already asks
+    # the next sentinel when one fails
+    sentinel = Sentinel(list(target.sentinels), sentinel_kwargs={
+        **options, "username": target.sentinel_username, "password": target.sentinel_password})
+    client = sentinel.master_for(
+        target.service, db=target.db, username=target.username, password=target.password,
+        decode_responses=True, health_check_interval=30, retry=_retry(), **options)
+    return client, sentinel
+
+
 def _glob_escape(text: str) -> str:
     """Make a literal for SCAN MATCH: usernames in keys may hold `*`, `?`, `[` or `\\`."""
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
@@ -76,10 +118,7 @@ class RedisStore:
     shared = True
 
     def __init__(self, url: str, *, prefix: str = "idp:") -> None:
-        self._redis = aioredis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=3, socket_connect_timeout=3,
-            health_check_interval=30,
-        )
+        self._redis, self._sentinel = open_redis(url)
         self._prefix = prefix
         self._incr = _Script(_INCR_WITH_TTL)
         self._take_leaving = _Script(_TAKE_LEAVING)
@@ -172,3 +211,5 @@ class RedisStore:
 
     async def close(self) -> None:
         await self._redis.aclose()
+        if self._sentinel is not None:
+            await self._sentinel.aclose()

@@ -32,6 +32,17 @@ def test_check_names_what_failed(run_idp: Runner) -> None:
     assert "cannot reach: store" in result.stderr
 
 
+def test_check_never_shows_the_store_passwords(run_idp: Runner) -> None:
+    run_idp("migrate", check=True)
+    url = ("redis+sentinel://:data-secret@127.0.0.1:1,127.0.0.1:2/campus/0"
+           "?sentinel_password=sentinel-secret")
+    result = run_idp("check", env={"IDP_REDIS_URL": url})
+    assert "FAIL store" in result.stdout
+    assert "redis+sentinel://:***@127.0.0.1:1,127.0.0.1:2/campus/0?sentinel_password=***" in \
+        result.stdout
+    assert "secret" not in result.stdout + result.stderr
+
+
 def test_bad_setting_exits_with_its_name(run_idp: Runner) -> None:
     result = run_idp("check", env={"IDP_ISSUER": "ftp://nope"})
     assert result.returncode == 2

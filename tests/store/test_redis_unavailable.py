@@ -11,6 +11,8 @@ from idp.store import StoreUnavailable
 from idp.store.redis import RedisStore
 
 DEAD_URL = "redis://127.0.0.1:1/0"  # port 1: nothing listens, the connection is refused
+# Sentinel: neither sentinel answers, so there is no primary to ask for
+DEAD_SENTINELS = "redis+sentinel://:pw@127.0.0.1:1,127.0.0.1:2/campus/0?sentinel_password=pw"
 
 OPERATIONS: dict[str, Callable[[RedisStore], Awaitable[object]]] = {
     "get": lambda s: s.get("k"),
@@ -30,9 +32,10 @@ OPERATIONS: dict[str, Callable[[RedisStore], Awaitable[object]]] = {
 }
 
 
+@pytest.mark.parametrize("url", [DEAD_URL, DEAD_SENTINELS], ids=["redis", "sentinel"])
 @pytest.mark.parametrize("operation", sorted(OPERATIONS))
-async def test_dead_redis_raises_store_unavailable(operation: str) -> None:
-    store = RedisStore(DEAD_URL, prefix="test-dead:")
+async def test_dead_redis_raises_store_unavailable(operation: str, url: str) -> None:
+    store = RedisStore(url, prefix="test-dead:")
     started = time.monotonic()
     try:
         with pytest.raises(StoreUnavailable) as caught:
