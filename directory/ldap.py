@@ -175,15 +175,31 @@ class LdapDirectory:
         connection.close()
         return password_policy(received)
 
-    def _dummy_bind(self, password: str) -> None:
-        """Spend what a real bind costs, against a DN that cannot exist; always fails."""
+    def _dummy_bind(self, password: str, started: float) -> None:
+        """Spend what a wrong password costs, against a DN that cannot exist; always fails.
+
+        The bind is sent, then the padding waits (FailureTimer), then the answer is read: it has
+        arrived meanwhile, so the padding takes the place of waiting for the answer instead of
+        adding a wait of its own. A wrong password's path waits as many times (connect, answer),
+        so the two take the same time however busy the CPUs are."""
         nowhere = f"cn=no-such-person-{uuid.uuid4().hex},{self.settings.user_base}"
+        waited = 0.0
+
+        def bind(conn: LDAPObject) -> None:
+            nonlocal waited
+            msgid = conn.simple_bind(nowhere, password, serverctrls=[PasswordPolicyControl()])
+            waited += self._failures.pad()
+            conn.result3(msgid)
+
         try:
-            self._user_bind(nowhere, password)
-        except DirectoryUnavailable:
-            raise
-        except DirectoryError:
-            pass
+            connection = self._connector.open(bind)
+        except ldap.LDAPError as exc:
+            failure = bind_failure(exc)
+            if isinstance(failure, DirectoryUnavailable):
+                raise failure from exc
+        else:
+            connection.close()
+        self._failures.unpadded(time.perf_counter() - started - waited)
 
     # --- the blocking halves of the public methods ---------------------------------------------
 
@@ -191,8 +207,7 @@ class LdapDirectory:
         started = time.perf_counter()
         found = self._search_one(self._user_filter(username))
         if found is None:
-            self._dummy_bind(password)
-            self._failures.pad(started)  # as long as a wrong password takes (FailureTimer)
+            self._dummy_bind(password, started)  # as long as a wrong password takes
             raise InvalidCredentials(detail="no such user")
         dn, entry = found
         try:
@@ -220,9 +235,10 @@ class LdapDirectory:
         return person
 
     def _change_password(self, username: str, old_password: str, new_password: str) -> None:
+        started = time.perf_counter()
         found = self._search_one(self._user_filter(username))
         if found is None:
-            self._dummy_bind(old_password)
+            self._dummy_bind(old_password, started)
             raise InvalidCredentials(detail="no such user")
         self._passwords.change(found[0], old_password, new_password)
 

@@ -333,32 +333,32 @@ class FailureTimer:
         self._unknown: deque[tuple[float, float]] = deque(maxlen=size)
         self._lock = threading.Lock()
         self._random = random.Random()
-        self._overshoot = 0.0  # how late recent padding sleeps woke up (moving average)
 
     def record(self, seconds: float) -> None:
         """A wrong password for an existing person took `seconds`."""
         with self._lock:
             self._failures.append((time.monotonic(), seconds))
 
-    def pad(self, started: float) -> None:
-        """Called on the unknown-user path (search + dummy bind done) that began at `started`."""
-        own = time.perf_counter() - started
+    def pad(self) -> float:
+        """Wait as long as a recent wrong password took, less what the unknown-user path itself
+        typically takes without waiting; returns the seconds waited. Called once the dummy bind
+        is on its way (LdapDirectory._dummy_bind reads its answer after this returns)."""
         now = time.monotonic()
         with self._lock:
-            self._unknown.append((now, own))
-            if not self._failures:
-                return
+            if not self._failures or not self._unknown:
+                return 0.0
             target = self._random.choice(self._recent(self._failures, now))
             typical_own = statistics.median(self._recent(self._unknown, now))
-            # the sleep is one wake-up more than a wrong password's path has; on busy CPUs the
-            # scheduler makes it late, so it is shortened by how late recent sleeps were
-            delay = target - typical_own - self._overshoot
-        if delay > 0:
-            began = time.perf_counter()
-            time.sleep(delay)
-            late = max(time.perf_counter() - began - delay, 0.0)
-            with self._lock:
-                self._overshoot = 0.8 * self._overshoot + 0.2 * late
+        delay = target - typical_own
+        if delay <= 0:
+            return 0.0
+        time.sleep(delay)
+        return delay
+
+    def unpadded(self, seconds: float) -> None:
+        """An unknown-user path took `seconds`, not counting its wait."""
+        with self._lock:
+            self._unknown.append((time.monotonic(), seconds))
 
     def _recent(self, samples: deque[tuple[float, float]], now: float) -> list[float]:
         recent = [seconds for at, seconds in samples if now - at <= self.RECENT]

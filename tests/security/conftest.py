@@ -16,6 +16,7 @@ from tests.security.support import (
     policy,
     start_server,
 )
+from tests.security.timing_people import DIRECT_PEOPLE_END
 from tests.support.redis import REDIS_URL, unique_prefix
 from tests.support.server import LiveIdp
 from tests.support.slapd import DEFAULT_POLICY, Campus, CampusSlapd, ldap_settings
@@ -61,7 +62,7 @@ def security_slapd() -> Iterator[Campus]:
         person_ldif("lixiang", p["lixiang"]),
         person_ldif("outaged", p["outaged"]),
         person_ldif("counted", p["counted"]),
-        *(person_ldif(f"timing{n}", f"Timing-pass-{n}") for n in range(60)),
+        *(person_ldif(f"timing{n}", f"Timing-pass-{n}") for n in range(DIRECT_PEOPLE_END)),
     )
     campus = Campus(server)
     campus.wait_for_expiry()  # the "short" and "graced" passwords are past their one second
