@@ -85,7 +85,17 @@ async def _change(services: Services, client_id: str, apply: Any) -> Client:
 def _approved(client: Client, scopes: list[str]) -> dict[str, Any]:
     extra = dict(client.extra or {})
     extra["approved_scopes"] = sorted(set(scopes) - set(BASIC_SCOPES))
+    if client.protocol == "cas":
+        extra["cas_approved"] = cas_approval(extra)
     return extra
+
+
+def cas_approval(extra: dict[str, Any]) -> dict[str, list[str]]:
+    """What an admin has seen of a CAS service: its URLs and attributes. A developer's edit that
+    goes beyond it waits for approval again (idp/admin/portal_cas_form.py)."""
+    cas = extra.get("cas") or {}
+    return {"services": list(cas.get("services") or []),
+            "attributes": list(cas.get("attributes") or [])}
 
 
 async def approve(services: Services, actor: Actor, client_id: str) -> Client:
@@ -272,6 +282,7 @@ async def _edit_cas(services: Services, actor: Actor, client_id: str,
         extra = dict(client.extra or {})  # a new dict, so the JSON column is seen as changed
         extra["cas"] = {**extra.get("cas", {}), **{k: v for k, v in cleaned.items()
                                                    if k != "name"}}
+        extra["cas_approved"] = cas_approval(extra)  # what an admin sets is approved by that act
         client.extra = extra
 
     return await audited(services, actor, "edit_client", _change(services, client_id, apply),
