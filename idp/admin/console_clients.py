@@ -106,6 +106,10 @@ async def client_action(client_id: str, action: str, request: Request,
         if action == "approve":
             await service_clients.approve(services, actor, client_id)
             return console.redirect(back, "done_approved")
+        if action in ("approve_access", "decline_access"):
+            await service_clients.answer_access_request(services, actor, client_id,
+                                                        action == "approve_access")
+            return console.redirect(back, f"done_{action}")
         if action in ("disable", "enable"):
             await service_clients.set_status(services, actor, client_id, action == "disable")
             return console.redirect(back, f"done_client_{action}d")

@@ -59,7 +59,8 @@ async def page(request: Request, services: Services, developer: Developer, templ
     page_path = f"/portal/apps/{client.client_id}" if client is not None else "/portal/apps/new"
     response = render(request, services.settings, template, locale=locale, status=status,
                       page_path=page_path, developer=developer, csrf_token=token,
-                      issuer=services.settings.issuer, **context)
+                      issuer=services.settings.issuer,
+                      access_notice=request.query_params.get("access"), **context)
     if new:
         csrf.set_cookie(response, token, services.settings)
     return response

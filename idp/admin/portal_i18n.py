@@ -193,6 +193,26 @@ PORTAL_CATALOGUE: dict[str, dict[Locale, str]] = {
         "en": "These service URLs belong to another app: {entries}. Ask an admin if this one "
               "should take them over.",
     },
+    # who may use the app (portal_access.py)
+    "access_title": {"zh": "谁可以使用此应用", "en": "Who may use this app"},
+    "access_everyone": {"zh": "所有已登录的人。", "en": "Everyone signed in."},
+    "access_limited": {"zh": "仅限以下组或身份类别：", "en": "Only these groups or affiliations:"},
+    "access_waiting": {"zh": "等待管理员审核的新规则：", "en": "New rule waiting for an admin:"},
+    "access_help": {
+        "zh": "每行一个组名；身份类别用逗号分隔（如 faculty, staff, student）。收紧规则立即生效；"
+              "放宽规则（允许更多人）需管理员审核。",
+        "en": "One group per line; affiliations separated by commas (e.g. faculty, staff, "
+              "student). Narrowing the rule applies at once; widening it (letting more people "
+              "in) waits for an admin.",
+    },
+    "access_groups": {"zh": "允许的组", "en": "Allowed groups"},
+    "access_affiliations": {"zh": "允许的身份类别", "en": "Allowed affiliations"},
+    "access_save": {"zh": "保存规则", "en": "Save the rule"},
+    "access_saved": {"zh": "规则已生效。", "en": "The rule applies now."},
+    "access_requested": {
+        "zh": "新规则会让更多人使用此应用，已提交管理员审核。",
+        "en": "The new rule would let more people in: it waits for an admin's approval.",
+    },
 }
 
 

@@ -214,6 +214,42 @@ async def set_access_rule(db: async_sessionmaker, client_id: str, rule: AccessRu
         if client is not None:
             client.extra = with_rule(client.extra, rule)
     invalidate_client(db, client_id)
+    cas_registry(db).invalidate()  # CAS logins read the rule from the registry's snapshot
+
+
+async def request_access_rule(db: async_sessionmaker, client_id: str, rule: AccessRule,
+                              requested_by: str, at: str) -> None:
+    """A developer's rule that would let more people in: kept beside the app's rule, for an
+    admin to approve (`approve_access_request`) or decline."""
+    async with db() as session, session.begin():
+        client = await session.get(Client, client_id, with_for_update=True)
+        if client is None:
+            raise NotFound(f"no client {client_id!r}")
+        client.extra = {**(client.extra or {}), "access_request": {
+            **rule.as_extra(), "requested_by": requested_by, "at": at}}
+    invalidate_client(db, client_id)
+
+
+def requested_rule(client: Client) -> AccessRule | None:
+    asked = (client.extra or {}).get("access_request")
+    return AccessRule.of({"access": asked}) if asked else None
+
+
+async def answer_access_request(services: Services, actor: Actor, client_id: str,
+                                approve: bool) -> Client:
+    """Approve (the requested rule becomes the app's) or decline a developer's request."""
+    def apply(client: Client) -> None:
+        rule = requested_rule(client)
+        if rule is None:
+            raise Conflict("the app has no access rule waiting")
+        if approve:
+            client.extra = with_rule(client.extra, rule)
+        else:
+            client.extra = {k: v for k, v in (client.extra or {}).items() if k != "access_request"}
+
+    action = "approve_client_access" if approve else "decline_client_access"
+    return await audited(services, actor, action, _change(services, client_id, apply),
+                         client_id=client_id)
 
 
 def _rule_of(client: Client, changes: dict[str, Any]) -> AccessRule | None:
