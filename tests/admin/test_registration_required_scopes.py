@@ -84,3 +84,24 @@ async def test_the_portal_form_marks_scopes_required(live: LiveIdp) -> None:
         assert client.extra["required_scopes"] == ["profile", "offline_access"]
     finally:
         await developer.close()
+
+
+async def test_an_update_keeps_what_an_admin_decided(
+        live: LiveIdp, http: httpx.AsyncClient, initial_token: str) -> None:
+    """A developer's PUT replaces the metadata, not the admin's access rule or MFA switch."""
+    from idp.admin.service_clients import set_access_rule
+    from idp.mfa.client_flag import set_require_mfa
+    from idp.sso.access import checked_rule
+
+    info = await registered(http, initial_token)
+    await set_access_rule(live.services.db, info["client_id"], checked_rule(["staff"], []))
+    await set_require_mfa(live.services.db, info["client_id"])
+    body: dict[str, Any] = app_metadata(client_name="Renamed")
+    body.update(client_id=info["client_id"], client_secret=info["client_secret"])
+    response = await http.put("/register/" + info["client_id"], json=body,
+                              headers=bearer(info["registration_access_token"]))
+    assert response.status_code == 200, response.text
+    client = await get_client(live.services.db, info["client_id"])
+    assert client is not None and client.name == "Renamed"
+    assert client.extra["access"] == {"groups": ["staff"], "affiliations": []}
+    assert client.extra["require_mfa"] is True
