@@ -18,6 +18,7 @@ from idp.http.routing import Router
 from idp.mfa import recovery, totp
 from idp.mfa.webauthn import credentials_of
 from idp.protocols.oidc import ledger
+from idp.protocols.oidc.claims import SUPPORTED_SCOPES
 from idp.services import Services, ServicesDep
 from idp.sso.cookie import clear_session_cookie
 from idp.web import account_step_up as step_up
@@ -42,13 +43,20 @@ def _when(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _in_page_order(scopes: list[str]) -> list[str]:
+    """Scopes in the order the consent page shows them (openid first), not as stored."""
+    order = {scope: index for index, scope in enumerate(SUPPORTED_SCOPES)}
+    return sorted(scopes, key=lambda scope: (order.get(scope, len(order)), scope))
+
+
 async def _consents(services: Services, subject: str) -> list[dict[str, object]]:
     async with services.db() as db:
         rows = await db.execute(
             select(Consent, Client.name).outerjoin(Client, Client.client_id == Consent.client_id)
             .where(Consent.subject == subject).order_by(Consent.granted_at))
         return [{"client_id": consent.client_id, "name": name or consent.client_id,
-                 "scopes": list(consent.scopes or []), "declined": list(consent.declined or []),
+                 "scopes": _in_page_order(list(consent.scopes or [])),
+                 "declined": _in_page_order(list(consent.declined or [])),
                  "granted_at": consent.granted_at.strftime("%Y-%m-%d")}
                 for consent, name in rows]
 
