@@ -6,6 +6,7 @@ scopes cannot be unticked, and a tampered form gets a readable 400 that changes 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from idp.db.models import AuditEvent, Consent
+from idp.protocols.oidc.policy import save_consent
 from idp.protocols.oidc.required_scopes import set_required_scopes
 from tests.consent.flow import (
     answer,
@@ -133,6 +135,26 @@ async def test_offline_access_unticked_means_no_refresh_token(
     tokens = await redeem(live, client, await finish(browser, await answer(
         browser, shown, untick=("offline_access",))))
     assert tokens["scope"] == "openid profile" and "refresh_token" not in tokens
+
+
+async def test_a_refresh_cannot_win_back_an_unticked_scope(
+    live: LiveIdp, browser: Browser, client: RegisteredClient,
+) -> None:
+    shown = await consent_page(browser, await start(browser, params(
+        client, "openid profile email offline_access")))
+    tokens = await redeem(live, client, await finish(browser, await answer(
+        browser, shown, untick=("email",))))
+    async with live.client() as http:
+        wider = await http.post("/token", auth=client.basic, data={
+            "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+            "scope": "openid profile email offline_access"})
+        assert wider.status_code == 400 and wider.json()["error"] == "invalid_scope"
+        same = await http.post("/token", auth=client.basic, data={
+            "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    assert same.status_code == 200, same.text
+    assert same.json()["scope"] == "openid profile offline_access"
+    info = await userinfo(live, same.json()["access_token"])
+    assert "email" not in info
 
 
 async def test_prompt_none_after_a_partial_answer_needs_no_page(
@@ -256,3 +278,19 @@ async def test_withdrawing_on_account_ends_the_apps_tokens_and_asks_again(
     shown = await consent_page(browser, await start(browser, params(
         client, "openid profile email")))
     assert shown.boxes == {"profile": True, "email": True}
+
+
+async def test_answers_from_two_tabs_at_once_leave_one_record(
+    live: LiveIdp, client: RegisteredClient,
+) -> None:
+    student = await live.services.directory.find("student")
+    assert student is not None
+    asked = ["openid", "profile", "email"]
+    await asyncio.gather(*(
+        save_consent(live.services, student.subject, client.client_id, asked, granted)
+        for granted in (["openid", "profile"], ["openid", "email"]) * 3))
+    async with live.services.db() as db:
+        rows = (await db.scalars(select(Consent).where(
+            Consent.subject == student.subject, Consent.client_id == client.client_id))).all()
+    assert len(rows) == 1
+    assert set(rows[0].scopes) | set(rows[0].declined) == set(asked)

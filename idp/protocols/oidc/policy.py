@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from directory.base import Person
 from idp.db.models import Consent, utcnow
@@ -111,18 +112,25 @@ async def save_consent(services: Services, subject: str, client_id: str, request
     """Today's answer for the scopes asked today (what was not granted was declined); earlier
     answers about other scopes stay."""
     declined = set(requested) - set(granted)
-    async with services.db() as db, db.begin():
-        row = await db.scalar(
-            select(Consent).where(Consent.subject == subject, Consent.client_id == client_id)
-        )
-        if row is None:
-            db.add(Consent(subject=subject, client_id=client_id, scopes=sorted(set(granted)),
-                           declined=sorted(declined)))
-            return
-        asked = set(requested)
-        row.scopes = sorted((set(row.scopes or []) - asked) | set(granted))
-        row.declined = sorted((set(row.declined or []) - asked) | declined)
-        row.granted_at = utcnow()
+    for attempt in (1, 2):
+        try:
+            async with services.db() as db, db.begin():
+                row = await db.scalar(select(Consent).where(
+                    Consent.subject == subject, Consent.client_id == client_id))
+                if row is None:
+                    db.add(Consent(subject=subject, client_id=client_id,
+                                   scopes=sorted(set(granted)), declined=sorted(declined)))
+                    return
+                asked = set(requested)
+                row.scopes = sorted((set(row.scopes or []) - asked) | set(granted))
+                row.declined = sorted((set(row.declined or []) - asked) | declined)
+                row.granted_at = utcnow()
+                return
+        except IntegrityError:
+            # the same person answered the same app in another tab a moment ago: that row is
+            # there now, and this answer (the later one) updates it
+            if attempt == 2:
+                raise
 
 
 async def decide(services: Services, facts: RequestFacts, cookie_sid: str | None,
