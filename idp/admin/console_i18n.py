@@ -117,6 +117,10 @@ CONSOLE_CATALOGUE: dict[str, dict[Locale, str]] = {
     "c_backchannel": {"zh": "后端退出通知地址", "en": "Back-channel logout URI"},
     "c_scopes": {"zh": "权限范围（空格分隔）", "en": "Scopes (space separated)"},
     "c_skip_consent": {"zh": "校内应用，跳过授权页", "en": "First-party app: skip the consent page"},
+    "c_required_scopes": {
+        "zh": "必需的权限范围（空格分隔；授权页上不能取消勾选，openid 总是必需）",
+        "en": "Required scopes (space separated; cannot be unticked on the consent page; "
+              "openid always is)"},
     "c_protocol": {"zh": "协议", "en": "Protocol"},
     "c_access": {"zh": "谁可以使用", "en": "Who may use it"},
     "c_access_everyone": {"zh": "所有已登录的人", "en": "everyone signed in"},

@@ -74,6 +74,15 @@ PORTAL_CATALOGUE: dict[str, dict[Locale, str]] = {
               "approves them.",
     },
     "needs_approval": {"zh": "需审核", "en": "needs approval"},
+    "field_required_scope": {"zh": "必需（应用缺少它无法使用）",
+                             "en": "required (the app cannot work without it)"},
+    "field_required_help": {
+        "zh": "用户在授权页上可以取消勾选不需要的项目；勾选“必需”的项目（以及 openid）不能"
+              "取消。只把应用确实离不开的信息设为必需。",
+        "en": "On the consent page people may untick what they would rather not share; scopes "
+              "marked “required” (and openid) cannot be unticked. Mark only what the app truly "
+              "cannot work without.",
+    },
     "field_reason": {"zh": "用途说明", "en": "Reason"},
     "save": {"zh": "保存", "en": "Save"},
     "register": {"zh": "登记应用", "en": "Register app"},

@@ -21,7 +21,7 @@ from idp.db.models import Client, RefreshToken
 from idp.protocols.cas.attributes import check_names
 from idp.protocols.cas.registry import check_entry, is_pattern
 from idp.protocols.cas.registry import registry as cas_registry
-from idp.protocols.oidc import registration_store
+from idp.protocols.oidc import registration_store, required_scopes
 from idp.protocols.oidc.clients import CLIENT_STATUSES, validate_redirect_uri
 from idp.protocols.oidc.registration_metadata import BASIC_SCOPES
 from idp.sso.access import AccessRule, checked_rule, with_rule
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 # every app's access rule (idp/sso/access.py), kept in extra["access"]
 ACCESS = ("allow_groups", "allow_affiliations")
 EDITABLE = ("name", "redirect_uris", "post_logout_redirect_uris", "backchannel_logout_uri",
-            "scopes", "skip_consent", *ACCESS)
+            "scopes", "skip_consent", "required_scopes", *ACCESS)
 # a CAS service's own fields, kept in extra["cas"] (idp/protocols/cas/registry.py)
 EDITABLE_CAS = ("name", "services", "slo_url", "attributes", "proxy_callbacks", *ACCESS)
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,64}$")  # RFC 6749 §3.3
@@ -202,6 +202,13 @@ def clean_changes(changes: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(changes["skip_consent"], bool):
             raise Invalid("skip_consent: true or false")
         cleaned["skip_consent"] = changes["skip_consent"]
+    if "required_scopes" in changes:
+        # checked against the app's scopes (as edited) when the edit is applied
+        required = changes["required_scopes"]
+        if not isinstance(required, list) or not all(
+                isinstance(s, str) and _SCOPE_TOKEN.match(s) for s in required):
+            raise Invalid("required_scopes: a list of scope tokens (RFC 6749 section 3.3)")
+        cleaned["required_scopes"] = list(dict.fromkeys(required))
     if not cleaned:
         raise Invalid("nothing to change")
     return cleaned
@@ -302,9 +309,18 @@ async def _edit_oidc(services: Services, actor: Actor, client_id: str,
         if "authorization_code" in grants and cleaned.get("redirect_uris") == []:
             raise Invalid("a client with the authorization_code grant needs a redirect URI")
         for key, value in cleaned.items():
-            setattr(client, key, value)
+            if key != "required_scopes":  # kept in extra, not a column
+                setattr(client, key, value)
         if "scopes" in cleaned:
             client.extra = _approved(client, cleaned["scopes"])
+        if "required_scopes" in cleaned:
+            try:
+                kept = required_scopes.checked(cleaned["required_scopes"], client.scopes or [])
+            except ValueError as exc:
+                raise Invalid(str(exc)) from None
+            client.extra = required_scopes.with_required(client.extra, kept)
+        elif "scopes" in cleaned:
+            client.extra = required_scopes.pruned(client.extra, client.scopes or [])
 
     return await audited(services, actor, "edit_client", _change(services, client_id, apply),
                          client_id=client_id, fields=sorted(cleaned))

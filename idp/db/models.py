@@ -110,7 +110,9 @@ class Client(Base):
 
 
 class Consent(Base):
-    """Scopes a person granted to a client, so the consent page is asked once."""
+    """What a person answered a client's consent page: the scopes granted, and the optional ones
+    unticked (`declined`), so a later request for the same scopes (or fewer) is answered
+    without asking again, and a request for more shows the page with these choices."""
 
     __tablename__ = "consents"
     __table_args__ = (UniqueConstraint("subject", "client_id"),)
@@ -119,6 +121,7 @@ class Consent(Base):
     subject: Mapped[str] = mapped_column(String(200), index=True)
     client_id: Mapped[str] = mapped_column(String(64), index=True)
     scopes: Mapped[list[str]] = mapped_column(default=list)
+    declined: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

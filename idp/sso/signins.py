@@ -41,9 +41,13 @@ class PendingSignIn:
     ui_locales: str | None = None
     reason: str | None = None  # why a login is needed: no_session, prompt_login, max_age, mfa...
     acr_values: list[str] = field(default_factory=list)  # what the app requires of the sign-in
+    # the consent page: of `scopes`, those the person may not untick, and those they unticked
+    # the last time this app asked (shown unticked again); every other scope is shown ticked
+    required_scopes: list[str] = field(default_factory=list)
+    declined_scopes: list[str] = field(default_factory=list)
     # filled in by the pages:
     sid: str | None = None  # the SSO session the login created or confirmed
-    granted_scopes: list[str] | None = None
+    granted_scopes: list[str] | None = None  # what the person allowed of `scopes`
     denied: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -153,6 +153,7 @@ async def _interact(services: Services, req: IdpRequest, facts: RequestFacts,
         app_id=facts.client.client_id, app_name=facts.client.row.name, scopes=facts.scopes,
         login_hint=data.get("login_hint"), ui_locales=data.get("ui_locales"),
         reason=decision.reason, acr_values=facts.acr_values,
+        required_scopes=decision.required, declined_scopes=decision.declined,
         # a consent page belongs to the session that is signed in right now
         sid=decision.session.sid if decision.action == "consent" and decision.session else None,
     )
