@@ -25,6 +25,9 @@ class SsoSession:
     created_at: int = 0
     ip: str | None = None
     user_agent: str | None = None
+    # the subjects of the person's linked identities, `subject` first (identities.py); empty in
+    # a session made before identities were linked: the entry signed in with alone
+    identities: list[str] = field(default_factory=list)
 
     def age(self, now: int | None = None) -> int:
         return (now or int(time.time())) - self.auth_time
@@ -43,6 +46,7 @@ class SessionManager:
     async def create(
         self, *, subject: str, username: str, amr: list[str] | None = None, acr: str | None = None,
         ip: str | None = None, user_agent: str | None = None, replaces: str | None = None,
+        identities: list[str] | None = None,
     ) -> SsoSession:
         """Start a session with a fresh id. `replaces` (the id from the old cookie) is ended, so a
         session id is never reused across a login (session fixation)."""
@@ -52,6 +56,7 @@ class SessionManager:
         session = SsoSession(
             sid=secrets.token_urlsafe(32), subject=subject, username=username, auth_time=now,
             amr=amr or ["pwd"], acr=acr, created_at=now, ip=ip, user_agent=user_agent,
+            identities=identities or [subject],
         )
         await self.store.put(f"sso:{session.sid}", json.dumps(asdict(session)), self.ttl)
         await self.store.set_add(f"sso-user:{subject}", session.sid, self.ttl)
