@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("chosen", sa.String(length=200), nullable=False),
         sa.Column("chosen_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_identity_defaults")),
-        sa.UniqueConstraint("subject", "client_id", name=op.f("uq_identity_defaults_subject")),
+        sa.UniqueConstraint("subject", "client_id", name=op.f("uq_identity_defaults_subject_client_id")),
     )
     op.create_index("ix_identity_defaults_client", "identity_defaults", ["client_id", "subject"])
     # DirectoryBase has no naming convention: constraint names are left to the database
