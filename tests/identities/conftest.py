@@ -76,7 +76,9 @@ async def linked_production(campus_slapd: Campus, tmp_path_factory: pytest.TempP
     campus_slapd.server.ldapadd(
         _ldif(STUDENT, "eduPersonOrcid: 0000-0001-5109-3700") + "\n"
         + _ldif(TA, f"seeAlso: uid={STUDENT.username},{PEOPLE}") + "\n" + _ldif(LONE))
-    ldap = ldap_settings(campus_slapd.server, person_cache_seconds=1)
+    server = campus_slapd.server
+    ldap = ldap_settings(server, person_cache_seconds=1, admin_bind_dn=server.root_dn,
+                         admin_bind_password=server.root_pw)
     live = await start_idp(
         database_url=database_url, redis_url="redis://127.0.0.1:6379/0",
         redis_prefix=unique_prefix(), directory="ldap", ldap=ldap.model_dump(),
