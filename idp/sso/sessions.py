@@ -84,8 +84,23 @@ class SessionManager:
         session.auth_time = auth_time
         await self.store.put(f"sso:{sid}", json.dumps(asdict(session)), left)
 
-    async def add_client(self, sid: str, client_id: str) -> None:
+    async def add_client(self, sid: str, client_id: str, subject: str | None = None) -> None:
+        """The session signed into the app; `subject`: as which of the person's identities
+        (identities.py), for the app's logout notice. That record outlives the session's end
+        (the notice is built after it) and goes with its TTL."""
         await self.store.set_add(f"sso-clients:{sid}", client_id, self.ttl)
+        if subject is not None:
+            await self.store.put(f"sso-as:{sid}:{client_id}", subject, self.ttl)
+
+    async def subject_for(self, session: SsoSession, client_id: str) -> str:
+        """The subject the app knows this session's person by: the identity it was given."""
+        if len(session.identities) <= 1:
+            return session.subject
+        return await self.store.get(f"sso-as:{session.sid}:{client_id}") or session.subject
+
+    def holds(self, session: SsoSession, subject: object) -> bool:
+        """Whether `subject` (an id_token_hint's sub) is one of the session's identities."""
+        return isinstance(subject, str) and subject in (session.identities or [session.subject])
 
     async def clients(self, sid: str) -> set[str]:
         return await self.store.set_members(f"sso-clients:{sid}")

@@ -178,7 +178,11 @@ async def _issue(ctx: OAuthContext, req: IdpRequest, grant: object,
         req, grant_user=decision.person, grant=grant))
     await commit(ctx, kind="authorize")
     if result[0] == 302 and decision.session is not None:
-        await ctx.services.sessions.add_client(decision.session.sid, req.client.client_id)
+        session = decision.session
+        # which identity the app got, when the person has several (its logout token names it)
+        as_subject = decision.person.subject if decision.person is not None \
+            and len(session.identities) > 1 else None
+        await ctx.services.sessions.add_client(session.sid, req.client.client_id, as_subject)
     response = respond(result)
     response.headers["Cache-Control"] = "no-store"
     return response
