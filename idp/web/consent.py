@@ -36,7 +36,9 @@ async def consent_page(signin_id: str, request: Request, services: ServicesDep) 
         await services.signins.save(signin)
     response = render(
         request, "consent.html", locale=locale, app_name=signin.app_name,
-        user=session.username, scopes=describe(signin.scopes, locale), csrf_token=token,
+        # the identity the app gets, when the person has several (idp/sso/identities.py)
+        user=signin.extra.get("identity_name") or session.username,
+        scopes=describe(signin.scopes, locale), csrf_token=token,
         action=f"/consent/{signin.id}",
     )
     if new:

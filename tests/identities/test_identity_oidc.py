@@ -13,7 +13,7 @@ from sqlalchemy import select
 from idp.admin.service_clients import set_access_rule
 from idp.db.models import AuditEvent, IdentityDefault
 from idp.sso.access import checked_rule
-from tests.identities.conftest import LONE, STUDENT, TA, choose, offered
+from tests.identities.conftest import LAB_ADMIN, LAB_STUDENT, LONE, STUDENT, TA, choose, offered
 from tests.oauth.flow import (
     REDIRECT,
     Browser,
@@ -215,3 +215,54 @@ async def test_only_an_offered_identity_is_accepted(live: LiveIdp, browser: Brow
         await stranger.close()
     answer = await choose(browser, page, TA.username)
     assert answer.status_code == 302
+
+
+async def test_outside_the_rule_with_every_identity_is_refused(live: LiveIdp,
+                                                              browser: Browser) -> None:
+    admins_only = await app(live, groups=["idp-admins"])
+    refused = await browser.authorize(params(admins_only), username=STUDENT.username,
+                                      password=STUDENT.password)
+    assert refused.status_code == 403 and "location" not in refused.headers
+    assert "identity" not in browser.pages
+    async with live.services.db() as db:
+        events = list((await db.execute(select(AuditEvent).where(
+            AuditEvent.kind == "access", AuditEvent.client_id == admins_only.client_id)
+        )).scalars())
+    assert [(e.outcome, e.actor) for e in events] == [("denied", STUDENT.username)]
+
+
+async def test_the_consent_page_names_the_identity_chosen(live: LiveIdp,
+                                                         browser: Browser) -> None:
+    asks = await register(live, name="校外合作平台 Partner " + secrets.token_hex(2))
+    page = await browser.authorize(params(asks, scope="openid profile"),
+                                   username=STUDENT.username, password=STUDENT.password)
+    chosen = await browser.http.post(str(page.url.path), data={
+        "csrf": form_field(page.text, "csrf"), "identity": offered(page)[TA.username]})
+    resumed = await browser.http.get(chosen.headers["location"])
+    assert resumed.headers["location"].startswith("/consent/")
+    consent = await browser.http.get(resumed.headers["location"])
+    assert TA.name in consent.text and STUDENT.name not in consent.text
+    answer = await browser.walk(resumed)
+    assert browser.pages == ["consent"]  # the choice was not asked again
+    claims = await verify_id_token(live, (await tokens(live, asks, answer))["id_token"],
+                                   asks.client_id)
+    assert claims["sub"] == await subject_of(live, TA.username)
+
+
+async def test_an_identity_that_needs_a_second_factor_gets_it(live: LiveIdp) -> None:
+    client = await app(live)
+    for choice, page_after in ((LAB_ADMIN, "mfa"), (LAB_STUDENT, None)):
+        browser = Browser.open(live)
+        try:
+            # (select_account: the first round remembered the lab identity for the app)
+            page = await browser.authorize(params(client, prompt="select_account"),
+                                           username=LAB_STUDENT.username,
+                                           password=LAB_STUDENT.password)
+            answer = await choose(browser, page, choice.username)
+            if page_after:
+                # the lab entry's group requires a second factor the password did not give
+                assert browser.pages[-1] == "mfa" and answer.status_code == 200
+            else:
+                assert answer.status_code == 302 and "mfa" not in browser.pages
+        finally:
+            await browser.close()

@@ -147,7 +147,8 @@ async def decide(services: Services, facts: RequestFacts, cookie_sid: str | None
             return Decision("login", "mfa", extra={"identity": outcome.person.subject})
         person = outcome.person
         if len(outcome.candidates) > 1:
-            chosen = {"identity": person.subject}
+            # the consent page names the identity the app is about to get
+            chosen = {"identity": person.subject, "identity_name": person.name or person.username}
     if not rule.allows(person):
         # signed in, but outside the app's rule (idp/sso/access.py): no code, no consent page
         return Decision("denied", "access_denied", session=session, person=person)
