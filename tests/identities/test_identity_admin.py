@@ -35,3 +35,13 @@ async def test_the_person_page_shows_linked_identities(live: LiveIdp) -> None:
         assert lone.status_code == 200 and "data-linked" not in lone.text
     finally:
         await browser.close()
+
+
+async def test_the_admin_api_names_the_linked_identities(live: LiveIdp) -> None:
+    from tests.admin.support import mint_admin_backend
+
+    backend = await mint_admin_backend("identities", live)
+    student = await backend.ok("GET", f"/people/{STUDENT.username}")
+    assert student["linked_identities"] == [TA.username]
+    lone = await backend.ok("GET", f"/people/{LONE.username}")
+    assert lone["linked_identities"] == []
