@@ -47,7 +47,8 @@ class Decision:
     person: Person | None = None
     granted_scopes: list[str] | None = None  # the consent just given narrowed the request
     candidates: tuple[Person, ...] = ()  # the identities the choice page offers
-    # the identity a step-up is for, kept through the second-factor page
+    # what the pending sign-in carries for the resume: the identity settled on (and its name,
+    # for the consent page), kept through the second-factor or consent page
     extra: dict[str, object] = field(default_factory=dict)
 
 
