@@ -23,8 +23,8 @@ async def consent_page(signin_id: str, request: Request, services: ServicesDep) 
     signin = await services.signins.get(signin_id)
     if signin is None:
         return expired_page(request)
-    if signin.page == "login":
-        return RedirectResponse(f"/login/{signin.id}", status_code=303)
+    if signin.page != "consent":
+        return RedirectResponse(signin.page_url, status_code=303)
     locale = choose_locale(request, settings.site.default_locale, ui_locales=signin.ui_locales)
     session = await services.sessions.get(session_id(request, settings))
     if session is None or (signin.sid and signin.sid != session.sid):
