@@ -203,6 +203,10 @@ async def test_only_an_offered_identity_is_accepted(live: LiveIdp, browser: Brow
     for wrong in (lone, "", "x" * 5000):
         refused = await browser.http.post(path, data={"csrf": token, "identity": wrong})
         assert refused.status_code == 400 and "location" not in refused.headers
+    # the other pages of the sign-in send the browser to the one it is parked at
+    for other in ("/login/", "/consent/"):
+        sent = await browser.http.get(path.replace("/identity/", other))
+        assert sent.status_code == 303 and sent.headers["location"] == path
     forged = await browser.http.post(path, data={"csrf": "forged",
                                                  "identity": offered(page)[TA.username]})
     assert forged.status_code == 403
