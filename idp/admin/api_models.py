@@ -90,6 +90,8 @@ class AccountStateOut(BaseModel):
 class PersonDetailOut(PersonOut):
     dn: str | None
     state: AccountStateOut
+    # the login names of the person's other entries, linked as one person (IDP_IDENTITIES_*)
+    linked_identities: list[str] = []
 
 
 class PeoplePageOut(BaseModel):

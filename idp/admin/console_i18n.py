@@ -49,6 +49,13 @@ CONSOLE_CATALOGUE: dict[str, dict[Locale, str]] = {
     "f_affiliations": {"zh": "身份（用 ; 分隔，如 student;member）",
                        "en": "Affiliations (separated by ;, e.g. student;member)"},
     "f_groups": {"zh": "用户组", "en": "Groups"},
+    "a_linked_identities": {"zh": "关联身份", "en": "Linked identities"},
+    "a_linked_identities_note": {
+        "zh": "目录将这些账号与本账号关联为同一人（IDP_IDENTITIES_*）。每个账号只用自己的密码登录；"
+              "登录后本人选择各应用使用哪个身份。",
+        "en": "The directory links these entries with this one as one person (IDP_IDENTITIES_*). "
+              "Each signs in with its own password only; the person then chooses which "
+              "identity each app gets."},
     "f_password": {"zh": "初始密码（留空则生成一次性密码）",
                    "en": "Initial password (empty: a one-time password is generated)"},
     "f_must_change": {"zh": "首次登录须修改密码", "en": "Must change the password at first login"},

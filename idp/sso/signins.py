@@ -24,7 +24,9 @@ from idp.store.base import Store
 SIGNIN_TTL = 15 * 60
 MAX_ID = 64
 
-Page = Literal["login", "consent"]
+# login: a password (then second factor...); consent: the person's consent; identity: which of
+# the person's linked identities the app gets (identities.py)
+Page = Literal["login", "consent", "identity"]
 
 
 @dataclass(slots=True)
@@ -32,7 +34,7 @@ class PendingSignIn:
     id: str
     protocol: str  # who parked it ("oidc", "cas"): for the audit log, never for the pages
     resume: str  # the protocol's path the browser returns to once the pages are done
-    page: Page  # what the protocol asked for: a login, or only the person's consent
+    page: Page  # what the protocol asked for: a login, the person's consent, an identity
     app_id: str  # the app asking: an OIDC client_id, a CAS service's registered id
     app_name: str
     scopes: list[str]  # what the consent page asks the person to release

@@ -24,13 +24,14 @@ from idp.sso.cookie import clear_session_cookie
 from idp.web import account_step_up as step_up
 from idp.web import login_area
 from idp.web.account_common import ACCOUNT, checked_post, done, visit
+from idp.web.account_identities import identities_context
 from idp.web.scopes import describe
 
 router = Router(audience="page")
 
 # messages a redirect back to /account may show (?done=...): a fixed list, never free text
 DONE_MESSAGES = frozenset({
-    "account_done", "account_password_changed", "account_confirmed",
+    "account_done", "account_password_changed", "account_confirmed", "account_identity_changed",
 })
 
 
@@ -82,6 +83,7 @@ async def account_page(request: Request, services: ServicesDep) -> Response:
         recovery_left=await recovery.remaining(services.db, subject),
         done=message if message in DONE_MESSAGES else None,
         step_up_minutes=step_up.minutes(services),
+        **await identities_context(services, found),
     )
 
 

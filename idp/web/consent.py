@@ -33,8 +33,8 @@ async def consent_page(signin_id: str, request: Request, services: ServicesDep) 
     signin = await services.signins.get(signin_id)
     if signin is None:
         return expired_page(request)
-    if signin.page == "login":
-        return RedirectResponse(f"/login/{signin.id}", status_code=303)
+    if signin.page != "consent":
+        return RedirectResponse(signin.page_url, status_code=303)
     locale = choose_locale(request, settings.site.default_locale, ui_locales=signin.ui_locales)
     session = await services.sessions.get(session_id(request, settings))
     if session is None or (signin.sid and signin.sid != session.sid):
@@ -48,7 +48,9 @@ async def consent_page(signin_id: str, request: Request, services: ServicesDep) 
                      unticked=signin.declined_scopes)
     response = render(
         request, "consent.html", locale=locale, app_name=signin.app_name,
-        user=session.username, scopes=lines, csrf_token=token, action=f"/consent/{signin.id}",
+        # the identity the app gets, when the person has several (idp/sso/identities.py)
+        user=signin.extra.get("identity_name") or session.username, scopes=lines,
+        csrf_token=token, action=f"/consent/{signin.id}",
         optional=any(not line.required for line in lines),
     )
     if new:

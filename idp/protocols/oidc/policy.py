@@ -11,6 +11,12 @@ Consent is per scope: the person may untick any scope the app asks for except th
 declined alike; a later request whose every scope was answered before reuses it and is issued
 only what was granted, and a request for more shows the page again with the earlier choices.
 
+Several identities (idp/sso/identities.py): when the person's linked identities leave a choice
+for this client, the identity page (reason "identity"; with prompt=none the error
+account_selection_required), and prompt=select_account asks again however it was remembered.
+The identity settled on is the person the code is issued for. The site's own areas (account
+page, console, portal) see the entry signed in with.
+
 Step-up: when the client or the person's group requires a second factor, or acr_values asks
 for it (idp.mfa.policy), a session that proved only a password gets the second-factor page
 (reason "mfa"), never a new password login.
@@ -32,6 +38,7 @@ from idp.mfa.policy import has_second_factor, mfa_requirement
 from idp.protocols.oidc.models import OAuthClient
 from idp.protocols.oidc.required_scopes import required_for
 from idp.sso.access import AccessRule
+from idp.sso.identities import identity_for_app
 from idp.sso.sessions import SsoSession
 from idp.sso.signins import PendingSignIn
 
@@ -41,7 +48,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class Decision:
-    action: Literal["issue", "login", "consent", "error", "denied"]
+    action: Literal["issue", "login", "consent", "identity", "error", "denied"]
     reason: str | None = None  # why a login is needed, or the OAuth error code
     session: SsoSession | None = None
     person: Person | None = None
@@ -49,6 +56,10 @@ class Decision:
     # for the consent page: scopes the person may not untick, and those unticked last time
     required: list[str] = field(default_factory=list)
     declined: list[str] = field(default_factory=list)
+    candidates: tuple[Person, ...] = ()  # the identities the choice page offers
+    # what the pending sign-in carries for the resume: the identity settled on (and its name,
+    # for the consent page), kept through the second-factor or consent page
+    extra: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass
@@ -154,7 +165,30 @@ async def decide(services: Services, facts: RequestFacts, cookie_sid: str | None
             reason = "mfa"  # the second-factor page, not a new password login
     if reason is not None or session is None or person is None:
         return Decision("error", "login_required") if none else Decision("login", reason)
-    if not AccessRule.of(facts.client.row.extra).allows(person):
+    rule = AccessRule.of(facts.client.row.extra)
+    # the identity settled on rides along through the pages still to come (second factor,
+    # consent), so prompt=select_account asks once, not again when they resume
+    chosen: dict[str, object] = {}
+    if not facts.client.row.extra.get("internal"):
+        outcome = await identity_for_app(
+            services, session, person, facts.client.client_id, rule,
+            select_again="select_account" in facts.prompts, resumed=resumed)
+        if outcome.person is None:
+            if none:
+                return Decision("error", "account_selection_required")
+            return Decision("identity", "identity", session=session, person=person,
+                            candidates=outcome.candidates)
+        if outcome.person.subject != person.subject \
+                and _needs_step_up(services, facts, session, outcome.person):
+            # the identity chosen requires a second factor the entry signed in with did not
+            if none:
+                return Decision("error", "login_required")
+            return Decision("login", "mfa", extra={"identity": outcome.person.subject})
+        person = outcome.person
+        if len(outcome.candidates) > 1:
+            # the consent page names the identity the app is about to get
+            chosen = {"identity": person.subject, "identity_name": person.name or person.username}
+    if not rule.allows(person):
         # signed in, but outside the app's rule (idp/sso/access.py): no code, no consent page
         return Decision("denied", "access_denied", session=session, person=person)
 
@@ -178,7 +212,7 @@ async def decide(services: Services, facts: RequestFacts, cookie_sid: str | None
         declined = [s for s in facts.scopes if stored and s in stored.declined
                     and s not in required]
         return Decision("consent", session=session, person=person, required=required,
-                        declined=declined)
+                        declined=declined, extra=chosen)
     # the same scopes (or fewer) as last time: the same answer, never more than was granted
     granted = [s for s in facts.scopes if s in stored.granted]
     return Decision("issue", session=session, person=person, granted_scopes=granted)
@@ -204,6 +238,6 @@ def _login_reason(facts: RequestFacts, session: SsoSession | None, hint_sub: str
         return "prompt_login"
     if facts.max_age is not None and (facts.max_age == 0 or session.age() > facts.max_age):
         return "max_age"
-    if hint_sub is not None and hint_sub != session.subject:
-        return "id_token_hint"
+    if hint_sub is not None and hint_sub not in (session.identities or [session.subject]):
+        return "id_token_hint"  # someone else: the hint may name any of the person's identities
     return None
