@@ -17,6 +17,7 @@ from idp.web.login import router as login_router
 from idp.web.logout_pages import router as logout_router
 from idp.web.mfa import router as mfa_router
 from idp.web.password import router as password_router
+from idp.web.upstream import router as upstream_router
 
 STATIC_DIR = Path(__file__).parent / "static"
 # a fixed list, so no request path ever reaches the file system
@@ -34,6 +35,7 @@ router.include_router(account_mfa_router)
 router.include_router(account_reset_router)
 router.include_router(account_step_up_router)
 router.include_router(password_router)
+router.include_router(upstream_router)
 
 
 @router.get("/static/{name}", include_in_schema=False)
