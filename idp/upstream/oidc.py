@@ -104,9 +104,32 @@ class OidcConnector(Connector):
             raise UpstreamError("the token response has no id_token")
         claims = await self.verify_id_token(id_token, trip.nonce)
         name = claims.get("name") or claims.get("preferred_username")
+        if not name:
+            name = await self._userinfo_name(metadata, token, claims["sub"])
         return UpstreamAccount(provider=self.name, issuer=self.config.issuer,
                                external_id=str(claims["sub"]),
                                display_name=str(name)[:200] if name else None)
+
+    async def _userinfo_name(self, metadata: dict[str, Any], token: dict[str, Any],
+                             sub: str) -> str | None:
+        """The person's name for the binding lists, from userinfo (§5.3) when the ID token has
+        none (providers put profile claims there when an access token is issued, §5.4). Only
+        a label: any failure leaves it out, and a response for another `sub` is ignored
+        (§5.3.2)."""
+        endpoint = metadata.get("userinfo_endpoint")
+        access_token = token.get("access_token")
+        if not isinstance(endpoint, str) or not isinstance(access_token, str):
+            return None
+        try:
+            async with self.client() as http:
+                info = await get_json(http, "GET", endpoint,
+                                      headers={"Authorization": f"Bearer {access_token}"})
+        except UpstreamError:
+            return None
+        if info.get("sub") != sub:
+            return None
+        name = info.get("name") or info.get("preferred_username")
+        return name if isinstance(name, str) else None
 
     async def verify_id_token(self, id_token: str, nonce: str) -> dict[str, Any]:
         metadata = await self.metadata()
