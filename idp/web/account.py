@@ -19,8 +19,8 @@ from idp.mfa import recovery, totp
 from idp.mfa.webauthn import credentials_of
 from idp.services import Services, ServicesDep
 from idp.sso.cookie import clear_session_cookie
+from idp.web import account_bindings, login_area
 from idp.web import account_step_up as step_up
-from idp.web import login_area
 from idp.web.account_common import ACCOUNT, checked_post, done, visit
 from idp.web.scopes import describe
 
@@ -28,7 +28,7 @@ router = Router(audience="page")
 
 # messages a redirect back to /account may show (?done=...): a fixed list, never free text
 DONE_MESSAGES = frozenset({
-    "account_done", "account_password_changed", "account_confirmed",
+    "account_done", "account_password_changed", "account_confirmed", "account_binding_removed",
 })
 
 
@@ -71,6 +71,7 @@ async def account_page(request: Request, services: ServicesDep) -> Response:
         recovery_left=await recovery.remaining(services.db, subject),
         done=message if message in DONE_MESSAGES else None,
         step_up_minutes=step_up.minutes(services),
+        bindings=await account_bindings.listed(services, subject, found.locale),
     )
 
 

@@ -8,6 +8,7 @@ from starlette.responses import FileResponse, Response
 
 from idp.http.routing import Router
 from idp.web.account import router as account_router
+from idp.web.account_bindings import router as account_bindings_router
 from idp.web.account_mfa import router as account_mfa_router
 from idp.web.account_password import router as account_password_router
 from idp.web.account_reset import router as account_reset_router
@@ -30,6 +31,7 @@ router.include_router(consent_router)
 router.include_router(logout_router)
 router.include_router(mfa_router)
 router.include_router(account_router)
+router.include_router(account_bindings_router)
 router.include_router(account_password_router)
 router.include_router(account_mfa_router)
 router.include_router(account_reset_router)
