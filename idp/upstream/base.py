@@ -51,6 +51,11 @@ class Connector(ABC):
         return self.config.name
 
     @property
+    def issuer(self) -> str:
+        """The account space of this provider's ids (UpstreamAccount.issuer)."""
+        return self.config.issuer
+
+    @property
     def browser_sign_in(self) -> bool:
         """Whether the login page offers a button (the mini-program's sign-in has no page)."""
         return True

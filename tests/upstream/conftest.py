@@ -44,7 +44,10 @@ async def _start(kind: str, root: Path, request: pytest.FixtureRequest,
         live = await start_idp(
             database_url=database, redis_url="redis://127.0.0.1:6379/0",
             redis_prefix=unique_prefix(), directory="ldap", keys_dir=root / "keys",
-            ldap=ldap_settings(campus.server, person_cache_seconds=1).model_dump(),
+            # the admin bind: the bulk binding finds people by number through the admin search
+            ldap=ldap_settings(campus.server, person_cache_seconds=1,
+                               admin_bind_dn=campus.server.root_dn,
+                               admin_bind_password=campus.server.root_pw).model_dump(),
             upstream=upstream)
         live.slapd = campus.server
     provider = await start_provider(op_port, [{
