@@ -50,6 +50,13 @@ async def upstream_authorize(browser: Browser, client: RegisteredClient, login: 
              "scope": "openid profile", "state": secrets.token_urlsafe(8),
              "nonce": secrets.token_urlsafe(8), **params}
     response = await browser.http.get("/authorize", params=query)
+    return await from_login_page(browser, response, login, person=person, upstream=upstream)
+
+
+async def from_login_page(browser: Browser, response: httpx.Response, login: str, *,
+                          person: Someone | None = None, upstream: str = "uni") -> httpx.Response:
+    """From a protocol's redirect to the login page (any protocol: OIDC, CAS) through the
+    upstream provider and on, as upstream_authorize."""
     login_path = response.headers["location"]
     assert login_path.startswith("/login/"), login_path
     page = await browser.http.get(login_path)
