@@ -56,6 +56,16 @@ class Connector(ABC):
         return self.config.issuer
 
     @property
+    def in_app_marker(self) -> str | None:
+        """What the User-Agent of the provider's own app browser contains (WeCom, DingTalk,
+        WeChat): there the sign-in may start without the login page (config.silent)."""
+        return None
+
+    def in_app(self, user_agent: str) -> bool:
+        marker = self.in_app_marker
+        return marker is not None and marker.lower() in user_agent.lower()
+
+    @property
     def browser_sign_in(self) -> bool:
         """Whether the login page offers a button (the mini-program's sign-in has no page)."""
         return True

@@ -8,11 +8,15 @@ from idp.settings import Settings
 from idp.store.base import Store
 from idp.upstream.base import Connector
 from idp.upstream.bindings import Bindings
+from idp.upstream.dingtalk import DingTalkConnector
 from idp.upstream.oidc import OidcConnector
 from idp.upstream.states import Trips
+from idp.upstream.wecom import WeComConnector
 
 CONNECTORS: dict[str, type[Connector]] = {
     "oidc": OidcConnector,
+    "wecom": WeComConnector,
+    "dingtalk": DingTalkConnector,
 }
 
 

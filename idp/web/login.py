@@ -33,7 +33,7 @@ from idp.web import csrf
 from idp.web.i18n import Locale, choose_locale
 from idp.web.pages import error_page, render
 from idp.web.second_factor import second_factor_step
-from idp.web.upstream_binding import NOTICE, bind_pending, waiting
+from idp.web.upstream_binding import NOTICE, bind_pending, silent_start, waiting
 
 router = Router(audience="page", include_in_schema=False)
 
@@ -100,6 +100,9 @@ async def login_page(request: Request) -> Response:
     if signin.page == "consent":
         return RedirectResponse(f"/consent/{signin.id}", status_code=303)
     locale = choose_locale(request, settings.site.default_locale, ui_locales=signin.ui_locales)
+    silent = await silent_start(services, signin, request.headers.get("user-agent") or "")
+    if silent is not None:  # inside WeCom / DingTalk / WeChat: no page, straight to it
+        return RedirectResponse(silent, status_code=303)
     token, new = csrf.browser_token(request, settings)
     notice = signin.extra.pop(NOTICE, None)  # shown once: from an upstream sign-in
     if notice is not None:

@@ -68,7 +68,8 @@ async def upstream_start(name: str, signin_id: str, request: Request,
     trip = await services.upstreams.trips.start(
         provider=name, signin_id=signin.id, browser=token,
         redirect_uri=callback_url(services, name),
-        silent=connector.config.silent and request.query_params.get("silent") != "0")
+        # inside the provider's own app: its in-app (silent) authorization, not a QR code
+        silent=connector.in_app(request.headers.get("user-agent") or ""))
     try:
         url = await connector.authorization_url(trip.round_trip)
     except UpstreamUnavailable:
@@ -105,7 +106,8 @@ async def upstream_callback(name: str, request: Request, services: ServicesDep) 
         return expired_page(request)
     ip = client_ip(request)
     audit = {"client_id": signin.app_id, "ip": ip, "provider": name}
-    code = request.query_params.get("code")
+    # DingTalk names it authCode
+    code = request.query_params.get("code") or request.query_params.get("authCode")
     if not code or len(code) > MAX_CODE:
         # the person said no at the provider, or it answered with an error (RFC 6749 §4.1.2.1)
         error = (request.query_params.get("error") or "no_code")[:100]

@@ -25,12 +25,27 @@ if TYPE_CHECKING:
 
 BIND = "upstream_bind"  # the signin.extra key of the account waiting for its binding
 NOTICE = "upstream_notice"  # a message the login page shows once (a catalogue key)
+TRIED = "upstream_tried"  # the in-app sign-in has been tried once for this sign-in
 
 
 def remember(signin: PendingSignIn, account: UpstreamAccount) -> None:
     signin.extra[BIND] = {"provider": account.provider, "issuer": account.issuer,
                           "external_id": account.external_id,
                           "display_name": account.display_name, "at": int(time.time())}
+
+
+async def silent_start(services: Services, signin: PendingSignIn, user_agent: str) -> str | None:
+    """Inside WeCom's, DingTalk's or WeChat's own browser, a provider set to `silent` starts at
+    once, without the login page: the path to go to, or None. Once per sign-in, so that a
+    refusal or an unbound account comes back to the page instead of going round again."""
+    if signin.extra.get(TRIED) or signin.extra.get(NOTICE) or signin.extra.get(BIND):
+        return None
+    for connector in services.upstreams.buttons():
+        if connector.config.silent and connector.in_app(user_agent):
+            signin.extra[TRIED] = True
+            await services.signins.save(signin)
+            return f"/upstream/{connector.name}/start/{signin.id}"
+    return None
 
 
 def waiting(services: Services, signin: PendingSignIn) -> dict[str, Any] | None:

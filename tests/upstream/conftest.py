@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.server import LiveIdp, start_idp
+from tests.upstream.platforms import StandIn, platform_settings, start_stand_in
 from tests.upstream.provider import OpenIdProvider, free_port, start_provider
 
 UPSTREAM = "uni"
@@ -26,10 +27,11 @@ def upstream_settings(op_issuer: str, **more: Any) -> dict[str, Any]:
             f"{UPSTREAM}_label": "Partner University", f"{UPSTREAM}_label_zh": "合作大学", **more}
 
 
-async def _start(kind: str, root: Path, request: pytest.FixtureRequest,
+async def _start(kind: str, root: Path, request: pytest.FixtureRequest, stand_in: StandIn,
                  ) -> tuple[LiveIdp, OpenIdProvider, str | None]:
     op_port = free_port()
-    upstream = upstream_settings(f"http://127.0.0.1:{op_port}")
+    upstream = upstream_settings(f"http://127.0.0.1:{op_port}", providers=["wecom", "dingtalk"],
+                                 **platform_settings(stand_in.base_url))
     database = None
     if kind == "embedded":
         live = await start_idp(database_url=f"sqlite:///{root}/idp.db", keys_dir=root / "keys",
@@ -58,12 +60,22 @@ async def _start(kind: str, root: Path, request: pytest.FixtureRequest,
     return live, provider, database
 
 
+@pytest.fixture(scope="session")
+async def stand_in() -> AsyncIterator[StandIn]:
+    """The stand-in for WeCom's and DingTalk's servers (platforms.py: not the real services)."""
+    found, (server, task) = await start_stand_in()  # type: ignore[misc]
+    yield found
+    server.should_exit = True
+    await task
+
+
 @pytest.fixture(scope="module", params=["embedded", "production"])
-async def upstream_idp(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-                       ) -> AsyncIterator[tuple[LiveIdp, OpenIdProvider]]:
-    """(campus-idp, the upstream OpenID provider it trusts as "uni")."""
+async def upstream_idp(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                       stand_in: StandIn) -> AsyncIterator[tuple[LiveIdp, OpenIdProvider]]:
+    """(campus-idp, the upstream OpenID provider it trusts as "uni"); it also trusts the
+    stand-in's WeCom and DingTalk."""
     live, provider, database = await _start(request.param, tmp_path_factory.mktemp("upstream"),
-                                            request)
+                                            request, stand_in)
     yield live, provider
     await provider.stop()
     if database is not None:
