@@ -67,7 +67,12 @@ class Connector(ABC):
 
     @property
     def browser_sign_in(self) -> bool:
-        """Whether the login page offers a button (the mini-program's sign-in has no page)."""
+        """Whether the login page may offer a button (the mini-program's sign-in has no page)."""
+        return True
+
+    def offered(self, user_agent: str) -> bool:
+        """Whether this browser gets the button (WeChat's official account works only inside
+        WeChat; its website QR sign-in only outside)."""
         return True
 
     @abstractmethod

@@ -73,7 +73,7 @@ def _login_form(
     buttons = [{"url": f"/upstream/{c.name}/start/{signin.id}",
                 "label": (c.config.label_zh or c.config.label if locale == "zh"
                           else c.config.label) or c.name}
-               for c in services.upstreams.buttons()]
+               for c in services.upstreams.buttons(request.headers.get("user-agent") or "")]
     bind = waiting(services, signin)
     binding = None
     if bind is not None:

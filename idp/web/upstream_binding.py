@@ -40,7 +40,7 @@ async def silent_start(services: Services, signin: PendingSignIn, user_agent: st
     refusal or an unbound account comes back to the page instead of going round again."""
     if signin.extra.get(TRIED) or signin.extra.get(NOTICE) or signin.extra.get(BIND):
         return None
-    for connector in services.upstreams.buttons():
+    for connector in services.upstreams.buttons(user_agent):
         if connector.config.silent and connector.in_app(user_agent):
             signin.extra[TRIED] = True
             await services.signins.save(signin)

@@ -30,8 +30,9 @@ def upstream_settings(op_issuer: str, **more: Any) -> dict[str, Any]:
 async def _start(kind: str, root: Path, request: pytest.FixtureRequest, stand_in: StandIn,
                  ) -> tuple[LiveIdp, OpenIdProvider, str | None]:
     op_port = free_port()
-    upstream = upstream_settings(f"http://127.0.0.1:{op_port}", providers=["wecom", "dingtalk"],
-                                 **platform_settings(stand_in.base_url))
+    upstream = upstream_settings(
+        f"http://127.0.0.1:{op_port}", **platform_settings(stand_in.base_url),
+        providers=["wecom", "dingtalk", "wechat", "wechatweb", "wechatmini"])
     database = None
     if kind == "embedded":
         live = await start_idp(database_url=f"sqlite:///{root}/idp.db", keys_dir=root / "keys",

@@ -1,9 +1,10 @@
-"""A STAND-IN for WeCom's and DingTalk's servers, which cannot be reached from the test machines.
+"""A STAND-IN for WeCom's, DingTalk's and WeChat's servers, which cannot be reached from the
+test machines.
 
-It is not WeCom or DingTalk: it implements exactly the requests and answers their public
-documentation describes for the sign-in campus-idp uses, and nothing else (idp/upstream/wecom.py
-and dingtalk.py cite the pages). Where the real service shows a page (WeCom's QR code, DingTalk's
-authorization page) the stand-in acts as if the person the test chose (`signing_in`) had scanned
+It is not WeCom, DingTalk or WeChat: it implements exactly the requests and answers their public
+documentation describes for the sign-in campus-idp uses, and nothing else (idp/upstream/wecom.py,
+dingtalk.py and wechat.py cite the pages). Where the real service shows a page (a QR code,
+DingTalk's authorization page) the stand-in acts as if the person the test chose (`signing_in`) had scanned
 or agreed, and redirects at once. Codes are single use; every call is counted so the tests can
 see what campus-idp asked.
 """
@@ -27,6 +28,8 @@ CORP_SECRET = secrets.token_urlsafe(30)
 AGENT_ID = "1000002"
 DT_CLIENT_ID = "ding" + secrets.token_hex(8)
 DT_CLIENT_SECRET = secrets.token_urlsafe(40)
+WX_MP_APPID, WX_OPEN_APPID, WX_MINI_APPID = ("wx" + secrets.token_hex(8) for _ in range(3))
+WX_SECRETS = {appid: secrets.token_hex(16) for appid in (WX_MP_APPID, WX_OPEN_APPID, WX_MINI_APPID)}
 
 
 @dataclass
@@ -52,8 +55,11 @@ class StandIn:
 
     # --- WeCom ------------------------------------------------------------------------------
 
-    async def wecom_in_app(self, request: Request) -> Response:
-        """open.weixin.qq.com/connect/oauth2/authorize (in the WeCom app: no page)."""
+    async def in_app_authorize(self, request: Request) -> Response:
+        """open.weixin.qq.com/connect/oauth2/authorize: WeCom's (appid = CorpID) or a WeChat
+        official account's, inside the app: no page."""
+        if request.query_params.get("appid") == WX_MP_APPID:
+            return await self.wechat_authorize(request, "snsapi_base")
         self.calls["wecom_in_app"] += 1
         q = request.query_params
         if q.get("appid") != CORP_ID or q.get("response_type") != "code" or q.get(
@@ -152,9 +158,88 @@ class StandIn:
         return JSONResponse({"errcode": 0, "errmsg": "ok", "request_id": secrets.token_hex(8),
                              "result": {"contact_type": 0, "userid": userid}})
 
+    # --- WeChat -----------------------------------------------------------------------------
+    # a WeChat user `w` is openid "<appid>-o-<w>" in each app, and unionid "union-<w>" in all
+    # of them (the apps are bound to one Open Platform account)
+
+    def wx_login(self, user: str) -> str:
+        """What wx.login() gives the campus mini-program when `user` opens it."""
+        code = secrets.token_urlsafe(24)
+        self.codes[code] = f"{WX_MINI_APPID}|{user}"
+        return code
+
+    def _wechat_error(self, errcode: int, errmsg: str) -> Response:
+        return JSONResponse({"errcode": errcode, "errmsg": errmsg})
+
+    async def wechat_authorize(self, request: Request, scope: str) -> Response:
+        self.calls[f"wechat_{scope}"] += 1
+        q = request.query_params
+        appid = q.get("appid", "")
+        if (appid not in WX_SECRETS or q.get("response_type") != "code" or q.get("scope") != scope
+                or not q.get("redirect_uri")):
+            return Response("invalid request", status_code=400)
+        self.authorize_queries.append(dict(q))
+        code = secrets.token_urlsafe(24)
+        self.codes[code] = f"{appid}|{self.signing_in}"
+        return RedirectResponse(q["redirect_uri"] + "?" + urlencode(
+            {"code": code, "state": q.get("state", "")}), status_code=302)
+
+    async def wechat_qrconnect(self, request: Request) -> Response:
+        """open.weixin.qq.com/connect/qrconnect (the QR page: scanned at once here)."""
+        return await self.wechat_authorize(request, "snsapi_login")
+
+    def _wechat_user(self, appid: str, code: str) -> str | None:
+        tagged = self.codes.pop(code, "")
+        code_appid, _, user = tagged.partition("|")
+        return user if code_appid == appid and user else None
+
+    def _ids(self, appid: str, user: str) -> dict[str, str]:
+        return {"openid": f"{appid}-o-{user}", "unionid": f"union-{user}"}
+
+    async def wechat_access_token(self, request: Request) -> Response:
+        self.calls["wechat_access_token"] += 1
+        q = request.query_params
+        appid = q.get("appid", "")
+        if WX_SECRETS.get(appid) != q.get("secret") or q.get("grant_type") != "authorization_code":
+            return self._wechat_error(40125, "invalid appsecret")
+        user = self._wechat_user(appid, q.get("code", ""))
+        if user is None:
+            return self._wechat_error(40029, "invalid code")
+        token = secrets.token_urlsafe(32)
+        self.user_tokens[token] = f"{appid}|{user}"
+        scope = "snsapi_login" if appid == WX_OPEN_APPID else "snsapi_base"
+        return JSONResponse({"access_token": token, "expires_in": 7200,
+                             "refresh_token": secrets.token_urlsafe(32), "scope": scope,
+                             **self._ids(appid, user)})
+
+    async def wechat_userinfo(self, request: Request) -> Response:
+        self.calls["wechat_userinfo"] += 1
+        q = request.query_params
+        appid, _, user = self.user_tokens.get(q.get("access_token", ""), "").partition("|")
+        if not user or q.get("openid") != self._ids(appid, user)["openid"]:
+            return self._wechat_error(40001, "invalid credential, access_token is invalid")
+        return JSONResponse({"nickname": f"微信 {user}", "sex": 0, "province": "", "city": "",
+                             "country": "", "headimgurl": "", "privilege": [],
+                             **self._ids(appid, user)})
+
+    async def wechat_jscode2session(self, request: Request) -> Response:
+        self.calls["wechat_jscode2session"] += 1
+        q = request.query_params
+        appid = q.get("appid", "")
+        if WX_SECRETS.get(appid) != q.get("secret") or q.get("grant_type") != "authorization_code":
+            return self._wechat_error(40125, "invalid appsecret")
+        user = self._wechat_user(appid, q.get("js_code", ""))
+        if user is None:
+            return self._wechat_error(40029, "invalid code")
+        return JSONResponse({"session_key": secrets.token_urlsafe(16), **self._ids(appid, user)})
+
     def app(self) -> Starlette:
         return Starlette(routes=[
-            Route("/connect/oauth2/authorize", self.wecom_in_app),
+            Route("/connect/oauth2/authorize", self.in_app_authorize),
+            Route("/connect/qrconnect", self.wechat_qrconnect),
+            Route("/sns/oauth2/access_token", self.wechat_access_token),
+            Route("/sns/userinfo", self.wechat_userinfo),
+            Route("/sns/jscode2session", self.wechat_jscode2session),
             Route("/wwlogin/sso/login", self.wecom_qr),
             Route("/cgi-bin/gettoken", self.wecom_gettoken),
             Route("/cgi-bin/auth/getuserinfo", self.wecom_getuserinfo),
@@ -176,7 +261,8 @@ async def start_stand_in() -> tuple[StandIn, object]:
 
 
 def platform_settings(base_url: str) -> dict[str, str]:
-    """The upstream settings of the stand-in's WeCom and DingTalk (base URLs pointed at it)."""
+    """The upstream settings of the stand-in's WeCom, DingTalk and WeChat (official account
+    "wechat", website "wechatweb", mini-program "wechatmini"; base URLs pointed at it)."""
     return {
         "wecom_kind": "wecom", "wecom_client_id": CORP_ID, "wecom_client_secret": CORP_SECRET,
         "wecom_agent_id": AGENT_ID, "wecom_label": "WeCom", "wecom_label_zh": "企业微信",
@@ -185,4 +271,11 @@ def platform_settings(base_url: str) -> dict[str, str]:
         "dingtalk_client_secret": DT_CLIENT_SECRET, "dingtalk_label": "DingTalk",
         "dingtalk_label_zh": "钉钉", "dingtalk_authorize_url": base_url,
         "dingtalk_api_url": base_url, "dingtalk_silent": "true",
+        **{f"{name}_{key}": value for name, appid in (
+            ("wechat", WX_MP_APPID), ("wechatweb", WX_OPEN_APPID), ("wechatmini", WX_MINI_APPID))
+           for key, value in {"client_id": appid, "client_secret": WX_SECRETS[appid],
+                              "authorize_url": base_url, "api_url": base_url}.items()},
+        "wechat_kind": "wechat_mp", "wechat_silent": "true", "wechat_label_zh": "微信",
+        "wechatweb_kind": "wechat_open", "wechatweb_label_zh": "微信扫码",
+        "wechatmini_kind": "wechat_mini",
     }
