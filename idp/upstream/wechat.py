@@ -47,6 +47,11 @@ class WeChatConnector(Connector):
 
     @property
     def issuer(self) -> str:
+        """The space of the ids an admin binds in bulk: unionids."""
+        return UNION
+
+    @property
+    def openid_space(self) -> str:
         return f"wechat:{self.config.client_id}"
 
     @property
@@ -76,7 +81,7 @@ class WeChatConnector(Connector):
         if isinstance(unionid, str) and 0 < len(unionid) <= 200:
             issuer, external_id = UNION, unionid
         elif isinstance(openid, str) and 0 < len(openid) <= 200:
-            issuer, external_id = self.issuer, openid
+            issuer, external_id = self.openid_space, openid
         else:
             raise UpstreamError("WeChat: the answer names no openid")
         return UpstreamAccount(provider=self.name, issuer=issuer, external_id=external_id,
