@@ -74,7 +74,7 @@ def _login_form(
                 "label": (c.config.label_zh or c.config.label if locale == "zh"
                           else c.config.label) or c.name}
                for c in services.upstreams.buttons(request.headers.get("user-agent") or "")]
-    bind = waiting(services, signin)
+    bind = waiting(services, signin, request)
     binding = None
     if bind is not None:
         config = services.settings.upstream.by_name.get(bind["provider"])

@@ -121,16 +121,18 @@ async def upstream_callback(name: str, request: Request, services: ServicesDep) 
     except UpstreamError as exc:
         await services.audit.record("upstream", "failed", reason=str(exc)[:300], **audit)
         return await _back_to_login(services, signin, "upstream_err_failed")
-    return await sign_in(request, services, signin, account, audit)
+    return await sign_in(request, services, signin, account, audit, browser=trip.browser)
 
 
 async def sign_in(request: Request, services: Services, signin: PendingSignIn,
-                  account: UpstreamAccount, audit: dict[str, object]) -> Response:
-    """The person bound to `account` signs in (or, unbound, is asked to bind it)."""
+                  account: UpstreamAccount, audit: dict[str, object], *,
+                  browser: str) -> Response:
+    """The person bound to `account` signs in (or, unbound, is asked to bind it, in this
+    browser only)."""
     binding = await services.upstreams.bindings.find(account.issuer, account.external_id)
     audit = audit | {"upstream_id": account.external_id}
     if binding is None:
-        remember(signin, account)
+        remember(signin, account, browser)
         await services.audit.record("upstream", "unbound", **audit)
         return await _back_to_login(services, signin, "upstream_bind_needed")
     try:

@@ -8,6 +8,7 @@ asked) has been proven: only then is the account bound to the person who proved 
 
 from __future__ import annotations
 
+import hmac
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ from idp.sso.cookie import client_ip
 from idp.sso.signins import PendingSignIn
 from idp.upstream.base import UpstreamAccount
 from idp.upstream.bindings import AlreadyBound
-from idp.web import upstream_text  # noqa: F401  (registers the login page's strings)
+from idp.web import csrf, upstream_text  # noqa: F401  (upstream_text: the page's strings)
 
 if TYPE_CHECKING:
     from idp.services import Services
@@ -28,10 +29,15 @@ NOTICE = "upstream_notice"  # a message the login page shows once (a catalogue k
 TRIED = "upstream_tried"  # the in-app sign-in has been tried once for this sign-in
 
 
-def remember(signin: PendingSignIn, account: UpstreamAccount) -> None:
+def remember(signin: PendingSignIn, account: UpstreamAccount, browser: str) -> None:
+    """Keep the account for the binding, with the browser that signed in upstream (its CSRF
+    cookie): only that browser's password binds it. Otherwise someone could sign in upstream
+    with their own account and send the login page's link to a victim, whose password would
+    bind the attacker's account to the victim's entry."""
     signin.extra[BIND] = {"provider": account.provider, "issuer": account.issuer,
                           "external_id": account.external_id,
-                          "display_name": account.display_name, "at": int(time.time())}
+                          "display_name": account.display_name, "at": int(time.time()),
+                          "browser": browser}
 
 
 async def silent_start(services: Services, signin: PendingSignIn, user_agent: str) -> str | None:
@@ -48,12 +54,16 @@ async def silent_start(services: Services, signin: PendingSignIn, user_agent: st
     return None
 
 
-def waiting(services: Services, signin: PendingSignIn) -> dict[str, Any] | None:
-    """The account this sign-in will bind, while it is fresh enough."""
+def waiting(services: Services, signin: PendingSignIn, request: Request) -> dict[str, Any] | None:
+    """The account this sign-in will bind, while it is fresh enough and this is the browser
+    that signed in upstream."""
     raw = signin.extra.get(BIND)
     if not isinstance(raw, dict):
         return None
     if time.time() - raw.get("at", 0) > services.settings.upstream.bind_ttl:
+        return None
+    cookie = request.cookies.get(csrf.cookie_name(services.settings)) or ""
+    if not hmac.compare_digest(cookie.encode(), str(raw.get("browser", "")).encode()):
         return None
     return raw
 
@@ -63,7 +73,7 @@ async def bind_pending(request: Request, services: Services, signin: PendingSign
     """Bind the account the sign-in is waiting with to `person`, who has just proven their
     campus password. A clash (someone else has bound it meanwhile) is audited, never raised:
     the person's own sign-in goes on."""
-    raw = waiting(services, signin)
+    raw = waiting(services, signin, request)
     signin.extra.pop(BIND, None)
     if raw is None:
         return

@@ -199,3 +199,28 @@ async def test_a_made_up_state_or_an_error_answer(live: LiveIdp,
     finally:
         await browser.close()
     assert provider.issuer.startswith("http://127.0.0.1:")
+
+
+async def test_a_binding_waits_for_the_browser_that_signed_in_upstream(live: LiveIdp) -> None:
+    """Someone signs in upstream with their own account and sends the login page's link to a
+    victim: the victim's password signs the victim in, and binds nothing."""
+    victim = await new_person(live, prefix="vic")
+    client = await plain_client(live)
+    account = upstream_login()
+    attacker = Browser.open(live)
+    try:
+        page = await upstream_authorize(attacker, client, account)
+        assert 'id="upstream-bind"' in page.text
+        link = page.url.path
+    finally:
+        await attacker.close()
+    browser = Browser.open(live)
+    try:
+        shown = await browser.http.get(link)
+        assert shown.status_code == 200 and 'id="upstream-bind"' not in shown.text
+        done = await browser.submit(shown, {"username": victim.username,
+                                            "password": victim.password}, person=victim)
+        assert done.status_code == 302  # the victim's own sign-in goes on
+    finally:
+        await browser.close()
+    assert await bindings_of(live, account) == []
