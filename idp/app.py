@@ -39,6 +39,7 @@ from idp.sso.revocation import PersonRevocation
 from idp.sso.sessions import SessionManager
 from idp.sso.signins import SignIns
 from idp.store import open_store
+from idp.upstream.registry import Upstreams
 
 log = logging.getLogger("idp")
 
@@ -68,6 +69,7 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
         directory=directory, keys=KeyRing.open(settings.keys_dir), sessions=sessions,
         signins=SignIns(store), logout=logout, audit=audit, writer=writer,
         revocation=PersonRevocation(store, sessions, logout, audit),
+        upstreams=Upstreams(settings, store, sessionmaker(engine)),
     )
     services.logout.add_notifier(BackChannelLogout(services))
     services.logout.add_notifier(CasSingleLogout(services))

@@ -11,7 +11,7 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from directory.base import Person
-from idp.admin import service_groups, service_people, service_sessions
+from idp.admin import service_bindings, service_groups, service_people, service_sessions
 from idp.admin.console_render import Console, ConsoleRoute, field, open_console, open_form, page_links
 from idp.admin.service_common import Invalid
 from idp.http.routing import Router
@@ -106,9 +106,11 @@ async def _detail(console: Console, username: str, *, status: int = 200,
                  .strftime("%Y-%m-%d %H:%M UTC")} for view in views]
     values = {name: getattr(detail.person, name) for name in FIELDS if name != "affiliations"}
     values["affiliations"] = ";".join(detail.person.affiliations)
+    _person, bindings = await service_bindings.bindings_of(services, detail.person.username)
     return console.render("admin_person.html", section="people", status=status, error=error,
                           person=detail.person, state=detail.state, sessions=sessions,
                           linked=detail.linked,
+                          bindings=bindings,
                           groups=await service_groups.list_groups(services), values=values,
                           done=console.done_message())
 
@@ -183,3 +185,16 @@ async def session_action(username: str, action: str, request: Request,
     else:
         raise Invalid(f"unknown action {action!r}")
     return console.redirect(person_path(username), "done_revoked")
+
+
+@router.post("/admin/people/{username}/bindings/remove")
+async def binding_action(username: str, request: Request, services: ServicesDep) -> Response:
+    opened = await open_form(request, services)
+    if isinstance(opened, Response):
+        return opened
+    console, form = opened
+    raw = field(form, "binding", 12)
+    if not raw.isdigit():
+        raise Invalid("binding: not a binding id")
+    await service_bindings.remove_binding(services, console.actor, username, int(raw))
+    return console.redirect(person_path(username), "done_unbound")

@@ -1,4 +1,5 @@
-"""`idp users show | verify | import | disable | enable | unlock | reset-password | force-change`:
+"""`idp users show | verify | import | bind-upstream | disable | enable | unlock | reset-password |
+force-change`:
 people as the identity provider sees them, and the admin service layer from the command line."""
 
 from __future__ import annotations
@@ -182,6 +183,43 @@ def import_(settings: Settings, file: Path, dry_run: bool, result_path: Path | N
     target_path = result_path or file.with_name(file.stem + ".result.csv")
     data = file.read_bytes()
     sys.exit(run(_import(settings, file, data, dry_run, target_path)))
+
+
+@users.command("bind-upstream")
+@click.argument("provider")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@needs_settings
+def bind_upstream(settings: Settings, provider: str, file: Path) -> None:
+    """Bind upstream accounts to people in bulk, from a CSV file.
+
+    PROVIDER is a name of IDP_UPSTREAM_PROVIDERS. Header row `number,upstream_id` (or
+    username / userid): the campus login name or number, and the upstream account's id (a WeCom
+    or DingTalk userid, a WeChat unionid, an OpenID provider's sub). Every row is checked first;
+    any problem is reported with its line number and nothing is written.
+    """
+    data = file.read_bytes()
+
+    async def act() -> Any:
+        from idp.admin import service_bindings
+        from idp.app import close_services, open_services
+
+        services = await open_services(settings)
+        try:
+            return await service_bindings.bind_bulk(services, _actor(), provider, data)
+        finally:
+            await close_services(services)
+
+    from idp.admin.service_common import AdminError
+
+    try:
+        result = run(act())
+    except AdminError as exc:
+        fail(exc.message)
+    for problem in result.problems:
+        click.echo(f"line {problem.line}: {problem.message}", err=True)
+    if result.problems and not (result.bound or result.unchanged):
+        fail(f"{len(result.problems)} problem(s); nothing was written")
+    click.echo(f"bound {result.bound}, unchanged {result.unchanged}")
 
 
 def _person_action(name: str, help_text: str,

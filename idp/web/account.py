@@ -21,8 +21,8 @@ from idp.protocols.oidc import ledger
 from idp.protocols.oidc.claims import SUPPORTED_SCOPES
 from idp.services import Services, ServicesDep
 from idp.sso.cookie import clear_session_cookie
+from idp.web import account_bindings, login_area
 from idp.web import account_step_up as step_up
-from idp.web import login_area
 from idp.web.account_common import ACCOUNT, checked_post, done, visit
 from idp.web.account_identities import identities_context
 from idp.web.scopes import describe
@@ -32,6 +32,7 @@ router = Router(audience="page")
 # messages a redirect back to /account may show (?done=...): a fixed list, never free text
 DONE_MESSAGES = frozenset({
     "account_done", "account_password_changed", "account_confirmed", "account_identity_changed",
+    "account_binding_removed",
 })
 
 
@@ -84,6 +85,7 @@ async def account_page(request: Request, services: ServicesDep) -> Response:
         done=message if message in DONE_MESSAGES else None,
         step_up_minutes=step_up.minutes(services),
         **await identities_context(services, found),
+        bindings=await account_bindings.listed(services, subject, found.locale),
     )
 
 

@@ -535,3 +535,47 @@ for _path in ("/cas/validate", "/cas/serviceValidate", "/cas/proxyValidate",
 def _cas_proxy(w: World) -> list[Req]:
     return [req("/cas/proxy", params={"pgt": "PGT-" + secrets.token_hex(20),
                                       "targetService": w.values["cas_service"]})]
+
+
+# --- upstream accounts (this world configures no upstream provider: each answers "no such
+# provider" or "nothing to remove" once it has read what it reads) -----------------------------
+
+
+@recipe("GET", "/upstream/{name}/start/{signin_id}", PAGE)
+def _upstream_start(w: World) -> list[Req]:
+    paused = w.paused["login"]
+    return [req(f"/upstream/nope/start/{paused.id}", paused.browser, ok=(404,))]
+
+
+@recipe("GET", "/upstream/{name}/callback", PAGE)
+def _upstream_callback(w: World) -> list[Req]:
+    return [req("/upstream/nope/callback", w.browsers["student"], ok=(400,),
+                params={"state": "s" * 43, "code": "c"})]
+
+
+@recipe("POST", "/upstream/{name}/mini-program/code", OAUTH)
+def _mini_program_code(w: World) -> list[Req]:
+    return [req("/upstream/nope/mini-program/code", ok=(404,), json={"js_code": "c"})]
+
+
+_account_form("/account/bindings/remove", binding=lambda _w: "999999")
+
+
+@recipe("POST", "/admin/people/{username}/bindings/remove", PAGE)
+def _console_unbind(w: World) -> list[Req]:
+    return [_console(w, f"/admin/people/{w.people['clerk'].username}/bindings/remove",
+                     ok=(404,), binding="999999")]
+
+
+api_get("/people/{username}/bindings", lambda w: f"/people/{w.people['target'].username}/bindings")
+
+
+@recipe("DELETE", "/admin/api/people/{username}/bindings/{binding_id}", API)
+def _api_unbind(w: World) -> list[Req]:
+    return [_api(w, f"/people/{w.people['target'].username}/bindings/999999", ok=(404,))]
+
+
+@recipe("POST", "/admin/api/upstream-bindings/{provider}", API)
+def _api_bind_bulk(w: World) -> list[Req]:
+    return [_api(w, "/upstream-bindings/nope", ok=(404,), content=b"number,userid\n",
+                 headers={"Content-Type": "text/csv"})]
