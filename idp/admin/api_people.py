@@ -60,7 +60,7 @@ async def create_person(body: PersonCreateIn, request: Request, services: Servic
 async def get_person(username: str, services: ServicesDep, admin: AdminDep) -> PersonDetailOut:
     detail = await service_people.person_detail(services, username)
     return PersonDetailOut(**PersonOut.of(detail.person).model_dump(), dn=detail.person.dn,
-                           state=AccountStateOut.of(detail.state))
+                           state=AccountStateOut.of(detail.state, detail.to_activate))
 
 
 @router.patch("/people/{username}", response_model=PersonOut, tags=["admin: people"])

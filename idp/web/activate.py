@@ -250,6 +250,10 @@ async def _write(services: Services, username: str, new: str, email: str, phone:
     try:
         await services.writer.set_password(username, interim, must_change=True)
         await services.directory.change_password(username, interim, new)
+        if getattr(services.writer, "active_directory", False):
+            # AD adds an account without a password disabled; the intake left it so for this
+            # moment (an admin who disables a marked person also takes the mark)
+            await services.writer.set_disabled(username, False)
     except PasswordRejected as exc:
         await services.audit.record(KIND, "rejected", reason=exc.detail or exc.reason, **audit)
         return f"err_password_{exc.reason}", {}
