@@ -16,7 +16,7 @@ ACTIVATION_TEXT: dict[str, dict[Locale, str]] = {
         "zh": "新生及新入职人员首次使用前请激活账号：填写以下信息以证明身份，然后设置密码。",
         "en": "New students and staff activate their account before first use: confirm who you "
               "are with the details below, then choose a password."},
-    "activate_username": {"zh": "用户名（学号/工号）", "en": "Username (student or staff number)"},
+    "activate_username": {"zh": "用户名（登录名）", "en": "Username (the name you sign in with)"},
     "activate_continue": {"zh": "下一步", "en": "Continue"},
     "activate_err_fields": {"zh": "请填写所有项目。", "en": "Fill in every field."},
     "activate_err_facts": {
