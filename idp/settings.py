@@ -160,8 +160,8 @@ class ActivationSettings(Section):
                     "their account, e.g. employeeNumber,sn,birthDate (empty: /activate is off)")
     labels: dict[str, str] = Field(
         default_factory=dict,
-        description="what /activate calls each fact, as attribute=中文|English (e.g. "
-                    "idCardSuffix=身份证号后六位|Last 6 digits of ID card); common attributes "
+        description="what /activate calls each fact, as attribute=中文 / English (e.g. "
+                    "idCardSuffix=身份证号后六位 / Last 6 digits of ID card); common attributes "
                     "have labels already")
 
     @field_validator("facts")

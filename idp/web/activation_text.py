@@ -97,12 +97,12 @@ register_catalogue(CATALOGUE, ACTIVATION_TEXT, source=__name__)
 
 
 def fact_label(settings: ActivationSettings, attribute: str, locale: Locale) -> str:
-    """The label of a fact's field: the operator's (IDP_ACTIVATION_LABELS, "中文|English"),
+    """The label of a fact's field: the operator's (IDP_ACTIVATION_LABELS, "中文 / English"),
     else a known attribute's, else the attribute name itself."""
     configured = {key.casefold(): value for key, value in settings.labels.items()}
     given = configured.get(attribute.casefold())
     if given:
-        zh, _, en = given.partition("|")
+        zh, _, en = given.partition(" / ")
         return (zh.strip() if locale == "zh" else (en or zh).strip()) or attribute
     known = FACT_LABELS.get(attribute.casefold())
     if known:

@@ -238,3 +238,26 @@ async def test_the_intake_without_activate_hands_out_passwords_and_marks_nobody(
     finally:
         await visitor.close()
     assert answer.status_code == 409  # the right facts, but nothing to activate
+
+
+async def test_a_password_reset_link_ends_the_need_to_activate(live: LiveIdp) -> None:
+    from idp.sso import reset_links
+
+    [person], _ = await intake(live)
+    found = await live.services.directory.find(person.username)
+    link = await reset_links.issue(live.services.store, live.settings.issuer, found, 600,
+                                   issued_by="test-admin")
+    visitor = Visitor(live)
+    try:
+        path = link.removeprefix(live.settings.issuer)
+        page = await visitor.http.get(path)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        reset = await visitor.http.post(path, data={"csrf": csrf, "new": PASSWORD,
+                                                    "confirm": PASSWORD})
+        assert reset.status_code == 200, reset.text
+        assert not await is_marked(live, person)
+        refused = await visitor.prove(person.username, person.facts())
+        assert refused.status_code == 409  # nobody who knows the facts may set another
+    finally:
+        await visitor.close()
+    assert await signs_in(live, person.username, PASSWORD)

@@ -12,7 +12,7 @@ def test_facts_and_labels_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("IDP_DIRECTORY", "ldap")
     monkeypatch.setenv("IDP_LDAP_USER_BASE", "ou=people,dc=example,dc=edu")
     monkeypatch.setenv("IDP_ACTIVATION_FACTS", "employeeNumber, sn ,idCardSuffix")
-    monkeypatch.setenv("IDP_ACTIVATION_LABELS", "idCardSuffix=身份证号后六位|Last 6 of ID card")
+    monkeypatch.setenv("IDP_ACTIVATION_LABELS", "idCardSuffix=身份证号后六位 / Last 6 of ID card")
     settings = load_settings()
     activation = settings.activation
     assert activation.enabled and activation.facts == ["employeeNumber", "sn", "idCardSuffix"]
