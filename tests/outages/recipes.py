@@ -240,6 +240,27 @@ def _reset(w: World) -> list[Req]:
         "csrf": w.browser_csrf("resetter"), "new": new, "confirm": new})]
 
 
+# --- activation (a browser that proved the newcomer's facts, world.py) ---------------------------
+
+simple("GET", "/activate", PAGE, _fixed("/activate"), "activator")
+
+
+@recipe("POST", "/activate", PAGE)
+def _activate(w: World) -> list[Req]:
+    newcomer = w.people["newcomer"].username
+    return [req("/activate", w.browsers["activator"], data={
+        "csrf": w.browser_csrf("activator"), "username": newcomer, "fact_0": newcomer,
+        "fact_1": f"{newcomer}@example.edu"})]
+
+
+@recipe("POST", "/activate/password", PAGE, last=True)
+def _activate_password(w: World) -> list[Req]:
+    new = "Activated-" + secrets.token_urlsafe(9)
+    return [req("/activate/password", w.browsers["activator"], data={
+        "csrf": w.browser_csrf("activator"), "ticket": w.values["activation_ticket"],
+        "new": new, "confirm": new, "email": "newcomer@example.cn"})]
+
+
 # --- the developer portal (the developer's browser) --------------------------------------------
 
 
