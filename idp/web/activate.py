@@ -235,17 +235,10 @@ async def password_submit(request: Request, services: ServicesDep) -> Response:
 
 async def _write(services: Services, username: str, new: str, email: str, phone: str,
                  audit: dict[str, Any]) -> tuple[str, dict[str, object]] | None:
-    """The recovery contact, then the password (activation.py); None when both are saved, else
-    the message key (and values) for the form, or "unavailable"."""
-    contact = {key: value for key, value in (("email", email), ("phone", phone)) if value}
-    try:
-        await services.writer.update_person(username, **contact)
-    except DirectoryUnavailable as exc:
-        await services.audit.record(KIND, exc.kind, reason=exc.detail or str(exc), **audit)
-        return "unavailable", {}
-    except (DirectoryError, ValueError) as exc:
-        await services.audit.record(KIND, "contact_rejected", reason=str(exc)[:300], **audit)
-        return "activate_err_contact_rejected", {}
+    """The password (activation.py), then the recovery contact; None when both are saved, else
+    the message key (and values) for the form, or "unavailable". The contact comes second so
+    that a password the policy refuses (the usual failure) leaves the entry's attributes as
+    they were; should the contact then fail, the mark stays and the form can be sent again."""
     interim = activation.interim_password()
     try:
         await services.writer.set_password(username, interim, must_change=True)
@@ -264,4 +257,13 @@ async def _write(services: Services, username: str, new: str, email: str, phone:
         # a write the directory refused (schema, AD without LDAPS, locked or disabled meanwhile)
         await services.audit.record(KIND, "failed", reason=str(exc)[:300], **audit)
         return "account_err_rejected", {"reason": str(exc)[:300]}
+    contact = {key: value for key, value in (("email", email), ("phone", phone)) if value}
+    try:
+        await services.writer.update_person(username, **contact)
+    except DirectoryUnavailable as exc:
+        await services.audit.record(KIND, exc.kind, reason=exc.detail or str(exc), **audit)
+        return "unavailable", {}
+    except (DirectoryError, ValueError) as exc:
+        await services.audit.record(KIND, "contact_rejected", reason=str(exc)[:300], **audit)
+        return "activate_err_contact_rejected", {}
     return None
