@@ -95,3 +95,15 @@ async def test_marking_is_refused_while_activation_is_off(live_idp: LiveIdp) -> 
                                 headers={"Content-Type": "text/csv"})
     assert refused.status_code == 422 and "IDP_ACTIVATION_FACTS" in refused.text
     assert await live_idp.services.directory.find("nobody-new") is None
+
+
+async def test_the_api_marks_and_unmarks_one_person(admin: AdminBackend) -> None:
+    [person], _ = await intake(admin.live, activate=False)
+    assert not await is_marked(admin.live, person)
+    done = await admin.ok("PUT", f"/people/{person.username}/to-activate")
+    assert done == {"username": person.username, "done": "to_activate"}
+    assert (await admin.ok("GET", f"/people/{person.username}"))["state"]["to_activate"] is True
+    await admin.ok("DELETE", f"/people/{person.username}/to-activate")
+    assert not await is_marked(admin.live, person)
+    missing = await admin.api("PUT", "/people/nobody-at-all-x/to-activate")
+    assert missing.status_code == 404

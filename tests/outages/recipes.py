@@ -441,6 +441,16 @@ for _action in ("disable", "enable", "unlock", "force-password-change"):
 _api_person_action("reset-password", json={"mode": "link"})
 
 
+@recipe("PUT", "/admin/api/people/{username}/to-activate", API)
+def _api_mark(w: World) -> list[Req]:
+    return [_api(w, f"/people/{w.people['target'].username}/to-activate")]
+
+
+@recipe("DELETE", "/admin/api/people/{username}/to-activate", API)
+def _api_unmark(w: World) -> list[Req]:
+    return [_api(w, f"/people/{w.people['target'].username}/to-activate")]
+
+
 @recipe("PUT", "/admin/api/groups/{group}/members/{username}", API)
 def _api_join(w: World) -> list[Req]:
     return [_api(w, f"/groups/faculty/members/{w.people['target'].username}")]
