@@ -16,6 +16,7 @@ Off (404 page) while IDP_ACTIVATION_FACTS is empty. Every outcome is audited as 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import Request
@@ -41,6 +42,7 @@ from idp.web.login import MAX_PASSWORD, MAX_USERNAME, RETRY_AFTER, throttled_val
 from idp.web.pages import error_page, render
 
 router = Router(audience="page", include_in_schema=False)
+log = logging.getLogger("idp.activation")
 
 KIND = "activation"
 
@@ -148,7 +150,13 @@ async def activate_submit(request: Request, services: ServicesDep) -> Response:
 
     if not activation.facts_match(found, typed) or found is None:
         await throttle.failed(ip)
-        await services.audit.record(KIND, "wrong_facts", **audit)
+        # for the admin reading the log: facts the entry holds no value for can never match
+        # (a misspelt attribute, or one the registrar's sync does not fill); never the values
+        missing = sorted(n for n, v in found.values.items() if not v) if found else []
+        if missing:
+            log.warning("activation: %s has no value for %s", found.account.username, missing)
+        await services.audit.record(KIND, "wrong_facts", **audit,
+                                    **({"no_value_for": missing} if missing else {}))
         return again("activate_err_facts", 401)
     await throttle.succeeded(verdict)
     subject, spelled = found.account.key, found.account.username

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 
 import ldap
 
@@ -261,3 +262,22 @@ async def test_a_password_reset_link_ends_the_need_to_activate(live: LiveIdp) ->
     finally:
         await visitor.close()
     assert await signs_in(live, person.username, PASSWORD)
+
+
+async def test_a_fact_the_entry_lacks_never_matches_and_the_log_says_which(
+        live: LiveIdp) -> None:
+    from idp.db.activation import ActivationMarks
+
+    username = f"nogiven{secrets.token_hex(3)}"
+    person = await live.services.writer.create_person(username, family_name="周",
+                                                      number="2026777777")
+    await ActivationMarks(live.services.db).mark(person.subject, person.username)
+    visitor = Visitor(live)
+    try:
+        for guess in ("", "-", "周"):  # nothing typed, nothing left after normalising, a guess
+            answer = await visitor.prove(username, ["2026777777", "周", guess])
+            assert answer.status_code in (400, 401)
+    finally:
+        await visitor.close()
+    [event] = await activation_events(live, username)
+    assert event.outcome == "wrong_facts" and event.detail["no_value_for"] == ["givenName"]
