@@ -94,6 +94,16 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True)
+class Facts:
+    """What the directory holds about one entry under some attribute names, read without any
+    bind: what a person proves who they are with at /activate. `values` has every asked name,
+    with no values for an attribute the entry lacks."""
+
+    account: Account
+    values: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
 class Group:
     name: str
     dn: str | None = None
@@ -238,6 +248,12 @@ class Directory(Protocol):
         are left out: an identity is only offered while its entry may sign in. Nobody signs in
         with another entry's password: the caller proved `person`'s. Raises
         DirectoryUnavailable."""
+        ...
+
+    async def facts(self, username: str, attributes: tuple[str, ...]) -> Facts | None:
+        """The values of these attributes of the entry this login name finds (a search with the
+        service account, never a bind), or None when it finds none. Raises DirectoryUnavailable,
+        and ValueError for an attribute the directory cannot have (the local one's are fixed)."""
         ...
 
     async def groups(self) -> list[Group]:

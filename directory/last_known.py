@@ -54,6 +54,7 @@ from directory.base import (
     AccountLocked,
     Directory,
     DirectoryUnavailable,
+    Facts,
     Group,
     InvalidCredentials,
     MustChangePassword,
@@ -191,6 +192,9 @@ class LastKnownDirectory:
             return await self.inner.identities(person)
         except DirectoryUnavailable:
             return (person,)
+
+    async def facts(self, username: str, attributes: tuple[str, ...]) -> Facts | None:
+        return await self.inner.facts(username, attributes)  # never from the copy: it has none
 
     async def groups(self) -> list[Group]:
         return await self.inner.groups()

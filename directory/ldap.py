@@ -35,6 +35,7 @@ from directory.base import (
     DirectoryError,
     DirectoryObserver,
     DirectoryUnavailable,
+    Facts,
     Group,
     InvalidCredentials,
     PasswordNotice,
@@ -110,7 +111,8 @@ class LdapDirectory:
         # escaped once, here, where the filter is built (LDAP-PITFALLS 2)
         return self.settings.user_filter.replace("{username}", escape_filter_chars(username))
 
-    def _search_one(self, filterstr: str) -> tuple[str, Entry] | None:
+    def _search_one(self, filterstr: str,
+                    attributes: list[str] | None = None) -> tuple[str, Entry] | None:
         """The single entry matching `filterstr`; None for none or several (ambiguous)."""
 
         def search(connection: Connection) -> list[tuple[str, Entry]]:
@@ -119,7 +121,7 @@ class LdapDirectory:
                 self.settings.user_base,
                 ldap.SCOPE_SUBTREE,
                 filterstr,
-                self.profile.attributes,
+                attributes or self.profile.attributes,
                 timeout=self.settings.timeout,
                 sizelimit=2,
             )
@@ -262,6 +264,20 @@ class LdapDirectory:
         # an entry without a subject still counts its failed binds: key it on its DN then
         return Account(self.profile.subject(entry) or f"dn:{dn}", spelled or username)
 
+    def _facts(self, username: str, attributes: tuple[str, ...]) -> Facts | None:
+        wanted = list(dict.fromkeys(
+            [*self.profile.fields["subject"], *self.profile.fields["username"], *attributes]))
+        found = self._search_one(self._user_filter(username), wanted)
+        if found is None:
+            return None
+        dn, entry = found
+        lowered = {key.lower(): values for key, values in entry.items()}
+        values = {name: tuple(value.decode("utf-8", "replace")
+                              for value in lowered.get(name.lower(), ()))
+                  for name in attributes}
+        spelled = self.profile.username(entry, username) or username
+        return Facts(Account(self.profile.subject(entry) or f"dn:{dn}", spelled), values)
+
     def _by_subject(self, subject: str) -> Person | None:
         found = self._search_one(self.profile.subject_filter(subject))
         return self._person(*found, None) if found else None
@@ -311,6 +327,12 @@ class LdapDirectory:
         if not typed:
             return None
         return await self._run(self._locate, typed)
+
+    async def facts(self, username: str, attributes: tuple[str, ...]) -> Facts | None:
+        typed = normalize_username(username)
+        if not typed:
+            return None
+        return await self._run(self._facts, typed, attributes)
 
     async def by_subject(self, subject: str) -> Person | None:
         if not subject:

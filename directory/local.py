@@ -27,6 +27,7 @@ from directory.base import (
     AccountDisabled,
     AccountLocked,
     AlreadyExists,
+    Facts,
     Group,
     InvalidCredentials,
     MustChangePassword,
@@ -39,7 +40,14 @@ from directory.base import (
 )
 from directory.config import IdentityLinkConfig
 from directory.local_identities import attribute_rows, linked_rows, replace_attribute
-from directory.local_schema import DirAttribute, DirectoryBase, DirGroup, DirMembership, DirPerson
+from directory.local_schema import (
+    DirAttribute,
+    DirectoryBase,
+    DirGroup,
+    DirMembership,
+    DirPerson,
+    local_fact_field,
+)
 from directory.writes import AccountState
 
 T = TypeVar("T")
@@ -202,6 +210,19 @@ class LocalDirectory:
         async with self._sessions() as session:
             row = await self._row(session, username)
             return Account(row.subject, row.username) if row else None
+
+    async def facts(self, username: str, attributes: tuple[str, ...]) -> Facts | None:
+        fields = {name: local_fact_field(name) for name in attributes}
+        unknown = sorted(name for name, field in fields.items() if field is None)
+        if unknown:
+            raise ValueError(f"the local directory has no attribute {', '.join(unknown)}")
+        async with self._sessions() as session:
+            row = await self._row(session, username)
+        if row is None:
+            return None
+        values = {name: (str(value),) if (value := getattr(row, str(field))) else ()
+                  for name, field in fields.items()}
+        return Facts(Account(row.subject, row.username), values)
 
     async def by_subject(self, subject: str) -> Person | None:
         if not subject or not subject.isprintable():

@@ -79,3 +79,21 @@ class DirAttribute(DirectoryBase):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value_key: Mapped[str] = mapped_column(String(256), primary_key=True)
     value: Mapped[str] = mapped_column(String(256))
+
+
+# The attributes a person can prove who they are with at /activate (IDP_ACTIVATION_FACTS), on the
+# local directory: its own field names, and the LDAP names of the same facts (inetOrgPerson and
+# AD), so that one setting reads the same whichever directory is in use. Keys are case folded.
+LOCAL_FACTS: dict[str, str] = {
+    **{name: name for name in ("name", "given_name", "family_name", "email", "phone", "number",
+                               "department", "principal_name")},
+    "employeenumber": "number", "employeeid": "number", "sn": "family_name",
+    "givenname": "given_name", "cn": "name", "displayname": "name", "mail": "email",
+    "telephonenumber": "phone", "mobile": "phone", "ou": "department",
+    "edupersonprincipalname": "principal_name", "userprincipalname": "principal_name",
+}
+
+
+def local_fact_field(attribute: str) -> str | None:
+    """The local directory's field holding this fact attribute, or None when it has none."""
+    return LOCAL_FACTS.get(attribute.casefold())

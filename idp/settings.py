@@ -156,6 +156,39 @@ class CasSettings(Section):
         5.0, gt=0, le=60, description="seconds a proxy callback (pgtUrl) may take to answer")
 
 
+_ATTRIBUTE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
+
+
+class ActivationSettings(Section):
+    """Self-service activation of accounts marked "to activate" (/activate)."""
+
+    facts: list[str] = Field(
+        default_factory=list,
+        description="directory attributes a person must give the right values of to activate "
+                    "their account, e.g. employeeNumber,sn,birthDate (empty: /activate is off)")
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="what /activate calls each fact, as attribute=中文 / English (e.g. "
+                    "idCardSuffix=身份证号后六位 / Last 6 digits of ID card); common attributes "
+                    "have labels already")
+
+    @field_validator("facts")
+    @classmethod
+    def _check_facts(cls, value: list[str]) -> list[str]:
+        facts = [name.strip() for name in value if name.strip()]
+        for name in facts:
+            if not _ATTRIBUTE_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not an attribute name (a letter, then letters, "
+                                 "digits or -)")
+        if len({name.casefold() for name in facts}) != len(facts):
+            raise ValueError("an attribute is named twice")
+        return facts
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.facts)
+
+
 class MailSettings(Section):
     """Outgoing mail (password reset links)."""
 
@@ -425,6 +458,7 @@ class Settings(BaseSettings):
     cas: CasSettings = Field(default_factory=CasSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
+    activation: ActivationSettings = Field(default_factory=ActivationSettings)
 
     @field_validator("issuer")
     @classmethod
@@ -470,6 +504,14 @@ class Settings(BaseSettings):
             if self.directory_max_staleness <= 0:
                 raise ValueError("IDP_DIRECTORY_OFFLINE_LOGIN needs the last-known people: set "
                                  "IDP_DIRECTORY_MAX_STALENESS above 0")
+        if self.directory == "local":
+            from directory.local_schema import local_fact_field
+
+            unknown = [name for name in self.activation.facts if local_fact_field(name) is None]
+            if unknown:
+                raise ValueError(f"IDP_ACTIVATION_FACTS: the local directory has no attribute "
+                                 f"{', '.join(unknown)} (it has employeeNumber, sn, givenName, "
+                                 "cn, mail, telephoneNumber, ou and their field names)")
         return self
 
     @property

@@ -81,10 +81,12 @@ class AccountStateOut(BaseModel):
     must_change: bool
     password_expired: bool
     failures: int
+    to_activate: bool = Field(False, description="marked to activate: sets their own first "
+                                                 "password at /activate")
 
     @classmethod
-    def of(cls, state: AccountState) -> AccountStateOut:
-        return cls.model_validate(state.as_dict())
+    def of(cls, state: AccountState, to_activate: bool = False) -> AccountStateOut:
+        return cls.model_validate(state.as_dict() | {"to_activate": to_activate})
 
 
 class PersonDetailOut(PersonOut):

@@ -70,6 +70,9 @@ CONSOLE_CATALOGUE: dict[str, dict[Locale, str]] = {
     "s_disabled": {"zh": "已停用", "en": "Disabled"},
     "s_locked": {"zh": "已锁定（登录失败次数过多）", "en": "Locked (too many failed logins)"},
     "s_must_change": {"zh": "下次登录须修改密码", "en": "Must change password at next login"},
+    "s_to_activate": {"zh": "待激活", "en": "To activate"},
+    "a_mark_activation": {"zh": "标记为待激活", "en": "Mark to activate"},
+    "a_unmark_activation": {"zh": "取消待激活", "en": "No longer to activate"},
     "s_failures": {"zh": "失败登录：{count} 次", "en": "Failed logins: {count}"},
     "a_actions": {"zh": "操作", "en": "Actions"},
     "a_edit": {"zh": "修改资料", "en": "Edit"},
@@ -181,6 +184,13 @@ CONSOLE_CATALOGUE: dict[str, dict[Locale, str]] = {
               "with any error nothing is written.",
     },
     "i_file": {"zh": "CSV 文件", "en": "CSV file"},
+    "i_activate": {"zh": "无密码的新用户标记为“待激活”（由本人在 /activate 自助激活），不生成一次性密码",
+                   "en": "Mark new people without a password \u201cto activate\u201d (they activate "
+                         "themselves at /activate) instead of generating one-time passwords"},
+    "i_activate_off": {"zh": "未开放自助激活（IDP_ACTIVATION_FACTS 为空），无法标记待激活。",
+                       "en": "Self-service activation is off (IDP_ACTIVATION_FACTS is empty): "
+                             "nobody can be marked to activate."},
+    "i_to_activate": {"zh": "其中 {count} 人待激活。", "en": "{count} of them are to activate."},
     "i_dry_run": {"zh": "仅检查，不写入", "en": "Check only, write nothing"},
     "i_start": {"zh": "开始导入", "en": "Import"},
     "i_errors": {"zh": "发现 {count} 处错误，未写入任何数据：",

@@ -1,4 +1,4 @@
-"""Upstream accounts bound to campus entries (migration 0013_upstream).
+"""Upstream accounts bound to campus entries (migration 0009_upstream).
 
 A binding says "the account `external_id` of the upstream provider `issuer` is the campus person
 `subject`". It is made only by that person proving their campus password once (or by an admin,

@@ -86,6 +86,7 @@ def _login_form(
         title_key="login_title", app_name=signin.app_name or signin.app_id,
         reason=reason, username=prefill[:MAX_USERNAME], error=error, error_values=error_values,
         csrf_token=token, action=f"/login/{signin.id}", upstreams=buttons, binding=binding,
+        activation=services.settings.activation.enabled,
     )
 
 

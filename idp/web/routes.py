@@ -14,6 +14,7 @@ from idp.web.account_mfa import router as account_mfa_router
 from idp.web.account_password import router as account_password_router
 from idp.web.account_reset import router as account_reset_router
 from idp.web.account_step_up import router as account_step_up_router
+from idp.web.activate import router as activate_router
 from idp.web.consent import router as consent_router
 from idp.web.identity import router as identity_router
 from idp.web.login import router as login_router
@@ -42,6 +43,7 @@ router.include_router(account_reset_router)
 router.include_router(account_step_up_router)
 router.include_router(password_router)
 router.include_router(upstream_router)
+router.include_router(activate_router)
 
 
 @router.get("/static/{name}", include_in_schema=False)

@@ -250,6 +250,27 @@ def _reset(w: World) -> list[Req]:
         "csrf": w.browser_csrf("resetter"), "new": new, "confirm": new})]
 
 
+# --- activation (a browser that proved the newcomer's facts, world.py) ---------------------------
+
+simple("GET", "/activate", PAGE, _fixed("/activate"), "activator")
+
+
+@recipe("POST", "/activate", PAGE)
+def _activate(w: World) -> list[Req]:
+    newcomer = w.people["newcomer"].username
+    return [req("/activate", w.browsers["activator"], data={
+        "csrf": w.browser_csrf("activator"), "username": newcomer, "fact_0": newcomer,
+        "fact_1": f"{newcomer}@example.edu"})]
+
+
+@recipe("POST", "/activate/password", PAGE, last=True)
+def _activate_password(w: World) -> list[Req]:
+    new = "Activated-" + secrets.token_urlsafe(9)
+    return [req("/activate/password", w.browsers["activator"], data={
+        "csrf": w.browser_csrf("activator"), "ticket": w.values["activation_ticket"],
+        "new": new, "confirm": new, "email": "newcomer@example.cn"})]
+
+
 # --- the developer portal (the developer's browser) --------------------------------------------
 
 
@@ -428,6 +449,16 @@ def _api_person_action(action: str, **kwargs: Any) -> None:
 for _action in ("disable", "enable", "unlock", "force-password-change"):
     _api_person_action(_action)
 _api_person_action("reset-password", json={"mode": "link"})
+
+
+@recipe("PUT", "/admin/api/people/{username}/to-activate", API)
+def _api_mark(w: World) -> list[Req]:
+    return [_api(w, f"/people/{w.people['target'].username}/to-activate")]
+
+
+@recipe("DELETE", "/admin/api/people/{username}/to-activate", API)
+def _api_unmark(w: World) -> list[Req]:
+    return [_api(w, f"/people/{w.people['target'].username}/to-activate")]
 
 
 @recipe("PUT", "/admin/api/groups/{group}/members/{username}", API)

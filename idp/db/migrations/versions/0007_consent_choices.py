@@ -1,6 +1,6 @@
 """Consent per scope: the optional scopes a person unticked on the consent page.
 
-Revision ID: 0009_consent_choices
+Revision ID: 0007_consent_choices
 Revises: 0006_cas
 Create Date: 2026-12-06
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_consent_choices"
+revision: str = "0007_consent_choices"
 down_revision: str | None = "0006_cas"
 branch_labels: str | None = None
 depends_on: str | None = None

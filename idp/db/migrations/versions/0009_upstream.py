@@ -1,6 +1,6 @@
 """Upstream accounts (OpenID Connect, WeCom, DingTalk, WeChat) bound to campus people.
 
-Revision ID: 0013_upstream
+Revision ID: 0009_upstream
 Revises: 0006_cas
 Create Date: 2026-12-06
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_upstream"
-down_revision: str | None = "0010_identities"
+revision: str = "0009_upstream"
+down_revision: str | None = "0008_identities"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -1,7 +1,7 @@
 """Several identities, one person: the local directory's further attributes (what links entries)
 and each person's remembered identity per app.
 
-Revision ID: 0010_identities
+Revision ID: 0008_identities
 Revises: 0006_cas
 Create Date: 2026-12-06
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_identities"
-down_revision: str | None = "0009_consent_choices"
+revision: str = "0008_identities"
+down_revision: str | None = "0007_consent_choices"
 branch_labels: str | None = None
 depends_on: str | None = None
 
