@@ -139,7 +139,7 @@ class QrSettings(Section):
 
     enabled: bool = Field(True, description="offer the \"scan to sign in\" tab on the login page")
     ttl: int = Field(
-        120, ge=30, le=600,
+        120, ge=10, le=600,
         description="seconds a sign-in QR code may be scanned and confirmed; the login page "
                     "then shows a fresh one")
 
