@@ -16,7 +16,15 @@ from tests.mfa.helpers import plain_client
 from tests.mfa.people import new_person
 from tests.oauth.flow import REDIRECT
 from tests.qr.devices import (
-    PC_AGENT, PHONE_AGENT, answer, device, pc_at_login, poll, qr_tab, signed_in_phone, start_poll,
+    PC_AGENT,
+    PHONE_AGENT,
+    answer,
+    device,
+    pc_at_login,
+    poll,
+    qr_tab,
+    signed_in_phone,
+    start_poll,
 )
 from tests.support.server import LiveIdp, start_idp
 
