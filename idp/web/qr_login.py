@@ -80,8 +80,10 @@ async def _new_code(request: Request, services: Services, signin: PendingSignIn,
     qr = await qr_logins(services).start(
         signin_id=signin.id, browser_secret=secret, app_id=signin.app_id,
         app_name=signin.app_name or signin.app_id, pc=Device(client_ip(request), agent_of(request)))
-    await services.audit.record("qr", "shown", client_id=signin.app_id, ip=client_ip(request),
-                                device=device_summary(agent_of(request)))
+    # behind: showing a code decides nothing (a page left open shows one every IDP_QR_TTL)
+    await services.audit.record_behind("qr", "shown", client_id=signin.app_id,
+                                       ip=client_ip(request),
+                                       device=device_summary(agent_of(request)))
     return qr
 
 
