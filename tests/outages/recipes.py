@@ -182,6 +182,45 @@ def _logout_post(w: World) -> list[Req]:
 
 
 simple("GET", "/logout/done", PAGE, _fixed("/logout/done"))
+
+
+# --- QR sign-in: the PC's tab, long poll and redemption; the phone's confirmation -------------
+
+
+@recipe("GET", "/login/{signin_id}/qr", PAGE)
+def _qr_tab(w: World) -> list[Req]:
+    pc = w.paused["qr"]
+    return [req(f"/login/{pc.id}/qr", pc.browser)]
+
+
+@recipe("POST", "/login/{signin_id}/qr/new", API)
+def _qr_new(w: World) -> list[Req]:
+    pc = w.paused["qr"]
+    return [req(f"/login/{pc.id}/qr/new", pc.browser, data={"csrf": pc.csrf})]
+
+
+@recipe("GET", "/qr/{code}/wait", API)
+def _qr_wait(w: World) -> list[Req]:
+    # the code was scanned: a poll that saw it waiting answers at once (no 25 s hold)
+    return [req(f"/qr/{w.values['qr_code']}/wait", w.paused["qr"].browser,
+                params={"seen": "waiting"})]
+
+
+@recipe("POST", "/qr/{code}/redeem", PAGE)
+def _qr_redeem(w: World) -> list[Req]:
+    pc = w.paused["qr"]  # not confirmed yet: back to the tab
+    return [req(f"/qr/{w.values['qr_code']}/redeem", pc.browser, data={"csrf": pc.csrf})]
+
+
+simple("GET", "/qr/{code}", PAGE, lambda w: f"/qr/{w.values['qr_code']}", "qr-phone")
+simple("GET", "/qr/{code}/back/{signin_id}", PAGE,
+       lambda w: f"/qr/{w.values['qr_code']}/back/none", "qr-phone")
+
+
+@recipe("POST", "/qr/{code}", PAGE, last=True)
+def _qr_answer(w: World) -> list[Req]:
+    return [req(f"/qr/{w.values['qr_code']}", w.browsers["qr-phone"],
+                data={"csrf": w.values["qr_phone_csrf"], "action": "refuse"})]
 simple("GET", "/static/{name}", PAGE, _fixed("/static/site.css"))
 
 # --- the account pages (the student's browser) -------------------------------------------------

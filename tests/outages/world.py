@@ -65,7 +65,7 @@ class World:
     admin_token: str
     tokens: dict[str, Any]  # the student's tokens from the confidential client
     codes: dict[str, str]  # unredeemed authorization codes (and the public one's verifier)
-    paused: dict[str, Paused]  # login, consent, resume, password, notice, mfa
+    paused: dict[str, Paused]  # login, consent, resume, password, notice, mfa, cas, qr
     callbacks: dict[str, str]  # area -> a pending /{area}/callback?code&state, in browsers[area+"-cb"]
     values: dict[str, str] = field(default_factory=dict)  # ids: portal app, jobs, sids, tokens...
 
@@ -307,6 +307,16 @@ async def build_world(live: LiveIdp) -> World:
     parked = await cas_browser.http.get("/cas/login", params={"service": cas_service})
     assert parked.headers.get("location", "").startswith("/login/"), parked.text[:500]
     paused["cas"] = Paused(cas_browser, parked.headers["location"].split("/")[2])
+
+    # QR sign-in: a PC's login showing a code, which the student's phone has scanned
+    paused["qr"] = pc = await _paused(live, clients["first_party"], None, "/login/")
+    tab = await pc.browser.http.get(f"/login/{pc.id}/qr")
+    assert tab.status_code == 200, tab.text[:1000]
+    values["qr_code"] = code = urlsplit(attribute(tab.text, "data-url")).path.split("/")[2]
+    browsers["qr-phone"] = phone = await _signed_in(live, clients["first_party"], student)
+    scanned = await phone.http.get(f"/qr/{code}")
+    assert scanned.status_code == 200, scanned.text[:1000]
+    values["qr_phone_csrf"] = form_field(scanned.text, "csrf")
 
     callbacks: dict[str, str] = {}
     for area, person in (("account", student),
