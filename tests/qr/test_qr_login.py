@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from idp.db.models import AuditEvent
-from tests.mfa.browser import id_token_claims
+from tests.mfa.browser import form_field, id_token_claims
 from tests.mfa.helpers import plain_client
 from tests.mfa.people import new_person
 from tests.oauth.flow import REDIRECT
@@ -259,5 +259,23 @@ async def test_a_code_expires_and_the_page_gets_a_fresh_one(short_lived: LiveIdp
     assert page.status_code == 200 and 'id="qr-confirm"' in page.text
     # the fresh code needs this browser's token: another page cannot ask for one
     assert (await pc.http.post(f"{login_path}/qr/new", data={"csrf": "B" * 43})).status_code == 403
+    for browser in (pc, phone):
+        await browser.close()
+
+
+async def test_both_pages_speak_english(live_idp: LiveIdp) -> None:
+    client, person = await plain_client(live_idp), await new_person(live_idp)
+    pc = device(live_idp, PC_AGENT)
+    login_path = await pc_at_login(pc, client, ui_locales="en")
+    tab = await pc.http.get(f"{login_path}/qr")
+    assert "<h1>Scan to sign in</h1>" in tab.text and "Waiting for a scan" in tab.text
+    assert 'data-text-scanned="Scanned. Confirm on your phone."' in tab.text
+    phone = await signed_in_phone(live_idp, client, person)
+    page = await phone.http.get(qr_path := (await qr_tab(pc, login_path)).code_path,
+                                params={"ui_locales": "en"})
+    assert "<h1>Confirm sign-in</h1>" in page.text and 'id="qr-when">just now<' in page.text
+    done = await phone.http.post(qr_path, data={"csrf": form_field(page.text, "csrf"),
+                                                "action": "refuse", "ui_locales": "en"})
+    assert "Refused. The other device will not be signed in." in done.text
     for browser in (pc, phone):
         await browser.close()
