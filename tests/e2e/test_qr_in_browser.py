@@ -33,6 +33,10 @@ def qr_tab_at_the_hall(page: Page, demo: DemoStack) -> str:
 def test_a_phone_signs_the_pc_in_by_scanning(
         demo: DemoStack, new_context: Callable[..., BrowserContext], artifacts: Path) -> None:
     pc = new_context(**PC).new_page()
+    errors: list[str] = []
+    pc.on("pageerror", lambda error: errors.append(str(error)))
+    pc.on("response", lambda response: errors.append(f"{response.status} {response.url}")
+          if response.status >= 400 and not response.url.endswith("/favicon.ico") else None)
     url = qr_tab_at_the_hall(pc, demo)
     pc.screenshot(path=artifacts / "qr-login-pc.png", full_page=True)
 
@@ -56,6 +60,7 @@ def test_a_phone_signs_the_pc_in_by_scanning(
         phone.click("#qr-confirm")
     assert phone.get_attribute("#qr-done", "data-state") == "qr_done_confirmed"
     assert pc.inner_text("#name") == "李老师"
+    assert not errors, errors  # the tab's script ran without an error (CSP included)
     assert pc.inner_text("td[data-claim=preferred_username]") == "teacher"
     pc.screenshot(path=artifacts / "qr-login-pc-signed-in.png", full_page=True)
 

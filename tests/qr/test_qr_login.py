@@ -5,6 +5,7 @@ hears of it at once and the PC redeems the confirmation, once, and only the PC t
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 import pytest
@@ -83,6 +84,9 @@ async def test_phone_confirms_and_the_pc_is_signed_in(live: LiveIdp) -> None:
     assert signed_in.detail["phone_device"] == "WeChat · iPhone"
     assert signed_in.detail["phone_user_agent"] == PHONE_AGENT
     assert events[-2].detail["pc_ip"] == pc.ip  # type: ignore[attr-defined]
+    async with live.client() as http:
+        metrics = (await http.get("/metrics")).text
+    assert re.search(r'^idp_qr_signins_total\{outcome="signed_in"\} [1-9]', metrics, re.M)
     await pc.close()
     await phone.close()
 
