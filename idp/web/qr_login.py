@@ -22,6 +22,7 @@ import segno
 from fastapi import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from idp.http.long_poll import hold
 from idp.http.routing import Router
 from idp.mfa.policy import acr_for
 from idp.services import Services, ServicesDep
@@ -148,7 +149,9 @@ async def qr_wait(code: str, request: Request, services: ServicesDep) -> Respons
     if qr is not None and not qr.held_by(browser_secret(request, services)):
         return JSONResponse({"error": "forbidden"}, status_code=403, headers=NO_STORE)
     if qr is not None:
-        qr = await logins.wait_change(code, seen, WAIT_SECONDS)
+        changed, found = await hold(request, logins.wait_change(code, seen, WAIT_SECONDS))
+        # stopped early (the server is shutting down): the state as it is, asked again soon
+        qr = found if changed else await logins.get(code)
     if qr is None:
         return JSONResponse({"state": "expired"}, headers=NO_STORE)
     return JSONResponse({"state": qr.state, "expires_in": qr.seconds_left()}, headers=NO_STORE)

@@ -3,12 +3,13 @@ phone-sized one that "scans" by opening the URL the PC's page carries beside the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import BrowserContext, Page
 
-from tests.e2e.stack import DemoStack
+from tests.e2e.stack import DemoStack, start_demo
 from tests.e2e.test_pages_in_browser import PHONE, fits_width
 from tests.e2e.test_single_sign_on import click_and_land, log_in_at_idp
 
@@ -82,6 +83,37 @@ def test_refused_on_the_phone_then_a_fresh_code(
     fresh = pc.get_attribute("#qr", "data-url")
     assert fresh and fresh != url and pc.get_attribute("#qr-status", "data-state") == "waiting"
     # the fresh code works: the phone (signed in now) confirms it straight away
+    phone.goto(fresh)
+    with pc.expect_navigation(url=demo.hall + "/", timeout=10_000):
+        phone.click("#qr-confirm")
+    assert pc.inner_text("td[data-claim=preferred_username]") == "student"
+
+
+@pytest.fixture(scope="module")
+def short_lived_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
+    """The demo with codes that live 10 s (the shortest IDP_QR_TTL allows)."""
+    stack = start_demo(tmp_path_factory.mktemp("demo-qr"), IDP_QR_TTL="10")
+    yield stack
+    stack.stop()
+
+
+def test_an_expired_code_is_replaced_by_the_page(
+        short_lived_demo: DemoStack, new_context: Callable[..., BrowserContext]) -> None:
+    demo = short_lived_demo
+    phone = new_context(**PHONE).new_page()  # signed in beforehand, at the service hall
+    phone.goto(demo.hall)
+    click_and_land(phone, "#login", "**/login/**")
+    with phone.expect_navigation(url=demo.hall + "/"):
+        log_in_at_idp(phone)
+    pc = new_context(**PC).new_page()
+    url = qr_tab_at_the_hall(pc, demo)
+    # no request of its own: the page notices the expiry and shows a fresh code
+    pc.wait_for_function("url => document.getElementById('qr').dataset.url !== url", arg=url,
+                         timeout=20_000)
+    fresh = pc.get_attribute("#qr", "data-url")
+    assert fresh and fresh != url and pc.get_attribute("#qr-status", "data-state") == "waiting"
+    phone.goto(url)
+    assert phone.is_visible("h1") and not phone.is_visible("#qr-confirm")  # the old one is gone
     phone.goto(fresh)
     with pc.expect_navigation(url=demo.hall + "/", timeout=10_000):
         phone.click("#qr-confirm")

@@ -283,3 +283,42 @@ async def test_both_pages_speak_english(live_idp: LiveIdp) -> None:
     assert "Refused. The other device will not be signed in." in done.text
     for browser in (pc, phone):
         await browser.close()
+
+
+async def test_a_held_poll_lets_go_at_shutdown_and_at_disconnect(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A poll holds its answer up to 25 s; neither a restarting server nor a closed page may be
+    kept waiting that long (idp/http/long_poll.py)."""
+    root = tmp_path_factory.mktemp("qr-drain")
+    live = await start_idp(database_url=f"sqlite:///{root}/idp.db", keys_dir=root / "keys",
+                           directory="local", redis_url=None, seed=True)
+    client = await plain_client(live)
+    store = live.services.store
+    try:
+        # a page closed while its poll is held: the server stops waiting for it
+        leaving = device(live, PC_AGENT)
+        tab = await qr_tab(leaving, await pc_at_login(leaving, client))
+        held = start_poll(leaving, tab, "waiting")
+        await asyncio.sleep(0.5)
+        assert store._waiters  # type: ignore[attr-defined]  # the in-process store's waits
+        held.cancel()
+        await leaving.close()
+        for _ in range(40):
+            if not store._waiters:  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.05)
+        assert not store._waiters, "the server still waits for a client that left"  # type: ignore[attr-defined]
+
+        # a shutdown: the held poll answers at once with the state as it is
+        pc = device(live, PC_AGENT)
+        tab = await qr_tab(pc, await pc_at_login(pc, client))
+        held = start_poll(pc, tab, "waiting")
+        await asyncio.sleep(0.5)
+        began = time.monotonic()
+        await live.stop()
+        assert time.monotonic() - began < 3, "a held poll kept the server from stopping"
+        assert (await held)["state"] == "waiting"
+        await pc.close()
+    finally:
+        if not live.task.done():
+            await live.stop()
