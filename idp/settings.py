@@ -142,6 +142,16 @@ class MfaSettings(Section):
                     "codes or changes the password without asking again")
 
 
+class QrSettings(Section):
+    """Sign-in by scanning a QR code on the login page with a phone that is signed in."""
+
+    enabled: bool = Field(True, description="offer the \"scan to sign in\" tab on the login page")
+    ttl: int = Field(
+        120, ge=10, le=600,
+        description="seconds a sign-in QR code may be scanned and confirmed; the login page "
+                    "then shows a fresh one")
+
+
 class CasSettings(Section):
     """CAS 1.0-3.0 for the campus's older systems (endpoints under /cas/)."""
 
@@ -456,6 +466,7 @@ class Settings(BaseSettings):
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
     mfa: MfaSettings = Field(default_factory=MfaSettings)
     cas: CasSettings = Field(default_factory=CasSettings)
+    qr: QrSettings = Field(default_factory=QrSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
     activation: ActivationSettings = Field(default_factory=ActivationSettings)

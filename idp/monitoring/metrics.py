@@ -33,6 +33,8 @@ KNOWN_GRANTS = frozenset({"authorization_code", "refresh_token", "client_credent
 
 LOGINS = Counter("idp_logins_total", "Login attempts at the login page, by outcome "
                  "(success, invalid_credentials, account_locked, throttled, ...).", ["outcome"])
+QR_SIGNINS = Counter("idp_qr_signins_total", "QR sign-in steps, by outcome (shown, scanned, "
+                     "confirmed, refused, signed_in, wrong_browser, ...).", ["outcome"])
 TOKENS = Counter("idp_tokens_issued_total", "Token responses issued, by grant type and client.",
                  ["grant_type", "client_id"])
 TOKEN_FAILURES = Counter("idp_token_failures_total", "Refused or revoked token events, by grant "
@@ -95,6 +97,8 @@ def observe_audit(kind: str, outcome: str, client_id: str | None, detail: dict[s
             _child(TOKENS, grant, _bounded(client_id, 64)).inc()
         else:
             _child(TOKEN_FAILURES, grant, _bounded(outcome)).inc()
+    elif kind == "qr":
+        _child(QR_SIGNINS, _bounded(outcome)).inc()
     elif kind == "logout" and outcome == "success":
         _child(LOGOUTS, _bounded(detail.get("reason"))).inc()
 

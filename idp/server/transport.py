@@ -16,6 +16,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from idp.http.long_poll import DRAIN_KEY
+
 
 class CoalescingTransport:
     """A connection's transport whose writes within one event-loop turn go out as one send.
@@ -79,3 +81,13 @@ class CoalescingTransport:
 class IdpHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+
+    def shutdown(self) -> None:
+        """A graceful shutdown begins: a long poll in flight answers now rather than holding the
+        exit for the rest of its wait (idp/http/long_poll.py)."""
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            drain = cycle.scope.get(DRAIN_KEY)
+            if isinstance(drain, asyncio.Event):
+                drain.set()
+        super().shutdown()

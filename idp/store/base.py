@@ -70,6 +70,18 @@ class Store(Protocol):
 
     async def set_members(self, key: str) -> set[str]: ...
 
+    async def signal(self, key: str, ttl: int) -> None:
+        """Wake one `wait` on `key`: the one waiting now, or else the next to come within `ttl`
+        seconds (a signal sent between a waiter's look at the state and its wait is not lost).
+        Signals queue up: each wakes one wait."""
+        ...
+
+    async def wait(self, key: str, seconds: float) -> bool:
+        """Until a `signal` on `key` (True, that signal used up) or `seconds` pass (False).
+        On Redis a signal sent by any process wakes a wait in any other (BLPOP): long polls
+        that a replica answers when another replica saw the event."""
+        ...
+
     async def keys(self, prefix: str) -> list[str]:
         """Every live key that starts with prefix (admin listings; not for hot paths)."""
         ...

@@ -5,6 +5,7 @@ Everything runs on the event loop thread, so each method is atomic by constructi
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 
@@ -15,6 +16,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._data: dict[str, tuple[object, float]] = {}
         self._ops = 0
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
 
     def _live(self, key: str) -> object | None:
         item = self._data.get(key)
@@ -121,6 +123,34 @@ class MemoryStore:
     async def set_members(self, key: str) -> set[str]:
         members = self._live(key)
         return set(members) if isinstance(members, set) else set()
+
+    async def signal(self, key: str, ttl: int) -> None:
+        for waiter in self._waiters.get(key, ()):
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        await self.incr(key, ttl)  # nobody waits yet: kept for the next wait
+
+    async def wait(self, key: str, seconds: float) -> bool:
+        queued = self._live(key)
+        if isinstance(queued, str):
+            if int(queued) > 1:
+                self._data[key] = (str(int(queued) - 1), self._data[key][1])
+            else:
+                del self._data[key]
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiters = self._waiters.setdefault(key, [])
+        waiters.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, max(seconds, 0))
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            waiters.remove(waiter)
+            if not waiters:
+                del self._waiters[key]
 
     async def keys(self, prefix: str) -> list[str]:
         matching = [k for k in list(self._data) if k.startswith(prefix)]

@@ -11,6 +11,7 @@ as a replica answers READONLY, which redis-py turns into a reconnect through the
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -68,6 +69,13 @@ return redis.call('EXPIRE', KEYS[1], ARGV[2])
 """
 
 
+# RPUSH a signal and (re)start the list's TTL, in one round trip
+_SIGNAL = """
+redis.call('RPUSH', KEYS[1], '1')
+return redis.call('EXPIRE', KEYS[1], ARGV[1])
+"""
+
+
 class _Script:
     """A Lua script, run by its SHA-1 (EVALSHA) and loaded again when the server has lost it
     (a restart, SCRIPT FLUSH). redis-py's Script does the same, but tests every call with an
@@ -80,6 +88,9 @@ class _Script:
 
 # seconds to connect, and for a reply: slower than this, Redis is in trouble and the request a 503
 SOCKET_TIMEOUT = 3.0
+# a wait blocks in slices shorter than SOCKET_TIMEOUT, so a BLPOP's silent wait is never
+# mistaken for a dead server
+WAIT_SLICE = 2.0
 
 
 def _retry() -> Retry:
@@ -124,6 +135,7 @@ class RedisStore:
         self._take_leaving = _Script(_TAKE_LEAVING)
         self._set_add = _Script(_SET_ADD_WITH_TTL)
         self._incr_unless = _Script(_INCR_UNLESS)
+        self._signal = _Script(_SIGNAL)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -197,6 +209,22 @@ class RedisStore:
 
     async def set_members(self, key: str) -> set[str]:
         return set(await self._call(lambda: self._redis.smembers(self._k(key))))
+
+    async def signal(self, key: str, ttl: int) -> None:
+        await self._eval(self._signal, [self._k(key)], [ttl])
+
+    async def wait(self, key: str, seconds: float) -> bool:
+        # BLPOP rather than pub/sub: a signal pushed before the wait began is still there, and
+        # each waiter holds one pooled connection only while it waits
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left < 0.01:  # BLPOP's 0 would block forever
+                return False
+            got = await self._call(
+                lambda left=left: self._redis.blpop([self._k(key)], timeout=min(left, WAIT_SLICE)))
+            if got:
+                return True
 
     async def keys(self, prefix: str) -> list[str]:
         async def op() -> list[str]:

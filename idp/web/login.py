@@ -28,6 +28,7 @@ from idp.http.routing import Router
 from idp.services import Services, services_of
 from idp.sso.cookie import client_ip, session_id, set_session_cookie
 from idp.sso.identities import linked_subjects
+from idp.sso.qr_logins import offers_qr
 from idp.sso.signins import PendingSignIn
 from idp.sso.throttle import ALLOWED, LoginThrottle, Verdict
 from idp.web import csrf
@@ -87,6 +88,7 @@ def _login_form(
         reason=reason, username=prefill[:MAX_USERNAME], error=error, error_values=error_values,
         csrf_token=token, action=f"/login/{signin.id}", upstreams=buttons, binding=binding,
         activation=services.settings.activation.enabled,
+        qr_tab=f"/login/{signin.id}/qr" if offers_qr(services.settings, signin) else None,
     )
 
 

@@ -21,12 +21,15 @@ from idp.web.login import router as login_router
 from idp.web.logout_pages import router as logout_router
 from idp.web.mfa import router as mfa_router
 from idp.web.password import router as password_router
+from idp.web.qr_confirm import router as qr_confirm_router
+from idp.web.qr_login import router as qr_login_router
 from idp.web.upstream import router as upstream_router
 
 STATIC_DIR = Path(__file__).parent / "static"
 # a fixed list, so no request path ever reaches the file system
 STATIC_FILES = {"site.css": "text/css; charset=utf-8",
-                "webauthn.js": "text/javascript; charset=utf-8"}
+                "webauthn.js": "text/javascript; charset=utf-8",
+                "qr.js": "text/javascript; charset=utf-8"}
 
 router = Router(audience="page", tags=["web"])
 router.include_router(login_router)
@@ -44,6 +47,8 @@ router.include_router(account_step_up_router)
 router.include_router(password_router)
 router.include_router(upstream_router)
 router.include_router(activate_router)
+router.include_router(qr_login_router)
+router.include_router(qr_confirm_router)
 
 
 @router.get("/static/{name}", include_in_schema=False)

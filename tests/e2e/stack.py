@@ -79,7 +79,8 @@ class DemoStack:
             raise
 
 
-def start_demo(root: Path) -> DemoStack:
+def start_demo(root: Path, **settings: str) -> DemoStack:
+    """`idp demo` in `root`; `settings`: more IDP_* variables for it."""
     port = free_port_run(1)
     app_port = free_port_run(5)
     issuer = f"http://127.0.0.1:{port}"
@@ -87,7 +88,7 @@ def start_demo(root: Path) -> DemoStack:
     env.update({"IDP_ISSUER": issuer, "IDP_DATABASE_URL": f"sqlite:///{root}/idp.db",
                 "IDP_KEYS_DIR": str(root / "keys"), "LDAPNOINIT": "1",
                 # self-service activation on, as a campus with a September intake runs it
-                "IDP_ACTIVATION_FACTS": "employeeNumber,sn,givenName"})
+                "IDP_ACTIVATION_FACTS": "employeeNumber,sn,givenName", **settings})
     log = open(root / "demo.log", "w")  # noqa: SIM115 - kept open for the process's life
     process = subprocess.Popen(
         [IDP, "demo", "--port", str(port), "--app-port", str(app_port)], cwd=root, env=env,

@@ -91,7 +91,7 @@ def _parameters(w: World) -> dict[str, str]:
             "username": w.people["target"].username, "group": "students",
             "job_id": w.values["api_job"], "token": w.values["reset_token"],
             "sid": w.values["held_sid"], "name": "site.css", "action": "disable",
-            "binding_id": "999999", "provider": "nope"}
+            "binding_id": "999999", "provider": "nope", "code": w.values["qr_code"]}
 
 
 def bearer(token: str) -> dict[str, str]:

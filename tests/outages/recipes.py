@@ -190,6 +190,45 @@ def _logout_post(w: World) -> list[Req]:
 
 
 simple("GET", "/logout/done", PAGE, _fixed("/logout/done"))
+
+
+# --- QR sign-in: the PC's tab, long poll and redemption; the phone's confirmation -------------
+
+
+@recipe("GET", "/login/{signin_id}/qr", PAGE)
+def _qr_tab(w: World) -> list[Req]:
+    pc = w.paused["qr"]
+    return [req(f"/login/{pc.id}/qr", pc.browser)]
+
+
+@recipe("POST", "/login/{signin_id}/qr/new", API)
+def _qr_new(w: World) -> list[Req]:
+    pc = w.paused["qr"]
+    return [req(f"/login/{pc.id}/qr/new", pc.browser, data={"csrf": pc.csrf})]
+
+
+@recipe("GET", "/qr/{code}/wait", API)
+def _qr_wait(w: World) -> list[Req]:
+    # the code was scanned: a poll that saw it waiting answers at once (no 25 s hold)
+    return [req(f"/qr/{w.values['qr_code']}/wait", w.paused["qr"].browser,
+                params={"seen": "waiting"})]
+
+
+@recipe("POST", "/qr/{code}/redeem", PAGE)
+def _qr_redeem(w: World) -> list[Req]:
+    pc = w.paused["qr"]  # not confirmed yet: back to the tab
+    return [req(f"/qr/{w.values['qr_code']}/redeem", pc.browser, data={"csrf": pc.csrf})]
+
+
+simple("GET", "/qr/{code}", PAGE, lambda w: f"/qr/{w.values['qr_code']}", "qr-phone")
+simple("GET", "/qr/{code}/back/{signin_id}", PAGE,
+       lambda w: f"/qr/{w.values['qr_code']}/back/none", "qr-phone")
+
+
+@recipe("POST", "/qr/{code}", PAGE, last=True)
+def _qr_answer(w: World) -> list[Req]:
+    return [req(f"/qr/{w.values['qr_code']}", w.browsers["qr-phone"],
+                data={"csrf": w.values["qr_phone_csrf"], "action": "refuse"})]
 simple("GET", "/static/{name}", PAGE, _fixed("/static/site.css"))
 
 # --- the account pages (the student's browser) -------------------------------------------------
@@ -314,6 +353,38 @@ def _portal_preview(w: World) -> list[Req]:
     # the developer previews themself (anyone else is refused before the claims are read)
     return [req(_app(w, "/preview"), w.browsers["developer"], data={
         "csrf": w.browser_csrf("developer"), "username": "developer"})]
+
+
+def _cas(w: World, suffix: str = "") -> str:
+    return f"/portal/cas/{w.values['portal_cas']}{suffix}"
+
+
+simple("GET", "/portal/cas/new", PAGE, _fixed("/portal/cas/new"), "developer")
+simple("GET", "/portal/cas/{client_id}", PAGE, _cas, "developer")
+simple("GET", "/portal/cas/{client_id}/edit", PAGE, lambda w: _cas(w, "/edit"), "developer")
+
+
+def _cas_form(w: World) -> dict[str, Any]:
+    return {"csrf": w.browser_csrf("developer"), "name": "Outage CAS " + secrets.token_hex(3),
+            "services": f"https://cas-{secrets.token_hex(4)}.example.edu/login",
+            "attribute": ["uid"], "reason": "the outage drill"}
+
+
+@recipe("POST", "/portal/cas/new", PAGE)
+def _portal_cas_new(w: World) -> list[Req]:
+    return [req("/portal/cas/new", w.browsers["developer"], data=_cas_form(w))]
+
+
+@recipe("POST", "/portal/cas/{client_id}/edit", PAGE)
+def _portal_cas_edit(w: World) -> list[Req]:
+    return [req(_cas(w, "/edit"), w.browsers["developer"], data=_cas_form(w))]
+
+
+@recipe("POST", "/portal/apps/{client_id}/access", PAGE)
+def _portal_access(w: World) -> list[Req]:
+    # a first rule on an open app narrows it: applied at once (no admin in the way)
+    return [req(_app(w, "/access"), w.browsers["developer"], data={
+        "csrf": w.browser_csrf("developer"), "allow_groups": "staff"})]
 
 
 # --- the admin console (the admin's browser) ---------------------------------------------------

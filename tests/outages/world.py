@@ -67,7 +67,7 @@ class World:
     admin_token: str
     tokens: dict[str, Any]  # the student's tokens from the confidential client
     codes: dict[str, str]  # unredeemed authorization codes (and the public one's verifier)
-    paused: dict[str, Paused]  # login, consent, resume, password, notice, mfa
+    paused: dict[str, Paused]  # login, consent, resume, password, notice, mfa, cas, qr
     callbacks: dict[str, str]  # area -> a pending /{area}/callback?code&state, in browsers[area+"-cb"]
     values: dict[str, str] = field(default_factory=dict)  # ids: portal app, jobs, sids, tokens...
 
@@ -190,6 +190,18 @@ async def _portal_app(developer: Browser) -> str:
     return html.unescape(match.group(1)).strip()
 
 
+async def _portal_cas(developer: Browser) -> str:
+    """The developer registers a CAS service through the portal's form; its id."""
+    form = await developer.http.get("/portal/cas/new")
+    assert form.status_code == 200, form.text[:1000]
+    created = await developer.http.post("/portal/cas/new", data={
+        "csrf": csrf_of(form.text), "name": "Outage CAS " + secrets.token_hex(3),
+        "services": f"https://cas-{secrets.token_hex(4)}.example.edu/login",
+        "attribute": ["uid"], "reason": "the outage drill"})
+    assert created.status_code == 303, created.text[:1000]
+    return created.headers["location"].split("?")[0].rsplit("/", 1)[1]
+
+
 async def _import_job(live: LiveIdp, token: str) -> str:
     """An import of one new person through the admin API, waited for; the job id."""
     username = "oimp" + secrets.token_hex(4)
@@ -267,7 +279,8 @@ async def build_world(live: LiveIdp) -> World:
     developer = await portal_login(live, "developer", PASSWORDS["developer"])
 
     browsers: dict[str, Browser] = {"admin": admin, "developer": developer}
-    values: dict[str, str] = {"portal_app": await _portal_app(developer)}
+    values: dict[str, str] = {"portal_app": await _portal_app(developer),
+                              "portal_cas": await _portal_cas(developer)}
     page = await developer.http.get(f"/portal/apps/{values['portal_app']}")
     assert page.status_code == 200, page.text[:1000]
 
@@ -340,6 +353,16 @@ async def build_world(live: LiveIdp) -> World:
     parked = await cas_browser.http.get("/cas/login", params={"service": cas_service})
     assert parked.headers.get("location", "").startswith("/login/"), parked.text[:500]
     paused["cas"] = Paused(cas_browser, parked.headers["location"].split("/")[2])
+
+    # QR sign-in: a PC's login showing a code, which the student's phone has scanned
+    paused["qr"] = pc = await _paused(live, clients["first_party"], None, "/login/")
+    tab = await pc.browser.http.get(f"/login/{pc.id}/qr")
+    assert tab.status_code == 200, tab.text[:1000]
+    values["qr_code"] = code = urlsplit(attribute(tab.text, "data-url")).path.split("/")[2]
+    browsers["qr-phone"] = phone = await _signed_in(live, clients["first_party"], student)
+    scanned = await phone.http.get(f"/qr/{code}")
+    assert scanned.status_code == 200, scanned.text[:1000]
+    values["qr_phone_csrf"] = form_field(scanned.text, "csrf")
 
     callbacks: dict[str, str] = {}
     for area, person in (("account", student),

@@ -29,6 +29,8 @@ OPERATIONS: dict[str, Callable[[RedisStore], Awaitable[object]]] = {
     "set_members": lambda s: s.set_members("k"),
     "keys": lambda s: s.keys("k"),
     "ping": lambda s: s.ping(),
+    "signal": lambda s: s.signal("k", ttl=10),
+    "wait": lambda s: s.wait("k", 1),
 }
 
 
