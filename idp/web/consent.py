@@ -1,6 +1,11 @@
-"""The consent page of an signin: which app, which scopes, and what each one releases."""
+"""The consent page of an signin: which app, which scopes, and what each one releases. For a
+device sign-in (RFC 8628) it is also the confirmation: the code the device shows, and where and
+when the request came from, so the person can tell their own device from someone else's."""
 
 from __future__ import annotations
+
+import time
+from typing import Any
 
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
@@ -37,7 +42,7 @@ async def consent_page(signin_id: str, request: Request, services: ServicesDep) 
     response = render(
         request, "consent.html", locale=locale, app_name=signin.app_name,
         user=session.username, scopes=describe(signin.scopes, locale), csrf_token=token,
-        action=f"/consent/{signin.id}",
+        action=f"/consent/{signin.id}", device=_device(signin.extra.get("device")),
     )
     if new:
         csrf.set_cookie(response, token, settings)
@@ -78,3 +83,13 @@ async def consent_submit(signin_id: str, request: Request, services: ServicesDep
         client_id=signin.app_id, ip=ip, scopes=signin.scopes,
     )
     return RedirectResponse(signin.resume, status_code=303)
+
+
+def _device(device: Any) -> dict[str, str] | None:
+    """What the confirmation shows of a device sign-in (set by the protocol when it parked it)."""
+    if not isinstance(device, dict):
+        return None
+    issued = device.get("issued_at")
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(issued)) if isinstance(issued, int) else ""
+    return {"user_code": str(device.get("user_code") or ""), "ip": str(device.get("ip") or "?"),
+            "time": when}

@@ -13,6 +13,7 @@ from idp.web.account_password import router as account_password_router
 from idp.web.account_reset import router as account_reset_router
 from idp.web.account_step_up import router as account_step_up_router
 from idp.web.consent import router as consent_router
+from idp.web.device import router as device_router
 from idp.web.login import router as login_router
 from idp.web.logout_pages import router as logout_router
 from idp.web.mfa import router as mfa_router
@@ -26,6 +27,7 @@ STATIC_FILES = {"site.css": "text/css; charset=utf-8",
 router = Router(audience="page", tags=["web"])
 router.include_router(login_router)
 router.include_router(consent_router)
+router.include_router(device_router)
 router.include_router(logout_router)
 router.include_router(mfa_router)
 router.include_router(account_router)

@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse, Response
 
 from idp.http.routing import Router
 from idp.protocols.oidc import authorize as authorization
-from idp.protocols.oidc import handlers
+from idp.protocols.oidc import device_authorization as devices
+from idp.protocols.oidc import device_verification, handlers
 from idp.protocols.oidc.discovery import provider_metadata
 from idp.services import services_of
 
@@ -81,3 +82,14 @@ async def introspect(request: Request) -> Response:
 @router.post("/revoke", fast=True, cors=True)
 async def revoke(request: Request) -> Response:
     return await handlers.revoke(services_of(request), request)
+
+
+@router.post("/device_authorization", fast=True)
+async def device_authorization(request: Request) -> Response:
+    return await devices.device_authorization(services_of(request), request)
+
+
+@router.get("/device/resume/{signin_id}", fast=True, audience="page", include_in_schema=False)
+async def device_resume(request: Request) -> Response:
+    return await device_verification.resume(services_of(request), request,
+                                            request.path_params["signin_id"])
