@@ -53,3 +53,22 @@ async def test_authlib_device_flow(live: LiveIdp) -> None:
     finally:
         await person.close()
         await oauth.aclose()
+
+
+async def test_authlib_public_client(live: LiveIdp) -> None:
+    """A command-line tool without a secret, configured as the README shows."""
+    client = await device_client(live, public=True)
+    oauth = AsyncOAuth2Client(client_id=client.client_id, token_endpoint_auth_method="none",
+                              scope="openid profile offline_access", base_url=live.base_url)
+    person = Browser.open(live)
+    try:
+        started = (await oauth.request("POST", "/device_authorization", withhold_token=True, data={
+            "client_id": client.client_id, "scope": "openid profile offline_access"})).json()
+        done = await confirm(person, started["user_code"])
+        assert "outcome=approved" in str(done.url)
+        token = await oauth.fetch_token(f"{live.base_url}/token", grant_type=DEVICE_CODE_GRANT,
+                                        device_code=started["device_code"])
+        assert token["refresh_token"] and token["scope"] == "openid profile offline_access"
+    finally:
+        await person.close()
+        await oauth.aclose()
