@@ -1,6 +1,7 @@
 """hypothesis over the form endpoints: login, consent, logout, change password, token,
-introspection, revocation, device authorization and the device code page, authorization. Each gets real state to push against (a live
-signin, its CSRF token, a session, a registered client) mixed with junk. Zero 500s; a
+introspection, revocation, device authorization and the device code page, authorization. Each
+gets real state to push against (a live signin, its CSRF token, a session, a registered client)
+mixed with junk. Zero 500s; a
 refused request changes no stored record (clients, consents, refresh tokens)."""
 
 from __future__ import annotations
