@@ -13,6 +13,7 @@ code space (20^8) makes a guess within that budget hopeless. Also here: /device/
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 
 import segno
 from fastapi import Request
@@ -38,6 +39,14 @@ MAX_TYPED = 32
 
 
 def _entry_key(ip: str) -> str:
+    """Wrong codes are counted per address, and per /64 for IPv6: one home or host gets a whole
+    /64, so its addresses are one guesser's."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        address = None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+        ip = str(ipaddress.IPv6Network(f"{address}/64", strict=False))
     return "device-entry:" + hashlib.sha256(ip.encode()).hexdigest()[:32]
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator
 
 import pytest
+import segno
 from sqlalchemy import select
 
 from idp.admin.service_clients import set_access_rule
@@ -256,6 +258,23 @@ async def test_wrong_codes_are_limited_per_address(live: LiveIdp, browser: Brows
         await other.close()
 
 
+async def test_ipv6_addresses_of_one_64_share_a_count(live: LiveIdp) -> None:
+    client = await device_client(live)
+    started = await start(live, client)
+    prefix = f"2001:db8:{secrets.randbelow(65536):x}:{secrets.randbelow(65536):x}"
+    for n in range(live.settings.device.entry_failures):
+        guesser = Browser(live, live.client(headers={"x-forwarded-for": f"{prefix}::{n + 1:x}"}))
+        try:
+            assert (await enter_code(guesser, "BBBB-BBBB")).status_code == 400
+        finally:
+            await guesser.close()
+    last = Browser(live, live.client(headers={"x-forwarded-for": f"{prefix}::ffff"}))
+    try:
+        assert (await enter_code(last, started["user_code"])).status_code == 429
+    finally:
+        await last.close()
+
+
 async def test_entry_form_needs_its_csrf_token(live: LiveIdp, browser: Browser) -> None:
     client = await device_client(live)
     started = await start(live, client)
@@ -271,6 +290,9 @@ async def test_qr_code_of_the_complete_uri(live: LiveIdp) -> None:
         bad = await http.get("/device/qr.svg", params={"user_code": "<script>"})
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
     assert svg.text.lstrip().startswith("<svg") and "<script" not in svg.text
+    # the symbol of the page with the code filled in, normalized
+    complete = f"{live.settings.issuer}/device?user_code=BCDF-GHJK"
+    assert svg.text == segno.make(complete, error="m", micro=False).svg_inline(scale=6, border=2)
     assert bad.status_code == 400
 
 
