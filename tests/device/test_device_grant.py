@@ -188,6 +188,9 @@ async def test_public_client_and_client_authentication(live: LiveIdp, browser: B
         wrong = await http.post("/device_authorization", data={"scope": "openid"},
                                 auth=(confidential.client_id, "not-the-secret"))
         assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+        # a confidential client must authenticate: its client_id alone is not enough
+        bare = await http.post("/device_authorization", data={"client_id": confidential.client_id})
+        assert bare.status_code == 401 and bare.json()["error"] == "invalid_client"
         unknown = await http.post("/device_authorization", data={"client_id": "nobody"})
         # as at the token endpoint: 401 only where the client used the Authorization header
         assert unknown.status_code == 400 and unknown.json()["error"] == "invalid_client"
@@ -324,5 +327,8 @@ def test_user_code_normalization() -> None:
     assert normalize_user_code("BCDFGHJ") is None
     assert normalize_user_code("BCDF-GHJA") is None  # vowels are never in a code
     assert normalize_user_code("BCDF-GHJ0") is None
-    assert normalize_user_code("Ｂ" * 8) is None
+    # a Chinese input method's full-width letters and hyphen
+    assert normalize_user_code("ＢＣＤＦ－ＧＨＪＫ") == "BCDFGHJK"
+    assert normalize_user_code("ｂｃｄｆ　ｇｈｊｋ") == "BCDFGHJK"
+    assert normalize_user_code("ＢＣＤＦ－ＧＨＪ") is None
     assert normalize_user_code(None) is None

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -50,10 +51,12 @@ def new_user_code() -> str:
 
 def normalize_user_code(typed: str | None) -> str | None:
     """What a person typed -> the stored form, or None when it cannot be a user code. Case,
-    hyphens and spaces do not matter (§6.1: be lenient with what people type)."""
+    hyphens and spaces do not matter (§6.1: be lenient with what people type), nor the
+    full-width letters a Chinese input method types (ＢＣＤＦ－ＧＨＪＫ, by NFKC)."""
     if not isinstance(typed, str) or len(typed) > 32:
         return None
-    code = "".join(ch for ch in typed.upper() if ch not in "- \t")
+    typed = unicodedata.normalize("NFKC", typed)
+    code = "".join(ch for ch in typed.upper() if ch not in "- \t\u3000")
     if len(code) != USER_CODE_LENGTH or any(ch not in USER_CODE_ALPHABET for ch in code):
         return None
     return code
