@@ -134,6 +134,15 @@ async def test_verification_uri_complete_fills_the_form_but_never_approves(
     assert error_of(await poll(live, client, second["device_code"])) == "authorization_pending"
 
 
+async def test_first_party_apps_are_confirmed_too(live: LiveIdp, browser: Browser) -> None:
+    """skip_consent spares a campus app's users the consent page of the code flow; a device
+    sign-in is still confirmed by a click (remote phishing, RFC 8628 §5.4)."""
+    client = await device_client(live, skip_consent=True)
+    started = await start(live, client)
+    done = await confirm(browser, started["user_code"])
+    assert "consent" in browser.pages and "outcome=approved" in str(done.url)
+
+
 async def test_refused_is_access_denied_once(live: LiveIdp, browser: Browser) -> None:
     client = await device_client(live)
     started = await start(live, client)
