@@ -87,8 +87,11 @@ async def device_submit(request: Request, services: ServicesDep) -> Response:
     typed = raw if isinstance(raw, str) else ""
     store, limits = services.store, settings.device
     key = _entry_key(ip)
-    failures = int(await store.get(key) or 0)
-    if failures >= limits.entry_failures:
+    # counted before the lookup with an atomic increment, so that guesses sent all at once
+    # cannot all pass a check that has not yet seen the others fail; a code that is found, or
+    # that cannot be a code at all, is given back
+    if await store.incr(key, limits.entry_window) > limits.entry_failures:
+        await store.incr(key, limits.entry_window, -1)
         await services.audit.record("device", "throttled", ip=ip)
         wait = await store.ttl(key) or limits.entry_window
         return _form(request, services, locale=locale, typed=typed, status=429,
@@ -97,14 +100,15 @@ async def device_submit(request: Request, services: ServicesDep) -> Response:
                      headers={"Retry-After": str(wait)})
     code = normalize_user_code(typed)
     if code is None:  # cannot be anyone's code: a typo, not a guess
+        await store.incr(key, limits.entry_window, -1)
         return _form(request, services, locale=locale, typed=typed, status=400,
                      error="device_err_format")
     found = await DeviceCodes(store, limits).by_user_code(code)
     if found is None:
-        await store.incr(key, limits.entry_window)
         await services.audit.record("device", "code_unknown", ip=ip)
         return _form(request, services, locale=locale, typed=display_user_code(code),
                      status=400, error="device_err_unknown")
+    await store.incr(key, limits.entry_window, -1)
     digest, record = found
     await services.audit.record("device", "code_entered", client_id=record.client_id, ip=ip)
     return await device_verification.begin(services, request, digest, ui_locales=locale)

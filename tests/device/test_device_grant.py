@@ -270,6 +270,24 @@ async def test_wrong_codes_are_limited_per_address(live: LiveIdp, browser: Brows
         await other.close()
 
 
+async def test_guesses_sent_at_once_are_counted_before_they_are_looked_up(live: LiveIdp) -> None:
+    client = await device_client(live)
+    started = await start(live, client)
+    guesser = Browser.open(live)
+    try:
+        page = await guesser.http.get("/device")
+        token = form_field(page.text, "csrf")
+        limit = live.settings.device.entry_failures
+        answers = await asyncio.gather(*(guesser.http.post("/device", data={
+            "csrf": token, "user_code": f"BBBB-BB{a}{b}"})
+            for a in "CDFGH" for b in "CDFGH"))
+        statuses = [answer.status_code for answer in answers]
+        assert statuses.count(400) <= limit and statuses.count(429) >= 25 - limit, statuses
+        assert (await enter_code(guesser, started["user_code"])).status_code == 429
+    finally:
+        await guesser.close()
+
+
 async def test_ipv6_addresses_of_one_64_share_a_count(live: LiveIdp) -> None:
     client = await device_client(live)
     started = await start(live, client)
