@@ -179,6 +179,7 @@ async def test_code_entered_twice_is_decided_once(live: LiveIdp) -> None:
         assert "outcome=approved" in str(done.url)
         late = await second.walk(b, consent="deny")
         assert late.status_code == 400
+        assert "已过期或已被使用" in late.text or "already been used" in late.text, late.text
     finally:
         await first.close()
         await second.close()
