@@ -184,6 +184,10 @@ def no_observer(server: str, operation: str, seconds: float, error: str | None) 
     return None
 
 
+# a person with more entries than this is a data error, not a person: the rest are not offered
+MAX_IDENTITIES = 8
+
+
 def normalize_username(username: str) -> str:
     """A typed login name as directories compare it: NFKC-normalised and trimmed.
 
@@ -224,6 +228,16 @@ class Directory(Protocol):
         """The entry this login name would bind to, found without any bind (so without touching
         the directory's failure count), or None when it finds none. The login throttle counts
         attempts against it, before the password is checked. Raises DirectoryUnavailable."""
+        ...
+
+    async def identities(self, person: Person) -> tuple[Person, ...]:
+        """The linked identities of this person: `person` first, then every other active entry
+        linked to it (IDP_IDENTITIES_LINK_ATTRIBUTE, followed both ways and on from the entries
+        found) or sharing its correlation value (IDP_IDENTITIES_CORRELATE_BY), at most
+        MAX_IDENTITIES in all. Just `(person,)` when linking is not configured. Disabled entries
+        are left out: an identity is only offered while its entry may sign in. Nobody signs in
+        with another entry's password: the caller proved `person`'s. Raises
+        DirectoryUnavailable."""
         ...
 
     async def groups(self) -> list[Group]:

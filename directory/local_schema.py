@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -63,3 +63,19 @@ class DirMembership(DirectoryBase):
     group_id: Mapped[int] = mapped_column(
         ForeignKey("dir_groups.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class DirAttribute(DirectoryBase):
+    """Further attributes of a person, by name: what links entries into one person (the
+    IDP_IDENTITIES_LINK_ATTRIBUTE and IDP_IDENTITIES_CORRELATE_BY attributes). `value_key` is
+    the value NFKC-normalised and case-folded, what lookups compare: a link names another entry
+    by its login name, compared as login names are."""
+
+    __tablename__ = "dir_attributes"
+    __table_args__ = (Index("ix_dir_attributes_name_value", "name", "value_key"),)
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("dir_people.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value_key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))

@@ -56,7 +56,8 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
     engine = open_engine(settings.database_url)
     store = MeteredStore(open_store(settings))  # every Store call timed for /metrics
     directory = open_directory(settings.directory, settings.ldap, engine,
-                               observe_directory)  # LDAP latency per server
+                               observe_directory,  # LDAP latency per server
+                               links=settings.identities)
     writer = open_writer(directory)
     directory = with_last_known(settings, directory, engine)
     sessions = SessionManager(store, settings.session.ttl)

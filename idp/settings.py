@@ -29,7 +29,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from directory.config import LdapConfig
+from directory.config import IdentityLinkConfig, LdapConfig
 
 _config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar("config", default=None)
 
@@ -317,6 +317,7 @@ class Settings(BaseSettings):
                             "lines for a person at a terminal (what `idp demo` uses)")
 
     ldap: LdapConfig = Field(default_factory=LdapConfig)
+    identities: IdentityLinkConfig = Field(default_factory=IdentityLinkConfig)
     tokens: TokenSettings = Field(default_factory=TokenSettings)
     session: SessionSettings = Field(default_factory=SessionSettings)
     site: SiteSettings = Field(default_factory=SiteSettings)

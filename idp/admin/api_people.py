@@ -60,7 +60,8 @@ async def create_person(body: PersonCreateIn, request: Request, services: Servic
 async def get_person(username: str, services: ServicesDep, admin: AdminDep) -> PersonDetailOut:
     detail = await service_people.person_detail(services, username)
     return PersonDetailOut(**PersonOut.of(detail.person).model_dump(), dn=detail.person.dn,
-                           state=AccountStateOut.of(detail.state))
+                           state=AccountStateOut.of(detail.state),
+                           linked_identities=[p.username for p in detail.linked])
 
 
 @router.patch("/people/{username}", response_model=PersonOut, tags=["admin: people"])

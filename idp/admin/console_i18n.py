@@ -49,6 +49,13 @@ CONSOLE_CATALOGUE: dict[str, dict[Locale, str]] = {
     "f_affiliations": {"zh": "身份（用 ; 分隔，如 student;member）",
                        "en": "Affiliations (separated by ;, e.g. student;member)"},
     "f_groups": {"zh": "用户组", "en": "Groups"},
+    "a_linked_identities": {"zh": "关联身份", "en": "Linked identities"},
+    "a_linked_identities_note": {
+        "zh": "目录将这些账号与本账号关联为同一人（IDP_IDENTITIES_*）。每个账号只用自己的密码登录；"
+              "登录后本人选择各应用使用哪个身份。",
+        "en": "The directory links these entries with this one as one person (IDP_IDENTITIES_*). "
+              "Each signs in with its own password only; the person then chooses which "
+              "identity each app gets."},
     "f_password": {"zh": "初始密码（留空则生成一次性密码）",
                    "en": "Initial password (empty: a one-time password is generated)"},
     "f_must_change": {"zh": "首次登录须修改密码", "en": "Must change the password at first login"},
@@ -92,6 +99,10 @@ CONSOLE_CATALOGUE: dict[str, dict[Locale, str]] = {
     "done_revoked": {"zh": "会话已结束，相关应用已收到退出通知。",
                      "en": "Session ended; its apps were told by back-channel logout."},
     "done_approved": {"zh": "应用已批准。", "en": "The app is approved."},
+    "done_approve_access": {"zh": "新的访问规则已生效。", "en": "The requested access rule applies now."},
+    "done_decline_access": {"zh": "已拒绝访问规则申请。", "en": "The access rule request is declined."},
+    "c_access_request": {"zh": "申请的访问规则", "en": "Access rule requested"},
+    "c_decline": {"zh": "拒绝", "en": "Decline"},
     "done_client_disabled": {"zh": "应用已停用。", "en": "The app is disabled."},
     "done_client_enabled": {"zh": "应用已启用。", "en": "The app is enabled."},
     "done_client_saved": {"zh": "应用设置已保存。", "en": "The app is saved."},
@@ -122,6 +133,10 @@ CONSOLE_CATALOGUE: dict[str, dict[Locale, str]] = {
     "c_grant_device": {"zh": "设备登录：命令行工具、教室大屏（device_code，RFC 8628）",
                        "en": "Device sign-in: command-line tools, classroom displays "
                              "(device_code, RFC 8628)"},
+    "c_required_scopes": {
+        "zh": "必需的权限范围（空格分隔；授权页上不能取消勾选，openid 总是必需）",
+        "en": "Required scopes (space separated; cannot be unticked on the consent page; "
+              "openid always is)"},
     "c_protocol": {"zh": "协议", "en": "Protocol"},
     "c_access": {"zh": "谁可以使用", "en": "Who may use it"},
     "c_access_everyone": {"zh": "所有已登录的人", "en": "everyone signed in"},

@@ -108,6 +108,7 @@ async def _detail(console: Console, username: str, *, status: int = 200,
     values["affiliations"] = ";".join(detail.person.affiliations)
     return console.render("admin_person.html", section="people", status=status, error=error,
                           person=detail.person, state=detail.state, sessions=sessions,
+                          linked=detail.linked,
                           groups=await service_groups.list_groups(services), values=values,
                           done=console.done_message())
 

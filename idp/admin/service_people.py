@@ -52,6 +52,8 @@ class PeoplePage:
 class PersonDetail:
     person: Person
     state: AccountState
+    # the person's other entries, linked as one person (IDP_IDENTITIES_*): directory/base.py
+    linked: tuple[Person, ...] = ()
 
 
 @dataclass
@@ -94,7 +96,8 @@ async def person_detail(services: Services, username: str) -> PersonDetail:
     person = await find_person(services, username)
     with directory_errors():
         state = await writer_of(services).account_state(person.username)
-    return PersonDetail(person, state)
+        linked = (await services.directory.identities(person))[1:]
+    return PersonDetail(person, state, linked)
 
 
 async def known_groups(services: Services) -> set[str]:

@@ -29,7 +29,8 @@ async def _with_directory(settings: Settings, action: Callable[[Any], Awaitable[
     engine = open_engine(settings.database_url)
     if settings.directory == "local":
         await upgrade(settings.database_url)
-    directory = open_directory(settings.directory, settings.ldap, engine)
+    directory = open_directory(settings.directory, settings.ldap, engine,
+                               links=settings.identities)
     try:
         return await action(directory)
     finally:
@@ -89,7 +90,8 @@ async def _open_target(settings: Settings) -> tuple[Any, Any]:
 
     await upgrade(settings.database_url)
     engine = open_engine(settings.database_url)
-    directory = open_directory(settings.directory, settings.ldap, engine)
+    directory = open_directory(settings.directory, settings.ldap, engine,
+                               links=settings.identities)
     target = ImportTarget(directory, open_writer(directory), Audit(sessionmaker(engine)))
 
     async def close() -> None:

@@ -27,6 +27,7 @@ from directory.base import (
 from idp.http.routing import Router
 from idp.services import Services, services_of
 from idp.sso.cookie import client_ip, session_id, set_session_cookie
+from idp.sso.identities import linked_subjects
 from idp.sso.signins import PendingSignIn
 from idp.sso.throttle import ALLOWED, LoginThrottle, Verdict
 from idp.web import csrf
@@ -85,8 +86,8 @@ async def login_page(request: Request) -> Response:
     signin = await services.signins.get(signin_id)
     if signin is None:
         return expired_page(request)
-    if signin.page == "consent":
-        return RedirectResponse(f"/consent/{signin.id}", status_code=303)
+    if signin.page != "login":
+        return RedirectResponse(signin.page_url, status_code=303)
     locale = choose_locale(request, settings.site.default_locale, ui_locales=signin.ui_locales)
     token, new = csrf.browser_token(request, settings)
     await remember_csrf(services, signin, token)
@@ -240,7 +241,7 @@ async def _start_session(request: Request, services: Services, person: Person, *
     session = await services.sessions.create(
         subject=person.subject, username=person.username, ip=client_ip(request),
         user_agent=(request.headers.get("user-agent") or "")[:300] or None, replaces=old_sid,
-        amr=amr, acr=acr,
+        amr=amr, acr=acr, identities=await linked_subjects(services, person),
     )
     for client_id in carried:
         await services.sessions.add_client(session.sid, client_id)

@@ -1,7 +1,7 @@
-"""hypothesis over the form endpoints: login, consent, logout, change password, token,
-introspection, revocation, device authorization and the device code page, authorization. Each
-gets real state to push against (a live signin, its CSRF token, a session, a registered client)
-mixed with junk. Zero 500s; a
+"""hypothesis over the form endpoints: login, consent, identity choice, logout, change password,
+token, introspection, revocation, device authorization and the device code page, authorization.
+Each gets real state to push against (a live signin, its CSRF token, a session, a registered
+client) mixed with junk. Zero 500s; a
 refused request changes no stored record (clients, consents, refresh tokens)."""
 
 from __future__ import annotations
@@ -82,6 +82,26 @@ def test_consent_form(fuzz_server: FuzzServer, client: httpx.Client, data: st.Da
         st.booleans()) else "no-page-seen"
     body = data.draw(bodies(["csrf", "decision", "ui_locales"], token, "allow", "deny"))
     _exchange(fuzz_server, client, "POST", f"/consent/{signin}", body)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_identity_form(fuzz_server: FuzzServer, client: httpx.Client,
+                       data: st.DataObject) -> None:
+    assert fuzz_server.services is not None
+    sid = _session(fuzz_server)
+    student = fuzz_server.run(fuzz_server.services.directory.find("student"))
+    assert student is not None
+    signin = _interaction(fuzz_server, page="identity", sid=sid, extra={"identities": [
+        {"subject": student.subject, "username": "student", "name": "张三", "affiliations": [],
+         "number": "", "department": ""}]})
+    client.cookies.set(COOKIE, data.draw(st.sampled_from([sid, "", "nonsense"])))
+    token = form_field(client.get(f"/identity/{signin}").text, "csrf") if data.draw(
+        st.booleans()) else "no-page-seen"
+    path_id = data.draw(st.sampled_from([signin, signin, "", "x" * 300]) | TEXT)
+    body = data.draw(bodies(["csrf", "identity", "ui_locales"], token, student.subject,
+                            "someone-else", "en"))
+    _exchange(fuzz_server, client, "POST", f"/identity/{quote(path_id, safe='')}", body)
 
 
 @SETTINGS

@@ -161,6 +161,7 @@ def _interaction(name: str, page: str) -> Callable[[World], list[Req]]:
 recipe("GET", "/login/{signin_id}", PAGE)(_interaction("login", "/login/{id}"))
 recipe("GET", "/consent/{signin_id}", PAGE)(_interaction("consent", "/consent/{id}"))
 recipe("GET", "/mfa/{signin_id}", PAGE)(_interaction("mfa", "/mfa/{id}"))
+recipe("GET", "/identity/{signin_id}", PAGE)(_interaction("identity", "/identity/{id}"))
 recipe("GET", "/password/{signin_id}", PAGE)(_interaction("password", "/password/{id}"))
 recipe("GET", "/password/{signin_id}/notice", PAGE)(
     _interaction("notice", "/password/{id}/notice"))
@@ -178,6 +179,13 @@ def _consent_post(w: World) -> list[Req]:
     paused = w.paused["consent"]
     return [req(f"/consent/{paused.id}", paused.browser,
                 data={"csrf": paused.csrf, "decision": "allow"})]
+
+
+@recipe("POST", "/identity/{signin_id}", PAGE)
+def _identity_post(w: World) -> list[Req]:
+    paused = w.paused["identity"]
+    return [req(f"/identity/{paused.id}", paused.browser,
+                data={"csrf": paused.csrf, "identity": w.values["identity_subject"]})]
 
 
 @recipe("POST", "/mfa/{signin_id}", PAGE)
@@ -237,6 +245,8 @@ _account_form("/account/consents/revoke", last=True,
 _account_form("/account/mfa/totp",
               code=lambda w: pyotp.TOTP(w.values["account_totp_secret"]).now())
 _account_form("/account/mfa/totp/remove", last=True)
+_account_form("/account/identities", client_id=lambda w: w.clients["first_party"].client_id,
+              identity=lambda w: w.values["identity_subject"])
 # no authenticator to sign a real attestation: refused (400) after the challenge is looked up
 _account_form("/account/mfa/passkey", ok=(400,), credential=lambda _w: '{"id": "x"}',
               label=lambda _w: "outage key")

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from idp.protocols.cas.registry import create_service
 from idp.protocols.oidc.registration_store import issue_initial_access_token
+from idp.sso.identities import choice_extra
 from tests.admin.conftest_registration import app_metadata, csrf_of, portal_login
 from tests.admin.console_support import console_browser
 from tests.admin.support import PASSWORDS, mint_admin_backend
@@ -301,6 +302,18 @@ async def build_world(live: LiveIdp) -> World:
     # asked in the student's own browser: the consent belongs to that session
     paused["consent"] = Paused(browser, location.split("/")[2],
                                form_field(consent_page.text, "csrf"))
+    # a choice of identity, parked as a protocol parks one for the student's session (the
+    # world's people have one entry each: the one candidate is what the page needs)
+    student_entry = await live.services.directory.find(student.username)
+    assert student_entry is not None
+    values["identity_subject"] = student_entry.subject
+    choice = await live.services.signins.start(
+        protocol="oidc", resume="/authorize/resume/{id}", page="identity", request={},
+        app_id=clients["first_party"].client_id, app_name="first party", scopes=["openid"],
+        sid=browser.http.cookies[cookie], extra=choice_extra([student_entry]))
+    choice_page = await browser.http.get(f"/identity/{choice.id}")
+    assert choice_page.status_code == 200, choice_page.text[:1000]
+    paused["identity"] = Paused(browser, choice.id, form_field(choice_page.text, "csrf"))
 
     # CAS: a registered service, and a sign-in to it paused at the login page
     values["cas_service"] = cas_service = "https://cas-app.example.edu/login"

@@ -27,11 +27,13 @@ from idp.mfa.policy import has_second_factor, mfa_requirement
 from idp.protocols.oidc import person_scopes
 from idp.protocols.oidc.device_codes import DeviceAuthorization, DeviceCodes, display_user_code
 from idp.protocols.oidc.models import StoredCode
+from idp.protocols.oidc.required_scopes import required_for
 from idp.sso.access import AccessRule, refusal
 from idp.sso.apps import client_cache
 from idp.sso.cookie import client_ip, session_id
+from idp.sso.identities import choice_extra, identity_for_app, just_chosen
 from idp.sso.sessions import SsoSession
-from idp.sso.signins import PendingSignIn
+from idp.sso.signins import Page, PendingSignIn
 
 if TYPE_CHECKING:
     from idp.services import Services
@@ -87,7 +89,27 @@ async def _decide(services: Services, request: Request, digest: str, *,
     if reason is not None or session is None or person is None:
         return await _park(services, digest, record, client, page="login", reason=reason,
                            session=None, ui_locales=ui_locales)
-    if not AccessRule.of(client.extra).allows(person):
+    # a person with several linked identities: which one the app gets (idp/sso/identities.py),
+    # carried through the pages still to come, as for the code flow
+    rule = AccessRule.of(client.extra)
+    outcome = await identity_for_app(services, session, person, client.client_id, rule,
+                                     resumed=resumed)
+    if outcome.person is None:
+        return await _park(services, digest, record, client, page="identity",
+                           reason="identity", session=session, ui_locales=ui_locales,
+                           extra=choice_extra(outcome.candidates))
+    if outcome.person.subject != person.subject \
+            and _needs_step_up(services, client, session, outcome.person):
+        # the identity settled on requires a second factor the session has not shown
+        return await _park(services, digest, record, client, page="login", reason="mfa",
+                           session=None, ui_locales=ui_locales,
+                           extra={"identity": outcome.person.subject})
+    chosen: dict[str, object] = {}
+    if len(outcome.candidates) > 1:  # the confirmation names the identity the app gets
+        chosen = {"identity": outcome.person.subject,
+                  "identity_name": outcome.person.name or outcome.person.username}
+    person = outcome.person
+    if not rule.allows(person):
         # outside the app's rule (idp/sso/access.py): the device hears access_denied
         await codes.decide(digest, grant=None)
         await services.audit.record("access", "denied", actor=person.username,
@@ -95,7 +117,7 @@ async def _decide(services: Services, request: Request, digest: str, *,
                                     protocol="device")
         raise refusal(client.name, services.settings.site.support_contact)
     return await _park(services, digest, record, client, page="consent", reason=None,
-                       session=session, ui_locales=ui_locales)
+                       session=session, ui_locales=ui_locales, extra=chosen)
 
 
 async def _client(services: Services, record: DeviceAuthorization) -> Client | None:
@@ -114,17 +136,22 @@ def _needs_step_up(services: Services, client: Client, session: SsoSession,
 
 
 async def _park(services: Services, digest: str, record: DeviceAuthorization, client: Client,
-                *, page: str, reason: str | None, session: SsoSession | None,
-                ui_locales: str | None) -> Response:
+                *, page: Page, reason: str | None, session: SsoSession | None,
+                ui_locales: str | None, extra: dict[str, object] | None = None) -> Response:
+    scopes = record.scope.split()
     signin = await services.signins.start(
         protocol="device", resume=RESUME, page=page, request={"device": digest},
-        app_id=client.client_id, app_name=client.name, scopes=record.scope.split(),
+        app_id=client.client_id, app_name=client.name, scopes=scopes,
         reason=reason, ui_locales=ui_locales,
+        # the scopes the person may not untick on the confirmation (openid, and what the app's
+        # registration marks required)
+        required_scopes=required_for(client.extra, scopes),
         # the confirmation belongs to the session signed in right now (consent.py checks it)
         sid=session.sid if session is not None else None,
         # what the confirmation page shows besides the app: the code to compare with the
         # device's screen, where the request came from and when
-        extra={"device": {"user_code": display_user_code(record.user_code), "ip": record.ip,
+        extra={**(extra or {}),
+               "device": {"user_code": display_user_code(record.user_code), "ip": record.ip,
                           "issued_at": record.issued_at}},
     )
     return RedirectResponse(signin.page_url, status_code=303, headers=NO_STORE)
@@ -133,14 +160,20 @@ async def _park(services: Services, digest: str, record: DeviceAuthorization, cl
 async def _answer(services: Services, request: Request, digest: str,
                   record: DeviceAuthorization, client: Client, session: SsoSession,
                   signin: PendingSignIn) -> Response:
-    """Record the person's answer on the authorization; the device hears it at its next poll."""
-    person = await services.directory.by_subject(session.subject)
+    """Record the person's answer on the authorization; the device hears it at its next poll.
+    The grant is the identity the confirmation named (the entry signed in with, unless the
+    person has several linked identities)."""
+    person = await services.directory.by_subject(just_chosen(signin, session) or session.subject)
     approved = not signin.denied and signin.granted_scopes is not None and person is not None \
         and not person.disabled and signin.extra.get("consent_subject") == session.subject
     grant = None
     if approved:
         assert person is not None and signin.granted_scopes is not None
-        scope = " ".join(s for s in record.scope.split() if s in signin.granted_scopes)
+        # what the person left ticked, and what they could not untick (checked by the page, and
+        # here again against the registration as it is now)
+        required = required_for(client.extra, record.scope.split())
+        scope = " ".join(s for s in record.scope.split()
+                         if s in signin.granted_scopes or s in required)
         scope = person_scopes.for_person(scope, person, services.settings)
         grant = StoredCode(client_id=record.client_id, subject=person.subject, redirect_uri=None,
                            scope=scope, issued_at=int(time.time()), auth_time=session.auth_time,
