@@ -20,6 +20,7 @@ from sqlalchemy import select
 from idp.admin.service_clients import set_access_rule
 from idp.db.models import AuditEvent
 from idp.protocols.oidc.device_codes import USER_CODE_ALPHABET, normalize_user_code
+from idp.protocols.oidc.required_scopes import set_required_scopes
 from idp.protocols.oidc.tokens import token_digest
 from idp.sso.access import AccessRule
 from tests.device.flow import (
@@ -360,3 +361,34 @@ def test_user_code_normalization() -> None:
     assert normalize_user_code("ｂｃｄｆ　ｇｈｊｋ") == "BCDFGHJK"
     assert normalize_user_code("ＢＣＤＦ－ＧＨＪ") is None
     assert normalize_user_code(None) is None
+
+
+async def test_optional_scopes_can_be_unticked_required_ones_cannot(
+        live: LiveIdp, browser: Browser) -> None:
+    """Consent per scope on the device confirmation: what the person unticks the device does not
+    get; a scope the app's registration marks required stays, and a form without it is refused."""
+    client = await device_client(live)
+    assert await set_required_scopes(live.services.db, client.client_id, ["profile"])
+    started = await start(live, client, scope="openid profile email")
+    entered = await enter_code(browser, started["user_code"])
+    login = entered.headers["location"]
+    form = await browser.http.get(login)
+    signed_in = await browser.http.post(login, data={
+        "csrf": form_field(form.text, "csrf"), "username": "student", "password": "student123"})
+    resumed = await browser.http.get(signed_in.headers["location"])
+    assert resumed.headers["location"].startswith("/consent/")
+    page = await browser.http.get(resumed.headers["location"])
+    assert page.status_code == 200 and shown_code(page.text) == started["user_code"]
+    assert 'data-scope="profile" data-required="1"' in page.text
+    action = str(page.url.path)
+    token = form_field(page.text, "csrf")
+    refused = await browser.http.post(action, data={
+        "csrf": token, "choice": "scopes", "scope": ["openid", "email"], "decision": "allow"})
+    assert refused.status_code == 400
+    answered = await browser.http.post(action, data={
+        "csrf": token, "choice": "scopes", "scope": ["openid", "profile"], "decision": "allow"})
+    assert answered.status_code == 303, answered.text
+    done = await browser.http.get(answered.headers["location"])
+    assert "outcome=approved" in done.headers["location"]
+    tokens = await poll(live, client, started["device_code"])
+    assert tokens.status_code == 200 and tokens.json()["scope"] == "openid profile"

@@ -104,10 +104,11 @@ async def _decide(services: Services, request: Request, digest: str, *,
         return await _park(services, digest, record, client, page="login", reason="mfa",
                            session=None, ui_locales=ui_locales,
                            extra={"identity": outcome.person.subject})
-    chosen: dict[str, object] = {}
-    if len(outcome.candidates) > 1:  # the confirmation names the identity the app gets
-        chosen = {"identity": outcome.person.subject,
-                  "identity_name": outcome.person.name or outcome.person.username}
+    # the identity settled on (chosen, remembered or picked by the app's rule) is the one the
+    # answer grants; the confirmation names it when there was more than one
+    chosen: dict[str, object] = {"identity": outcome.person.subject}
+    if len(outcome.candidates) > 1:
+        chosen["identity_name"] = outcome.person.name or outcome.person.username
     person = outcome.person
     if not rule.allows(person):
         # outside the app's rule (idp/sso/access.py): the device hears access_denied
