@@ -199,6 +199,26 @@ class ActivationSettings(Section):
         return bool(self.facts)
 
 
+class DeviceSettings(Section):
+    """Device sign-in (RFC 8628): apps without a browser (command-line tools, classroom
+    displays) show a short code that the person confirms at /device on a phone or PC."""
+
+    code_ttl: int = Field(
+        600, ge=60, le=1800,
+        description="seconds a device code and its user code stay valid (`expires_in`)")
+    interval: int = Field(
+        5, ge=1, le=60,
+        description="seconds a device must wait between polls of the token endpoint; polling "
+                    "faster gets `slow_down` and 5 more seconds (RFC 8628 section 3.5)")
+    entry_failures: int = Field(
+        10, ge=1, le=1000,
+        description="wrong user codes one client address may enter at /device per window "
+                    "before it is refused (guessing codes)")
+    entry_window: int = Field(
+        900, ge=60, le=86400,
+        description="seconds the wrong-code count of an address lasts, and a refusal with it")
+
+
 class MailSettings(Section):
     """Outgoing mail (password reset links)."""
 
@@ -467,6 +487,7 @@ class Settings(BaseSettings):
     mfa: MfaSettings = Field(default_factory=MfaSettings)
     cas: CasSettings = Field(default_factory=CasSettings)
     qr: QrSettings = Field(default_factory=QrSettings)
+    device: DeviceSettings = Field(default_factory=DeviceSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
     activation: ActivationSettings = Field(default_factory=ActivationSettings)

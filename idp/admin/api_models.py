@@ -212,6 +212,9 @@ class ClientEditIn(BaseModel):
     backchannel_logout_uri: str | None = None
     scopes: list[str] | None = None
     skip_consent: bool | None = None
+    grant_types: list[str] | None = Field(
+        None, description="e.g. add urn:ietf:params:oauth:grant-type:device_code for device "
+                          "sign-in (RFC 8628)")
     # scopes the consent page marks required, each one of `scopes` ([] clears; openid implied)
     required_scopes: list[str] | None = None
     # a CAS service's own fields (an OIDC client refuses them, a CAS service the OIDC ones)

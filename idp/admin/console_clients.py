@@ -71,6 +71,20 @@ async def clients(request: Request, services: ServicesDep) -> Response:
                           done=console.done_message())
 
 
+# the grants an OIDC client may be given, and how the form names them
+GRANT_CHOICES = (("authorization_code", "c_grant_code"), ("refresh_token", "c_grant_refresh"),
+                 ("client_credentials", "c_grant_machine"),
+                 ("urn:ietf:params:oauth:grant-type:device_code", "c_grant_device"))
+
+
+def _grant_types(form: FormData) -> dict[str, list[str]]:
+    """The ticked grants; only from a form that showed the boxes (none ticked is a choice the
+    service refuses, and a form without them changes nothing)."""
+    if form.get("grant_types_shown") != "1":
+        return {}
+    return {"grant_types": [g for g in form.getlist("grant_types") if isinstance(g, str)]}
+
+
 async def _client_page(console: Console, client_id: str, *, status: int = 200,
                        error: str | None = None) -> Response:
     client = await service_clients.get_client(console.services, client_id)
@@ -78,6 +92,7 @@ async def _client_page(console: Console, client_id: str, *, status: int = 200,
     return console.render("admin_client.html", section="clients", status=status, error=error,
                           client=client, pending=service_clients.pending_scopes(client),
                           reasons=reasons, done=console.done_message(),
+                          grant_choices=GRANT_CHOICES,
                           issuer=console.services.settings.issuer,
                           tokens=await service_clients.active_refresh_tokens(console.services, client_id))
 
@@ -129,7 +144,8 @@ async def client_action(client_id: str, action: str, request: Request,
                 "backchannel_logout_uri": field(form, "backchannel_logout_uri") or None,
                 "scopes": field(form, "scopes").split(), "skip_consent": form.get("skip_consent") == "1",
                 "required_scopes": [s for s in field(form, "required_scopes").split()
-                                    if s != "openid"]})
+                                    if s != "openid"],
+                **_grant_types(form)})
             return console.redirect(back, "done_client_saved")
         if action == "rotate":
             secret = await service_clients.rotate_secret(services, actor, client_id)

@@ -133,6 +133,15 @@ CONSOLE_CATALOGUE: dict[str, dict[Locale, str]] = {
     "c_backchannel": {"zh": "后端退出通知地址", "en": "Back-channel logout URI"},
     "c_scopes": {"zh": "权限范围（空格分隔）", "en": "Scopes (space separated)"},
     "c_skip_consent": {"zh": "校内应用，跳过授权页", "en": "First-party app: skip the consent page"},
+    "c_grant_types": {"zh": "授权方式", "en": "Grant types"},
+    "c_grant_code": {"zh": "浏览器登录（authorization_code）",
+                     "en": "Sign-in in a browser (authorization_code)"},
+    "c_grant_refresh": {"zh": "刷新令牌（refresh_token）", "en": "Refresh tokens (refresh_token)"},
+    "c_grant_machine": {"zh": "应用自身访问 API（client_credentials）",
+                        "en": "The app's own API calls (client_credentials)"},
+    "c_grant_device": {"zh": "设备登录：命令行工具、教室大屏（device_code，RFC 8628）",
+                       "en": "Device sign-in: command-line tools, classroom displays "
+                             "(device_code, RFC 8628)"},
     "c_required_scopes": {
         "zh": "必需的权限范围（空格分隔；授权页上不能取消勾选，openid 总是必需）",
         "en": "Required scopes (space separated; cannot be unticked on the consent page; "

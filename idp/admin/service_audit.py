@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, select
 from idp.admin.service_common import Invalid
 from idp.db.models import AuditEvent, Client
 from idp.http.csv_cells import csv_line
+from idp.protocols.oidc.device_codes import DEVICE_CODE_GRANT
 
 if TYPE_CHECKING:
     from idp.services import Services
@@ -132,10 +133,15 @@ def _hour_expression(dialect: str) -> Any:
     return func.strftime("%Y-%m-%d %H", AuditEvent.at)
 
 
+# the grants whose tokens mean that a person signed in to the app
+SIGN_IN_GRANTS = ("authorization_code", DEVICE_CODE_GRANT)
+
+
 async def sign_ins_per_hour(services: Services, hours: int = 24,
                             now: datetime | None = None) -> HourlyStats:
-    """Sign-ins into each app per hour: authorization codes redeemed (kind "token", grant
-    authorization_code), so single sign-on counts as well as typed passwords."""
+    """Sign-ins into each app per hour: authorization codes redeemed and devices signed in
+    (kind "token", grant authorization_code or the device grant), so single sign-on counts as
+    well as typed passwords."""
     if not 1 <= hours <= MAX_STATS_HOURS:
         raise Invalid(f"hours is 1 to {MAX_STATS_HOURS}")
     end = (now or datetime.now(UTC)).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
@@ -145,7 +151,7 @@ async def sign_ins_per_hour(services: Services, hours: int = 24,
     statement = (
         select(hour, AuditEvent.client_id, func.count())
         .where(AuditEvent.kind == "token", AuditEvent.outcome == "success",
-               AuditEvent.detail["grant"].as_string() == "authorization_code",
+               AuditEvent.detail["grant"].as_string().in_(SIGN_IN_GRANTS),
                AuditEvent.at >= start, AuditEvent.at < end)
         .group_by(hour, AuditEvent.client_id)
     )

@@ -22,7 +22,7 @@ from idp.protocols.cas.attributes import check_names
 from idp.protocols.cas.registry import check_entry, is_pattern
 from idp.protocols.cas.registry import registry as cas_registry
 from idp.protocols.oidc import registration_store, required_scopes
-from idp.protocols.oidc.clients import CLIENT_STATUSES, validate_redirect_uri
+from idp.protocols.oidc.clients import CLIENT_STATUSES, GRANT_TYPES, validate_redirect_uri
 from idp.protocols.oidc.registration_metadata import BASIC_SCOPES
 from idp.sso.access import AccessRule, checked_rule, with_rule
 from idp.sso.apps import invalidate_client
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 # every app's access rule (idp/sso/access.py), kept in extra["access"]
 ACCESS = ("allow_groups", "allow_affiliations")
 EDITABLE = ("name", "redirect_uris", "post_logout_redirect_uris", "backchannel_logout_uri",
-            "scopes", "skip_consent", "required_scopes", *ACCESS)
+            "scopes", "skip_consent", "required_scopes", "grant_types", *ACCESS)
 # a CAS service's own fields, kept in extra["cas"] (idp/protocols/cas/registry.py)
 EDITABLE_CAS = ("name", "services", "slo_url", "attributes", "proxy_callbacks", *ACCESS)
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,64}$")  # RFC 6749 §3.3
@@ -174,6 +174,20 @@ def clean_cas_changes(changes: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+def _grant_types(value: object) -> list[str]:
+    """The grants an admin switches on (the device grant for a command-line tool or a classroom
+    display, say): known ones, at least one."""
+    if not isinstance(value, list) or not all(isinstance(g, str) for g in value):
+        raise Invalid("grant_types: a list of grant types")
+    grants = list(dict.fromkeys(value))
+    unknown = [g for g in grants if g not in GRANT_TYPES]
+    if unknown:
+        raise Invalid(f"grant_types: unknown {unknown[0]!r} (known: {', '.join(GRANT_TYPES)})")
+    if not grants:
+        raise Invalid("grant_types: at least one")
+    return grants
+
+
 def clean_changes(changes: dict[str, Any]) -> dict[str, Any]:
     """Checked client edits: the same URI rules as registration (https, or http on loopback)."""
     unknown = sorted(set(changes) - set(EDITABLE) - set(ACCESS))
@@ -209,6 +223,8 @@ def clean_changes(changes: dict[str, Any]) -> dict[str, Any]:
                 isinstance(s, str) and _SCOPE_TOKEN.match(s) for s in required):
             raise Invalid("required_scopes: a list of scope tokens (RFC 6749 section 3.3)")
         cleaned["required_scopes"] = list(dict.fromkeys(required))
+    if "grant_types" in changes:
+        cleaned["grant_types"] = _grant_types(changes["grant_types"])
     if not cleaned:
         raise Invalid("nothing to change")
     return cleaned
@@ -305,12 +321,17 @@ async def _set_rule(services: Services, actor: Actor, client_id: str, rule: Acce
 async def _edit_oidc(services: Services, actor: Actor, client_id: str,
                      cleaned: dict[str, Any]) -> Client:
     def apply(client: Client) -> None:
-        grants = client.grant_types or []
-        if "authorization_code" in grants and cleaned.get("redirect_uris") == []:
+        grants = cleaned.get("grant_types", client.grant_types or [])
+        uris = cleaned.get("redirect_uris", client.redirect_uris or [])
+        if "authorization_code" in grants and not uris:
             raise Invalid("a client with the authorization_code grant needs a redirect URI")
+        if client.token_endpoint_auth_method == "none" and "client_credentials" in grants:
+            raise Invalid("client_credentials needs a confidential client (RFC 6749 section 4.4)")
         for key, value in cleaned.items():
             if key != "required_scopes":  # kept in extra, not a column
                 setattr(client, key, value)
+        if "grant_types" in cleaned:  # RFC 7591 §2.1: code <-> authorization_code
+            client.response_types = ["code"] if "authorization_code" in grants else []
         if "scopes" in cleaned:
             client.extra = _approved(client, cleaned["scopes"])
         if "required_scopes" in cleaned:

@@ -39,7 +39,10 @@ async def _close_db(engine) -> None:  # type: ignore[no-untyped-def]
 @click.option("--redirect-uri", "redirect_uris", multiple=True, help="OIDC: a redirect URI")
 @click.option("--public", is_flag=True, help="OIDC: a public client (SPA, mobile): no secret, PKCE")
 @click.option("--grant-type", "grant_types", multiple=True,
-              type=click.Choice(["authorization_code", "refresh_token", "client_credentials"]))
+              type=click.Choice(["authorization_code", "refresh_token", "client_credentials",
+                                 "urn:ietf:params:oauth:grant-type:device_code"]),
+              help="OIDC: a grant the client may use (repeatable; default: authorization_code "
+                   "and refresh_token)")
 @click.option("--scope", "scopes", multiple=True)
 @click.option("--post-logout-redirect-uri", "post_logout", multiple=True)
 @click.option("--backchannel-logout-uri", default=None)
@@ -88,8 +91,10 @@ def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tup
              if value]
     if wrong:
         fail(f"{', '.join(wrong)} cannot be used with --protocol {protocol}", 2)
-    if protocol == "oidc" and not redirect_uris and "client_credentials" not in grant_types:
-        fail("an OIDC client needs --redirect-uri (or --grant-type client_credentials only)", 2)
+    if protocol == "oidc" and not redirect_uris and not {
+            "client_credentials", "urn:ietf:params:oauth:grant-type:device_code"} & set(grant_types):
+        fail("an OIDC client needs --redirect-uri (or only --grant-type client_credentials or "
+             "urn:ietf:params:oauth:grant-type:device_code)", 2)
     jwks = json.load(jwks_file) if jwks_file else None
     from idp.sso.access import checked_rule
 

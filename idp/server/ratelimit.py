@@ -1,6 +1,7 @@
 """Per-client rate limits on the token endpoints, checked by idp/server/edge.py before the endpoint.
 
-POST /token and /revoke may be called `token_requests` times, POST /introspect
+POST /token, /revoke and /device_authorization (whose every call parks a device code and takes a
+user code) may be called `token_requests` times, POST /introspect
 `introspect_requests` times, per client per `rate_window` seconds ([throttle] settings). A
 fixed window in the Store (`ratelimit:{endpoint}:{client}`, counted with an atomic increment
 whose TTL starts with the window), so every replica shares one count. Over the limit: 429 with
@@ -38,7 +39,8 @@ from idp.store.base import StoreUnavailable
 
 log = logging.getLogger("idp.ratelimit")
 
-LIMITED_PATHS = {"/token": "token", "/revoke": "token", "/introspect": "introspect"}
+LIMITED_PATHS = {"/token": "token", "/revoke": "token", "/introspect": "introspect",
+                 "/device_authorization": "token"}
 # A process adds its requests to the shared count in batches of 1/SYNC_SHARE of the limit (so
 # a limit under SYNC_SHARE is counted exactly, one increment per request), at least every
 # SYNC_SECONDS, and always before it refuses. What other replicas have not sent yet is the only

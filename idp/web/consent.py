@@ -6,9 +6,16 @@ what the app's registration marks) are ticked, marked and explained, and cannot 
 rest start ticked, except those the person unticked the last time this app asked. A form that
 leaves out a required scope or names one the app did not ask for was not made by this page: it
 gets a readable error, and the sign-in stays as it was, so the person can go back and answer.
+
+For a device sign-in (RFC 8628) it is also the confirmation: the code the device shows, and
+where and when the request came from, so the person can tell their own device from someone
+else's.
 """
 
 from __future__ import annotations
+
+import time
+from typing import Any
 
 from fastapi import Request
 from starlette.datastructures import FormData
@@ -52,6 +59,7 @@ async def consent_page(signin_id: str, request: Request, services: ServicesDep) 
         user=signin.extra.get("identity_name") or session.username, scopes=lines,
         csrf_token=token, action=f"/consent/{signin.id}",
         optional=any(not line.required for line in lines),
+        device=_device(signin.extra.get("device")),
     )
     if new:
         csrf.set_cookie(response, token, settings)
@@ -128,3 +136,13 @@ def chosen_scopes(form: FormData, signin: PendingSignIn) -> list[str]:
         if scope not in ticked:
             raise BadChoice(scope, required=True)
     return [scope for scope in signin.scopes if scope in ticked]
+
+
+def _device(device: Any) -> dict[str, str] | None:
+    """What the confirmation shows of a device sign-in (set by the protocol when it parked it)."""
+    if not isinstance(device, dict):
+        return None
+    issued = device.get("issued_at")
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(issued)) if isinstance(issued, int) else ""
+    return {"user_code": str(device.get("user_code") or ""), "ip": str(device.get("ip") or "?"),
+            "time": when}

@@ -16,6 +16,7 @@ from idp.web.account_reset import router as account_reset_router
 from idp.web.account_step_up import router as account_step_up_router
 from idp.web.activate import router as activate_router
 from idp.web.consent import router as consent_router
+from idp.web.device import router as device_router
 from idp.web.identity import router as identity_router
 from idp.web.login import router as login_router
 from idp.web.logout_pages import router as logout_router
@@ -34,6 +35,7 @@ STATIC_FILES = {"site.css": "text/css; charset=utf-8",
 router = Router(audience="page", tags=["web"])
 router.include_router(login_router)
 router.include_router(consent_router)
+router.include_router(device_router)
 router.include_router(identity_router)
 router.include_router(logout_router)
 router.include_router(mfa_router)

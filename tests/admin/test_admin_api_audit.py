@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from tests.admin.support import AdminBackend, unique_username
+from tests.device.flow import confirm, device_client, poll, start
 from tests.oauth.flow import Browser, form_field, register
 
 
@@ -86,11 +87,22 @@ async def test_sign_in_stats_count_per_app(backend: AdminBackend) -> None:
                                                      "redirect_uri": "https://rp.example.edu/cb"},
                                      auth=app.basic)
         assert tokens.status_code == 200
+    # a device signed in (RFC 8628) is a sign-in into the app too
+    device = await device_client(backend.live, name="Stats display")
+    started = await start(backend.live, device)
+    browser = Browser.open(backend.live)
+    try:
+        await confirm(browser, started["user_code"])
+    finally:
+        await browser.close()
+    assert (await poll(backend.live, device, started["device_code"])).status_code == 200
     stats = await backend.ok("GET", "/stats/sign-ins", params={"hours": 3})
     assert len(stats["hours"]) == 3
     [series] = [s for s in stats["series"] if s["client_id"] == app.client_id]
     assert series["name"] == "Stats app" and series["counts"][-1] == 2 and sum(series["counts"]) == 2
-    assert stats["total"] >= 2
+    [shown] = [s for s in stats["series"] if s["client_id"] == device.client_id]
+    assert shown["name"] == "Stats display" and sum(shown["counts"]) == 1
+    assert stats["total"] >= 3
 
 
 async def test_import_over_the_api(backend: AdminBackend) -> None:

@@ -33,14 +33,20 @@ OAUTH_ERROR = {"description": "OAuth error (RFC 6749 §5.2)", "content": {"appli
 OAUTH_OPENAPI_EXTRA: dict[tuple[str, str], dict[str, Any]] = {
     ("/token", "post"): _form({
         "grant_type": {"type": "string", "enum": [
-            "authorization_code", "refresh_token", "client_credentials"]},
+            "authorization_code", "refresh_token", "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code"]},
         "code": _text("authorization code (RFC 6749 §4.1.3)"),
         "redirect_uri": _text("the redirect_uri of the authorization request"),
         "code_verifier": _text("PKCE verifier (RFC 7636 §4.5)"),
         "refresh_token": _text("RFC 6749 §6"),
         "scope": _text("space-separated scopes"),
         "resource": _text("RFC 8707 resource indicator"),
+        "device_code": _text("RFC 8628 §3.4"),
         **CLIENT_AUTH}, ["grant_type"]),
+    ("/device_authorization", "post"): _form({
+        "scope": _text("space-separated scopes (RFC 8628 §3.1)"),
+        "resource": _text("RFC 8707 resource indicator"),
+        **CLIENT_AUTH}, []),
     ("/introspect", "post"): _form({
         "token": _text("the token to introspect (RFC 7662 §2.1)"),
         "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},

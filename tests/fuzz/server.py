@@ -92,11 +92,14 @@ class FuzzServer:
     async def _seed(self, services: Services) -> None:
         confidential, secret = await create_client(
             services.db, name="Fuzz confidential", redirect_uris=[REDIRECT_URI],
-            grant_types=["authorization_code", "refresh_token", "client_credentials"],
+            grant_types=["authorization_code", "refresh_token", "client_credentials",
+                         "urn:ietf:params:oauth:grant-type:device_code"],
             scopes=["openid", "profile", "email", "offline_access"],
             post_logout_redirect_uris=["https://fuzz.example.edu/bye"])
-        public, _ = await create_client(services.db, name="Fuzz public", public=True,
-                                        redirect_uris=[REDIRECT_URI], scopes=["openid"])
+        public, _ = await create_client(
+            services.db, name="Fuzz public", public=True, redirect_uris=[REDIRECT_URI],
+            scopes=["openid"],
+            grant_types=["authorization_code", "urn:ietf:params:oauth:grant-type:device_code"])
         self.client_id, self.secret, self.public_client_id = confidential.client_id, secret or "", \
             public.client_id
         student = await services.directory.find("student")

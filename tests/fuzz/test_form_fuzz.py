@@ -1,6 +1,7 @@
 """hypothesis over the form endpoints: login, consent, identity choice, logout, change password,
-activation, token, introspection, revocation, authorization. Each gets real state to push against (a live
-signin, its CSRF token, a session, a registered client) mixed with junk. Zero 500s; a
+activation, token, introspection, revocation, device authorization and the device code page,
+authorization. Each gets real state to push against (a live signin, its CSRF token, a session, a
+registered client) mixed with junk. Zero 500s; a
 refused request changes no stored record (clients, consents, refresh tokens)."""
 
 from __future__ import annotations
@@ -157,13 +158,14 @@ def test_activation_forms(fuzz_server: FuzzServer, client: httpx.Client,
 
 OAUTH_FIELDS = ["grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope",
                 "client_id", "client_secret", "client_assertion", "client_assertion_type",
-                "resource", "token", "token_type_hint"]
+                "resource", "token", "token_type_hint", "device_code"]
 
 
 def _oauth_values(server: FuzzServer) -> list[str]:
     return [server.client_id, server.public_client_id, REDIRECT_URI, "authorization_code",
             "refresh_token", "client_credentials", "openid profile offline_access",
-            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "access_token"]
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "access_token",
+            "urn:ietf:params:oauth:grant-type:device_code", "BCDF-GHJK"]
 
 
 def _auth_headers(server: FuzzServer) -> st.SearchStrategy[dict[str, str]]:
@@ -175,7 +177,7 @@ def _auth_headers(server: FuzzServer) -> st.SearchStrategy[dict[str, str]]:
     ])
 
 
-@pytest.mark.parametrize("path", ["/token", "/introspect", "/revoke"])
+@pytest.mark.parametrize("path", ["/token", "/introspect", "/revoke", "/device_authorization"])
 def test_back_channel_forms(fuzz_server: FuzzServer, client: httpx.Client, path: str) -> None:
     @SETTINGS
     @given(body=bodies(OAUTH_FIELDS, *_oauth_values(fuzz_server)),
@@ -184,6 +186,17 @@ def test_back_channel_forms(fuzz_server: FuzzServer, client: httpx.Client, path:
         _exchange(fuzz_server, client, "POST", path, body, headers)
 
     fuzz()
+
+
+@SETTINGS
+@given(data=st.data())
+def test_device_code_form(fuzz_server: FuzzServer, client: httpx.Client,
+                          data: st.DataObject) -> None:
+    """/device: the code a person types, with this browser's CSRF token or without."""
+    token = form_field(client.get("/device").text, "csrf")
+    body = data.draw(bodies(["csrf", "user_code", "ui_locales"], token, "BCDF-GHJK", "bcdfghjk",
+                            "AEIO-0000", "en"))
+    _exchange(fuzz_server, client, "POST", "/device", body, {"x-forwarded-for": data.draw(XFF)})
 
 
 AUTHORIZE_FIELDS = ["response_type", "client_id", "redirect_uri", "scope", "state", "nonce",

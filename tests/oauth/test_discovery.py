@@ -39,7 +39,9 @@ async def test_openid_configuration_is_valid_and_truthful(live: LiveIdp) -> None
     assert doc["backchannel_logout_supported"] is True
     assert doc["backchannel_logout_session_supported"] is True
     assert doc["grant_types_supported"] == ["authorization_code", "refresh_token",
-                                             "client_credentials"]
+                                             "client_credentials",
+                                             "urn:ietf:params:oauth:grant-type:device_code"]
+    assert doc["device_authorization_endpoint"] == f"{issuer}/device_authorization"
 
 
 async def test_metadata_passes_authlib_validation_with_https_issuer(live_idp_https: LiveIdp) -> None:
@@ -56,7 +58,8 @@ async def test_every_listed_endpoint_answers(live: LiveIdp) -> None:
         for name in ("authorization_endpoint", "jwks_uri", "userinfo_endpoint"):
             response = await http.get(doc[name].removeprefix(live.settings.issuer))
             assert response.status_code != 404, name
-        for name in ("token_endpoint", "introspection_endpoint", "revocation_endpoint"):
+        for name in ("token_endpoint", "introspection_endpoint", "revocation_endpoint",
+                     "device_authorization_endpoint"):
             response = await http.post(doc[name].removeprefix(live.settings.issuer), data={})
             assert response.status_code in (400, 401), (name, response.text)
 

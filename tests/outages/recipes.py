@@ -89,7 +89,17 @@ def _token(w: World) -> list[Req]:
         req("/token", data={"grant_type": "authorization_code", "code": w.codes["public"],
                             "redirect_uri": REDIRECT, "client_id": public.client_id,
                             "code_verifier": w.codes["public_verifier"]}),
+        # a device polling before the person answered: authorization_pending is its answer
+        req("/token", data={"grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+                            "device_code": w.values["device_code"]},
+            auth=w.clients["device"].basic, ok=(400,)),
     ]
+
+
+@recipe("POST", "/device_authorization", OAUTH)
+def _device_authorization(w: World) -> list[Req]:
+    return [req("/device_authorization", data={"scope": "openid profile"},
+                auth=w.clients["device"].basic)]
 
 
 @recipe("GET", "/userinfo", OAUTH)
@@ -118,6 +128,24 @@ def _revoke(w: World) -> list[Req]:
 
 
 # --- the sign-in pages -----------------------------------------------------------------------
+
+simple("GET", "/device", PAGE, _fixed("/device"), "student")
+simple("GET", "/device/done", PAGE, _fixed("/device/done?outcome=approved"))
+simple("GET", "/device/qr.svg", PAGE, _fixed("/device/qr.svg?user_code=BCDF-GHJK"))
+
+
+@recipe("POST", "/device", PAGE)
+def _device_code(w: World) -> list[Req]:
+    # a signed-in person enters a live code: on to the confirmation page
+    return [req("/device", w.browsers["student"], data={
+        "csrf": w.browser_csrf("student"), "user_code": w.values["device_user_code"]})]
+
+
+@recipe("GET", "/device/resume/{signin_id}", PAGE)
+def _device_resume(w: World) -> list[Req]:
+    paused = w.paused["device"]
+    return [req(f"/device/resume/{paused.id}", paused.browser)]
+
 
 
 def _interaction(name: str, page: str) -> Callable[[World], list[Req]]:

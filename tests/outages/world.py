@@ -25,6 +25,7 @@ from idp.sso.identities import choice_extra
 from tests.admin.conftest_registration import app_metadata, csrf_of, portal_login
 from tests.admin.console_support import console_browser
 from tests.admin.support import PASSWORDS, mint_admin_backend
+from tests.device.flow import device_client, enter_code, start
 from tests.mfa.browser import attribute
 from tests.mfa.helpers import mfa_client
 from tests.mfa.people import Someone
@@ -271,6 +272,7 @@ async def build_world(live: LiveIdp) -> World:
         "api_victim": await register(live), "api_deleted": await register(live),
         "console_victim": await register(live),
         "pending": await register(live, status="pending"),
+        "device": await device_client(live),
     }
     admin_backend = await mint_admin_backend("ldap", live)
     admin_token = await admin_backend.token()
@@ -363,6 +365,15 @@ async def build_world(live: LiveIdp) -> World:
     scanned = await phone.http.get(f"/qr/{code}")
     assert scanned.status_code == 200, scanned.text[:1000]
     values["qr_phone_csrf"] = form_field(scanned.text, "csrf")
+    # device sign-in (RFC 8628): a device code being polled, a user code still to be entered,
+    # and a device sign-in paused at the login page of a browser without a session
+    device = clients["device"]
+    values["device_code"] = str((await start(live, device))["device_code"])
+    values["device_user_code"] = str((await start(live, device))["user_code"])
+    device_browser = Browser.open(live)
+    entered = await enter_code(device_browser, str((await start(live, device))["user_code"]))
+    assert entered.headers.get("location", "").startswith("/login/"), entered.text[:500]
+    paused["device"] = Paused(device_browser, entered.headers["location"].split("/")[2])
 
     callbacks: dict[str, str] = {}
     for area, person in (("account", student),

@@ -24,6 +24,8 @@ from idp.http.forms import TooManyFields, is_form, parse_form
 from idp.keys.ring import InvalidToken
 from idp.protocols.oidc import ledger
 from idp.protocols.oidc.context import OAuthContext, bound
+from idp.protocols.oidc.device_codes import DEVICE_CODE_GRANT, DeviceCodes
+from idp.protocols.oidc.device_grant import DeviceCodeGrant
 from idp.protocols.oidc.grants import AuthorizationCodeGrant, unverified_assertion
 from idp.protocols.oidc.models import AccessToken, OAuthClient, RefreshGrant
 from idp.protocols.oidc.server import SERVER
@@ -176,6 +178,10 @@ async def prefetch_token_request(ctx: OAuthContext, req: IdpRequest) -> None:
         client = authenticated_client(ctx, req, AuthorizationCodeGrant.TOKEN_ENDPOINT_AUTH_METHODS)
         if client is not None and client.check_grant_type("authorization_code"):
             await redeem_code(ctx, req, client)
+    elif grant_type == DEVICE_CODE_GRANT and req.form.get("device_code"):
+        client = authenticated_client(ctx, req, DeviceCodeGrant.TOKEN_ENDPOINT_AUTH_METHODS)
+        if client is not None and client.check_grant_type(DEVICE_CODE_GRANT):
+            await poll_device(ctx, req, client)
     elif grant_type == "refresh_token" and req.form.get("refresh_token"):
         row = await ledger.refresh_row(ctx.services, token_digest(req.form["refresh_token"]))
         if row is not None:
@@ -206,6 +212,19 @@ async def redeem_code(ctx: OAuthContext, req: IdpRequest, client: OAuthClient) -
         await ledger.revoke_code_grants(ctx.services, replayed)
         ctx.note("code_replay", client_id=client.get_client_id(),
                  jti=replayed.get("jti"), family=replayed.get("family"))
+
+
+async def poll_device(ctx: OAuthContext, req: IdpRequest, client: OAuthClient) -> None:
+    """The authenticated client's device code, polled (device_codes.py): only its own client
+    may poll it, so nobody else can spend its pace or hear its answer. An approved one was
+    taken out of the Store by this poll; its sign-in becomes the context's code."""
+    codes = DeviceCodes(ctx.services.store, ctx.services.settings.device)
+    poll = await codes.poll(req.form["device_code"], client.get_client_id())
+    ctx.device_poll = poll
+    if poll.outcome == "approved" and poll.record is not None:
+        ctx.code = poll.record.stored_code()
+        ctx.resource = list(poll.record.resource)
+        await load_person(ctx, ctx.code.subject)
 
 
 async def prefetch_presented_token(ctx: OAuthContext, token: str | None, *,

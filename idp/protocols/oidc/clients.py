@@ -23,7 +23,8 @@ DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
 DEFAULT_SCOPES = ("openid", "profile", "email", "phone", "offline_access", "campus", "groups",
                   "eduperson")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials",
+               "urn:ietf:params:oauth:grant-type:device_code")
 ID_TOKEN_ALGS = ("RS256", "ES256")
 CLIENT_STATUSES = ("active", "pending", "disabled")
 

@@ -21,6 +21,7 @@ from idp.protocols.oidc.models import AccessToken, OAuthClient, RefreshGrant, Re
 from idp.sso.sessions import SsoSession
 
 if TYPE_CHECKING:
+    from idp.protocols.oidc.device_codes import Poll
     from idp.services import Services
 
 Write = Callable[[], Awaitable[Any]]
@@ -50,6 +51,7 @@ class OAuthContext:
     assertion_jti_fresh: bool = False  # private_key_jwt: this jti was never seen before
     granted_scopes: list[str] | None = None  # consent narrowed the request to these
     resource: list[str] = field(default_factory=list)
+    device_poll: Poll | None = None  # device grant: what the poll found (device_codes.py)
     # --- recorded (awaited by the adapter before the response is sent) ---
     writes: list[Write] = field(default_factory=list)
     new_refresh: RefreshRecord | None = None

@@ -7,6 +7,7 @@ from typing import Any
 
 from idp.mfa.policy import ACR_VALUES_SUPPORTED
 from idp.protocols.oidc.claims import CLAIMS_SUPPORTED, SUPPORTED_SCOPES
+from idp.protocols.oidc.device_codes import DEVICE_CODE_GRANT
 from idp.protocols.oidc.grants import ALL_AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from idp.settings import Settings
 
@@ -25,10 +26,12 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
         "revocation_endpoint": f"{issuer}/revoke",
         "end_session_endpoint": f"{issuer}/logout",
         "registration_endpoint": f"{issuer}/register",
+        "device_authorization_endpoint": f"{issuer}/device_authorization",
         "scopes_supported": list(SUPPORTED_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials",
+                                  DEVICE_CODE_GRANT],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": SIGNING_ALGS,
         "token_endpoint_auth_methods_supported": ALL_AUTH_METHODS,

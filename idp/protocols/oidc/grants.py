@@ -281,7 +281,8 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
 
     def get_audiences(self) -> list[str]:
         issuer = current().services.settings.issuer
-        return [issuer, f"{issuer}/token", f"{issuer}/introspect", f"{issuer}/revoke"]
+        return [issuer, f"{issuer}/token", f"{issuer}/introspect", f"{issuer}/revoke",
+                f"{issuer}/device_authorization"]
 
     def process_assertion_claims(self, assertion: str, resolve_key: Any) -> dict[str, Any]:
         # only the algorithms discovery lists (never none, never HMAC with a public key)

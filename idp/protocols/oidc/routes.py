@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse, Response
 
 from idp.http.routing import Router
 from idp.protocols.oidc import authorize as authorization
-from idp.protocols.oidc import handlers
+from idp.protocols.oidc import device_authorization as devices
+from idp.protocols.oidc import device_verification, handlers
 from idp.protocols.oidc.discovery import provider_metadata
 from idp.protocols.oidc.miniprogram import mini_program_code
 from idp.services import services_of
@@ -89,3 +90,14 @@ async def wechat_mini_program_code(name: str, request: Request) -> Response:
     """The campus WeChat mini-program's wx.login code for an authorization code
     (miniprogram.py)."""
     return await mini_program_code(services_of(request), request, name)
+
+
+@router.post("/device_authorization", fast=True)
+async def device_authorization(request: Request) -> Response:
+    return await devices.device_authorization(services_of(request), request)
+
+
+@router.get("/device/resume/{signin_id}", fast=True, audience="page", include_in_schema=False)
+async def device_resume(request: Request) -> Response:
+    return await device_verification.resume(services_of(request), request,
+                                            request.path_params["signin_id"])

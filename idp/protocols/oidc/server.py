@@ -12,6 +12,7 @@ from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import OAuth2Request
 
 from idp.protocols.oidc.context import current
+from idp.protocols.oidc.device_grant import DeviceCodeGrant
 from idp.protocols.oidc.endpoints import Introspection, Revocation, userinfo_endpoint
 from idp.protocols.oidc.grants import (
     AuthorizationCodeGrant,
@@ -80,6 +81,7 @@ def build_server() -> IdpAuthorizationServer:
     ])
     server.register_grant(RefreshTokenGrant, [OpenIDRefresh()])
     server.register_grant(ClientCredentialsGrant)
+    server.register_grant(DeviceCodeGrant)  # RFC 8628; /device_authorization: device_authorization.py
     # endpoints
     server.register_endpoint(Introspection)
     server.register_endpoint(Revocation)
