@@ -61,6 +61,10 @@ async def _close_db(engine) -> None:  # type: ignore[no-untyped-def]
 @click.option("--allow-affiliation", "allow_affiliations", multiple=True,
               help="only people with this affiliation (faculty, student, ...) may use the app")
 @click.option("--require-mfa", is_flag=True, help="people must use a second factor for this app")
+@click.option("--home-url", default=None,
+              help="the app's home page: its card in the app portal at / links there")
+@click.option("--icon-url", default=None, help="the app's icon in the app portal")
+@click.option("--description", default=None, help="one line about the app, for the app portal")
 @click.option("--json", "as_json", is_flag=True)
 @needs_settings
 def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tuple[str, ...],
@@ -69,7 +73,8 @@ def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tup
                 skip_consent: bool, id_token_alg: str, auth_method: str | None, jwks_file,
                 cas_services: tuple[str, ...], slo_url: str | None, attributes: tuple[str, ...],
                 proxy_callbacks: tuple[str, ...], allow_groups: tuple[str, ...],
-                allow_affiliations: tuple[str, ...], require_mfa: bool,
+                allow_affiliations: tuple[str, ...], require_mfa: bool, home_url: str | None,
+                icon_url: str | None, description: str | None,
                 as_json: bool) -> None:  # type: ignore[no-untyped-def]
     """Register an app: an OIDC client (its secret is printed once and stored only as a digest)
     or, with --protocol cas, a CAS service."""
@@ -88,9 +93,12 @@ def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tup
         fail("an OIDC client needs --redirect-uri (or --grant-type client_credentials only)", 2)
     jwks = json.load(jwks_file) if jwks_file else None
     from idp.sso.access import checked_rule
+    from idp.sso.catalogue import checked_card
 
     try:
         rule = checked_rule(allow_groups, allow_affiliations)
+        card = checked_card({k: v for k, v in (("home_url", home_url), ("icon_url", icon_url),
+                                               ("description", description)) if v is not None})
     except ValueError as exc:
         fail(str(exc), 2)
 
@@ -119,6 +127,10 @@ def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tup
                 from idp.admin.service_clients import set_access_rule
 
                 await set_access_rule(db, created[0].client_id, rule)
+            if card:
+                from idp.admin.service_clients import set_card
+
+                await set_card(db, created[0].client_id, card)
             if require_mfa:
                 from idp.mfa.client_flag import set_require_mfa
 
@@ -132,7 +144,9 @@ def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tup
     except ValueError as exc:
         fail(str(exc), 2)
     data = _described(client, secret, settings, require_mfa) | {
-        "allow_groups": list(rule.groups), "allow_affiliations": list(rule.affiliations)}
+        "allow_groups": list(rule.groups), "allow_affiliations": list(rule.affiliations),
+        "home_url": card.get("client_uri"), "icon_url": card.get("logo_uri"),
+        "description": card.get("description")}
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return

@@ -13,6 +13,7 @@ from idp.web.account_password import router as account_password_router
 from idp.web.account_reset import router as account_reset_router
 from idp.web.account_step_up import router as account_step_up_router
 from idp.web.consent import router as consent_router
+from idp.web.home import router as home_router
 from idp.web.login import router as login_router
 from idp.web.logout_pages import router as logout_router
 from idp.web.mfa import router as mfa_router
@@ -20,7 +21,7 @@ from idp.web.password import router as password_router
 
 STATIC_DIR = Path(__file__).parent / "static"
 # a fixed list, so no request path ever reaches the file system
-STATIC_FILES = {"site.css": "text/css; charset=utf-8",
+STATIC_FILES = {"site.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml",
                 "webauthn.js": "text/javascript; charset=utf-8"}
 
 router = Router(audience="page", tags=["web"])
@@ -34,6 +35,14 @@ router.include_router(account_mfa_router)
 router.include_router(account_reset_router)
 router.include_router(account_step_up_router)
 router.include_router(password_router)
+router.include_router(home_router)
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Response:
+    """Browsers ask for /favicon.ico on their own; the pages link the SVG itself."""
+    return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/static/{name}", include_in_schema=False)

@@ -48,3 +48,17 @@ def test_mixed_or_bad_options_are_refused(run_idp: Runner) -> None:
     no_redirect = run_idp("clients", "add", "--name", "x")
     assert no_redirect.returncode == 2 and "--redirect-uri" in no_redirect.stderr
     assert json.loads(run_idp("clients", "list", "--json", check=True).stdout) == []
+
+
+def test_an_apps_card_for_the_app_portal(run_idp: Runner) -> None:
+    added = run_idp("clients", "add", "--name", "图书馆", "--redirect-uri",
+                    "https://lib.example.edu/cb", "--home-url", "https://lib.example.edu/",
+                    "--icon-url", "https://lib.example.edu/icon.png",
+                    "--description", "  借阅、续借与座位预约  ", "--json", check=True)
+    data = json.loads(added.stdout)
+    assert data["home_url"] == "https://lib.example.edu/"
+    assert data["icon_url"] == "https://lib.example.edu/icon.png"
+    assert data["description"] == "借阅、续借与座位预约"
+    bad = run_idp("clients", "add", "--name", "x", "--redirect-uri", "https://x.example.edu/cb",
+                  "--home-url", "http://x.example.edu/")
+    assert bad.returncode == 2 and "home_url" in bad.stderr and "https" in bad.stderr
