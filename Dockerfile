@@ -4,10 +4,12 @@ FROM python:3.11-slim-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libldap2-dev libsasl2-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements/runtime.txt ./
 COPY idp ./idp
 COPY directory ./directory
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# the exact, hash-checked versions `make demo` runs (requirements/runtime.txt), then campus-idp
+RUN pip wheel --no-cache-dir --wheel-dir /wheels --require-hashes -r runtime.txt \
+    && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 # The example apps: plain FastAPI apps, one image, the command picks the app.
 FROM python:3.11-slim-bookworm AS apps
@@ -26,7 +28,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends libldap-2.5-0 l
     && rm -rf /var/lib/apt/lists/* && useradd --system --home /var/lib/idp --create-home idp \
     && install -d -m 0700 -o idp -g idp /var/lib/idp/keys
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
+RUN pip install --no-cache-dir --no-index /wheels/* && rm -rf /wheels
 USER idp
 WORKDIR /var/lib/idp
 ENV IDP_KEYS_DIR=/var/lib/idp/keys

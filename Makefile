@@ -1,5 +1,5 @@
 # campus-idp: `make demo` runs it, `make test` proves it. Both bootstrap what they need.
-.PHONY: demo test lint checks bootstrap services clean bench
+.PHONY: demo test lint checks bootstrap services clean bench lock
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -24,9 +24,15 @@ checks:
 	LDAPNOINIT=1 .venv/bin/lint-imports
 
 # campus-idp side by side with oidc-provider (bench/README.md); about 15 minutes
-bench: bootstrap services
+bench: services
+	@scripts/bootstrap.sh test
 	@bench/deps.sh
 	LDAPNOINIT=1 .venv/bin/python -m bench.run
 
 clean:
 	rm -rf .venv var .pytest_cache .ruff_cache
+
+# the exact versions `make demo` and `make test` install (requirements/*.txt, with hashes), resolved
+# again from pyproject.toml's ranges; commit the result once `make test` passes on it
+lock:
+	@scripts/lock.sh

@@ -162,6 +162,9 @@ class ClientOut(BaseModel):
     protocol: str = Field(description="oidc (an OpenID Connect client) or cas (a CAS service)")
     cas: CasServiceOut | None = Field(None, description="a CAS service's own fields")
     access: AccessOut = Field(description="who may use the app (both lists empty: everyone)")
+    home_url: str | None = Field(None, description="the app portal's link to the app")
+    icon_url: str | None = None
+    description: str | None = None
     name: str
     status: str
     owner: str | None
@@ -190,6 +193,8 @@ class ClientOut(BaseModel):
                               proxy_callbacks=list(cas.get("proxy_callbacks") or []))
             if cas is not None else None,
             access=AccessOut(**AccessRule.of(extra).as_extra()),
+            home_url=extra.get("client_uri"), icon_url=extra.get("logo_uri"),
+            description=extra.get("description"),
             name=client.name, status=client.status, owner=client.owner,
             redirect_uris=list(client.redirect_uris or []),
             post_logout_redirect_uris=list(client.post_logout_redirect_uris or []),
@@ -225,6 +230,10 @@ class ClientEditIn(BaseModel):
     # who may use the app (either protocol); [] clears that side of the rule
     allow_groups: list[str] | None = None
     allow_affiliations: list[str] | None = None
+    # the app's card in the app portal at / (either protocol); "" clears a field
+    home_url: str | None = Field(None, max_length=2000)
+    icon_url: str | None = Field(None, max_length=2000)
+    description: str | None = Field(None, max_length=200)
 
 
 class SecretOut(BaseModel):

@@ -129,7 +129,10 @@ async def client_action(client_id: str, action: str, request: Request,
             await service_clients.set_status(services, actor, client_id, action == "disable")
             return console.redirect(back, f"done_client_{action}d")
         rule = {"allow_groups": _lines(form, "allow_groups"),
-                "allow_affiliations": _lines(form, "allow_affiliations")}
+                "allow_affiliations": _lines(form, "allow_affiliations"),
+                # the app's card in the app portal at / (not a rule, but edited with it)
+                "home_url": field(form, "home_url", 2000), "icon_url": field(form, "icon_url", 2000),
+                "description": field(form, "description", 200)}
         if action == "edit" and form.get("protocol") == "cas":
             await service_clients.edit(services, actor, client_id, {
                 "name": field(form, "name", 200), "services": _lines(form, "services"),

@@ -21,6 +21,7 @@ from idp.admin.portal_forms import AppForm, read_form, scope_choices, to_metadat
 from idp.admin.portal_i18n import text as portal_text
 from idp.admin.portal_render import PORTAL_CSS, portal_error, portal_locale, render
 from idp.admin.portal_snippets import snippets
+from idp.admin.service_clients import set_card
 from idp.db.models import Client
 from idp.http.routing import Router
 from idp.protocols.oidc import registration_store as store
@@ -173,6 +174,7 @@ async def register_app(request: Request, services: ServicesDep) -> Response:
         registration_token=False, origin={"owner_username": developer.person.username},
     )
     client = registered.client
+    await set_card(services.db, client.client_id, {"description": app.description or None})
     await audit(services, request, developer, "register", client_id=client.client_id,
                  status=client.status, scopes=client.scopes, reasons=app.reasons)
     return await page(request, services, developer, "portal_secret.html", status=201,
@@ -227,6 +229,7 @@ async def edit_app(client_id: str, request: Request, services: ServicesDep) -> R
         metadata = to_metadata(app, client, store.approved_scopes(client))
         updated = await store.update_registered_client(services.db, client_id, metadata,
                                                        scope_reasons=app.reasons)
+        await set_card(services.db, client_id, {"description": app.description or None})
     except ValueError as exc:  # MetadataError included
         return await _form_page(request, services, developer, app, client=client, status=400,
                                 error=_form_error(exc, _translator(request, services)))

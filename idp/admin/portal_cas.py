@@ -34,6 +34,7 @@ from idp.protocols.cas.registry import create_service
 from idp.protocols.cas.registry import registry as cas_registry
 from idp.services import Services, ServicesDep
 from idp.sso.apps import invalidate_client
+from idp.sso.catalogue import with_card
 
 router = Router(audience="page", include_in_schema=False)
 
@@ -83,8 +84,9 @@ async def register_service(request: Request, services: ServicesDep) -> Response:
     client = await create_service(
         services.db, name=fields.name, services=fields.services, slo_url=fields.slo_url,
         attributes=fields.attributes, status="pending", owner=developer.subject,
-        extra={"cas_reason": fields.reason,
-               "origin": {"via": "portal", "owner_username": developer.person.username}})
+        extra=with_card({"cas_reason": fields.reason,
+                         "origin": {"via": "portal", "owner_username": developer.person.username}},
+                        fields.card))
     await audit(services, request, developer, "register", client_id=client.client_id,
                  status=client.status, protocol="cas", service_urls=fields.services,
                  attributes=fields.attributes)
@@ -126,7 +128,7 @@ def _edited(client: Client, fields: CasFields) -> dict[str, Any]:
     extra["cas"] = {**(extra.get("cas") or {}), "services": fields.services,
                     "slo_url": fields.slo_url, "attributes": fields.attributes}
     extra["cas_reason"] = fields.reason
-    return extra
+    return with_card(extra, fields.card)
 
 
 @router.post("/portal/cas/{client_id}/edit")

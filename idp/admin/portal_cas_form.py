@@ -24,6 +24,7 @@ from starlette.datastructures import FormData
 from idp.db.models import Client
 from idp.protocols.cas.attributes import ATTRIBUTE_NAMES, DEFAULT_ATTRIBUTES, check_names
 from idp.protocols.cas.registry import CasService, check_entry, is_pattern
+from idp.sso.catalogue import checked_card
 
 MAX_FIELD = 8000
 MAX_REASON = 500
@@ -42,13 +43,19 @@ class CasForm:
     slo_url: str = ""
     attributes: list[str] = field(default_factory=lambda: list(DEFAULT_ATTRIBUTES))
     reason: str = ""
+    home_url: str = ""
+    icon_url: str = ""
+    description: str = ""
 
     @classmethod
     def of_client(cls, client: Client) -> CasForm:
         cas = (client.extra or {}).get("cas") or {}
         return cls(name=client.name, services="\n".join(cas.get("services") or []),
                    slo_url=cas.get("slo_url") or "", attributes=list(cas.get("attributes") or []),
-                   reason=str((client.extra or {}).get("cas_reason") or ""))
+                   reason=str((client.extra or {}).get("cas_reason") or ""),
+                   home_url=str((client.extra or {}).get("client_uri") or ""),
+                   icon_url=str((client.extra or {}).get("logo_uri") or ""),
+                   description=str((client.extra or {}).get("description") or ""))
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class CasFields:
     slo_url: str | None
     attributes: list[str]
     reason: str
+    card: dict[str, str | None]  # the app portal's card, as checked_card gives it
 
 
 def _field(form: FormData, name: str, limit: int = MAX_FIELD) -> str:
@@ -72,7 +80,8 @@ def read_cas_form(form: FormData) -> CasForm:
     return CasForm(name=_field(form, "name", 200), services=_field(form, "services"),
                    slo_url=_field(form, "slo_url"),
                    attributes=[a for a in ATTRIBUTE_NAMES if a in wanted],
-                   reason=_field(form, "reason", MAX_REASON))
+                   reason=_field(form, "reason", MAX_REASON), home_url=_field(form, "home_url"),
+                   icon_url=_field(form, "icon_url"), description=_field(form, "description", 200))
 
 
 def _branches_at_top(pattern: str) -> bool:
@@ -126,7 +135,9 @@ def check_cas_form(app: CasForm) -> CasFields:
     attributes = check_names(app.attributes)
     if not app.reason:
         raise ValueError("say what the app is and why it needs the attributes it asks for")
-    return CasFields(app.name, services, slo, attributes, app.reason)
+    card = checked_card({"home_url": app.home_url, "icon_url": app.icon_url,
+                         "description": app.description})
+    return CasFields(app.name, services, slo, attributes, app.reason, card)
 
 
 def _reaches(entry: str, other: CasService) -> bool:

@@ -24,6 +24,7 @@ from idp.web.i18n import Locale
 from idp.web.scopes import describe
 
 MAX_REASON = 500
+MAX_DESCRIPTION = 200
 MAX_FIELD = 8000
 # what the server fills in itself; never taken from a stored client into a new request
 _SERVER_FIELDS = ("client_id", "client_id_issued_at", "client_secret_expires_at", "status")
@@ -42,6 +43,11 @@ class AppForm:
     reasons: dict[str, str] = field(default_factory=dict)
     # scopes the app cannot work without: its consent page will not let a person untick them
     required: list[str] = field(default_factory=list)
+    # the app's card in the app portal at / (idp/sso/catalogue.py): RFC 7591's client_uri and
+    # logo_uri, and a description
+    home_url: str = ""
+    icon_url: str = ""
+    description: str = ""
 
     @classmethod
     def of_client(cls, client: Client) -> AppForm:
@@ -53,6 +59,9 @@ class AppForm:
             scopes=list(client.scopes or []),
             reasons=dict((client.extra or {}).get("scope_reasons") or {}),
             required=list(registered(client.extra)),
+            home_url=str((client.extra or {}).get("client_uri") or ""),
+            icon_url=str((client.extra or {}).get("logo_uri") or ""),
+            description=str((client.extra or {}).get("description") or ""),
         )
 
 
@@ -80,6 +89,8 @@ def read_form(form: FormData) -> AppForm:
         backchannel_logout_uri=_field(form, "backchannel_logout_uri"),
         scopes=list(dict.fromkeys(scopes)), reasons=reasons,
         required=list(dict.fromkeys(required)),
+        home_url=_field(form, "home_url"), icon_url=_field(form, "icon_url"),
+        description=_field(form, "description")[:MAX_DESCRIPTION],
     )
 
 
@@ -110,6 +121,11 @@ def to_metadata(app: AppForm, existing: Client | None = None,
         "backchannel_logout_session_required": backchannel is not None,
         "scope": " ".join(app.scopes), "required_scope": " ".join(app.required),
     })
+    for key, value in (("client_uri", app.home_url), ("logo_uri", app.icon_url)):
+        if value:
+            data[key] = value
+        else:
+            data.pop(key, None)
     return parse_metadata(data)
 
 

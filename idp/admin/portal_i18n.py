@@ -222,6 +222,16 @@ PORTAL_CATALOGUE: dict[str, dict[Locale, str]] = {
         "zh": "新规则会让更多人使用此应用，已提交管理员审核。",
         "en": "The new rule would let more people in: it waits for an admin's approval.",
     },
+    # the app's card in the app portal at / (portal_forms.py, portal_cas_form.py)
+    "field_card": {"zh": "在“我的应用”中的展示", "en": "Card in “My apps”"},
+    "field_card_help": {
+        "zh": "填写首页地址后，有权使用此应用的人会在统一身份认证首页看到它。",
+        "en": "With a home page, the app appears on the campus login front page for everyone "
+              "allowed to use it.",
+    },
+    "field_home_url": {"zh": "应用首页地址", "en": "Home page URL"},
+    "field_icon_url": {"zh": "图标地址（可选）", "en": "Icon URL (optional)"},
+    "field_description": {"zh": "一句话介绍（可选）", "en": "One-line description (optional)"},
 }
 
 

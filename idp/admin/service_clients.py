@@ -26,16 +26,19 @@ from idp.protocols.oidc.clients import CLIENT_STATUSES, GRANT_TYPES, validate_re
 from idp.protocols.oidc.registration_metadata import BASIC_SCOPES
 from idp.sso.access import AccessRule, checked_rule, with_rule
 from idp.sso.apps import invalidate_client
+from idp.sso.catalogue import checked_card, with_card
 
 if TYPE_CHECKING:
     from idp.services import Services
 
 # every app's access rule (idp/sso/access.py), kept in extra["access"]
 ACCESS = ("allow_groups", "allow_affiliations")
+# every app's card in the app portal at / (idp/sso/catalogue.py)
+CARD = ("home_url", "icon_url", "description")
 EDITABLE = ("name", "redirect_uris", "post_logout_redirect_uris", "backchannel_logout_uri",
-            "scopes", "skip_consent", "required_scopes", "grant_types", *ACCESS)
+            "scopes", "skip_consent", "required_scopes", "grant_types", *ACCESS, *CARD)
 # a CAS service's own fields, kept in extra["cas"] (idp/protocols/cas/registry.py)
-EDITABLE_CAS = ("name", "services", "slo_url", "attributes", "proxy_callbacks", *ACCESS)
+EDITABLE_CAS = ("name", "services", "slo_url", "attributes", "proxy_callbacks", *ACCESS, *CARD)
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,64}$")  # RFC 6749 §3.3
 MAX_URIS = 20
 
@@ -275,6 +278,15 @@ async def answer_access_request(services: Services, actor: Actor, client_id: str
                          client_id=client_id)
 
 
+async def set_card(db: async_sessionmaker, client_id: str, card: dict[str, str | None]) -> None:
+    """`idp clients add --home-url/--icon-url/--description`: the new app's card."""
+    async with db() as session, session.begin():
+        client = await session.get(Client, client_id)
+        if client is not None:
+            client.extra = with_card(client.extra, card)
+    invalidate_client(db, client_id)
+
+
 def _rule_of(client: Client, changes: dict[str, Any]) -> AccessRule | None:
     """The app's new rule when the edit names one side of it (the other side stays)."""
     if not any(key in changes for key in ACCESS):
@@ -298,14 +310,32 @@ async def edit(services: Services, actor: Actor, client_id: str, changes: dict[s
     if rule is not None and rule == AccessRule.of(found.extra) and len(changes) > sum(
             key in changes for key in ACCESS):
         rule = None  # the form repeats the rule it shows: only a change is a change
-    changes = {k: v for k, v in changes.items() if k not in ACCESS}
-    if not changes and rule is not None:
-        return await _set_rule(services, actor, client_id, rule)
+    try:
+        card = checked_card({k: v for k, v in changes.items() if k in CARD})
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    current = found.extra or {}
+    card = {k: v for k, v in card.items() if current.get(k) != v}  # a form repeats what it shows
+    changes = {k: v for k, v in changes.items() if k not in ACCESS and k not in CARD}
+    if card:
+        found = await _set_card(services, actor, client_id, card)
+    if not changes:
+        return found if rule is None else await _set_rule(services, actor, client_id, rule)
     if found.protocol == "cas":
         edited = await _edit_cas(services, actor, client_id, clean_cas_changes(changes))
     else:
         edited = await _edit_oidc(services, actor, client_id, clean_changes(changes))
     return edited if rule is None else await _set_rule(services, actor, client_id, rule)
+
+
+async def _set_card(services: Services, actor: Actor, client_id: str,
+                    card: dict[str, str | None]) -> Client:
+    """The app's card in the app portal (idp/sso/catalogue.py)."""
+    def apply(client: Client) -> None:
+        client.extra = with_card(client.extra, card)
+
+    return await audited(services, actor, "edit_client", _change(services, client_id, apply),
+                         client_id=client_id, fields=sorted(card))
 
 
 async def _set_rule(services: Services, actor: Actor, client_id: str, rule: AccessRule) -> Client:

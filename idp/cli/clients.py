@@ -67,6 +67,10 @@ async def _close_db(engine) -> None:  # type: ignore[no-untyped-def]
 @click.option("--require-scope", "required_scopes", multiple=True,
               help="OIDC: a scope the app cannot work without; the consent page shows it "
                    "required (openid always is). Must be one of its --scope values")
+@click.option("--home-url", default=None,
+              help="the app's home page: its card in the app portal at / links there")
+@click.option("--icon-url", default=None, help="the app's icon in the app portal")
+@click.option("--description", default=None, help="one line about the app, for the app portal")
 @click.option("--json", "as_json", is_flag=True)
 @needs_settings
 def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tuple[str, ...],
@@ -76,7 +80,8 @@ def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tup
                 cas_services: tuple[str, ...], slo_url: str | None, attributes: tuple[str, ...],
                 proxy_callbacks: tuple[str, ...], allow_groups: tuple[str, ...],
                 allow_affiliations: tuple[str, ...], require_mfa: bool,
-                required_scopes: tuple[str, ...],
+                required_scopes: tuple[str, ...], home_url: str | None,
+                icon_url: str | None, description: str | None,
                 as_json: bool) -> None:  # type: ignore[no-untyped-def]
     """Register an app: an OIDC client (its secret is printed once and stored only as a digest)
     or, with --protocol cas, a CAS service."""
@@ -97,9 +102,12 @@ def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tup
              "urn:ietf:params:oauth:grant-type:device_code)", 2)
     jwks = json.load(jwks_file) if jwks_file else None
     from idp.sso.access import checked_rule
+    from idp.sso.catalogue import checked_card
 
     try:
         rule = checked_rule(allow_groups, allow_affiliations)
+        card = checked_card({k: v for k, v in (("home_url", home_url), ("icon_url", icon_url),
+                                               ("description", description)) if v is not None})
     except ValueError as exc:
         fail(str(exc), 2)
     from idp.protocols.oidc.clients import DEFAULT_SCOPES
@@ -135,6 +143,10 @@ def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tup
                 from idp.admin.service_clients import set_access_rule
 
                 await set_access_rule(db, created[0].client_id, rule)
+            if card:
+                from idp.admin.service_clients import set_card
+
+                await set_card(db, created[0].client_id, card)
             if require_mfa:
                 from idp.mfa.client_flag import set_require_mfa
 
@@ -152,7 +164,9 @@ def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tup
     except ValueError as exc:
         fail(str(exc), 2)
     data = _described(client, secret, settings, require_mfa) | {
-        "allow_groups": list(rule.groups), "allow_affiliations": list(rule.affiliations)}
+        "allow_groups": list(rule.groups), "allow_affiliations": list(rule.affiliations),
+        "home_url": card.get("client_uri"), "icon_url": card.get("logo_uri"),
+        "description": card.get("description")}
     if protocol == "oidc":
         data["required_scopes"] = ["openid", *required]
     if as_json:

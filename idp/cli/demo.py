@@ -67,6 +67,15 @@ def app_urls(settings: Settings, app_port: int) -> dict[str, str]:
     return {app.key: f"http://{host}:{app_port + app.offset}" for app in APPS}
 
 
+# each demo app's one line in the app portal at /
+DEMO_CARDS = {
+    "hall": "报修、报销、证明开具与缴费 · Repairs, reimbursements, certificates",
+    "oa": "公文与审批流程 · Documents and approvals",
+    "data": "校园数据查询 · Campus data",
+    "academic": "选课、成绩与课表 · Courses, grades, timetable",
+}
+
+
 async def _register(db: object, urls: dict[str, str], known: dict[str, dict]) -> dict[str, dict]:
     from idp.protocols.oidc.clients import create_client
     from idp.sso.apps import get_client
@@ -106,6 +115,11 @@ async def _register(db: object, urls: dict[str, str], known: dict[str, dict]) ->
         # first-party campus apps: the university consents for them (skip_consent)
         client, secret = await create_client(db, skip_consent=True, **metadata)  # type: ignore[arg-type]
         clients[key] = {"client_id": client.client_id, "client_secret": secret, "url": urls[key]}
+    from idp.admin.service_clients import set_card
+
+    for key, description in DEMO_CARDS.items():  # the app portal at / links to each app
+        await set_card(db, clients[key]["client_id"],  # type: ignore[arg-type]
+                       {"client_uri": f"{urls[key]}/", "description": description})
     return clients
 
 

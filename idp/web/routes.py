@@ -17,6 +17,7 @@ from idp.web.account_step_up import router as account_step_up_router
 from idp.web.activate import router as activate_router
 from idp.web.consent import router as consent_router
 from idp.web.device import router as device_router
+from idp.web.home import router as home_router
 from idp.web.identity import router as identity_router
 from idp.web.login import router as login_router
 from idp.web.logout_pages import router as logout_router
@@ -28,7 +29,7 @@ from idp.web.upstream import router as upstream_router
 
 STATIC_DIR = Path(__file__).parent / "static"
 # a fixed list, so no request path ever reaches the file system
-STATIC_FILES = {"site.css": "text/css; charset=utf-8",
+STATIC_FILES = {"site.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml",
                 "webauthn.js": "text/javascript; charset=utf-8",
                 "qr.js": "text/javascript; charset=utf-8"}
 
@@ -51,6 +52,14 @@ router.include_router(upstream_router)
 router.include_router(activate_router)
 router.include_router(qr_login_router)
 router.include_router(qr_confirm_router)
+router.include_router(home_router)
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Response:
+    """Browsers ask for /favicon.ico on their own; the pages link the SVG itself."""
+    return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/static/{name}", include_in_schema=False)

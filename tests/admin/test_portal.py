@@ -317,3 +317,22 @@ async def test_the_portal_speaks_english_on_request(developer: Browser) -> None:
     assert "My apps" in (await developer.http.get("/portal")).text  # remembered
     chinese = await developer.http.get("/portal?ui_locales=zh")
     assert "我的应用" in chinese.text
+
+
+async def test_the_app_form_sets_the_card_of_the_app_portal(live: LiveIdp,
+                                                            developer: Browser) -> None:
+    client_id, _, _ = await register_app(developer, home_url="https://seats.example.edu/",
+                                         description="图书馆座位预约")
+    client = await get_client(live.services.db, client_id)
+    assert client is not None
+    assert client.extra["client_uri"] == "https://seats.example.edu/"
+    assert client.extra["description"] == "图书馆座位预约"
+    form = await developer.http.get(f"/portal/apps/{client_id}/edit")
+    assert 'value="https://seats.example.edu/"' in form.text
+    saved = await developer.http.post(f"/portal/apps/{client_id}/edit", data=app_form(
+        csrf_of(form.text), home_url="", description=""))
+    assert saved.status_code == 303, saved.text
+    invalidate_client(live.services.db, client_id)
+    client = await get_client(live.services.db, client_id)
+    assert client is not None and "client_uri" not in client.extra
+    assert "description" not in client.extra

@@ -144,3 +144,31 @@ async def test_the_console_approves_or_declines_a_request(backend: AdminBackend)
             {"groups": ["staff"], "affiliations": ["student"]}, None)
     finally:
         await browser.close()
+
+
+async def test_a_new_metadata_document_keeps_what_admins_set(live: LiveIdp) -> None:
+    """RFC 7592 updates and portal edits replace the metadata, never the rule beside it."""
+    from idp.mfa.client_flag import set_require_mfa
+    from idp.protocols.oidc.registration_metadata import parse_metadata
+    from idp.protocols.oidc.registration_store import (
+        create_registered_client,
+        update_registered_client,
+    )
+
+    document = {"client_name": "选课系统", "redirect_uris": ["https://xk.example.edu/cb"],
+                "client_uri": "https://xk.example.edu/"}
+    registered = await create_registered_client(live.services.db, parse_metadata(document),
+                                                owner="someone", via="portal")
+    client_id = registered.client.client_id
+    await service_clients.set_access_rule(live.services.db, client_id,
+                                          service_clients.checked_rule(["students"], []))
+    await set_require_mfa(live.services.db, client_id)
+    await service_clients.edit(live.services, Actor(username="itadmin", via="api"), client_id,
+                               {"description": "选课与退课"})
+    updated = await update_registered_client(
+        live.services.db, client_id, parse_metadata({**document, "client_name": "选课系统 2"}))
+    assert updated.name == "选课系统 2"
+    assert updated.extra["access"] == {"groups": ["students"], "affiliations": []}
+    assert updated.extra["require_mfa"] is True
+    assert updated.extra["description"] == "选课与退课"
+    assert updated.extra["client_uri"] == "https://xk.example.edu/"

@@ -166,3 +166,16 @@ async def test_someone_elses_service_is_not_found(live: LiveIdp, developer: Brow
                                  services=[f"https://{_host()}/login"], owner="someone-else")
     for path in (f"/portal/cas/{other.client_id}", f"/portal/cas/{other.client_id}/edit"):
         assert (await developer.http.get(path)).status_code == 404
+
+
+async def test_the_form_sets_the_card_of_the_app_portal(live: LiveIdp,
+                                                        developer: Browser) -> None:
+    host = _host()
+    client_id = await _register(developer, services=f"https://{host}/login",
+                                home_url=f"https://{host}/", description="  选课  与成绩 ")
+    row = await _client(live, client_id)
+    assert row.extra["client_uri"] == f"https://{host}/" and row.extra["description"] == "选课 与成绩"
+    bad = await _post_form(developer, f"/portal/cas/{client_id}/edit",
+                           services=f"https://{host}/login", home_url="javascript:alert(1)")
+    assert bad.status_code == 400  # type: ignore[attr-defined]
+    assert (await _client(live, client_id)).extra["client_uri"] == f"https://{host}/"

@@ -75,3 +75,17 @@ def test_bad_required_scopes_are_refused_and_nothing_is_made(run_idp: Runner) ->
     assert missing.returncode == 1 and "no OIDC client 'no-such-app'" in missing.stderr
     neither = run_idp("clients", "update", "no-such-app")
     assert neither.returncode == 2 and "--no-required-scopes" in neither.stderr
+
+
+def test_an_apps_card_for_the_app_portal(run_idp: Runner) -> None:
+    added = run_idp("clients", "add", "--name", "图书馆", "--redirect-uri",
+                    "https://lib.example.edu/cb", "--home-url", "https://lib.example.edu/",
+                    "--icon-url", "https://lib.example.edu/icon.png",
+                    "--description", "  借阅、续借与座位预约  ", "--json", check=True)
+    data = json.loads(added.stdout)
+    assert data["home_url"] == "https://lib.example.edu/"
+    assert data["icon_url"] == "https://lib.example.edu/icon.png"
+    assert data["description"] == "借阅、续借与座位预约"
+    bad = run_idp("clients", "add", "--name", "x", "--redirect-uri", "https://x.example.edu/cb",
+                  "--home-url", "http://x.example.edu/")
+    assert bad.returncode == 2 and "home_url" in bad.stderr and "https" in bad.stderr

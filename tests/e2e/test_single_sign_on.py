@@ -142,3 +142,22 @@ def test_logout_at_a_server_side_app_ends_the_others(
     assert "You are not signed in" in page.inner_text("#status")
     page.goto(demo.hall)
     assert "You are not signed in" in page.inner_text("#status")
+
+
+def test_the_front_door_shows_the_demo_apps_and_opens_them_signed_in(
+        demo: DemoStack, new_context: Callable[..., BrowserContext], artifacts: Path) -> None:
+    page = new_context().new_page()
+    page.goto(demo.issuer + "/")
+    click_and_land(page, "#sign-in", "**/login/**")
+    with page.expect_navigation(url=demo.issuer + "/apps"):
+        log_in_at_idp(page)
+    names = page.locator("li.app-card .name").all_inner_texts()
+    assert len(names) == 4 and any("教务系统" in name for name in names), names
+    page.screenshot(path=artifacts / "app-portal.png", full_page=True)
+    # the card links to the app, which signs the person in through the SSO session
+    click_and_land(page, f"li.app-card a[href='{demo.oa}/']", demo.oa + "/")
+    click_and_land(page, "#login", demo.oa + "/")
+    assert page.inner_text("#name") == "张三"
+    page.goto(demo.issuer + "/")
+    assert page.locator("li.app-card .recent").count() >= 1
+    assert page.locator("li.app-card").first.locator(".recent").count() == 1

@@ -338,6 +338,15 @@ def _activate_password(w: World) -> list[Req]:
         "new": new, "confirm": new, "email": "newcomer@example.cn"})]
 
 
+# --- the app portal at / (the student's browser) ---------------------------------------------
+
+simple("GET", "/", PAGE, _fixed("/"), "student")
+simple("GET", "/apps", PAGE, _fixed("/apps?q=a"), "student")
+simple("GET", "/apps/login", PAGE, _fixed("/apps/login?next=%2Fapps"))
+simple("GET", "/apps/callback", PAGE, lambda w: w.callbacks["apps"], "apps-cb")
+simple("GET", "/favicon.ico", PAGE, _fixed("/favicon.ico"))
+
+
 # --- the developer portal (the developer's browser) --------------------------------------------
 
 

@@ -376,7 +376,7 @@ async def build_world(live: LiveIdp) -> World:
     paused["device"] = Paused(device_browser, entered.headers["location"].split("/")[2])
 
     callbacks: dict[str, str] = {}
-    for area, person in (("account", student),
+    for area, person in (("account", student), ("apps", student),
                          ("portal", Someone("developer", PASSWORDS["developer"], "")),
                          ("admin", Someone("itadmin", PASSWORDS["itadmin"], ""))):
         browsers[f"{area}-cb"], callbacks[area] = await _area_callback(live, f"/{area}", person)

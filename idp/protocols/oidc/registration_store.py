@@ -120,6 +120,13 @@ def _status_and_approval(client: Client | None, scopes: list[str]) -> tuple[str,
     return ("active" if set(scopes) <= approved else "pending"), kept
 
 
+# what a client's metadata does not carry and a new metadata document must not erase: how it was
+# registered, and what admins (or the portal) set beside it: its access rule and a request for a
+# wider one, its second-factor switch, its line in the app portal
+KEPT = ("registered_via", "initial_access_token", "owner_username", "access", "access_request",
+        "require_mfa", "description")
+
+
 async def create_registered_client(
     db: async_sessionmaker, metadata: ClientMetadata, *, owner: str | None, via: str,
     scope_reasons: dict[str, str] | None = None, registration_token: bool = True,
@@ -162,11 +169,10 @@ async def update_registered_client(
         status, kept = _status_and_approval(client, metadata.scopes)
         reasons = dict((client.extra or {}).get("scope_reasons") or {})
         reasons.update(scope_reasons or {})
-        # what the metadata does not describe stays: where the app came from, and what an
-        # admin decided about it (who may use it, a second factor) -- a developer's PUT or
-        # portal edit must not lift an admin's access rule
-        keep = {key: value for key, value in (client.extra or {}).items()
-                if key in ("registered_via", "initial_access_token", "access", "require_mfa")}
+        # what the metadata does not describe stays (KEPT): where the app came from, and what
+        # an admin decided about it -- a developer's PUT or portal edit must not lift an
+        # admin's access rule
+        keep = {key: value for key, value in (client.extra or {}).items() if key in KEPT}
         extra = {**metadata.extra(), **keep, "approved_scopes": kept,
                  "scope_reasons": {s: r for s, r in reasons.items() if s in metadata.scopes}}
         _apply(client, metadata, extra=extra)
