@@ -103,6 +103,30 @@ async def timetable(claims: dict[str, Any] = Depends(requires("campus"))) -> dic
     }
 
 
+def _metadata() -> dict[str, Any]:
+    """RFC 9728 protected resource metadata: which IdP issues tokens for this API, and how."""
+    return {"resource": AUDIENCE, "authorization_servers": [ISSUER],
+            "scopes_supported": ["openid", "campus"], "bearer_methods_supported": ["header"],
+            "resource_name": "校园数据 API · Campus data API"}
+
+
+@app.get("/")
+async def root() -> dict[str, Any]:
+    """What a developer who opens the API's address wants to know: what is here and how to get
+    a token for it."""
+    return {**_metadata(), "endpoints": {
+        "/api/me": "who the access token speaks for (any valid token for this API)",
+        "/api/timetable": "the person's timetable (needs the campus scope)",
+        "/.well-known/oauth-protected-resource": "this API's metadata (RFC 9728)"},
+        "how_to_call": f"get an access token from {ISSUER} with resource={AUDIENCE} (RFC 8707), "
+                       "then send it as Authorization: Bearer <token>"}
+
+
+@app.get("/.well-known/oauth-protected-resource")
+async def protected_resource_metadata() -> dict[str, Any]:
+    return _metadata()
+
+
 @app.get("/healthz")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}

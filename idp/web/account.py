@@ -25,6 +25,7 @@ from idp.web import account_bindings, login_area
 from idp.web import account_step_up as step_up
 from idp.web.account_common import ACCOUNT, checked_post, done, visit
 from idp.web.account_identities import identities_context
+from idp.web.devices import device_summary
 from idp.web.scopes import describe
 
 router = Router(audience="page")
@@ -70,7 +71,8 @@ async def account_page(request: Request, services: ServicesDep) -> Response:
         return found
     subject = found.person.subject
     sessions = [{"sid": s.sid, "current": s.sid == found.session.sid, "since": _when(s.created_at),
-                 "ip": s.ip or "?", "agent": s.user_agent or ""}
+                 "ip": s.ip or "?", "agent": device_summary(s.user_agent),
+                 "user_agent": s.user_agent or ""}
                 for s in await services.sessions.of_subject(subject)]
     consents = await _consents(services, subject)
     for consent in consents:
@@ -86,6 +88,7 @@ async def account_page(request: Request, services: ServicesDep) -> Response:
         step_up_minutes=step_up.minutes(services),
         **await identities_context(services, found),
         bindings=await account_bindings.listed(services, subject, found.locale),
+        wide=True,  # two columns on a desktop (site.css), one on a phone
     )
 
 

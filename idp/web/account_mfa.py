@@ -173,6 +173,10 @@ async def recovery_regenerate(request: Request, services: ServicesDep) -> Respon
     found, _ = await checked_post(request, services)
     if isinstance(found, Response):
         return found
+    subject = found.person.subject
+    if not await totp.enrolled(services.db, subject) \
+            and not await passkeys.credentials_of(services, subject):
+        return done()  # recovery codes stand in for a second factor: none before one exists
     if (asked := await step_up.required(request, services, found, "recovery_codes")) is not None:
         return asked
     return await _codes_page(request, services, found, always=True)

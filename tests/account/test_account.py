@@ -227,3 +227,29 @@ async def test_manage_the_authenticator_app_and_recovery_codes(live: LiveIdp) ->
         assert 'data-totp="off"' in (await login.http.get("/account")).text
     finally:
         await login.close()
+
+
+async def test_no_recovery_codes_before_a_second_factor_and_devices_in_words(
+        live: LiveIdp) -> None:
+    from idp.mfa import recovery
+
+    person = await new_person(live)
+    browser = Browser.open(live)
+    browser.http.headers["user-agent"] = (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36")
+    try:
+        response = await browser.authorize(await plain_client(live), person)
+        assert response.status_code == 302, response.text[:1000]
+        account = await browser.http.get("/account")
+        assert "data-recovery-left" not in account.text
+        assert "/account/mfa/recovery" not in account.text
+        assert "Chrome · Linux" in account.text
+        # the form, sent anyway, makes nothing
+        sent = await post(browser, account, "/account/mfa/recovery")
+        assert sent.status_code == 303 and sent.headers["location"].startswith("/account")
+        found = await live.services.directory.find(person.username)
+        assert found is not None
+        assert await recovery.remaining(live.services.db, found.subject) == 0
+    finally:
+        await browser.close()

@@ -53,6 +53,16 @@ def call_api(demo: DemoStack, path: str, token: str | None) -> httpx.Response:
     return httpx.get(f"{demo.api}{path}", headers=headers, timeout=10)
 
 
+def test_campus_api_says_what_it_is_at_its_root(demo: DemoStack) -> None:
+    root = httpx.get(demo.api + "/", timeout=10)
+    assert root.status_code == 200
+    body = root.json()
+    assert body["resource"] == demo.api and body["authorization_servers"] == [demo.issuer]
+    assert "/api/timetable" in body["endpoints"] and demo.api in body["how_to_call"]
+    metadata = httpx.get(demo.api + "/.well-known/oauth-protected-resource", timeout=10).json()
+    assert metadata["resource"] == demo.api and "campus" in metadata["scopes_supported"]
+
+
 def test_campus_api_checks_typ_audience_signature_and_scope(demo: DemoStack) -> None:
     full = sign_in(demo, scope="openid profile campus", resource=demo.api)
     answer = call_api(demo, "/api/timetable", full["access_token"])
