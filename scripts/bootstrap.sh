@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 # sentinels: `redis-server --sentinel` is what Debian's redis-sentinel runs)
 pkgs=(libldap2-dev libsasl2-dev slapd ldap-utils)
 [ "${1:-}" = "test" ] && pkgs+=(chromium chromium-driver fonts-wqy-zenhei redis-server)
+# ... and a Samba Active Directory DC the AD tests provision and start themselves
+# (tests/support/samba_dc.py): samba with its AD database modules, the schema files provisioning
+# reads, the VFS modules it sets the sysvol ACLs with, and ldbmodify (winbind is not needed)
+[ "${1:-}" = "test" ] && pkgs+=(samba samba-dsdb-modules samba-ad-provision samba-vfs-modules ldb-tools)
 # ... and Node.js, which runs a CAS client that is not Python (tests/cas/node)
 [ "${1:-}" = "test" ] && ! command -v node >/dev/null && pkgs+=(nodejs npm)
 need_pkgs=()

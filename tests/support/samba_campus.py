@@ -1,0 +1,155 @@
+"""The demo campus inside the Samba AD DC (tests/support/samba_dc.py), written over LDAPS as the
+domain administrator the way a campus's own tools would write it.
+
+- The domain password policy: complexity off and no minimum age (the demo passwords are simple,
+  and the tests change passwords back and forth), lockoutThreshold LOCKOUT_THRESHOLD.
+- The demo people and groups, with one level of real nesting: the teacher is a direct member of
+  "faculty" only, and "faculty" is a member of "staff", so "staff" reaches the teacher through the
+  in-chain matching rule alone. A deeper chain with a cycle (g-outer > g-middle > g-inner >
+  nested > g-outer) for the nested-group tests.
+- The contract suite's special people (tests/directory/conftest.py SPECIAL_PASSWORDS) in the
+  states AD gives them: locked by wrong binds (775), must change by pwdLastSet 0 (773), expired
+  (532: a password set in 2012, under a fine-grained policy), and a disabled account (533).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import ldap
+
+from tests.support.samba_dc import (
+    ACCOUNTDISABLE,
+    AFFILIATION_ATTRIBUTE,
+    BASE,
+    DEMO_GROUPS,
+    DEMO_PEOPLE,
+    DONT_EXPIRE_PASSWORD,
+    GROUPS,
+    LOCKOUT_THRESHOLD,
+    NORMAL_ACCOUNT,
+    SERVICE_PASSWORD,
+    SERVICES,
+    SambaDC,
+    SambaDCError,
+)
+
+# groups a demo person belongs to only through another group (the nesting under test)
+NESTED_DEMO = {"staff": ["faculty"]}
+PSO_DN = f"CN=campus-pso,CN=Password Settings Container,CN=System,{BASE}"
+# 2012: AD lets LDAP set pwdLastSet to 0 or -1 only; the DC's own database takes any time
+# under the control Samba's upgrades use to import passwords (dsdb DSDB_CONTROL_PASSWORD_BYPASS_LAST_SET)
+LONG_AGO = 130000000000000000
+BYPASS_LAST_SET = "local_oid:1.3.6.1.4.1.7165.4.3.20:0"
+DISABLED_PASSWORD = "disabled-pass-1"
+NESTED_PASSWORD = "nested-pass-1"
+NESTED_GROUPS = ("g-inner", "g-middle", "g-outer")
+
+
+def _b(value: str | int) -> list[bytes]:
+    return [str(value).encode("utf-8")]
+
+
+def _domain_policy(conn: ldap.ldapobject.LDAPObject) -> None:
+    conn.modify_s(BASE, [
+        (ldap.MOD_REPLACE, "pwdProperties", _b(0)),  # no complexity
+        (ldap.MOD_REPLACE, "minPwdAge", _b(0)),
+        (ldap.MOD_REPLACE, "minPwdLength", _b(6)),
+        (ldap.MOD_REPLACE, "pwdHistoryLength", _b(0)),
+        (ldap.MOD_REPLACE, "lockoutThreshold", _b(LOCKOUT_THRESHOLD)),
+        # 30 minutes, in AD's negative 100-nanosecond intervals
+        (ldap.MOD_REPLACE, "lockoutDuration", _b(-18_000_000_000)),
+        (ldap.MOD_REPLACE, "lockOutObservationWindow", _b(-18_000_000_000)),
+    ])
+
+
+def _group(conn: ldap.ldapobject.LDAPObject, name: str, description: str | None,
+           members: list[str]) -> None:
+    entry = [
+        ("objectClass", [b"top", b"group"]),
+        ("sAMAccountName", _b(name)),
+        ("groupType", _b(-2147483646)),  # global security group
+    ]
+    if description:
+        entry.append(("description", _b(description)))
+    if members:
+        entry.append(("member", [dn.encode() for dn in members]))
+    conn.add_s(f"CN={name},{GROUPS}", entry)
+
+
+def _fine_grained_policy(conn: ldap.ldapobject.LDAPObject, person_dn: str) -> None:
+    """A fine-grained password policy (MS-ADTS 3.1.1.5.3.1.2) for one person: passwords live
+    two days (Samba treats a maximum age under one day as "never expires")."""
+    two_days = -2 * 864_000_000_000
+    conn.add_s(PSO_DN, [
+        ("objectClass", [b"msDS-PasswordSettings"]),
+        ("msDS-PasswordSettingsPrecedence", _b(1)),
+        ("msDS-PasswordReversibleEncryptionEnabled", [b"FALSE"]),
+        ("msDS-PasswordHistoryLength", _b(0)),
+        ("msDS-PasswordComplexityEnabled", [b"FALSE"]),
+        ("msDS-MinimumPasswordLength", _b(6)),
+        ("msDS-MinimumPasswordAge", _b(0)),
+        ("msDS-MaximumPasswordAge", _b(two_days)),
+        ("msDS-LockoutThreshold", _b(LOCKOUT_THRESHOLD)),
+        ("msDS-LockoutObservationWindow", _b(-18_000_000_000)),
+        ("msDS-LockoutDuration", _b(-18_000_000_000)),
+        ("msDS-PSOAppliesTo", [person_dn.encode()]),
+    ])
+
+
+def _set_long_ago(dc: SambaDC, person_dn: str) -> None:
+    """The person's password was set in 2012, so it has expired (532)."""
+    ldif = f"dn: {person_dn}\nchangetype: modify\nreplace: pwdLastSet\npwdLastSet: {LONG_AGO}\n"
+    done = subprocess.run(
+        ["ldbmodify", "-H", str(dc.root / "dc" / "private" / "sam.ldb"), f"--controls={BYPASS_LAST_SET}"],
+        input=ldif, capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise SambaDCError(f"ldbmodify pwdLastSet failed: {done.stdout}{done.stderr}")
+
+
+def seed_campus(dc: SambaDC, special_passwords: dict[str, str]) -> None:
+    conn = dc.admin()
+    try:
+        _domain_policy(conn)
+        for ou in ("people", "groups", "services"):
+            conn.add_s(f"OU={ou},{BASE}", [("objectClass", [b"top", b"organizationalUnit"])])
+        # the service account: an ordinary domain user (every user may read the directory)
+        conn.add_s(f"CN=idp-service,{SERVICES}", [
+            ("objectClass", [b"top", b"person", b"organizationalPerson", b"user"]),
+            ("sAMAccountName", _b("idp-service")),
+            ("unicodePwd", [f'"{SERVICE_PASSWORD}"'.encode("utf-16-le")]),
+            ("userAccountControl", _b(NORMAL_ACCOUNT | DONT_EXPIRE_PASSWORD)),
+        ])
+        people: dict[str, str] = {}
+        for demo in DEMO_PEOPLE:
+            people[demo.username] = dc.add_person(
+                conn, demo.username, demo.password, name=demo.name, givenName=demo.given_name,
+                sn=demo.family_name, mail=demo.email, employeeID=demo.number,
+                department=demo.department, title=demo.title or "",
+                telephoneNumber=demo.phone or "", **{AFFILIATION_ATTRIBUTE: list(demo.affiliations)})
+        for username, password in special_passwords.items():
+            cn = "Liu, Yang" if username == "liuyang" else None
+            people[username] = dc.add_person(conn, username, password, name=username.title(), cn=cn)
+        dc.add_person(conn, "disabled", DISABLED_PASSWORD, name="Disabled",
+                      control=NORMAL_ACCOUNT | ACCOUNTDISABLE)
+        nested = dc.add_person(conn, "nested", NESTED_PASSWORD, name="Nested Person")
+
+        # groups: direct members, then the nesting (a group added before its parent)
+        for name in ("faculty", *[g for g in DEMO_GROUPS if g != "faculty"]):
+            nested_in = [f"CN={child},{GROUPS}" for child in NESTED_DEMO.get(name, [])]
+            direct = [people[demo.username] for demo in DEMO_PEOPLE if name in demo.groups
+                      and not any(child in demo.groups for child in NESTED_DEMO.get(name, []))]
+            _group(conn, name, DEMO_GROUPS[name], direct + nested_in)
+        _group(conn, "g-inner", None, [nested])
+        _group(conn, "g-middle", None, [f"CN=g-inner,{GROUPS}"])
+        _group(conn, "g-outer", None, [f"CN=g-middle,{GROUPS}"])
+        conn.modify_s(f"CN=g-inner,{GROUPS}", [(ldap.MOD_ADD, "member", [f"CN=g-outer,{GROUPS}".encode()])])
+
+        conn.modify_s(people["mustchange"], [(ldap.MOD_REPLACE, "pwdLastSet", _b(0))])
+        _fine_grained_policy(conn, people["expired"])
+    finally:
+        conn.unbind_s()
+    _set_long_ago(dc, people["expired"])
+    dc.fail_binds("locked", LOCKOUT_THRESHOLD)
+    dc.seeded_at = time.monotonic()
