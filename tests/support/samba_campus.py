@@ -41,6 +41,7 @@ PSO_DN = f"CN=campus-pso,CN=Password Settings Container,CN=System,{BASE}"
 # 2012: AD lets LDAP set pwdLastSet to 0 or -1 only; the DC's own database takes any time
 # under the control Samba's upgrades use to import passwords (dsdb DSDB_CONTROL_PASSWORD_BYPASS_LAST_SET)
 LONG_AGO = 130000000000000000
+PSO_LOCKOUT_THRESHOLD = 3  # stricter than the domain's, as a PSO for staff often is
 BYPASS_LAST_SET = "local_oid:1.3.6.1.4.1.7165.4.3.20:0"
 DISABLED_PASSWORD = "disabled-pass-1"
 NESTED_PASSWORD = "nested-pass-1"
@@ -80,7 +81,8 @@ def _group(conn: ldap.ldapobject.LDAPObject, name: str, description: str | None,
 
 def _fine_grained_policy(conn: ldap.ldapobject.LDAPObject, person_dn: str) -> None:
     """A fine-grained password policy (MS-ADTS 3.1.1.5.3.1.2) for one person: passwords live
-    two days (Samba treats a maximum age under one day as "never expires")."""
+    two days (Samba treats a maximum age under one day as "never expires"), and three wrong
+    passwords lock, where the domain allows five."""
     two_days = -2 * 864_000_000_000
     conn.add_s(PSO_DN, [
         ("objectClass", [b"msDS-PasswordSettings"]),
@@ -91,14 +93,14 @@ def _fine_grained_policy(conn: ldap.ldapobject.LDAPObject, person_dn: str) -> No
         ("msDS-MinimumPasswordLength", _b(6)),
         ("msDS-MinimumPasswordAge", _b(0)),
         ("msDS-MaximumPasswordAge", _b(two_days)),
-        ("msDS-LockoutThreshold", _b(LOCKOUT_THRESHOLD)),
+        ("msDS-LockoutThreshold", _b(PSO_LOCKOUT_THRESHOLD)),
         ("msDS-LockoutObservationWindow", _b(-18_000_000_000)),
         ("msDS-LockoutDuration", _b(-18_000_000_000)),
         ("msDS-PSOAppliesTo", [person_dn.encode()]),
     ])
 
 
-def _set_long_ago(dc: SambaDC, person_dn: str) -> None:
+def set_long_ago(dc: SambaDC, person_dn: str) -> None:
     """The person's password was set in 2012, so it has expired (532)."""
     ldif = f"dn: {person_dn}\nchangetype: modify\nreplace: pwdLastSet\npwdLastSet: {LONG_AGO}\n"
     done = subprocess.run(
@@ -150,6 +152,6 @@ def seed_campus(dc: SambaDC, special_passwords: dict[str, str]) -> None:
         _fine_grained_policy(conn, people["expired"])
     finally:
         conn.unbind_s()
-    _set_long_ago(dc, people["expired"])
+    set_long_ago(dc, people["expired"])
     dc.fail_binds("locked", LOCKOUT_THRESHOLD)
     dc.seeded_at = time.monotonic()
