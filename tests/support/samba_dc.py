@@ -266,6 +266,19 @@ class SambaDC:
         values.update(overrides)
         return LdapConfig.model_validate(values)
 
+    def environment(self, **overrides: object) -> dict[str, str]:
+        """The same settings as the IDP_LDAP_* variables README's "Connect Active Directory"
+        section exports (with the admin account), for `idp` run as a command."""
+        config = self.admin_settings(**overrides)
+        env = {"IDP_DIRECTORY": "ldap"}
+        for name in ("url", "profile", "ca_file", "bind_dn", "user_base", "user_filter",
+                     "group_base", "admin_bind_dn"):
+            env[f"IDP_LDAP_{name.upper()}"] = str(getattr(config, name))
+        env["IDP_LDAP_BIND_PASSWORD"] = config.bind_password.get_secret_value()
+        env["IDP_LDAP_ADMIN_BIND_PASSWORD"] = config.admin_bind_password.get_secret_value()
+        env["IDP_LDAP_ATTRIBUTES"] = ",".join(f"{k}={v}" for k, v in config.attributes.items())
+        return env
+
     def admin_settings(self, **overrides: object) -> LdapConfig:
         return self.settings(admin_bind_dn=ADMIN_DN, admin_bind_password=ADMIN_PASSWORD, **overrides)
 
