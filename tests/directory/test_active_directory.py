@@ -10,6 +10,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 
+import ldap
 import pytest
 
 from directory.base import (
@@ -29,6 +30,9 @@ from tests.support.samba_dc import (
     ADMIN_PASSWORD,
     GROUPS,
     LOCKOUT_THRESHOLD,
+    SERVICE_DN,
+    WRITER_DN,
+    WRITER_PASSWORD,
     SambaDC,
 )
 
@@ -42,7 +46,7 @@ def _dead_url() -> str:
 
 @pytest.fixture(scope="module")
 async def ad_admin(samba_dc: SambaDC) -> AsyncIterator[LdapAdminWriter]:
-    """The admin writer bound as the domain administrator (IDP_LDAP_ADMIN_BIND_DN)."""
+    """The admin writer bound as the delegated writer account (IDP_LDAP_ADMIN_BIND_DN)."""
     directory = LdapDirectory(samba_dc.admin_settings())
     writer = LdapAdminWriter(directory)
     yield writer
@@ -260,3 +264,14 @@ async def test_admin_delete(ad_directory: LdapDirectory, ad_admin: LdapAdminWrit
     assert await ad_directory.find(name) is None
     with pytest.raises(InvalidCredentials):
         await ad_directory.authenticate(name, "deleted-pass-1")
+
+
+async def test_the_writer_has_only_its_delegated_rights(samba_dc: SambaDC) -> None:
+    """The writes above ran with the rights README delegates, not as a Domain Admin: outside
+    OU=people and OU=groups the writer account may change nothing."""
+    conn = samba_dc.connect(WRITER_DN, WRITER_PASSWORD)
+    try:
+        with pytest.raises(ldap.INSUFFICIENT_ACCESS):
+            conn.modify_s(SERVICE_DN, [(ldap.MOD_REPLACE, "description", [b"taken over"])])
+    finally:
+        conn.unbind_s()

@@ -1,6 +1,8 @@
 """The demo campus inside the Samba AD DC (tests/support/samba_dc.py), written over LDAPS as the
 domain administrator the way a campus's own tools would write it.
 
+- A read-only service account (any domain user may read what campus-idp reads) and a writer
+  account with rights delegated on OU=people and OU=groups only (`delegate`).
 - The domain password policy: complexity off and no minimum age (the demo passwords are simple,
   and the tests change passwords back and forth), lockoutThreshold LOCKOUT_THRESHOLD.
 - The demo people and groups, with one level of real nesting: the teacher is a direct member of
@@ -14,6 +16,7 @@ domain administrator the way a campus's own tools would write it.
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import time
 
@@ -29,8 +32,11 @@ from tests.support.samba_dc import (
     GROUPS,
     LOCKOUT_THRESHOLD,
     NORMAL_ACCOUNT,
+    PEOPLE,
     SERVICE_PASSWORD,
     SERVICES,
+    WRITER_DN,
+    WRITER_PASSWORD,
     SambaDC,
     SambaDCError,
 )
@@ -50,6 +56,37 @@ NESTED_GROUPS = ("g-inner", "g-middle", "g-outer")
 
 def _b(value: str | int) -> list[bytes]:
     return [str(value).encode("utf-8")]
+
+
+# schemaIDGUIDs (MS-ADSC): the user and group classes, the member attribute
+USER_CLASS = "bf967aba-0de6-11d0-a285-00aa003049e2"
+GROUP_CLASS = "bf967a9c-0de6-11d0-a285-00aa003049e2"
+MEMBER_ATTRIBUTE = "bf9679c0-0de6-11d0-a285-00aa003049e2"
+
+
+def _sid(raw: bytes) -> str:
+    """A binary objectSid as S-1-5-21-... (MS-DTYP 2.4.2.2)."""
+    count = raw[1]
+    authority = int.from_bytes(raw[2:8], "big")
+    subs = struct.unpack(f"<{count}I", raw[8:8 + 4 * count])
+    return f"S-{raw[0]}-{authority}-" + "-".join(str(sub) for sub in subs)
+
+
+def delegate(dc: SambaDC, account_sid: str) -> None:
+    """What README tells an AD admin to delegate to IDP_LDAP_ADMIN_BIND_DN: on the people OU,
+    create and delete user objects and full control of them (reset password, userAccountControl,
+    lockoutTime, pwdLastSet, the person fields); on the groups OU, write `member` of groups."""
+    aces = {
+        PEOPLE: f"(OA;CI;CCDC;{USER_CLASS};;{account_sid})(OA;CIIO;GA;;{USER_CLASS};{account_sid})",
+        GROUPS: f"(OA;CIIO;RPWP;{MEMBER_ATTRIBUTE};{GROUP_CLASS};{account_sid})",
+    }
+    for dn, sddl in aces.items():
+        done = subprocess.run(
+            ["samba-tool", "dsacl", "set", "-H", str(dc.root / "dc" / "private" / "sam.ldb"),
+             f"--objectdn={dn}", f"--sddl={sddl}"],
+            capture_output=True, text=True, timeout=120, check=False)
+        if done.returncode != 0:
+            raise SambaDCError(f"samba-tool dsacl set on {dn} failed: {done.stdout}{done.stderr}")
 
 
 def _domain_policy(conn: ldap.ldapobject.LDAPObject) -> None:
@@ -123,6 +160,14 @@ def seed_campus(dc: SambaDC, special_passwords: dict[str, str]) -> None:
             ("unicodePwd", [f'"{SERVICE_PASSWORD}"'.encode("utf-16-le")]),
             ("userAccountControl", _b(NORMAL_ACCOUNT | DONT_EXPIRE_PASSWORD)),
         ])
+        conn.add_s(WRITER_DN, [
+            ("objectClass", [b"top", b"person", b"organizationalPerson", b"user"]),
+            ("sAMAccountName", _b("idp-writer")),
+            ("unicodePwd", [f'"{WRITER_PASSWORD}"'.encode("utf-16-le")]),
+            ("userAccountControl", _b(NORMAL_ACCOUNT | DONT_EXPIRE_PASSWORD)),
+        ])
+        writer_sid = _sid(conn.search_s(WRITER_DN, ldap.SCOPE_BASE, "(objectClass=*)",
+                                        ["objectSid"])[0][1]["objectSid"][0])
         people: dict[str, str] = {}
         for demo in DEMO_PEOPLE:
             people[demo.username] = dc.add_person(
@@ -153,5 +198,6 @@ def seed_campus(dc: SambaDC, special_passwords: dict[str, str]) -> None:
     finally:
         conn.unbind_s()
     set_long_ago(dc, people["expired"])
+    delegate(dc, writer_sid)
     dc.fail_binds("locked", LOCKOUT_THRESHOLD)
     dc.seeded_at = time.monotonic()

@@ -52,6 +52,9 @@ ADMIN_DN = f"CN=Administrator,CN=Users,{BASE}"
 ADMIN_PASSWORD = "Campus-Admin-1"
 SERVICE_DN = f"CN=idp-service,{SERVICES}"
 SERVICE_PASSWORD = "Idp-Service-1"
+# the admin console's account: rights delegated on the two OUs only (samba_campus.delegate)
+WRITER_DN = f"CN=idp-writer,{SERVICES}"
+WRITER_PASSWORD = "Idp-Writer-1"
 LOCKOUT_THRESHOLD = 5
 # the AD attribute the tests map eduPersonAffiliation to (AD has none of its own)
 AFFILIATION_ATTRIBUTE = "businessCategory"
@@ -280,7 +283,10 @@ class SambaDC:
         return env
 
     def admin_settings(self, **overrides: object) -> LdapConfig:
-        return self.settings(admin_bind_dn=ADMIN_DN, admin_bind_password=ADMIN_PASSWORD, **overrides)
+        """With the delegated writer account as IDP_LDAP_ADMIN_BIND_DN (not a Domain Admin)."""
+        values: dict[str, object] = {"admin_bind_dn": WRITER_DN, "admin_bind_password": WRITER_PASSWORD}
+        values.update(overrides)
+        return self.settings(**values)
 
     # --- reading and writing as the domain administrator -------------------------------------------
 
