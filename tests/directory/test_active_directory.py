@@ -275,3 +275,15 @@ async def test_the_writer_has_only_its_delegated_rights(samba_dc: SambaDC) -> No
             conn.modify_s(SERVICE_DN, [(ldap.MOD_REPLACE, "description", [b"taken over"])])
     finally:
         conn.unbind_s()
+
+
+async def test_an_expired_account_is_701(
+    ad_directory: LdapDirectory, ad_admin: LdapAdminWriter, samba_dc: SambaDC,
+) -> None:
+    name = _new_name("acx")
+    await ad_admin.create_person(name, password="account-pass-1")
+    # accountExpires: 100-nanosecond intervals since 1601; 1 is long past
+    samba_dc.modify(samba_dc.person_dn(name), [(ldap.MOD_REPLACE, "accountExpires", [b"1"])])
+    with pytest.raises(AccountDisabled) as caught:
+        await ad_directory.authenticate(name, "account-pass-1")
+    assert caught.value.detail == "AD data 701" and str(caught.value) == "account expired"
