@@ -35,6 +35,7 @@ from tests.support.samba_dc import (
     WRITER_PASSWORD,
     SambaDC,
 )
+from tests.support.slapd import Campus, ldap_settings
 
 
 def _dead_url() -> str:
@@ -287,3 +288,17 @@ async def test_an_expired_account_is_701(
     with pytest.raises(AccountDisabled) as caught:
         await ad_directory.authenticate(name, "account-pass-1")
     assert caught.value.detail == "AD data 701" and str(caught.value) == "account expired"
+
+
+async def test_no_password_change_over_a_plain_connection(campus: Campus) -> None:
+    """Samba refuses plain simple binds, so a plain connection that works is another server's:
+    slapd on ldap:// under the activedirectory profile. The connection in use is plain, so the
+    change is refused before any unicodePwd is sent (moved here from a unit test that only
+    looked at the configured URIs)."""
+    directory = LdapDirectory(ldap_settings(campus.server, profile="activedirectory"))
+    try:
+        with pytest.raises(DirectoryUnavailable, match="LDAPS or StartTLS") as caught:
+            await directory.change_password("student", "student123", "never-sent-1")
+        assert campus.server.ldap_uri.rstrip("/") in (caught.value.detail or "")
+    finally:
+        await directory.close()
