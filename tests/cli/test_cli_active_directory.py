@@ -21,25 +21,22 @@ def ad_env(samba_dc: SambaDC) -> dict[str, str]:
     return samba_dc.environment()
 
 
-def test_check_reaches_the_dc(run_idp: Runner, ad_env: dict[str, str]) -> None:
+def test_check_reaches_the_dc_and_warns_about_a_plain_uri(
+    run_idp: Runner, ad_env: dict[str, str],
+) -> None:
     run_idp("migrate", check=True)
     result = run_idp("check", env=ad_env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"ok   directory  ldaps://127.0.0.1 (activedirectory, base {PEOPLE})" in result.stdout
     assert "WARN" not in result.stdout
 
-
-def test_check_warns_about_a_plain_uri(run_idp: Runner, ad_env: dict[str, str]) -> None:
-    run_idp("migrate", check=True)
     url = "ldap://127.0.0.1:1 ldaps://127.0.0.1"
-    result = run_idp("check", env={**ad_env, "IDP_LDAP_URL": url})
-    assert result.returncode == 0, result.stdout + result.stderr  # it works meanwhile
-    warning = next(line for line in result.stdout.splitlines() if line.startswith("WARN"))
+    mixed = run_idp("check", env={**ad_env, "IDP_LDAP_URL": url})
+    assert mixed.returncode == 0, mixed.stdout + mixed.stderr  # it works meanwhile
+    assert "ok   directory  ldaps://127.0.0.1 " in mixed.stdout
+    warning = next(line for line in mixed.stdout.splitlines() if line.startswith("WARN"))
     assert "ldap://127.0.0.1:1" in warning and "ldaps://127.0.0.1 " not in warning
     assert "IDP_LDAP_START_TLS" in warning
-    started = run_idp("check", env={**ad_env, "IDP_LDAP_URL": "ldap://127.0.0.1",
-                                    "IDP_LDAP_START_TLS": "true"})
-    assert started.returncode == 0 and "WARN" not in started.stdout
 
 
 def test_users_show_and_verify(run_idp: Runner, ad_env: dict[str, str]) -> None:
@@ -107,3 +104,18 @@ def test_intake_into_active_directory(
 
     again = run_idp("users", "import", str(intake), env=ad_env)
     assert "created 0, updated 0, unchanged 12 of 12 rows" in again.stdout
+
+
+def test_start_tls_silences_the_warning(samba_dc: SambaDC, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warning's rule itself, without a subprocess: StartTLS upgrades the plain URIs."""
+    from idp.cli.checks import warnings
+    from idp.settings import load_settings
+
+    for name, value in {**samba_dc.environment(), "IDP_LDAP_URL": "ldap://127.0.0.1"}.items():
+        monkeypatch.setenv(name, value)
+    assert [name for name, _ in warnings(load_settings())] == ["ldap tls"]
+    monkeypatch.setenv("IDP_LDAP_START_TLS", "true")
+    assert warnings(load_settings()) == []
+    monkeypatch.setenv("IDP_LDAP_START_TLS", "false")
+    monkeypatch.setenv("IDP_LDAP_PROFILE", "openldap")
+    assert warnings(load_settings()) == []

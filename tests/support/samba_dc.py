@@ -208,11 +208,12 @@ class SambaDC:
         for port in (389, 636):
             if _listening(port):
                 raise SambaDCError(f"something already listens on {HOST}:{port}: the Samba DC "
-                                   "needs ports 389 and 636")
+                                   "needs ports 389 and 636 (see `ss -ltnp 'sport = :{port}'`)")
         log = open(self.root / "samba.out", "wb")  # noqa: SIM115 - Samba writes it until stopped
         self._proc = subprocess.Popen(
             ["samba", "-i", "-M", "single", "-s", str(self.root / "dc" / "etc" / "smb.conf")],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent)
         deadline = time.monotonic() + START_SECONDS
         last: Exception | None = None
         while time.monotonic() < deadline:
@@ -347,6 +348,14 @@ class SambaDC:
             entry[attribute] = [item.encode("utf-8") for item in values if item]
         conn.add_s(dn, [(key, values) for key, values in entry.items() if values])
         return dn
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the test process dies, however it dies, so a
+    killed session leaves no DC holding 389/636 (Linux PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def _listening(port: int) -> bool:
