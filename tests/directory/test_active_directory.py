@@ -302,3 +302,19 @@ async def test_no_password_change_over_a_plain_connection(campus: Campus) -> Non
         assert campus.server.ldap_uri.rstrip("/") in (caught.value.detail or "")
     finally:
         await directory.close()
+
+
+async def test_admin_people_search_pages_on_ad(ad_admin: LdapAdminWriter) -> None:
+    """The console's search: one escaped filter, Simple Paged Results, and the early abandon
+    (page size 0 with the cookie, RFC 2696 §3) once the window is full."""
+    found = await ad_admin.search("老师")
+    assert [person.username for person in found] == ["teacher"]
+    assert found[0].groups == ("faculty",)  # a listing shows direct memberOf only
+    by_number = await ad_admin.search("2023010001")
+    assert [person.username for person in by_number] == ["student"]
+    assert await ad_admin.search("*)(sAMAccountName=*") == []
+    first, second = await ad_admin.search("", 0, 2), await ad_admin.search("", 2, 2)
+    assert len(first) == 2 and len(second) == 2
+    assert not {p.subject for p in first} & {p.subject for p in second}
+    window = await ad_admin.search("", 0, 4)
+    assert [p.subject for p in window] == [p.subject for p in first + second]  # a stable order
