@@ -34,6 +34,7 @@ from tests.support.samba_dc import (
     WRITER_DN,
     WRITER_PASSWORD,
     SambaDC,
+    SambaDCError,
 )
 from tests.support.slapd import Campus, ldap_settings
 
@@ -318,3 +319,37 @@ async def test_admin_people_search_pages_on_ad(ad_admin: LdapAdminWriter) -> Non
     assert not {p.subject for p in first} & {p.subject for p in second}
     window = await ad_admin.search("", 0, 4)
     assert [p.subject for p in window] == [p.subject for p in first + second]  # a stable order
+
+
+async def test_admin_update_memberships_and_forced_change(
+    ad_directory: LdapDirectory, ad_admin: LdapAdminWriter, samba_dc: SambaDC,
+) -> None:
+    name = _new_name("upd")
+    await ad_admin.create_person(name, password="update-pass-1", name="Before", title="讲师",
+                                 groups=["students"])
+    person = await ad_admin.update_person(name, name="After 之后", department="数学学院",
+                                          title=None, email=f"{name}@example.edu")
+    assert (person.name, person.department, person.title) == ("After 之后", "数学学院", None)
+    assert person.email == f"{name}@example.edu"
+
+    await ad_admin.add_member("faculty", name)
+    assert (await ad_directory.find(name)).groups == ("faculty", "staff", "students")  # type: ignore[union-attr]
+    await ad_admin.remove_member("students", name)
+    assert (await ad_directory.find(name)).groups == ("faculty", "staff")  # type: ignore[union-attr]
+
+    samba_dc.fail_binds(name, 2)
+    assert (await ad_admin.account_state(name)).failures == 2  # badPwdCount
+    await ad_admin.require_password_change(name)
+    with pytest.raises(MustChangePassword):
+        await ad_directory.authenticate(name, "update-pass-1")
+
+
+def test_a_dc_that_cannot_start_fails_loudly(samba_dc: SambaDC) -> None:
+    """The fixture's failure is an error naming the cause, never a skip: here a second DC finds
+    the session's own on 389."""
+    other = SambaDC()
+    try:
+        with pytest.raises(SambaDCError, match="already listens on 127.0.0.1:389"):
+            other._serve()
+    finally:
+        other.stop()
