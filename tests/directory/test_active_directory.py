@@ -28,6 +28,7 @@ from tests.support.samba_campus import NESTED_PASSWORD, PSO_LOCKOUT_THRESHOLD, s
 from tests.support.samba_dc import (
     ADMIN_DN,
     ADMIN_PASSWORD,
+    BASE,
     GROUPS,
     LOCKOUT_THRESHOLD,
     SERVICE_DN,
@@ -353,3 +354,15 @@ def test_a_dc_that_cannot_start_fails_loudly(samba_dc: SambaDC) -> None:
             other._serve()
     finally:
         other.stop()
+
+
+async def test_the_global_catalog_port(samba_dc: SambaDC) -> None:
+    """ldaps://...:3269 with the forest root as the base: the way to reach people of several
+    domains; referrals stay off either way."""
+    directory = LdapDirectory(samba_dc.settings(url=f"{samba_dc.url}:3269", user_base=BASE))
+    try:
+        teacher = await directory.authenticate("teacher", "teacher123")
+        assert teacher.groups == ("faculty", "staff") and teacher.number == "T19990001"
+        assert await directory.by_subject(teacher.subject) == teacher
+    finally:
+        await directory.close()
