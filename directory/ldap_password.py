@@ -148,7 +148,11 @@ class LockoutPolicies:
         policy = self._cache.get(f"user:{user_filter}", lambda: self._policy_of(user_filter))
         if policy is None:
             return self._cache.get("default", self._default_threshold)
-        return self._cache.get(f"policy:{policy}", lambda: self._read_policy(policy))
+        threshold = self._cache.get(f"policy:{policy}", lambda: self._read_policy(policy))
+        if isinstance(threshold, DirectoryUnavailable):
+            # "cannot tell" is cached like any answer: no extra searches at every login
+            raise DirectoryUnavailable(str(threshold), detail=threshold.detail)
+        return threshold
 
     def _policy_of(self, user_filter: str | None) -> str | None:
         """The DN of the policy the entry names, or None for the default one."""
@@ -182,14 +186,14 @@ class LockoutPolicies:
 
         return [(dn, entry) for dn, entry in self._pool.run(search) if dn is not None]
 
-    def _read_policy(self, dn: str) -> int | None:
+    def _read_policy(self, dn: str) -> int | DirectoryUnavailable | None:
         if self._active_directory:
             return self._read_pso(dn)
         found = self._read(dn, ldap.SCOPE_BASE, "(objectClass=pwdPolicy)",
                            ["pwdMaxFailure", "pwdLockout"])
         return ppolicy_threshold(found[0][1]) if found else None
 
-    def _read_pso(self, dn: str) -> int | None:
+    def _read_pso(self, dn: str) -> int | DirectoryUnavailable | None:
         """msDS-LockoutThreshold of the fine-grained policy the person is under. By default only
         Domain Admins may read a PSO: the service account then gets the entry with no attributes
         (or no entry), which is "cannot tell", never "never locks": the throttle falls back to
@@ -201,7 +205,7 @@ class LockoutPolicies:
         except (ldap.NO_SUCH_OBJECT, ldap.INSUFFICIENT_ACCESS):
             found = []
         if not found or _first(found[0][1], attribute) is None:
-            raise DirectoryUnavailable(
+            return DirectoryUnavailable(
                 "cannot read the person's fine-grained password policy",
                 detail=f"the service account cannot read {attribute} of {dn!r}: grant it Read "
                        "on CN=Password Settings Container,CN=System")

@@ -103,7 +103,7 @@ def check(settings: Settings) -> None:
 
     results = run(run_checks(settings))
     cautions = warnings(settings)
-    width = max(len(name) for name, _ in [*((n, d) for n, _, d in results), *cautions])
+    width = max(len(name) for name in [*(r[0] for r in results), *(c[0] for c in cautions)])
     for name, ok, detail in results:
         click.echo(f"{'ok  ' if ok else 'FAIL'} {name.ljust(width)}  {detail}")
     for name, detail in cautions:  # printed, not failed: the settings do work meanwhile

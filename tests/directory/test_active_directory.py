@@ -154,9 +154,10 @@ async def test_an_unreadable_fine_grained_policy_is_cannot_tell(ad_directory: Ld
     """The service account sees msDS-ResultantPSO but may not read the PSO itself (AD's
     default): "cannot tell", so the throttle uses its small fallback budget, not the domain's
     5 that this PSO lowers to 3."""
-    with pytest.raises(DirectoryUnavailable) as caught:
-        await ad_directory.lockout_threshold("expired")
-    assert "Password Settings Container" in (caught.value.detail or "")
+    for _ in range(2):  # the second answer comes from the cache, and is the same
+        with pytest.raises(DirectoryUnavailable) as caught:
+            await ad_directory.lockout_threshold("expired")
+        assert "Password Settings Container" in (caught.value.detail or "")
 
 
 async def test_a_readable_fine_grained_policy_gives_its_threshold(samba_dc: SambaDC) -> None:
