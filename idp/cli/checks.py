@@ -31,6 +31,12 @@ def warnings(settings: Settings) -> list[tuple[str, str]]:
         if plain:
             found.append(("ldap tls", f"{' '.join(plain)} is plain LDAP: Active Directory refuses "
                           "password changes there; use ldaps:// or IDP_LDAP_START_TLS=true"))
+    if settings.directory == "ldap" and ldap.profile == "activedirectory" and (
+            "(uid={username})" in ldap.user_filter):
+        # the openldap default left in place: AD accounts carry sAMAccountName, not uid
+        found.append(("ldap filter", f"IDP_LDAP_USER_FILTER is {ldap.user_filter}: Active "
+                      "Directory accounts rarely have uid; use "
+                      "(&(objectClass=user)(sAMAccountName={username}))"))
     return found
 
 

@@ -119,3 +119,25 @@ def test_start_tls_silences_the_warning(samba_dc: SambaDC, monkeypatch: pytest.M
     monkeypatch.setenv("IDP_LDAP_START_TLS", "false")
     monkeypatch.setenv("IDP_LDAP_PROFILE", "openldap")
     assert warnings(load_settings()) == []
+
+
+async def test_check_warns_about_the_openldap_filter_on_ad(
+    samba_dc: SambaDC, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Left at its default, the user filter finds nobody in the domain: every sign-in would be
+    "invalid username or password"."""
+    from directory.ldap import LdapDirectory
+    from idp.cli.checks import warnings
+    from idp.settings import load_settings
+
+    for name, value in samba_dc.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("IDP_LDAP_USER_FILTER")
+    settings = load_settings()
+    [(name, detail)] = warnings(settings)
+    assert name == "ldap filter" and "sAMAccountName" in detail
+    directory = LdapDirectory(settings.ldap)
+    try:
+        assert await directory.find("student") is None  # what the warning is about
+    finally:
+        await directory.close()
