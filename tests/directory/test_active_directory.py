@@ -367,3 +367,17 @@ async def test_the_global_catalog_port(samba_dc: SambaDC) -> None:
         assert await directory.by_subject(teacher.subject) == teacher
     finally:
         await directory.close()
+
+
+async def test_sign_in_with_the_user_principal_name_too(samba_dc: SambaDC) -> None:
+    """README's filter for campuses whose people type name@domain: either name finds the one
+    entry, and the person is the same (sAMAccountName as the login name, objectGUID as subject)."""
+    either = "(&(objectClass=user)(|(sAMAccountName={username})(userPrincipalName={username})))"
+    directory = LdapDirectory(samba_dc.settings(user_filter=either))
+    try:
+        by_upn = await directory.authenticate("Student@Example.edu", "student123")
+        by_sam = await directory.authenticate("student", "student123")
+        assert by_upn == by_sam and by_upn.username == "student"
+        assert (await directory.locate("student@example.edu")).key == by_sam.subject  # type: ignore[union-attr]
+    finally:
+        await directory.close()
