@@ -12,13 +12,14 @@ domain administrator the way a campus's own tools would write it.
 - The contract suite's special people (tests/directory/conftest.py SPECIAL_PASSWORDS) in the
   states AD gives them: locked by wrong binds (775), must change by pwdLastSet 0 (773), expired
   (532: a password set in 2012, under a fine-grained policy), and a disabled account (533).
+- That fine-grained policy (PSO) locks after PSO_LOCKOUT_THRESHOLD wrong passwords, fewer than
+  the domain; as on Windows, only Domain Admins may read it.
 """
 
 from __future__ import annotations
 
 import struct
 import subprocess
-import time
 
 import ldap
 
@@ -39,6 +40,7 @@ from tests.support.samba_dc import (
     WRITER_PASSWORD,
     SambaDC,
     SambaDCError,
+    ad_password,
 )
 
 # groups a demo person belongs to only through another group (the nesting under test)
@@ -157,13 +159,13 @@ def seed_campus(dc: SambaDC, special_passwords: dict[str, str]) -> None:
         conn.add_s(f"CN=idp-service,{SERVICES}", [
             ("objectClass", [b"top", b"person", b"organizationalPerson", b"user"]),
             ("sAMAccountName", _b("idp-service")),
-            ("unicodePwd", [f'"{SERVICE_PASSWORD}"'.encode("utf-16-le")]),
+            ("unicodePwd", [ad_password(SERVICE_PASSWORD)]),
             ("userAccountControl", _b(NORMAL_ACCOUNT | DONT_EXPIRE_PASSWORD)),
         ])
         conn.add_s(WRITER_DN, [
             ("objectClass", [b"top", b"person", b"organizationalPerson", b"user"]),
             ("sAMAccountName", _b("idp-writer")),
-            ("unicodePwd", [f'"{WRITER_PASSWORD}"'.encode("utf-16-le")]),
+            ("unicodePwd", [ad_password(WRITER_PASSWORD)]),
             ("userAccountControl", _b(NORMAL_ACCOUNT | DONT_EXPIRE_PASSWORD)),
         ])
         writer_sid = _sid(conn.search_s(WRITER_DN, ldap.SCOPE_BASE, "(objectClass=*)",
@@ -200,4 +202,3 @@ def seed_campus(dc: SambaDC, special_passwords: dict[str, str]) -> None:
     set_long_ago(dc, people["expired"])
     delegate(dc, writer_sid)
     dc.fail_binds("locked", LOCKOUT_THRESHOLD)
-    dc.seeded_at = time.monotonic()

@@ -81,7 +81,8 @@ class SambaDCError(RuntimeError):
 
 
 class SambaDC:
-    """One provisioned and running Samba AD DC; `start()`, `seed()`, then `stop()`."""
+    """One provisioned and running Samba AD DC: `start()`, fill it (samba_campus.seed_campus),
+    `stop()`."""
 
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="campus-idp-dc-"))
@@ -89,7 +90,6 @@ class SambaDC:
         self.url = f"ldaps://{HOST}"
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock: IO[str] | None = None
-        self.seeded_at = 0.0
 
     # --- lifecycle ------------------------------------------------------------------------------
 
