@@ -94,6 +94,16 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True)
+class Facts:
+    """What the directory holds about one entry under some attribute names, read without any
+    bind: what a person proves who they are with at /activate. `values` has every asked name,
+    with no values for an attribute the entry lacks."""
+
+    account: Account
+    values: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
 class Group:
     name: str
     dn: str | None = None
@@ -184,6 +194,10 @@ def no_observer(server: str, operation: str, seconds: float, error: str | None) 
     return None
 
 
+# a person with more entries than this is a data error, not a person: the rest are not offered
+MAX_IDENTITIES = 8
+
+
 def normalize_username(username: str) -> str:
     """A typed login name as directories compare it: NFKC-normalised and trimmed.
 
@@ -231,6 +245,22 @@ class Directory(Protocol):
         """The entry this login name would bind to, found without any bind (so without touching
         the directory's failure count), or None when it finds none. The login throttle counts
         attempts against it, before the password is checked. Raises DirectoryUnavailable."""
+        ...
+
+    async def identities(self, person: Person) -> tuple[Person, ...]:
+        """The linked identities of this person: `person` first, then every other active entry
+        linked to it (IDP_IDENTITIES_LINK_ATTRIBUTE, followed both ways and on from the entries
+        found) or sharing its correlation value (IDP_IDENTITIES_CORRELATE_BY), at most
+        MAX_IDENTITIES in all. Just `(person,)` when linking is not configured. Disabled entries
+        are left out: an identity is only offered while its entry may sign in. Nobody signs in
+        with another entry's password: the caller proved `person`'s. Raises
+        DirectoryUnavailable."""
+        ...
+
+    async def facts(self, username: str, attributes: tuple[str, ...]) -> Facts | None:
+        """The values of these attributes of the entry this login name finds (a search with the
+        service account, never a bind), or None when it finds none. Raises DirectoryUnavailable,
+        and ValueError for an attribute the directory cannot have (the local one's are fixed)."""
         ...
 
     async def groups(self) -> list[Group]:

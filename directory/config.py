@@ -8,6 +8,7 @@ down; tests and tools build one directly. Each field's description is its docume
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -89,3 +90,36 @@ class LdapConfig(BaseModel):
         if self.nested_groups is None:
             return self.profile == "activedirectory"
         return self.nested_groups
+
+
+# an attribute description as RFC 4512 §2.5 spells one: a name (letters, digits, hyphens) or
+# an OID; it goes into filters unescaped, so nothing else may pass
+_ATTRIBUTE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]{0,63}|[0-9]+(?:\.[0-9]+){1,31})$")
+
+
+class IdentityLinkConfig(BaseModel):
+    """Which directory entries are one person: a student who is also a teaching assistant,
+    staff who study part-time. Nested in the IdP's settings as `[identities]`
+    (IDP_IDENTITIES_*). Both unset: every entry is a person of its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    link_attribute: str = Field(
+        "", description="DN-valued attribute naming another entry of the same person (e.g. "
+                        "seeAlso), followed both ways; the local directory names the other "
+                        "entry by its login name (empty: no links)")
+    correlate_by: str = Field(
+        "", description="attribute whose shared value makes entries one person (e.g. a "
+                        "national-ID hash attribute; empty: no correlation)")
+
+    @field_validator("link_attribute", "correlate_by")
+    @classmethod
+    def _check_attribute(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _ATTRIBUTE.match(value):
+            raise ValueError(f"{value!r} is not an LDAP attribute name")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.link_attribute or self.correlate_by)

@@ -12,27 +12,29 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from directory.base import Directory, DirectoryObserver, DirectoryUnavailable, no_observer
-from directory.config import LdapConfig
+from directory.config import IdentityLinkConfig, LdapConfig
 from directory.writes import DirectoryWriter
 
 DirectoryKind = Literal["local", "ldap"]
 
 
 def open_directory(kind: DirectoryKind, ldap: LdapConfig, engine: AsyncEngine,
-                   observer: DirectoryObserver = no_observer) -> Directory:
+                   observer: DirectoryObserver = no_observer,
+                   links: IdentityLinkConfig | None = None) -> Directory:
     """The campus LDAP described by `ldap` for kind "ldap" (each of its operations reported to
-    `observer`), or the local directory in `engine`'s database for kind "local".
+    `observer`), or the local directory in `engine`'s database for kind "local"; either links
+    entries into one person as `links` says.
 
     The local directory's tables must exist (`LocalDirectory.create_all` or the migrations).
     """
     if kind == "ldap":
         from directory.ldap import LdapDirectory
 
-        return LdapDirectory(ldap, observer)
+        return LdapDirectory(ldap, observer, links)
     if kind == "local":
         from directory.local import LocalDirectory
 
-        return LocalDirectory(engine)
+        return LocalDirectory(engine, links=links)
     raise ValueError(f"unknown directory kind {kind!r} (expected 'local' or 'ldap')")
 
 

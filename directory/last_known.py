@@ -54,6 +54,7 @@ from directory.base import (
     AccountLocked,
     Directory,
     DirectoryUnavailable,
+    Facts,
     Group,
     InvalidCredentials,
     MustChangePassword,
@@ -183,6 +184,17 @@ class LastKnownDirectory:
 
     async def find(self, username: str) -> Person | None:
         return await self.inner.find(username)
+
+    async def identities(self, person: Person) -> tuple[Person, ...]:
+        """The linked identities while the directory answers; during an outage only the entry
+        signed in with (its links cannot be checked, and a copy is no proof of them)."""
+        try:
+            return await self.inner.identities(person)
+        except DirectoryUnavailable:
+            return (person,)
+
+    async def facts(self, username: str, attributes: tuple[str, ...]) -> Facts | None:
+        return await self.inner.facts(username, attributes)  # never from the copy: it has none
 
     async def groups(self) -> list[Group]:
         return await self.inner.groups()

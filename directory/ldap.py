@@ -35,6 +35,7 @@ from directory.base import (
     DirectoryError,
     DirectoryObserver,
     DirectoryUnavailable,
+    Facts,
     Group,
     InvalidCredentials,
     PasswordNotice,
@@ -43,9 +44,10 @@ from directory.base import (
     no_observer,
     normalize_username,
 )
-from directory.config import LdapConfig
+from directory.config import IdentityLinkConfig, LdapConfig
 from directory.ldap_errors import bind_failure, error_info, from_policy, password_policy
 from directory.ldap_groups import groups_of, list_groups
+from directory.ldap_identities import IdentityWalk, searcher
 from directory.ldap_password import FailureTimer, LockoutPolicies, PasswordChanger
 from directory.ldap_pool import Connection, Connector, ServicePool
 from directory.ldap_profiles import Entry, Profile
@@ -60,9 +62,11 @@ class LdapDirectory:
 
     name = "ldap"
 
-    def __init__(self, settings: LdapConfig, observer: DirectoryObserver = no_observer) -> None:
+    def __init__(self, settings: LdapConfig, observer: DirectoryObserver = no_observer,
+                 links: IdentityLinkConfig | None = None) -> None:
         self.settings = settings
         self.profile = Profile.build(settings.profile, settings.attributes)
+        self.links = links or IdentityLinkConfig()
         self._connector = Connector(settings, observer)
         self.breakers = self._connector.breakers  # per LDAP server (directory/ldap_breaker.py)
         wait = settings.timeout + settings.network_timeout * len(settings.urls)
@@ -75,6 +79,10 @@ class LdapDirectory:
         ttl = settings.person_cache_seconds
         self._people = PersonCache(ttl) if ttl > 0 else None
         self._forget_listeners: list[Callable[[str], None]] = []
+        walk_attributes = self.profile.attributes + [
+            a for a in (self.links.link_attribute, self.links.correlate_by) if a]
+        self._walk = IdentityWalk(self.links, settings.user_base, searcher(
+            self._pool, walk_attributes, settings.timeout))
 
     # --- running blocking work off the loop ----------------------------------------------------
 
@@ -103,7 +111,8 @@ class LdapDirectory:
         # escaped once, here, where the filter is built (LDAP-PITFALLS 2)
         return self.settings.user_filter.replace("{username}", escape_filter_chars(username))
 
-    def _search_one(self, filterstr: str) -> tuple[str, Entry] | None:
+    def _search_one(self, filterstr: str,
+                    attributes: list[str] | None = None) -> tuple[str, Entry] | None:
         """The single entry matching `filterstr`; None for none or several (ambiguous)."""
 
         def search(connection: Connection) -> list[tuple[str, Entry]]:
@@ -112,7 +121,7 @@ class LdapDirectory:
                 self.settings.user_base,
                 ldap.SCOPE_SUBTREE,
                 filterstr,
-                self.profile.attributes,
+                attributes or self.profile.attributes,
                 timeout=self.settings.timeout,
                 sizelimit=2,
             )
@@ -255,9 +264,36 @@ class LdapDirectory:
         # an entry without a subject still counts its failed binds: key it on its DN then
         return Account(self.profile.subject(entry) or f"dn:{dn}", spelled or username)
 
+    def _facts(self, username: str, attributes: tuple[str, ...]) -> Facts | None:
+        wanted = list(dict.fromkeys(
+            [*self.profile.fields["subject"], *self.profile.fields["username"], *attributes]))
+        found = self._search_one(self._user_filter(username), wanted)
+        if found is None:
+            return None
+        dn, entry = found
+        lowered = {key.lower(): values for key, values in entry.items()}
+        values = {name: tuple(value.decode("utf-8", "replace")
+                              for value in lowered.get(name.lower(), ()))
+                  for name in attributes}
+        spelled = self.profile.username(entry, username) or username
+        return Facts(Account(self.profile.subject(entry) or f"dn:{dn}", spelled), values)
+
     def _by_subject(self, subject: str) -> Person | None:
         found = self._search_one(self.profile.subject_filter(subject))
         return self._person(*found, None) if found else None
+
+    def _identities(self, person: Person) -> tuple[Person, ...]:
+        if person.dn is None:
+            return (person,)
+        start = self._walk.search(person.dn, ldap.SCOPE_BASE, "(objectClass=*)")
+        if not start:
+            return (person,)
+        identities = [person]
+        for dn, entry in self._walk.entries(start[0])[1:]:
+            other = self._person(dn, entry, None)
+            if other is not None and not other.disabled and other.subject != person.subject:
+                identities.append(other)
+        return tuple(identities)
 
     def _check(self) -> str:
         def probe(connection: Connection) -> str:
@@ -292,12 +328,23 @@ class LdapDirectory:
             return None
         return await self._run(self._locate, typed)
 
+    async def facts(self, username: str, attributes: tuple[str, ...]) -> Facts | None:
+        typed = normalize_username(username)
+        if not typed:
+            return None
+        return await self._run(self._facts, typed, attributes)
+
     async def by_subject(self, subject: str) -> Person | None:
         if not subject:
             return None
         if self._people is None:
             return await self._run(self._by_subject, subject)
         return await self._people.get(subject, self._submit_by_subject)
+
+    async def identities(self, person: Person) -> tuple[Person, ...]:
+        if not self.links.enabled:
+            return (person,)
+        return await self._run(self._identities, person)
 
     def forget(self, subject: str) -> None:
         """Drop this process's cached copy of the person (the admin writer calls it after every

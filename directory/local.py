@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ from directory.base import (
     AccountDisabled,
     AccountLocked,
     AlreadyExists,
+    Facts,
     Group,
     InvalidCredentials,
     MustChangePassword,
@@ -37,7 +38,16 @@ from directory.base import (
     normalize_username,
     username_key,
 )
-from directory.local_schema import DirectoryBase, DirGroup, DirMembership, DirPerson
+from directory.config import IdentityLinkConfig
+from directory.local_identities import attribute_rows, linked_rows, replace_attribute
+from directory.local_schema import (
+    DirAttribute,
+    DirectoryBase,
+    DirGroup,
+    DirMembership,
+    DirPerson,
+    local_fact_field,
+)
 from directory.writes import AccountState
 
 T = TypeVar("T")
@@ -101,8 +111,10 @@ class LocalDirectory:
 
     name = "local"
 
-    def __init__(self, engine: AsyncEngine, *, threads: int = 4) -> None:
+    def __init__(self, engine: AsyncEngine, *, threads: int = 4,
+                 links: IdentityLinkConfig | None = None) -> None:
         self.engine = engine
+        self.links = links or IdentityLinkConfig()
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="passwords")
         self._dummy_hash: str | None = None
@@ -199,12 +211,37 @@ class LocalDirectory:
             row = await self._row(session, username)
             return Account(row.subject, row.username) if row else None
 
+    async def facts(self, username: str, attributes: tuple[str, ...]) -> Facts | None:
+        fields = {name: local_fact_field(name) for name in attributes}
+        unknown = sorted(name for name, field in fields.items() if field is None)
+        if unknown:
+            raise ValueError(f"the local directory has no attribute {', '.join(unknown)}")
+        async with self._sessions() as session:
+            row = await self._row(session, username)
+        if row is None:
+            return None
+        values = {name: (str(value),) if (value := getattr(row, str(field))) else ()
+                  for name, field in fields.items()}
+        return Facts(Account(row.subject, row.username), values)
+
     async def by_subject(self, subject: str) -> Person | None:
         if not subject or not subject.isprintable():
             return None
         async with self._sessions() as session:
             row = await session.scalar(select(DirPerson).where(DirPerson.subject == subject))
             return await self._person(session, row) if row else None
+
+    async def identities(self, person: Person) -> tuple[Person, ...]:
+        if not self.links.enabled:
+            return (person,)
+        async with self._sessions() as session:
+            row = await session.scalar(select(DirPerson).where(DirPerson.subject == person.subject))
+            if row is None:
+                return (person,)
+            others = [await self._person(session, other)
+                      for other in (await linked_rows(session, row, self.links))[1:]
+                      if not other.disabled]
+        return (person, *others)
 
     async def groups(self) -> list[Group]:
         async with self._sessions() as session:
@@ -285,10 +322,12 @@ class LocalDirectory:
         password: str | None = None,
         password_hash: str | None = None,
         groups: Iterable[str] = (),
+        attributes: Mapping[str, Iterable[str]] | None = None,
         **fields: Any,
     ) -> Person:
         """Add a person; `password_hash` may be an LDAP export's {SSHA}/{CRYPT} value. With
-        `groups`, the person and the memberships are one transaction: all or nothing."""
+        `groups` and `attributes` (further attributes by name, such as the identity link), the
+        person, the memberships and the attributes are one transaction: all or nothing."""
         spelled = normalize_username(username)
         if not spelled or not spelled.isprintable():
             raise ValueError("a username is required, without control characters")
@@ -314,6 +353,7 @@ class LocalDirectory:
                     if group_id is None:
                         raise NoSuchEntry(f"no group {group!r}")  # rolled back with the person
                     session.add(DirMembership(person_id=row.id, group_id=group_id))
+                session.add_all(attribute_rows(row.id, attributes or {}))
                 await session.commit()
             except IntegrityError as exc:
                 raise AlreadyExists(f"a person named {spelled!r} already exists") from exc
@@ -344,6 +384,13 @@ class LocalDirectory:
         hashed = await self._cpu(PASSWORDS.hash, password)
         await self._change(username, password_hash=hashed, password_expired=False, must_change=must_change)
 
+    async def set_attribute(self, username: str, name: str, values: Iterable[str]) -> None:
+        """Replace the values of one of the person's further attributes (none: remove it)."""
+        async with self._sessions() as session:
+            row = await self._required(session, username)
+            await replace_attribute(session, row.id, name, values)
+            await session.commit()
+
     async def set_disabled(self, username: str, disabled: bool = True) -> None:
         await self._change(username, disabled=disabled)
 
@@ -365,6 +412,7 @@ class LocalDirectory:
         async with self._sessions() as session:
             row = await self._required(session, username)
             await session.execute(delete(DirMembership).where(DirMembership.person_id == row.id))
+            await session.execute(delete(DirAttribute).where(DirAttribute.person_id == row.id))
             await session.delete(row)
             await session.commit()
 

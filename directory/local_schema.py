@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -63,3 +63,37 @@ class DirMembership(DirectoryBase):
     group_id: Mapped[int] = mapped_column(
         ForeignKey("dir_groups.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class DirAttribute(DirectoryBase):
+    """Further attributes of a person, by name: what links entries into one person (the
+    IDP_IDENTITIES_LINK_ATTRIBUTE and IDP_IDENTITIES_CORRELATE_BY attributes). `value_key` is
+    the value NFKC-normalised and case-folded, what lookups compare: a link names another entry
+    by its login name, compared as login names are."""
+
+    __tablename__ = "dir_attributes"
+    __table_args__ = (Index("ix_dir_attributes_name_value", "name", "value_key"),)
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("dir_people.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value_key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+
+
+# The attributes a person can prove who they are with at /activate (IDP_ACTIVATION_FACTS), on the
+# local directory: its own field names, and the LDAP names of the same facts (inetOrgPerson and
+# AD), so that one setting reads the same whichever directory is in use. Keys are case folded.
+LOCAL_FACTS: dict[str, str] = {
+    **{name: name for name in ("name", "given_name", "family_name", "email", "phone", "number",
+                               "department", "principal_name")},
+    "employeenumber": "number", "employeeid": "number", "sn": "family_name",
+    "givenname": "given_name", "cn": "name", "displayname": "name", "mail": "email",
+    "telephonenumber": "phone", "mobile": "phone", "ou": "department",
+    "edupersonprincipalname": "principal_name", "userprincipalname": "principal_name",
+}
+
+
+def local_fact_field(attribute: str) -> str | None:
+    """The local directory's field holding this fact attribute, or None when it has none."""
+    return LOCAL_FACTS.get(attribute.casefold())

@@ -39,6 +39,7 @@ from idp.sso.revocation import PersonRevocation
 from idp.sso.sessions import SessionManager
 from idp.sso.signins import SignIns
 from idp.store import open_store
+from idp.upstream.registry import Upstreams
 
 log = logging.getLogger("idp")
 
@@ -56,7 +57,8 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
     engine = open_engine(settings.database_url)
     store = MeteredStore(open_store(settings))  # every Store call timed for /metrics
     directory = open_directory(settings.directory, settings.ldap, engine,
-                               observe_directory)  # LDAP latency per server
+                               observe_directory,  # LDAP latency per server
+                               links=settings.identities)
     writer = open_writer(directory)
     directory = with_last_known(settings, directory, engine)
     sessions = SessionManager(store, settings.session.ttl)
@@ -67,6 +69,7 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
         directory=directory, keys=KeyRing.open(settings.keys_dir), sessions=sessions,
         signins=SignIns(store), logout=logout, audit=audit, writer=writer,
         revocation=PersonRevocation(store, sessions, logout, audit),
+        upstreams=Upstreams(settings, store, sessionmaker(engine)),
     )
     services.logout.add_notifier(BackChannelLogout(services))
     services.logout.add_notifier(CasSingleLogout(services))

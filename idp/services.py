@@ -20,6 +20,7 @@ from idp.sso.revocation import PersonRevocation
 from idp.sso.sessions import SessionManager
 from idp.sso.signins import SignIns
 from idp.store import Store
+from idp.upstream.registry import Upstreams
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Services:
     revocation: PersonRevocation  # ends everything a person holds (reset, change, disable)
     audit: Audit
     writer: DirectoryWriter  # writes people: the local directory itself, or LDAP's admin bind
+    upstreams: Upstreams  # upstream providers people sign in with, and their bindings
 
 
 def services_of(request: Request) -> Services:

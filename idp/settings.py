@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -29,7 +37,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from directory.config import LdapConfig
+from directory.config import IdentityLinkConfig, LdapConfig
 
 _config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar("config", default=None)
 
@@ -148,6 +156,39 @@ class CasSettings(Section):
         5.0, gt=0, le=60, description="seconds a proxy callback (pgtUrl) may take to answer")
 
 
+_ATTRIBUTE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
+
+
+class ActivationSettings(Section):
+    """Self-service activation of accounts marked "to activate" (/activate)."""
+
+    facts: list[str] = Field(
+        default_factory=list,
+        description="directory attributes a person must give the right values of to activate "
+                    "their account, e.g. employeeNumber,sn,birthDate (empty: /activate is off)")
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="what /activate calls each fact, as attribute=中文 / English (e.g. "
+                    "idCardSuffix=身份证号后六位 / Last 6 digits of ID card); common attributes "
+                    "have labels already")
+
+    @field_validator("facts")
+    @classmethod
+    def _check_facts(cls, value: list[str]) -> list[str]:
+        facts = [name.strip() for name in value if name.strip()]
+        for name in facts:
+            if not _ATTRIBUTE_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not an attribute name (a letter, then letters, "
+                                 "digits or -)")
+        if len({name.casefold() for name in facts}) != len(facts):
+            raise ValueError("an attribute is named twice")
+        return facts
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.facts)
+
+
 class MailSettings(Section):
     """Outgoing mail (password reset links)."""
 
@@ -159,6 +200,116 @@ class MailSettings(Section):
     username: str = Field("", description="SMTP login (empty: no AUTH)")
     password: SecretStr = Field(SecretStr(""), description="SMTP password")
     timeout: float = Field(10.0, gt=0, description="seconds an SMTP conversation may take")
+
+
+UPSTREAM_KINDS = ("oidc", "wecom", "dingtalk", "wechat_mp", "wechat_open", "wechat_mini")
+_UPSTREAM_NAME = re.compile(r"[a-z][a-z0-9]{0,30}")
+
+
+class UpstreamProvider(Section):
+    """One upstream identity provider people may sign in with once their account is bound to
+    their campus entry: IDP_UPSTREAM_<NAME>_<FIELD> (the README lists the fields per kind)."""
+
+    name: str
+    kind: Literal["oidc", "wecom", "dingtalk", "wechat_mp", "wechat_open", "wechat_mini"]
+    label: str = ""  # the login page's button (English); empty: the name
+    label_zh: str = ""  # the button in Chinese; empty: label
+    issuer: str = ""  # oidc: the issuer URL, whose /.well-known/openid-configuration is read
+    client_id: str = ""  # oidc client_id; WeCom CorpID; DingTalk Client ID (AppKey); WeChat AppID
+    client_secret: SecretStr = SecretStr("")  # oidc/DingTalk secret; WeCom Secret; WeChat AppSecret
+    scope: str = ""  # oidc: scopes asked for (empty: "openid"); WeChat: snsapi_base/snsapi_login
+    agent_id: str = ""  # WeCom: the self-built app's AgentID
+    api_url: str = ""  # WeCom/DingTalk/WeChat: base URL of the server API (empty: the public one)
+    authorize_url: str = ""  # WeCom/DingTalk/WeChat: the browser's authorization page (empty: public)
+    silent: bool = False  # WeCom/DingTalk/WeChat official account: in-app sign-in without a page
+    timeout: float = Field(10.0, gt=0, le=60)  # seconds a call to the provider may take
+
+    @field_validator("issuer")
+    @classmethod
+    def _check_issuer(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("https", "http"):
+            raise ValueError("must be an https:// URL")
+        return value.rstrip("/")
+
+
+class UpstreamSettings(Section):
+    """Upstream accounts (another university's OpenID provider, WeCom, DingTalk, WeChat).
+
+    IDP_UPSTREAM_PROVIDERS names them, in the order of the login page's buttons; each one's
+    settings are IDP_UPSTREAM_<NAME>_<FIELD>, e.g. IDP_UPSTREAM_PKU_KIND=oidc,
+    IDP_UPSTREAM_PKU_ISSUER=https://id.pku.edu.cn, IDP_UPSTREAM_PKU_CLIENT_ID=...
+    """
+
+    model_config = {"extra": "allow"}  # the IDP_UPSTREAM_<NAME>_<FIELD> variables, read below
+    _configured: dict[str, UpstreamProvider] = PrivateAttr(default_factory=dict)
+
+    providers: list[str] = Field(
+        default_factory=list,
+        description="upstream identity providers people may sign in with after binding their "
+                    "account, in button order (a,b); each is set by IDP_UPSTREAM_<NAME>_<FIELD> "
+                    "(see \"Upstream accounts\")")
+    state_ttl: int = Field(
+        600, ge=60, le=3600,
+        description="seconds a sign-in sent to an upstream provider may take to come back")
+    bind_ttl: int = Field(
+        900, ge=60, le=3600,
+        description="seconds an upstream account that is not yet bound waits for the campus "
+                    "password that binds it")
+
+    @model_validator(mode="after")
+    def _read_providers(self) -> UpstreamSettings:
+        """Gather IDP_UPSTREAM_<NAME>_<FIELD> into one UpstreamProvider per listed name."""
+        extra = dict(self.__pydantic_extra__ or {})
+        fields: dict[str, dict[str, Any]] = {name: {"name": name} for name in self.providers}
+        for name in self.providers:
+            if not _UPSTREAM_NAME.fullmatch(name):
+                raise ValueError(f"IDP_UPSTREAM_PROVIDERS: {name!r} is not a name of lowercase "
+                                 "letters and digits (it becomes part of variable names and URLs)")
+        for key, value in extra.items():
+            name, _, field_name = key.lower().partition("_")
+            if name not in fields:
+                raise ValueError(f"IDP_UPSTREAM_{key.upper()}: {name!r} is not listed in "
+                                 "IDP_UPSTREAM_PROVIDERS")
+            if field_name not in UpstreamProvider.model_fields or field_name == "name":
+                known = ", ".join(f for f in UpstreamProvider.model_fields if f != "name")
+                raise ValueError(f"IDP_UPSTREAM_{key.upper()}: unknown field {field_name!r} "
+                                 f"(known: {known})")
+            fields[name][field_name] = value
+        configured: dict[str, UpstreamProvider] = {}
+        for name, values in fields.items():
+            try:
+                provider = UpstreamProvider(**values)
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"IDP_UPSTREAM_{name}_{e['loc'][0]}: ".upper()
+                    + e["msg"].removeprefix("Value error, ") for e in exc.errors())
+                raise ValueError(problems) from None
+            missing = _UPSTREAM_REQUIRED[provider.kind] - {
+                f for f in ("issuer", "client_id", "client_secret", "agent_id")
+                if getattr(provider, f) and (f != "client_secret"
+                                             or provider.client_secret.get_secret_value())}
+            if missing:
+                needed = ", ".join(f"IDP_UPSTREAM_{name}_{f}".upper() for f in sorted(missing))
+                raise ValueError(f"upstream {name!r} ({provider.kind}) needs {needed}")
+            configured[name] = provider
+        self.__pydantic_extra__ = {}
+        self._configured = configured
+        return self
+
+    @property
+    def by_name(self) -> dict[str, UpstreamProvider]:
+        """The configured providers by name, in IDP_UPSTREAM_PROVIDERS order."""
+        return dict(self._configured)
+
+
+_UPSTREAM_REQUIRED: dict[str, set[str]] = {
+    "oidc": {"issuer", "client_id", "client_secret"},
+    "wecom": {"client_id", "client_secret", "agent_id"},
+    "dingtalk": {"client_id", "client_secret"},
+    "wechat_mp": {"client_id", "client_secret"},
+    "wechat_open": {"client_id", "client_secret"},
+    "wechat_mini": {"client_id", "client_secret"},
+}
 
 
 SENTINEL_SCHEME = "redis+sentinel"
@@ -297,6 +448,7 @@ class Settings(BaseSettings):
                             "lines for a person at a terminal (what `idp demo` uses)")
 
     ldap: LdapConfig = Field(default_factory=LdapConfig)
+    identities: IdentityLinkConfig = Field(default_factory=IdentityLinkConfig)
     tokens: TokenSettings = Field(default_factory=TokenSettings)
     session: SessionSettings = Field(default_factory=SessionSettings)
     site: SiteSettings = Field(default_factory=SiteSettings)
@@ -305,6 +457,8 @@ class Settings(BaseSettings):
     mfa: MfaSettings = Field(default_factory=MfaSettings)
     cas: CasSettings = Field(default_factory=CasSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
+    upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
+    activation: ActivationSettings = Field(default_factory=ActivationSettings)
 
     @field_validator("issuer")
     @classmethod
@@ -350,6 +504,14 @@ class Settings(BaseSettings):
             if self.directory_max_staleness <= 0:
                 raise ValueError("IDP_DIRECTORY_OFFLINE_LOGIN needs the last-known people: set "
                                  "IDP_DIRECTORY_MAX_STALENESS above 0")
+        if self.directory == "local":
+            from directory.local_schema import local_fact_field
+
+            unknown = [name for name in self.activation.facts if local_fact_field(name) is None]
+            if unknown:
+                raise ValueError(f"IDP_ACTIVATION_FACTS: the local directory has no attribute "
+                                 f"{', '.join(unknown)} (it has employeeNumber, sn, givenName, "
+                                 "cn, mail, telephoneNumber, ou and their field names)")
         return self
 
     @property

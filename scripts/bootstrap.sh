@@ -40,3 +40,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q -e '.[test]'
   touch "$stamp"
 fi
+
+# the upstream-account tests run a real OpenID provider: oidc-provider, from bench/peer's lock
+# file (the packages `make bench` uses; tests/upstream/provider.py runs it)
+if [ "${1:-}" = "test" ] && { [ ! -f bench/peer/node_modules/.package-lock.json ] ||
+    [ bench/peer/package-lock.json -nt bench/peer/node_modules/.package-lock.json ]; }; then
+  echo "==> npm ci (bench/peer: oidc-provider for the upstream tests)"
+  (cd bench/peer && npm ci --no-audit --no-fund --silent)
+fi

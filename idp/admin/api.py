@@ -11,6 +11,7 @@ service layer (idp/admin/service_*.py) that the console and the CLI share.
 from __future__ import annotations
 
 from idp.admin.api_audit import router as audit_router
+from idp.admin.api_bindings import router as bindings_router
 from idp.admin.api_clients import router as clients_router
 from idp.admin.api_imports import router as imports_router
 from idp.admin.api_people import router as people_router
@@ -23,3 +24,4 @@ router.include_router(sessions_router)
 router.include_router(clients_router)
 router.include_router(audit_router)
 router.include_router(imports_router)
+router.include_router(bindings_router)

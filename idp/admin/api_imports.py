@@ -37,6 +37,8 @@ class ImportJobOut(BaseModel):
     unchanged: int
     failure: str | None = Field(description="the row that stopped the import (rolled back)")
     passwords: int = Field(0, description="one-time passwords generated (in the result, once)")
+    to_activate: int = Field(0, description="people created without a password and marked to "
+                                            "activate (activate=true)")
 
 
 class CheckedOut(BaseModel):
@@ -48,11 +50,18 @@ class CheckedOut(BaseModel):
                         422: {"description": "errors, each with its line number; nothing written"}})
 async def start_import(request: Request, services: ServicesDep, admin: AdminDep,
                        dry_run: Annotated[bool, Query()] = False,
+                       activate: Annotated[bool, Query(description=(
+                           "new people without a password are marked to activate (/activate) "
+                           "instead of getting a one-time password"))] = False,
                        filename: Annotated[str, Query(max_length=200)] = "upload.csv") -> Response:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BYTES:
         return json_error(413, "invalid", f"at most {MAX_BYTES // (1024 * 1024)} MB")
+    if activate and not services.settings.activation.enabled:
+        return json_error(422, "invalid", "activate=true needs IDP_ACTIVATION_FACTS (activation "
+                                          "is off: nobody could activate)")
     plan = await check_file(ImportTarget.of(services), await request.body())
+    plan.activate = activate
     if not plan.valid:
         return JSONResponse({"error": "invalid", "error_description": f"{plan.error_count} error(s); "
                              "nothing was written", "errors": [

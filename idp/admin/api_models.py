@@ -13,6 +13,7 @@ from idp.admin.service_audit import AuditPage, HourlyStats
 from idp.admin.service_clients import pending_scopes
 from idp.admin.service_sessions import Ended, SessionView
 from idp.db.models import AuditEvent, Client
+from idp.protocols.oidc.required_scopes import registered
 from idp.sso.access import AccessRule
 
 
@@ -80,15 +81,19 @@ class AccountStateOut(BaseModel):
     must_change: bool
     password_expired: bool
     failures: int
+    to_activate: bool = Field(False, description="marked to activate: sets their own first "
+                                                 "password at /activate")
 
     @classmethod
-    def of(cls, state: AccountState) -> AccountStateOut:
-        return cls.model_validate(state.as_dict())
+    def of(cls, state: AccountState, to_activate: bool = False) -> AccountStateOut:
+        return cls.model_validate(state.as_dict() | {"to_activate": to_activate})
 
 
 class PersonDetailOut(PersonOut):
     dn: str | None
     state: AccountStateOut
+    # the login names of the person's other entries, linked as one person (IDP_IDENTITIES_*)
+    linked_identities: list[str] = []
 
 
 class PeoplePageOut(BaseModel):
@@ -169,6 +174,9 @@ class ClientOut(BaseModel):
     grant_types: list[str]
     token_endpoint_auth_method: str
     skip_consent: bool
+    required_scopes: list[str] = Field(
+        description="scopes the consent page shows as required (openid always is); the person "
+                    "may untick every other scope")
     created_at: datetime
 
     @classmethod
@@ -191,6 +199,7 @@ class ClientOut(BaseModel):
             grant_types=list(client.grant_types or []),
             token_endpoint_auth_method=client.token_endpoint_auth_method,
             skip_consent=client.skip_consent, created_at=client.created_at,
+            required_scopes=["openid", *registered(extra)] if client.protocol == "oidc" else [],
         )
 
 
@@ -203,6 +212,8 @@ class ClientEditIn(BaseModel):
     backchannel_logout_uri: str | None = None
     scopes: list[str] | None = None
     skip_consent: bool | None = None
+    # scopes the consent page marks required, each one of `scopes` ([] clears; openid implied)
+    required_scopes: list[str] | None = None
     # a CAS service's own fields (an OIDC client refuses them, a CAS service the OIDC ones)
     services: list[str] | None = None
     slo_url: str | None = None

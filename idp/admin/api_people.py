@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Query, Request
 
-from idp.admin import service_groups, service_people
+from idp.admin import service_activation, service_groups, service_people
 from idp.admin.api_common import ERRORS, AdminApiRoute, AdminDep, actor_of
 from idp.admin.api_models import (
     AccountStateOut,
@@ -60,7 +60,8 @@ async def create_person(body: PersonCreateIn, request: Request, services: Servic
 async def get_person(username: str, services: ServicesDep, admin: AdminDep) -> PersonDetailOut:
     detail = await service_people.person_detail(services, username)
     return PersonDetailOut(**PersonOut.of(detail.person).model_dump(), dn=detail.person.dn,
-                           state=AccountStateOut.of(detail.state))
+                           state=AccountStateOut.of(detail.state, detail.to_activate),
+                           linked_identities=[p.username for p in detail.linked])
 
 
 @router.patch("/people/{username}", response_model=PersonOut, tags=["admin: people"])
@@ -112,6 +113,25 @@ async def force_password_change(username: str, request: Request, services: Servi
     """The next login must change the password (ppolicy pwdReset / AD pwdLastSet 0)."""
     await service_people.force_password_change(services, actor_of(admin, request), username)
     return DoneOut(username=username, done="must_change_password")
+
+
+@router.put("/people/{username}/to-activate", response_model=DoneOut, tags=["admin: people"])
+async def mark_to_activate(username: str, request: Request, services: ServicesDep,
+                           admin: AdminDep) -> DoneOut:
+    """Mark the person to activate: they set their own password at /activate (needs
+    IDP_ACTIVATION_FACTS). For an account created without a password by other means."""
+    person = await service_people.find_person(services, username)
+    await service_activation.set_mark(services, actor_of(admin, request), person, True)
+    return DoneOut(username=person.username, done="to_activate")
+
+
+@router.delete("/people/{username}/to-activate", response_model=DoneOut, tags=["admin: people"])
+async def unmark_to_activate(username: str, request: Request, services: ServicesDep,
+                             admin: AdminDep) -> DoneOut:
+    """The person is no longer to activate (/activate refuses them)."""
+    person = await service_people.find_person(services, username)
+    await service_activation.set_mark(services, actor_of(admin, request), person, False)
+    return DoneOut(username=person.username, done="not_to_activate")
 
 
 @router.get("/groups", response_model=list[GroupOut], tags=["admin: groups"])

@@ -106,6 +106,10 @@ async def client_action(client_id: str, action: str, request: Request,
         if action == "approve":
             await service_clients.approve(services, actor, client_id)
             return console.redirect(back, "done_approved")
+        if action in ("approve_access", "decline_access"):
+            await service_clients.answer_access_request(services, actor, client_id,
+                                                        action == "approve_access")
+            return console.redirect(back, f"done_{action}")
         if action in ("disable", "enable"):
             await service_clients.set_status(services, actor, client_id, action == "disable")
             return console.redirect(back, f"done_client_{action}d")
@@ -123,7 +127,9 @@ async def client_action(client_id: str, action: str, request: Request,
                 "name": field(form, "name", 200), "redirect_uris": _lines(form, "redirect_uris"),
                 "post_logout_redirect_uris": _lines(form, "post_logout_redirect_uris"),
                 "backchannel_logout_uri": field(form, "backchannel_logout_uri") or None,
-                "scopes": field(form, "scopes").split(), "skip_consent": form.get("skip_consent") == "1"})
+                "scopes": field(form, "scopes").split(), "skip_consent": form.get("skip_consent") == "1",
+                "required_scopes": [s for s in field(form, "required_scopes").split()
+                                    if s != "openid"]})
             return console.redirect(back, "done_client_saved")
         if action == "rotate":
             secret = await service_clients.rotate_secret(services, actor, client_id)

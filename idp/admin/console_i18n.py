@@ -49,6 +49,13 @@ CONSOLE_CATALOGUE: dict[str, dict[Locale, str]] = {
     "f_affiliations": {"zh": "身份（用 ; 分隔，如 student;member）",
                        "en": "Affiliations (separated by ;, e.g. student;member)"},
     "f_groups": {"zh": "用户组", "en": "Groups"},
+    "a_linked_identities": {"zh": "关联身份", "en": "Linked identities"},
+    "a_linked_identities_note": {
+        "zh": "目录将这些账号与本账号关联为同一人（IDP_IDENTITIES_*）。每个账号只用自己的密码登录；"
+              "登录后本人选择各应用使用哪个身份。",
+        "en": "The directory links these entries with this one as one person (IDP_IDENTITIES_*). "
+              "Each signs in with its own password only; the person then chooses which "
+              "identity each app gets."},
     "f_password": {"zh": "初始密码（留空则生成一次性密码）",
                    "en": "Initial password (empty: a one-time password is generated)"},
     "f_must_change": {"zh": "首次登录须修改密码", "en": "Must change the password at first login"},
@@ -63,6 +70,9 @@ CONSOLE_CATALOGUE: dict[str, dict[Locale, str]] = {
     "s_disabled": {"zh": "已停用", "en": "Disabled"},
     "s_locked": {"zh": "已锁定（登录失败次数过多）", "en": "Locked (too many failed logins)"},
     "s_must_change": {"zh": "下次登录须修改密码", "en": "Must change password at next login"},
+    "s_to_activate": {"zh": "待激活", "en": "To activate"},
+    "a_mark_activation": {"zh": "标记为待激活", "en": "Mark to activate"},
+    "a_unmark_activation": {"zh": "取消待激活", "en": "No longer to activate"},
     "s_failures": {"zh": "失败登录：{count} 次", "en": "Failed logins: {count}"},
     "a_actions": {"zh": "操作", "en": "Actions"},
     "a_edit": {"zh": "修改资料", "en": "Edit"},
@@ -91,7 +101,17 @@ CONSOLE_CATALOGUE: dict[str, dict[Locale, str]] = {
     "done_left": {"zh": "已移出用户组。", "en": "Removed from the group."},
     "done_revoked": {"zh": "会话已结束，相关应用已收到退出通知。",
                      "en": "Session ended; its apps were told by back-channel logout."},
+    "done_unbound": {"zh": "已解除第三方账号绑定。", "en": "The upstream account is unbound."},
+    "a_bindings": {"zh": "绑定的第三方账号", "en": "Bound upstream accounts"},
+    "a_no_bindings": {"zh": "没有绑定的第三方账号。", "en": "No upstream accounts are bound."},
+    "a_binding_line": {"zh": "{provider}：{id}（{by} 于 {time} 绑定）",
+                       "en": "{provider}: {id} (bound by {by}, {time})"},
+    "a_unbind": {"zh": "解除绑定", "en": "Unbind"},
     "done_approved": {"zh": "应用已批准。", "en": "The app is approved."},
+    "done_approve_access": {"zh": "新的访问规则已生效。", "en": "The requested access rule applies now."},
+    "done_decline_access": {"zh": "已拒绝访问规则申请。", "en": "The access rule request is declined."},
+    "c_access_request": {"zh": "申请的访问规则", "en": "Access rule requested"},
+    "c_decline": {"zh": "拒绝", "en": "Decline"},
     "done_client_disabled": {"zh": "应用已停用。", "en": "The app is disabled."},
     "done_client_enabled": {"zh": "应用已启用。", "en": "The app is enabled."},
     "done_client_saved": {"zh": "应用设置已保存。", "en": "The app is saved."},
@@ -113,6 +133,10 @@ CONSOLE_CATALOGUE: dict[str, dict[Locale, str]] = {
     "c_backchannel": {"zh": "后端退出通知地址", "en": "Back-channel logout URI"},
     "c_scopes": {"zh": "权限范围（空格分隔）", "en": "Scopes (space separated)"},
     "c_skip_consent": {"zh": "校内应用，跳过授权页", "en": "First-party app: skip the consent page"},
+    "c_required_scopes": {
+        "zh": "必需的权限范围（空格分隔；授权页上不能取消勾选，openid 总是必需）",
+        "en": "Required scopes (space separated; cannot be unticked on the consent page; "
+              "openid always is)"},
     "c_protocol": {"zh": "协议", "en": "Protocol"},
     "c_access": {"zh": "谁可以使用", "en": "Who may use it"},
     "c_access_everyone": {"zh": "所有已登录的人", "en": "everyone signed in"},
@@ -160,6 +184,13 @@ CONSOLE_CATALOGUE: dict[str, dict[Locale, str]] = {
               "with any error nothing is written.",
     },
     "i_file": {"zh": "CSV 文件", "en": "CSV file"},
+    "i_activate": {"zh": "无密码的新用户标记为“待激活”（由本人在 /activate 自助激活），不生成一次性密码",
+                   "en": "Mark new people without a password \u201cto activate\u201d (they activate "
+                         "themselves at /activate) instead of generating one-time passwords"},
+    "i_activate_off": {"zh": "未开放自助激活（IDP_ACTIVATION_FACTS 为空），无法标记待激活。",
+                       "en": "Self-service activation is off (IDP_ACTIVATION_FACTS is empty): "
+                             "nobody can be marked to activate."},
+    "i_to_activate": {"zh": "其中 {count} 人待激活。", "en": "{count} of them are to activate."},
     "i_dry_run": {"zh": "仅检查，不写入", "en": "Check only, write nothing"},
     "i_start": {"zh": "开始导入", "en": "Import"},
     "i_errors": {"zh": "发现 {count} 处错误，未写入任何数据：",

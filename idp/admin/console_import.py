@@ -24,7 +24,8 @@ async def import_page(request: Request, services: ServicesDep) -> Response:
     console = await open_console(request, services)
     if isinstance(console, Response):
         return console
-    return console.render("admin_import.html", section="import", errors=[], valid=None)
+    return console.render("admin_import.html", section="import", errors=[], valid=None,
+                          activation=services.settings.activation.enabled)
 
 
 @router.post("/admin/import")
@@ -37,15 +38,21 @@ async def upload(request: Request, services: ServicesDep) -> Response:
     if not isinstance(upload, UploadFile) or not upload.filename:
         return console.render("admin_import.html", section="import", status=400, valid=None,
                               errors=[], error=console.t("i_no_file"))
+    activation = services.settings.activation.enabled
+    if form.get("activate") == "1" and not activation:
+        return console.render("admin_import.html", section="import", status=400, valid=None,
+                              errors=[], error=console.t("i_activate_off"), activation=False)
     data = await upload.read(MAX_BYTES + 1)
     target = ImportTarget.of(services)
     plan = await check_file(target, data)
+    plan.activate = form.get("activate") == "1"
     if not plan.valid:
         return console.render("admin_import.html", section="import", status=422, valid=None,
-                              errors=[str(e) for e in plan.errors], error_count=plan.error_count)
+                              errors=[str(e) for e in plan.errors], error_count=plan.error_count,
+                              activation=activation)
     if form.get("dry_run") == "1":
         return console.render("admin_import.html", section="import", errors=[],
-                              valid=len(plan.rows))
+                              valid=len(plan.rows), activation=activation)
     job_id = await service_import_jobs.start_job(services, console.actor, plan, upload.filename)
     return console.redirect(f"/admin/import/{job_id}")
 

@@ -11,7 +11,13 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from directory.base import Person
-from idp.admin import service_groups, service_people, service_sessions
+from idp.admin import (
+    service_activation,
+    service_bindings,
+    service_groups,
+    service_people,
+    service_sessions,
+)
 from idp.admin.console_render import Console, ConsoleRoute, field, open_console, open_form, page_links
 from idp.admin.service_common import Invalid
 from idp.http.routing import Router
@@ -57,7 +63,9 @@ async def people(request: Request, services: ServicesDep) -> Response:
     except ValueError:
         page = 1
     found = await service_people.search_people(services, q, page, PAGE_SIZE)
+    marked = await service_activation.to_activate(services, found.items)
     return console.render("admin_people.html", section="people", q=q, people=found.items,
+                          to_activate=marked,
                           page=page, links=page_links("/admin/people", {"q": q}, page, found.has_more),
                           done=console.done_message())
 
@@ -106,8 +114,13 @@ async def _detail(console: Console, username: str, *, status: int = 200,
                  .strftime("%Y-%m-%d %H:%M UTC")} for view in views]
     values = {name: getattr(detail.person, name) for name in FIELDS if name != "affiliations"}
     values["affiliations"] = ";".join(detail.person.affiliations)
+    _person, bindings = await service_bindings.bindings_of(services, detail.person.username)
     return console.render("admin_person.html", section="people", status=status, error=error,
                           person=detail.person, state=detail.state, sessions=sessions,
+                          linked=detail.linked,
+                          bindings=bindings,
+                          to_activate=detail.to_activate,
+                          activation=services.settings.activation.enabled,
                           groups=await service_groups.list_groups(services), values=values,
                           done=console.done_message())
 
@@ -148,6 +161,11 @@ async def person_action(username: str, action: str, request: Request,
             return console.redirect(back, "done_updated")
         if action == "reset-password":
             return await _reset(console, form, username)
+        if action in ("mark-activation", "unmark-activation"):
+            person = await service_people.find_person(services, username)
+            await service_activation.set_mark(services, actor, person,
+                                              action == "mark-activation")
+            return console.redirect(back, "done_updated")
     except Invalid as exc:
         return await _detail(console, username, status=422, error=exc.message)
     raise Invalid(f"unknown action {action!r}")
@@ -182,3 +200,16 @@ async def session_action(username: str, action: str, request: Request,
     else:
         raise Invalid(f"unknown action {action!r}")
     return console.redirect(person_path(username), "done_revoked")
+
+
+@router.post("/admin/people/{username}/bindings/remove")
+async def binding_action(username: str, request: Request, services: ServicesDep) -> Response:
+    opened = await open_form(request, services)
+    if isinstance(opened, Response):
+        return opened
+    console, form = opened
+    raw = field(form, "binding", 12)
+    if not raw.isdigit():
+        raise Invalid("binding: not a binding id")
+    await service_bindings.remove_binding(services, console.actor, username, int(raw))
+    return console.redirect(person_path(username), "done_unbound")

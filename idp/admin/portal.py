@@ -50,7 +50,7 @@ async def portal_callback(request: Request, services: ServicesDep) -> Response:
     return await login_area.finish_login(request, services, portal_auth.PORTAL)
 
 
-async def _page(request: Request, services: Services, developer: Developer, template: str, *,
+async def page(request: Request, services: Services, developer: Developer, template: str, *,
                 status: int = 200, **context: Any) -> Response:
     """Render a portal page with the chrome every page shares and a CSRF token for its forms."""
     locale = portal_locale(request, services.settings)
@@ -59,20 +59,21 @@ async def _page(request: Request, services: Services, developer: Developer, temp
     page_path = f"/portal/apps/{client.client_id}" if client is not None else "/portal/apps/new"
     response = render(request, services.settings, template, locale=locale, status=status,
                       page_path=page_path, developer=developer, csrf_token=token,
-                      issuer=services.settings.issuer, **context)
+                      issuer=services.settings.issuer,
+                      access_notice=request.query_params.get("access"), **context)
     if new:
         csrf.set_cookie(response, token, services.settings)
     return response
 
 
-async def _audit(services: Services, request: Request, developer: Developer, action: str, *,
+async def audit(services: Services, request: Request, developer: Developer, action: str, *,
                  client_id: str | None = None, outcome: str = "success", **detail: Any) -> None:
     await services.audit.record("developer", outcome, actor=developer.person.username,
                                 client_id=client_id, ip=client_ip(request), action=action,
                                 via="portal", subject=developer.subject, **detail)
 
 
-async def _own_app(request: Request, services: Services,
+async def own_app(request: Request, services: Services,
                    client_id: str) -> tuple[Developer, Client] | Response:
     """Who is signed in (else the sign-in) and their app `client_id` (else 404)."""
     developer = await portal_auth.current_developer(request, services)
@@ -85,11 +86,11 @@ async def _own_app(request: Request, services: Services,
     return developer, client
 
 
-async def _csrf_failed(request: Request, services: Services, developer: Developer,
+async def csrf_failed(request: Request, services: Services, developer: Developer,
                        form: Any) -> Response | None:
     if await portal_auth.csrf_ok(request, services, developer, form.get("csrf")):
         return None
-    await _audit(services, request, developer, "form", outcome="csrf_failed")
+    await audit(services, request, developer, "form", outcome="csrf_failed")
     return portal_error(request, services.settings, status=403, title="csrf_title",
                         detail="csrf_detail")
 
@@ -102,16 +103,16 @@ class OwnedAppPost:
     form: Any
 
 
-async def _owned_app_post(request: Request, services: Services,
+async def owned_app_post(request: Request, services: Services,
                           client_id: str) -> OwnedAppPost | Response:
     """The preamble of every POST about an app: who is signed in (else the sign-in), that the app
     is theirs (else 404), the form, and its CSRF token (else 403)."""
-    owned = await _own_app(request, services, client_id)
+    owned = await own_app(request, services, client_id)
     if isinstance(owned, Response):
         return owned
     developer, client = owned
     form = await request.form()
-    if (refused := await _csrf_failed(request, services, developer, form)) is not None:
+    if (refused := await csrf_failed(request, services, developer, form)) is not None:
         return refused
     return OwnedAppPost(developer, client, form)
 
@@ -123,14 +124,14 @@ async def portal_home(request: Request, services: ServicesDep) -> Response:
     if not isinstance(developer, Developer):
         return developer
     apps = await store.clients_of_owner(services.db, developer.subject)
-    return await _page(request, services, developer, "portal_home.html", apps=apps)
+    return await page(request, services, developer, "portal_home.html", apps=apps)
 
 
 async def _form_page(request: Request, services: Services, developer: Developer, app: AppForm, *,
                      client: Client | None = None, error: str | None = None,
                      status: int = 200) -> Response:
     locale = portal_locale(request, services.settings)
-    return await _page(request, services, developer, "portal_app_form.html", status=status,
+    return await page(request, services, developer, "portal_app_form.html", status=status,
                        form=app, choices=scope_choices(app, locale), client=client, error=error)
 
 
@@ -159,7 +160,7 @@ async def register_app(request: Request, services: ServicesDep) -> Response:
     if not isinstance(developer, Developer):
         return developer
     form = await request.form()
-    if (refused := await _csrf_failed(request, services, developer, form)) is not None:
+    if (refused := await csrf_failed(request, services, developer, form)) is not None:
         return refused
     app = read_form(form)
     try:
@@ -172,9 +173,9 @@ async def register_app(request: Request, services: ServicesDep) -> Response:
         registration_token=False, origin={"owner_username": developer.person.username},
     )
     client = registered.client
-    await _audit(services, request, developer, "register", client_id=client.client_id,
+    await audit(services, request, developer, "register", client_id=client.client_id,
                  status=client.status, scopes=client.scopes, reasons=app.reasons)
-    return await _page(request, services, developer, "portal_secret.html", status=201,
+    return await page(request, services, developer, "portal_secret.html", status=201,
                        client=client, secret=registered.secret, heading="app_registered",
                        grace_until=None)
 
@@ -182,7 +183,7 @@ async def register_app(request: Request, services: ServicesDep) -> Response:
 async def _app_page(request: Request, services: Services, developer: Developer, client: Client,
                     **context: Any) -> Response:
     context.setdefault("preview", None)
-    return await _page(request, services, developer, "portal_app.html", client=client,
+    return await page(request, services, developer, "portal_app.html", client=client,
                        preview_scopes=portal_preview.preview_scopes(client),
                        preview_group=services.settings.access.preview_group,
                        snippets=snippets(services.settings.issuer, client),
@@ -192,28 +193,34 @@ async def _app_page(request: Request, services: Services, developer: Developer, 
 
 @router.get("/portal/apps/{client_id}")
 async def app_page(client_id: str, request: Request, services: ServicesDep) -> Response:
-    owned = await _own_app(request, services, client_id)
+    owned = await own_app(request, services, client_id)
     if isinstance(owned, Response):
         return owned
     developer, client = owned
+    if client.protocol == "cas":  # a CAS service's own pages (portal_cas.py)
+        return RedirectResponse(f"/portal/cas/{client_id}", status_code=303)
     return await _app_page(request, services, developer, client)
 
 
 @router.get("/portal/apps/{client_id}/edit")
 async def edit_app_page(client_id: str, request: Request, services: ServicesDep) -> Response:
-    owned = await _own_app(request, services, client_id)
+    owned = await own_app(request, services, client_id)
     if isinstance(owned, Response):
         return owned
     developer, client = owned
+    if client.protocol == "cas":
+        return RedirectResponse(f"/portal/cas/{client_id}/edit", status_code=303)
     return await _form_page(request, services, developer, AppForm.of_client(client), client=client)
 
 
 @router.post("/portal/apps/{client_id}/edit")
 async def edit_app(client_id: str, request: Request, services: ServicesDep) -> Response:
-    post = await _owned_app_post(request, services, client_id)
+    post = await owned_app_post(request, services, client_id)
     if not isinstance(post, OwnedAppPost):
         return post
     developer, client, form = post.developer, post.client, post.form
+    if client.protocol == "cas":  # 307: the form goes on to the CAS service's own handler
+        return RedirectResponse(f"/portal/cas/{client_id}/edit", status_code=307)
     app = read_form(form)
     app.public = client.token_endpoint_auth_method == "none"  # the type is fixed at creation
     try:
@@ -226,14 +233,14 @@ async def edit_app(client_id: str, request: Request, services: ServicesDep) -> R
     except LookupError:  # deleted (by an admin) while the form was open
         return portal_error(request, services.settings, status=404,
                             title="portal_not_found_title", detail="portal_not_found")
-    await _audit(services, request, developer, "update", client_id=client_id,
+    await audit(services, request, developer, "update", client_id=client_id,
                  status=updated.status, scopes=updated.scopes)
     return RedirectResponse(f"/portal/apps/{client_id}?saved=1", status_code=303)
 
 
 @router.post("/portal/apps/{client_id}/secret")
 async def rotate_app_secret(client_id: str, request: Request, services: ServicesDep) -> Response:
-    post = await _owned_app_post(request, services, client_id)
+    post = await owned_app_post(request, services, client_id)
     if not isinstance(post, OwnedAppPost):
         return post
     developer, client = post.developer, post.client
@@ -245,9 +252,9 @@ async def rotate_app_secret(client_id: str, request: Request, services: Services
         return portal_error(request, services.settings, status=400, title="bad_request_title",
                             detail="err_no_secret")
     grace_until = datetime.now(UTC) + timedelta(seconds=services.settings.access.secret_rotation_grace)
-    await _audit(services, request, developer, "rotate_secret", client_id=client_id,
+    await audit(services, request, developer, "rotate_secret", client_id=client_id,
                  previous_valid_until=grace_until.isoformat())
-    return await _page(request, services, developer, "portal_secret.html", client=client,
+    return await page(request, services, developer, "portal_secret.html", client=client,
                        secret=secret, heading="secret_rotated",
                        grace_until=grace_until.strftime("%Y-%m-%d %H:%M UTC"))
 
@@ -256,14 +263,14 @@ async def rotate_app_secret(client_id: str, request: Request, services: Services
 async def preview_claims(client_id: str, request: Request, services: ServicesDep) -> Response:
     """What the engine would release for this app's approved scopes, for the developer or a
     designated test person (portal_preview.py); every preview is audited, shown or refused."""
-    post = await _owned_app_post(request, services, client_id)
+    post = await owned_app_post(request, services, client_id)
     if not isinstance(post, OwnedAppPost):
         return post
     developer, client, form = post.developer, post.client, post.form
     raw = form.get("username")
     preview = await portal_preview.preview_claims(services, developer.subject, client,
                                                   raw if isinstance(raw, str) else "")
-    await _audit(services, request, developer, "claims_preview", client_id=client_id,
+    await audit(services, request, developer, "claims_preview", client_id=client_id,
                  outcome="success" if preview.allowed else "refused", target=preview.username,
                  scopes=portal_preview.preview_scopes(client).shown if preview.allowed else [])
     return await _app_page(request, services, developer, client, preview=preview,

@@ -19,6 +19,7 @@ from idp.protocols.oidc.registration_metadata import (
     client_information,
     parse_metadata,
 )
+from idp.protocols.oidc.required_scopes import registered
 from idp.web.i18n import Locale
 from idp.web.scopes import describe
 
@@ -39,6 +40,8 @@ class AppForm:
     backchannel_logout_uri: str = ""
     scopes: list[str] = field(default_factory=lambda: ["openid", "profile", "email"])
     reasons: dict[str, str] = field(default_factory=dict)
+    # scopes the app cannot work without: its consent page will not let a person untick them
+    required: list[str] = field(default_factory=list)
 
     @classmethod
     def of_client(cls, client: Client) -> AppForm:
@@ -49,6 +52,7 @@ class AppForm:
             backchannel_logout_uri=client.backchannel_logout_uri or "",
             scopes=list(client.scopes or []),
             reasons=dict((client.extra or {}).get("scope_reasons") or {}),
+            required=list(registered(client.extra)),
         )
 
 
@@ -66,12 +70,16 @@ def read_form(form: FormData) -> AppForm:
                            if isinstance(s, str) and s in SUPPORTED_SCOPES and s != "openid"]
     reasons = {s: _field(form, f"reason_{s}")[:MAX_REASON] for s in scopes
                if s not in BASIC_SCOPES and _field(form, f"reason_{s}")}
+    # a required box of a scope not asked for is checked by the parser, and refused there
+    required = [s for s in form.getlist("required") if isinstance(s, str)
+                and s in SUPPORTED_SCOPES and s != "openid"]
     return AppForm(
         name=_field(form, "name"), public=form.get("app_type") == "public",
         redirect_uris=_field(form, "redirect_uris"),
         post_logout_redirect_uris=_field(form, "post_logout_redirect_uris"),
         backchannel_logout_uri=_field(form, "backchannel_logout_uri"),
         scopes=list(dict.fromkeys(scopes)), reasons=reasons,
+        required=list(dict.fromkeys(required)),
     )
 
 
@@ -100,7 +108,7 @@ def to_metadata(app: AppForm, existing: Client | None = None,
         "post_logout_redirect_uris": _lines(app.post_logout_redirect_uris),
         "backchannel_logout_uri": backchannel,
         "backchannel_logout_session_required": backchannel is not None,
-        "scope": " ".join(app.scopes),
+        "scope": " ".join(app.scopes), "required_scope": " ".join(app.required),
     })
     return parse_metadata(data)
 
@@ -113,6 +121,7 @@ class ScopeChoice:
     needs_approval: bool
     checked: bool
     reason: str
+    required: bool = False
 
 
 def scope_choices(app: AppForm, locale: Locale) -> list[ScopeChoice]:
@@ -120,6 +129,6 @@ def scope_choices(app: AppForm, locale: Locale) -> list[ScopeChoice]:
     return [
         ScopeChoice(line.scope, line.description, line.claims,
                     line.scope not in BASIC_SCOPES, line.scope in app.scopes,
-                    app.reasons.get(line.scope, ""))
+                    app.reasons.get(line.scope, ""), line.scope in app.required)
         for line in describe(list(SUPPORTED_SCOPES), locale)
     ]

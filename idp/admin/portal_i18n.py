@@ -13,8 +13,9 @@ from idp.web.i18n import CATALOGUE, Locale
 PORTAL_CATALOGUE: dict[str, dict[Locale, str]] = {
     "portal_title": {"zh": "开发者门户", "en": "Developer portal"},
     "portal_intro": {
-        "zh": "在这里登记您的应用，接入统一身份认证（OpenID Connect）。",
-        "en": "Register your apps here to sign people in with campus login (OpenID Connect).",
+        "zh": "在这里登记您的应用，接入统一身份认证（OpenID Connect，或老系统使用的 CAS）。",
+        "en": "Register your apps here to sign people in with campus login (OpenID Connect, or "
+              "CAS for older systems).",
     },
     "portal_signed_in_as": {"zh": "当前账号：{user}", "en": "Signed in as {user}"},
     "portal_sign_out": {"zh": "退出登录", "en": "Sign out"},
@@ -73,6 +74,15 @@ PORTAL_CATALOGUE: dict[str, dict[Locale, str]] = {
               "approves them.",
     },
     "needs_approval": {"zh": "需审核", "en": "needs approval"},
+    "field_required_scope": {"zh": "必需（应用缺少它无法使用）",
+                             "en": "required (the app cannot work without it)"},
+    "field_required_help": {
+        "zh": "用户在授权页上可以取消勾选不需要的项目；勾选“必需”的项目（以及 openid）不能"
+              "取消。只把应用确实离不开的信息设为必需。",
+        "en": "On the consent page people may untick what they would rather not share; scopes "
+              "marked “required” (and openid) cannot be unticked. Mark only what the app truly "
+              "cannot work without.",
+    },
     "field_reason": {"zh": "用途说明", "en": "Reason"},
     "save": {"zh": "保存", "en": "Save"},
     "register": {"zh": "登记应用", "en": "Register app"},
@@ -144,6 +154,73 @@ PORTAL_CATALOGUE: dict[str, dict[Locale, str]] = {
         "zh": "以下代码已填入本应用的真实参数；密钥请通过环境变量 CAMPUS_CLIENT_SECRET 提供。",
         "en": "These snippets carry this app's real values; supply the secret through the "
               "CAMPUS_CLIENT_SECRET environment variable.",
+    },
+    # CAS services (portal_cas.py)
+    "cas_new": {"zh": "登记 CAS 应用", "en": "Register a CAS service"},
+    "cas_edit": {"zh": "修改 CAS 应用", "en": "Edit the CAS service"},
+    "cas_form_help": {
+        "zh": "使用 CAS 协议接入的系统（如教务、图书馆、财务系统）在此登记。"
+              "登记和新增的服务地址、属性需经管理员审核后生效。",
+        "en": "Systems that sign in through the CAS protocol (academic affairs, library, finance) "
+              "register here. A registration, and any service URL or attribute added later, "
+              "takes effect once an admin approves it.",
+    },
+    "cas_field_services": {"zh": "服务地址（service）", "en": "Service URLs"},
+    "cas_services_help": {
+        "zh": "每行一个：完整的 https 地址，或以 ^ 开头、$ 结尾的正则表达式，主机名须写明，例如 ^https://jw\\.example\\.edu/.*$。",
+        "en": "One per line: an exact https URL, or a regular expression anchored with ^ and $ "
+              "that spells out the host, e.g. ^https://jw\\.example\\.edu/.*$.",
+    },
+    "cas_field_slo": {"zh": "单点退出地址（可选）", "en": "Single logout URL (optional)"},
+    "cas_slo_help": {
+        "zh": "用户退出时，统一身份认证向此地址 POST SAML LogoutRequest。",
+        "en": "When a person signs out, campus login POSTs a SAML LogoutRequest here.",
+    },
+    "cas_field_attributes": {"zh": "需要的用户属性", "en": "Attributes the service needs"},
+    "cas_attributes_help": {
+        "zh": "只勾选业务确实需要的属性（最小必要原则）。",
+        "en": "Tick only what the service really needs (minimum necessary).",
+    },
+    "cas_field_reason": {
+        "zh": "应用用途及需要这些属性的理由（供管理员审核）",
+        "en": "What the service is and why it needs these attributes (for the admin who approves it)",
+    },
+    "cas_pending_help": {
+        "zh": "等待管理员审核：审核通过前，CAS 服务器不接受此应用的服务地址。",
+        "en": "Waiting for an admin's approval: until then the CAS server does not accept this "
+              "service's URLs.",
+    },
+    "cas_settings": {"zh": "接入参数", "en": "Connection settings"},
+    "cas_server": {"zh": "CAS 服务器地址", "en": "CAS server URL"},
+    "cas_app_id": {"zh": "应用编号", "en": "App id"},
+    "cas_snippet_help": {
+        "zh": "用 CAS 3.0 校验（/p3/serviceValidate）以获取属性。",
+        "en": "Validate with CAS 3.0 (/p3/serviceValidate) to receive the attributes.",
+    },
+    "err_cas_taken": {
+        "zh": "以下服务地址已属于另一个应用：{entries}。如确需接管，请联系管理员。",
+        "en": "These service URLs belong to another app: {entries}. Ask an admin if this one "
+              "should take them over.",
+    },
+    # who may use the app (portal_access.py)
+    "access_title": {"zh": "谁可以使用此应用", "en": "Who may use this app"},
+    "access_everyone": {"zh": "所有已登录的人。", "en": "Everyone signed in."},
+    "access_limited": {"zh": "仅限以下组或身份类别：", "en": "Only these groups or affiliations:"},
+    "access_waiting": {"zh": "等待管理员审核的新规则：", "en": "New rule waiting for an admin:"},
+    "access_help": {
+        "zh": "每行一个组名；身份类别用逗号分隔（如 faculty, staff, student）。收紧规则立即生效；"
+              "放宽规则（允许更多人）需管理员审核。",
+        "en": "One group per line; affiliations separated by commas (e.g. faculty, staff, "
+              "student). Narrowing the rule applies at once; widening it (letting more people "
+              "in) waits for an admin.",
+    },
+    "access_groups": {"zh": "允许的组", "en": "Allowed groups"},
+    "access_affiliations": {"zh": "允许的身份类别", "en": "Allowed affiliations"},
+    "access_save": {"zh": "保存规则", "en": "Save the rule"},
+    "access_saved": {"zh": "规则已生效。", "en": "The rule applies now."},
+    "access_requested": {
+        "zh": "新规则会让更多人使用此应用，已提交管理员审核。",
+        "en": "The new rule would let more people in: it waits for an admin's approval.",
     },
 }
 

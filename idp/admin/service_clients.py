@@ -21,7 +21,7 @@ from idp.db.models import Client, RefreshToken
 from idp.protocols.cas.attributes import check_names
 from idp.protocols.cas.registry import check_entry, is_pattern
 from idp.protocols.cas.registry import registry as cas_registry
-from idp.protocols.oidc import registration_store
+from idp.protocols.oidc import registration_store, required_scopes
 from idp.protocols.oidc.clients import CLIENT_STATUSES, validate_redirect_uri
 from idp.protocols.oidc.registration_metadata import BASIC_SCOPES
 from idp.sso.access import AccessRule, checked_rule, with_rule
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 # every app's access rule (idp/sso/access.py), kept in extra["access"]
 ACCESS = ("allow_groups", "allow_affiliations")
 EDITABLE = ("name", "redirect_uris", "post_logout_redirect_uris", "backchannel_logout_uri",
-            "scopes", "skip_consent", *ACCESS)
+            "scopes", "skip_consent", "required_scopes", *ACCESS)
 # a CAS service's own fields, kept in extra["cas"] (idp/protocols/cas/registry.py)
 EDITABLE_CAS = ("name", "services", "slo_url", "attributes", "proxy_callbacks", *ACCESS)
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,64}$")  # RFC 6749 §3.3
@@ -85,7 +85,17 @@ async def _change(services: Services, client_id: str, apply: Any) -> Client:
 def _approved(client: Client, scopes: list[str]) -> dict[str, Any]:
     extra = dict(client.extra or {})
     extra["approved_scopes"] = sorted(set(scopes) - set(BASIC_SCOPES))
+    if client.protocol == "cas":
+        extra["cas_approved"] = cas_approval(extra)
     return extra
+
+
+def cas_approval(extra: dict[str, Any]) -> dict[str, list[str]]:
+    """What an admin has seen of a CAS service: its URLs and attributes. A developer's edit that
+    goes beyond it waits for approval again (idp/admin/portal_cas_form.py)."""
+    cas = extra.get("cas") or {}
+    return {"services": list(cas.get("services") or []),
+            "attributes": list(cas.get("attributes") or [])}
 
 
 async def approve(services: Services, actor: Actor, client_id: str) -> Client:
@@ -192,6 +202,13 @@ def clean_changes(changes: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(changes["skip_consent"], bool):
             raise Invalid("skip_consent: true or false")
         cleaned["skip_consent"] = changes["skip_consent"]
+    if "required_scopes" in changes:
+        # checked against the app's scopes (as edited) when the edit is applied
+        required = changes["required_scopes"]
+        if not isinstance(required, list) or not all(
+                isinstance(s, str) and _SCOPE_TOKEN.match(s) for s in required):
+            raise Invalid("required_scopes: a list of scope tokens (RFC 6749 section 3.3)")
+        cleaned["required_scopes"] = list(dict.fromkeys(required))
     if not cleaned:
         raise Invalid("nothing to change")
     return cleaned
@@ -204,6 +221,42 @@ async def set_access_rule(db: async_sessionmaker, client_id: str, rule: AccessRu
         if client is not None:
             client.extra = with_rule(client.extra, rule)
     invalidate_client(db, client_id)
+    cas_registry(db).invalidate()  # CAS logins read the rule from the registry's snapshot
+
+
+async def request_access_rule(db: async_sessionmaker, client_id: str, rule: AccessRule,
+                              requested_by: str, at: str) -> None:
+    """A developer's rule that would let more people in: kept beside the app's rule, for an
+    admin to approve (`approve_access_request`) or decline."""
+    async with db() as session, session.begin():
+        client = await session.get(Client, client_id, with_for_update=True)
+        if client is None:
+            raise NotFound(f"no client {client_id!r}")
+        client.extra = {**(client.extra or {}), "access_request": {
+            **rule.as_extra(), "requested_by": requested_by, "at": at}}
+    invalidate_client(db, client_id)
+
+
+def requested_rule(client: Client) -> AccessRule | None:
+    asked = (client.extra or {}).get("access_request")
+    return AccessRule.of({"access": asked}) if asked else None
+
+
+async def answer_access_request(services: Services, actor: Actor, client_id: str,
+                                approve: bool) -> Client:
+    """Approve (the requested rule becomes the app's) or decline a developer's request."""
+    def apply(client: Client) -> None:
+        rule = requested_rule(client)
+        if rule is None:
+            raise Conflict("the app has no access rule waiting")
+        if approve:
+            client.extra = with_rule(client.extra, rule)
+        else:
+            client.extra = {k: v for k, v in (client.extra or {}).items() if k != "access_request"}
+
+    action = "approve_client_access" if approve else "decline_client_access"
+    return await audited(services, actor, action, _change(services, client_id, apply),
+                         client_id=client_id)
 
 
 def _rule_of(client: Client, changes: dict[str, Any]) -> AccessRule | None:
@@ -256,9 +309,18 @@ async def _edit_oidc(services: Services, actor: Actor, client_id: str,
         if "authorization_code" in grants and cleaned.get("redirect_uris") == []:
             raise Invalid("a client with the authorization_code grant needs a redirect URI")
         for key, value in cleaned.items():
-            setattr(client, key, value)
+            if key != "required_scopes":  # kept in extra, not a column
+                setattr(client, key, value)
         if "scopes" in cleaned:
             client.extra = _approved(client, cleaned["scopes"])
+        if "required_scopes" in cleaned:
+            try:
+                kept = required_scopes.checked(cleaned["required_scopes"], client.scopes or [])
+            except ValueError as exc:
+                raise Invalid(str(exc)) from None
+            client.extra = required_scopes.with_required(client.extra, kept)
+        elif "scopes" in cleaned:
+            client.extra = required_scopes.pruned(client.extra, client.scopes or [])
 
     return await audited(services, actor, "edit_client", _change(services, client_id, apply),
                          client_id=client_id, fields=sorted(cleaned))
@@ -272,6 +334,7 @@ async def _edit_cas(services: Services, actor: Actor, client_id: str,
         extra = dict(client.extra or {})  # a new dict, so the JSON column is seen as changed
         extra["cas"] = {**extra.get("cas", {}), **{k: v for k, v in cleaned.items()
                                                    if k != "name"}}
+        extra["cas_approved"] = cas_approval(extra)  # what an admin sets is approved by that act
         client.extra = extra
 
     return await audited(services, actor, "edit_client", _change(services, client_id, apply),

@@ -4,9 +4,11 @@
 2. each row is then applied on its own: a new person is created completely or not at all (when
    a group cannot be joined, the new account is deleted again, LDAP or local) and gets the given
    password, the given password hash, or a generated one-time password (reported once, in the
-   result); an existing person with the same data is left alone ("unchanged"), one whose
-   non-empty columns differ is updated and joins the missing groups ("updated"). Re-running the
-   same file is therefore a no-op, and re-running it after a failure carries on where it stopped;
+   result) - or, when the plan says `activate`, no password and the "to activate" mark
+   (idp/db/activation.py), so the person sets their own at /activate; an existing person with
+   the same data is left alone ("unchanged"), one whose non-empty columns differ is updated and
+   joins the missing groups ("updated"). Re-running the same file is therefore a no-op, and
+   re-running it after a failure carries on where it stopped;
 3. the first row that cannot be written stops the import: the rows before it are done, the row
    itself is rolled back, no new row is started (on LDAP, where a few rows are written at once,
    the ones already under way finish, each complete), and the report says which line failed.
@@ -20,11 +22,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from directory.base import Directory, DirectoryError, Person
 from directory.writes import DirectoryWriter
 from idp.admin.service_common import Actor, writer_of
 from idp.admin.service_fields import generate_password
 from idp.admin.service_import_rows import ImportPlan, ImportRow, RowError, decode, parse
+from idp.db.activation import ActivationMarks
 from idp.db.audit import Audit
 from idp.http.csv_cells import csv_text
 
@@ -43,10 +48,12 @@ class ImportTarget:
     directory: Directory
     writer: DirectoryWriter
     audit: Audit
+    marks: ActivationMarks
 
     @classmethod
     def of(cls, services: Services) -> ImportTarget:
-        return cls(services.directory, writer_of(services), services.audit)
+        return cls(services.directory, writer_of(services), services.audit,
+                   ActivationMarks(services.db))
 
     def hash_ok(self, value: str) -> bool:
         """Whether the directory can store this password hash as it is."""
@@ -79,6 +86,7 @@ class ImportResult:
     updated: list[str] = field(default_factory=list)
     unchanged: int = 0
     passwords: dict[str, str] = field(default_factory=dict)  # generated, shown once
+    to_activate: list[str] = field(default_factory=list)  # created without one, marked
     statuses: dict[int, tuple[str, str]] = field(default_factory=dict)  # line -> (username, status)
     failure: RowError | None = None
 
@@ -89,6 +97,7 @@ class ImportResult:
     def summary(self) -> dict[str, Any]:
         return {"total": self.total, "done": self.done, "created": len(self.created),
                 "updated": len(self.updated), "unchanged": self.unchanged,
+                "to_activate": len(self.to_activate),
                 "failure": str(self.failure) if self.failure else None}
 
     def result_csv(self) -> str:
@@ -125,7 +134,11 @@ def _changes(person: Person, row: ImportRow) -> dict[str, Any]:
     return changes
 
 
-async def _create(target: ImportTarget, row: ImportRow, result: ImportResult) -> None:
+async def _create(target: ImportTarget, row: ImportRow, result: ImportResult,
+                  activate: bool) -> None:
+    if activate and not (row.password or row.password_hash):
+        await _create_to_activate(target, row, result)
+        return
     generated = None if (row.password or row.password_hash) else generate_password()
     # all or nothing: a group that cannot be joined undoes the creation (the writer's rule).
     # A generated password travels on a printed list: it works for the first login only, which
@@ -140,10 +153,27 @@ async def _create(target: ImportTarget, row: ImportRow, result: ImportResult) ->
         result.passwords[row.username] = generated
 
 
-async def _apply(target: ImportTarget, row: ImportRow, result: ImportResult) -> None:
+async def _create_to_activate(target: ImportTarget, row: ImportRow,
+                              result: ImportResult) -> None:
+    """No password at all, and the mark: the person proves who they are at /activate. A mark
+    that cannot be written undoes the creation, as a group that cannot be joined does (an
+    account nobody can ever log in to must not stay behind)."""
+    person = await target.writer.create_person(row.username, groups=row.groups, **row.fields)
+    try:
+        await target.marks.mark(person.subject, person.username, by="import")
+    except Exception:
+        await target.writer.delete_person(person.username)
+        raise
+    result.created.append(row.username)
+    result.to_activate.append(row.username)
+    result.statuses[row.line] = (row.username, "to_activate")
+
+
+async def _apply(target: ImportTarget, row: ImportRow, result: ImportResult,
+                 activate: bool = False) -> None:
     existing = await target.directory.find(row.username)
     if existing is None:
-        await _create(target, row, result)
+        await _create(target, row, result, activate)
         return
     changes = _changes(existing, row)
     missing = [group for group in row.groups if group not in existing.groups]
@@ -173,8 +203,8 @@ async def run_import(target: ImportTarget, plan: ImportPlan, actor: Actor, *,
             if stop.is_set():
                 return
             try:
-                await _apply(target, row, result)
-            except (DirectoryError, ValueError) as exc:
+                await _apply(target, row, result, plan.activate)
+            except (DirectoryError, ValueError, SQLAlchemyError) as exc:
                 reason = str(exc)
                 if isinstance(exc, DirectoryError) and exc.detail:
                     reason += f" ({exc.detail})"
@@ -189,7 +219,8 @@ async def run_import(target: ImportTarget, plan: ImportPlan, actor: Actor, *,
     outcome = "success" if result.failure is None else "failed"
     await target.audit.record(
         "admin", outcome, actor=actor.username, ip=actor.ip, client_id=actor.client_id,
-        action="import_people", via=actor.via, file=filename, **result.summary(),
+        action="import_people", via=actor.via, file=filename, activate=plan.activate,
+        **result.summary(),
         created_usernames=result.created, updated_usernames=result.updated)
     if progress is not None:
         await progress(result)

@@ -47,7 +47,7 @@ async def start_job(services: Services, actor: Actor, plan: ImportPlan, filename
     state: dict[str, Any] = {
         "id": job_id, "state": "running", "filename": filename[:200], "by": actor.username,
         "total": len(plan.rows), "done": 0, "created": 0, "updated": 0, "unchanged": 0,
-        "failure": None, "started_at": int(time.time()), "passwords": 0,
+        "failure": None, "started_at": int(time.time()), "passwords": 0, "to_activate": 0,
     }
     await _save(services, state)
     step = max(1, len(plan.rows) // 100)

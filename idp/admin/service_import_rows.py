@@ -14,7 +14,8 @@ columns, in any order; only `username` is required:
     affiliation    eduPersonAffiliation, several separated by ";" (student;member)
     groups         groups to join, separated by ";" (each must exist already)
     password       optional initial password; empty: a one-time password is generated
-                   (and written to the result file)
+                   (and written to the result file), or, when the import marks people "to
+                   activate" (`--activate`), none: they set their own at /activate
     password_hash  optional already-hashed password from an old system ({SSHA}…, {CRYPT}…, or an
                    argon2 hash on the local directory); not together with `password`
 
@@ -67,6 +68,9 @@ class ImportPlan:
     rows: list[ImportRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0  # every error, also those beyond MAX_REPORTED_ERRORS
+    # new people without a password column are marked "to activate" (they set their own at
+    # /activate) instead of getting a generated one-time password
+    activate: bool = False
 
     @property
     def valid(self) -> bool:

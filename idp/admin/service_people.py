@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from directory.base import Person
 from directory.writes import AccountState
+from idp.admin import service_activation
 from idp.admin.service_common import (
     Actor,
     Invalid,
@@ -52,6 +53,9 @@ class PeoplePage:
 class PersonDetail:
     person: Person
     state: AccountState
+    # the person's other entries, linked as one person (IDP_IDENTITIES_*): directory/base.py
+    linked: tuple[Person, ...] = ()
+    to_activate: bool = False  # marked: sets their own first password at /activate
 
 
 @dataclass
@@ -94,7 +98,9 @@ async def person_detail(services: Services, username: str) -> PersonDetail:
     person = await find_person(services, username)
     with directory_errors():
         state = await writer_of(services).account_state(person.username)
-    return PersonDetail(person, state)
+        linked = (await services.directory.identities(person))[1:]
+    marked = await service_activation.marks_of(services).is_marked(person.subject)
+    return PersonDetail(person, state, linked, marked)
 
 
 async def known_groups(services: Services) -> set[str]:
@@ -164,6 +170,7 @@ async def set_disabled(services: Services, actor: Actor, username: str, disabled
                   writer_of(services).set_disabled(person.username, disabled), target=person.username)
     if not disabled:
         return []
+    await service_activation.drop_mark(services, person)  # a disabled person may not activate
     revoked = await services.revocation.revoke(person.subject, reason="admin_disabled",
                                                actor=person.username, wait=ADMIN_WAIT)
     if revoked.sessions or revoked.grants:
@@ -195,6 +202,7 @@ async def reset_password(services: Services, actor: Actor, username: str, *,
                       writer_of(services).set_password(person.username, password,
                                                        must_change=must_change),
                       target=person.username, mode=mode, must_change=must_change)
+        await service_activation.drop_mark(services, person)  # they have a password now
         # whoever held the old password holds nothing any more (a link resets when it is used)
         revoked = await services.revocation.revoke(person.subject, reason="admin_reset_password",
                                                    actor=person.username, wait=ADMIN_WAIT)

@@ -76,7 +76,8 @@ async def run_checks(settings: Settings) -> list[tuple[str, bool, str]]:
     if settings.directory == "local" and not database_ok:
         results.append(("directory", False, "local directory needs the database"))
     else:
-        directory = open_directory(settings.directory, settings.ldap, engine)
+        directory = open_directory(settings.directory, settings.ldap, engine,
+                               links=settings.identities)
         try:
             results.append(("directory", True, await directory.check()))
         except DirectoryError as exc:

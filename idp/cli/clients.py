@@ -61,6 +61,9 @@ async def _close_db(engine) -> None:  # type: ignore[no-untyped-def]
 @click.option("--allow-affiliation", "allow_affiliations", multiple=True,
               help="only people with this affiliation (faculty, student, ...) may use the app")
 @click.option("--require-mfa", is_flag=True, help="people must use a second factor for this app")
+@click.option("--require-scope", "required_scopes", multiple=True,
+              help="OIDC: a scope the app cannot work without; the consent page shows it "
+                   "required (openid always is). Must be one of its --scope values")
 @click.option("--json", "as_json", is_flag=True)
 @needs_settings
 def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tuple[str, ...],
@@ -70,6 +73,7 @@ def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tup
                 cas_services: tuple[str, ...], slo_url: str | None, attributes: tuple[str, ...],
                 proxy_callbacks: tuple[str, ...], allow_groups: tuple[str, ...],
                 allow_affiliations: tuple[str, ...], require_mfa: bool,
+                required_scopes: tuple[str, ...],
                 as_json: bool) -> None:  # type: ignore[no-untyped-def]
     """Register an app: an OIDC client (its secret is printed once and stored only as a digest)
     or, with --protocol cas, a CAS service."""
@@ -77,7 +81,7 @@ def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tup
                  "--scope": scopes, "--post-logout-redirect-uri": post_logout,
                  "--backchannel-logout-uri": backchannel_logout_uri,
                  "--skip-consent": skip_consent, "--auth-method": auth_method,
-                 "--jwks-file": jwks_file}
+                 "--jwks-file": jwks_file, "--require-scope": required_scopes}
     cas_only = {"--service": cas_services, "--slo-url": slo_url, "--attribute": attributes,
                 "--proxy-callback": proxy_callbacks}
     wrong = [flag for flag, value in (oidc_only if protocol == "cas" else cas_only).items()
@@ -91,6 +95,13 @@ def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tup
 
     try:
         rule = checked_rule(allow_groups, allow_affiliations)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    from idp.protocols.oidc.clients import DEFAULT_SCOPES
+    from idp.protocols.oidc.required_scopes import checked
+
+    try:  # checked before anything is written: a refused option leaves no half-made app
+        required = checked(required_scopes, scopes or DEFAULT_SCOPES)
     except ValueError as exc:
         fail(str(exc), 2)
 
@@ -123,6 +134,10 @@ def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tup
                 from idp.mfa.client_flag import set_require_mfa
 
                 await set_require_mfa(db, created[0].client_id)
+            if required:
+                from idp.protocols.oidc.required_scopes import set_required_scopes
+
+                await set_required_scopes(db, created[0].client_id, required)
             return created
         finally:
             await _close_db(engine)
@@ -133,6 +148,8 @@ def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tup
         fail(str(exc), 2)
     data = _described(client, secret, settings, require_mfa) | {
         "allow_groups": list(rule.groups), "allow_affiliations": list(rule.affiliations)}
+    if protocol == "oidc":
+        data["required_scopes"] = ["openid", *required]
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
@@ -160,6 +177,42 @@ def _described(client, secret: str | None, settings: Settings,  # type: ignore[n
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "require_mfa": require_mfa, "issuer": settings.issuer,
     }
+
+
+@clients.command("update")
+@click.argument("client_id")
+@click.option("--require-scope", "required_scopes", multiple=True,
+              help="a scope the app cannot work without (repeatable; replaces the list)")
+@click.option("--no-required-scopes", is_flag=True,
+              help="every scope but openid becomes the person's choice again")
+@click.option("--json", "as_json", is_flag=True)
+@needs_settings
+def clients_update(settings: Settings, client_id: str, required_scopes: tuple[str, ...],
+                   no_required_scopes: bool, as_json: bool) -> None:
+    """Change an OIDC client's required scopes (what its consent page marks required)."""
+    if bool(required_scopes) == no_required_scopes:
+        fail("give --require-scope (one or more) or --no-required-scopes", 2)
+    from idp.protocols.oidc.required_scopes import set_required_scopes
+
+    async def run():  # type: ignore[no-untyped-def]
+        engine, db = await _open_db(settings)
+        try:
+            return await set_required_scopes(db, client_id, required_scopes)
+        finally:
+            await _close_db(engine)
+
+    try:
+        kept = asyncio.run(run())
+    except LookupError as exc:
+        fail(str(exc), 1)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    required = ["openid", *kept]
+    if as_json:
+        click.echo(json.dumps({"client_id": client_id, "required_scopes": required},
+                              ensure_ascii=False))
+        return
+    click.echo(f"required scopes of {client_id}: {' '.join(required)}")
 
 
 @clients.command("list")

@@ -118,7 +118,8 @@ async def prepare_demo(settings: Settings, *, app_port: int = DEMO_APP_PORT) -> 
 
     await upgrade(settings.database_url)
     engine = open_engine(settings.database_url)
-    directory = open_directory(settings.directory, settings.ldap, engine)
+    directory = open_directory(settings.directory, settings.ldap, engine,
+                               links=settings.identities)
     urls = app_urls(settings, app_port)
     record = Path(settings.keys_dir).parent / DEMO_CLIENTS_FILE
     try:

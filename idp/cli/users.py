@@ -1,4 +1,5 @@
-"""`idp users show | verify | import | disable | enable | unlock | reset-password | force-change`:
+"""`idp users show | verify | import | bind-upstream | disable | enable | unlock | reset-password |
+force-change`:
 people as the identity provider sees them, and the admin service layer from the command line."""
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ async def _with_directory(settings: Settings, action: Callable[[Any], Awaitable[
     engine = open_engine(settings.database_url)
     if settings.directory == "local":
         await upgrade(settings.database_url)
-    directory = open_directory(settings.directory, settings.ldap, engine)
+    directory = open_directory(settings.directory, settings.ldap, engine,
+                               links=settings.identities)
     try:
         return await action(directory)
     finally:
@@ -83,14 +85,17 @@ async def _open_target(settings: Settings) -> tuple[Any, Any]:
     """The import target (directory, writer, audit) without the rest of the services."""
     from directory.factory import open_directory, open_writer
     from idp.admin.service_import import ImportTarget
+    from idp.db.activation import ActivationMarks
     from idp.db.audit import Audit
     from idp.db.engine import close_engine, open_engine, sessionmaker
     from idp.db.migrate import upgrade
 
     await upgrade(settings.database_url)
     engine = open_engine(settings.database_url)
-    directory = open_directory(settings.directory, settings.ldap, engine)
-    target = ImportTarget(directory, open_writer(directory), Audit(sessionmaker(engine)))
+    directory = open_directory(settings.directory, settings.ldap, engine,
+                               links=settings.identities)
+    db = sessionmaker(engine)
+    target = ImportTarget(directory, open_writer(directory), Audit(db), ActivationMarks(db))
 
     async def close() -> None:
         closing = getattr(target.writer, "close", None)
@@ -117,7 +122,8 @@ def _write_result(path: Path, text: str) -> None:
         handle.write(text)
 
 
-async def _import(settings: Settings, file: Path, data: bytes, dry_run: bool, result_path: Path) -> int:
+async def _import(settings: Settings, file: Path, data: bytes, dry_run: bool, result_path: Path,
+                  activate: bool = False) -> int:
     from directory.base import DirectoryError
     from idp.admin.service_import import ImportResult, check_file, run_import
 
@@ -125,6 +131,7 @@ async def _import(settings: Settings, file: Path, data: bytes, dry_run: bool, re
     try:
         try:
             plan = await check_file(target, data)
+            plan.activate = activate
         except DirectoryError as exc:
             fail(f"the directory cannot be read: {exc.detail or exc}")
         if not plan.valid:
@@ -151,7 +158,9 @@ async def _import(settings: Settings, file: Path, data: bytes, dry_run: bool, re
         click.echo(f"created {len(result.created)}, updated {len(result.updated)}, "
                    f"unchanged {result.unchanged} of {result.total} rows; "
                    f"result in {result_path}"
-                   + (f" ({len(result.passwords)} one-time passwords)" if result.passwords else ""))
+                   + (f" ({len(result.passwords)} one-time passwords)" if result.passwords else "")
+                   + (f"; {len(result.to_activate)} to activate at {settings.issuer}/activate"
+                      if result.to_activate else ""))
         if result.failure is not None:
             click.echo(f"stopped at {result.failure}; that row was rolled back, the rows after it "
                        "were not imported. Fix it and run the same file again.", err=True)
@@ -167,19 +176,63 @@ async def _import(settings: Settings, file: Path, data: bytes, dry_run: bool, re
 @click.option("--result", "result_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="result CSV (line, username, status, one-time password); "
                                  "default FILE.result.csv")
+@click.option("--activate", is_flag=True,
+              help="new people without a password column get no password: they are marked to "
+                   "activate, and set their own at /activate (needs IDP_ACTIVATION_FACTS)")
 @needs_settings
-def import_(settings: Settings, file: Path, dry_run: bool, result_path: Path | None) -> None:
+def import_(settings: Settings, file: Path, dry_run: bool, result_path: Path | None,
+            activate: bool) -> None:
     """Create or update people from a CSV file (the September intake).
 
     Columns (header row, any order; only username is required): username, name, family_name,
     given_name, email, phone, number, department, affiliation (a;b), groups (a;b, must exist),
-    password (empty: a one-time password is generated) or password_hash ({SSHA}…, {CRYPT}…).
+    password (empty: a one-time password is generated, or with --activate the person is marked
+    to activate instead) or password_hash ({SSHA}…, {CRYPT}…).
     Every row is checked first; any error is reported with its line number and nothing is
     written. Running the same file again changes nothing.
     """
     target_path = result_path or file.with_name(file.stem + ".result.csv")
     data = file.read_bytes()
-    sys.exit(run(_import(settings, file, data, dry_run, target_path)))
+    if activate and not settings.activation.enabled:
+        fail("--activate needs IDP_ACTIVATION_FACTS: without it nobody could activate")
+    sys.exit(run(_import(settings, file, data, dry_run, target_path, activate)))
+
+
+@users.command("bind-upstream")
+@click.argument("provider")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@needs_settings
+def bind_upstream(settings: Settings, provider: str, file: Path) -> None:
+    """Bind upstream accounts to people in bulk, from a CSV file.
+
+    PROVIDER is a name of IDP_UPSTREAM_PROVIDERS. Header row `number,upstream_id` (or
+    username / userid): the campus login name or number, and the upstream account's id (a WeCom
+    or DingTalk userid, a WeChat unionid, an OpenID provider's sub). Every row is checked first;
+    any problem is reported with its line number and nothing is written.
+    """
+    data = file.read_bytes()
+
+    async def act() -> Any:
+        from idp.admin import service_bindings
+        from idp.app import close_services, open_services
+
+        services = await open_services(settings)
+        try:
+            return await service_bindings.bind_bulk(services, _actor(), provider, data)
+        finally:
+            await close_services(services)
+
+    from idp.admin.service_common import AdminError
+
+    try:
+        result = run(act())
+    except AdminError as exc:
+        fail(exc.message)
+    for problem in result.problems:
+        click.echo(f"line {problem.line}: {problem.message}", err=True)
+    if result.problems and not (result.bound or result.unchanged):
+        fail(f"{len(result.problems)} problem(s); nothing was written")
+    click.echo(f"bound {result.bound}, unchanged {result.unchanged}")
 
 
 def _person_action(name: str, help_text: str,

@@ -110,7 +110,9 @@ class Client(Base):
 
 
 class Consent(Base):
-    """Scopes a person granted to a client, so the consent page is asked once."""
+    """What a person answered a client's consent page: the scopes granted, and the optional ones
+    unticked (`declined`), so a later request for the same scopes (or fewer) is answered
+    without asking again, and a request for more shows the page with these choices."""
 
     __tablename__ = "consents"
     __table_args__ = (UniqueConstraint("subject", "client_id"),)
@@ -119,6 +121,7 @@ class Consent(Base):
     subject: Mapped[str] = mapped_column(String(200), index=True)
     client_id: Mapped[str] = mapped_column(String(64), index=True)
     scopes: Mapped[list[str]] = mapped_column(default=list)
+    declined: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -178,3 +181,20 @@ class LogoutDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class IdentityDefault(Base):
+    """Which of a person's linked identities an app gets when nobody asks (idp/sso/identities.py):
+    one row per entry signed in with and app, naming the entry chosen. A person's default for an
+    app is the newest row of any of their entries, so it follows them whichever entry's password
+    they sign in with next time."""
+
+    __tablename__ = "identity_defaults"
+    __table_args__ = (UniqueConstraint("subject", "client_id"),
+                      Index("ix_identity_defaults_client", "client_id", "subject"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(200))  # the entry signed in with
+    client_id: Mapped[str] = mapped_column(String(64))
+    chosen: Mapped[str] = mapped_column(String(200))  # the entry the app gets
+    chosen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -62,9 +62,9 @@ LOGIN_FACTS = (
     " EXISTS (SELECT 1 FROM mfa_totp WHERE subject = $2)"
     " OR EXISTS (SELECT 1 FROM mfa_passkeys WHERE subject = $2) AS enrolled"
 )
-# the scopes a person granted a client (idp/protocols/oidc/policy.py): every authorization of an app
-# that asks for consent reads it
-CONSENTED_SCOPES = "SELECT scopes FROM consents WHERE subject = $1 AND client_id = $2"
+# the scopes a person granted a client and the ones they unticked (idp/protocols/oidc/policy.py):
+# every authorization of an app that asks for consent reads it
+CONSENTED_SCOPES = "SELECT scopes, declined FROM consents WHERE subject = $1 AND client_id = $2"
 INSERT_AUDIT = (
     "INSERT INTO audit_events (at, kind, outcome, actor, client_id, ip, detail)"
     " SELECT * FROM unnest($1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[],"
@@ -124,9 +124,14 @@ class PgDirect:
         extra = json.loads(row["client_extra"]) if row["client_extra"] is not None else None
         return extra, bool(row["enrolled"])
 
-    async def consented_scopes(self, subject: str, client_id: str) -> list[str]:
-        scopes = await self._run("fetchval", CONSENTED_SCOPES, subject, client_id)
-        return json.loads(scopes) if scopes is not None else []
+    async def consented_scopes(self, subject: str, client_id: str
+                               ) -> tuple[list[str], list[str]] | None:
+        """(granted, declined) of the person's consent to the client; None when there is none."""
+        row = await self._run("fetchrow", CONSENTED_SCOPES, subject, client_id)
+        if row is None:
+            return None
+        return (json.loads(row["scopes"]) if row["scopes"] is not None else [],
+                json.loads(row["declined"]) if row["declined"] is not None else [])
 
     # --- audit --------------------------------------------------------------------------------
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import directory.last_known_schema  # noqa: F401 - registers its table on DirectoryBase
+import idp.db.activation  # noqa: F401 - registers its table on Base
 import idp.db.admin_models  # noqa: F401 - registers its tables on Base
 import idp.db.mfa_models  # noqa: F401 - registers its tables on Base
+import idp.db.upstream_models  # noqa: F401 - registers its table on Base
 from directory.local_schema import DirectoryBase
 from idp.db.models import Base
 

@@ -3,10 +3,12 @@
 Authentication context classes (OIDC Core §2 `acr`), listed in discovery as
 acr_values_supported:
 - ACR_PWD  "urn:campus-idp:acr:pwd": the campus password alone;
-- ACR_MFA  "urn:campus-idp:acr:mfa": the password and a second factor.
+- ACR_MFA  "urn:campus-idp:acr:mfa": the password and a second factor;
+- ACR_FED  "urn:campus-idp:acr:fed": an upstream account bound to the person (another OpenID
+  provider, WeCom, DingTalk, WeChat) and no second factor here.
 Authentication methods (RFC 8176 §2 `amr`): "pwd"; "otp" for an authenticator app code or a
 recovery code (both one-time passwords); "hwk" for a WebAuthn key (proof of possession of a
-hardware-secured key).
+hardware-secured key); "fed" for a sign-in at an upstream provider (federated).
 
 A second factor is required when the client says so (Client.extra["require_mfa"]), when the
 person is in one of the groups of IDP_MFA_REQUIRED_GROUPS, or when the request asks for ACR_MFA
@@ -25,14 +27,19 @@ from idp.settings import Settings
 
 ACR_PWD = "urn:campus-idp:acr:pwd"
 ACR_MFA = "urn:campus-idp:acr:mfa"
-ACR_VALUES_SUPPORTED = [ACR_PWD, ACR_MFA]
+ACR_FED = "urn:campus-idp:acr:fed"
+ACR_VALUES_SUPPORTED = [ACR_PWD, ACR_MFA, ACR_FED]
+AMR_FED = "fed"
 SECOND_FACTORS = frozenset({"otp", "hwk", "swk"})
 MAX_ACR_VALUES = 10
 
 
 def acr_for(amr: Iterable[str] | None) -> str:
     """The class a set of methods reaches."""
-    return ACR_MFA if SECOND_FACTORS & set(amr or ()) else ACR_PWD
+    methods = set(amr or ())
+    if SECOND_FACTORS & methods:
+        return ACR_MFA
+    return ACR_FED if AMR_FED in methods else ACR_PWD
 
 
 def has_second_factor(amr: Iterable[str] | None, acr: str | None) -> bool:
@@ -76,10 +83,10 @@ def requested_acr_values(params: Mapping[str, Any]) -> list[str]:
 
 
 def acr_demands_mfa(acr_values: Iterable[str]) -> bool:
-    """True when the request names ACR_MFA and not the weaker ACR_PWD. Unknown values are
-    ignored: acr_values is a voluntary request (OIDC Core §5.5.1.1)."""
+    """True when the request names ACR_MFA and none of the weaker ACR_PWD, ACR_FED. Unknown
+    values are ignored: acr_values is a voluntary request (OIDC Core §5.5.1.1)."""
     known = {v for v in acr_values if v in ACR_VALUES_SUPPORTED}
-    return ACR_MFA in known and ACR_PWD not in known
+    return ACR_MFA in known and not known & {ACR_PWD, ACR_FED}
 
 
 def client_requires_mfa(extra: Mapping[str, Any] | None) -> bool:

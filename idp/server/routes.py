@@ -22,6 +22,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from idp.admin.api import router as admin_api_router
 from idp.admin.console import router as admin_console_router
 from idp.admin.portal import router as portal_router
+from idp.admin.portal_access import router as portal_access_router
+from idp.admin.portal_cas import router as portal_cas_router
 from idp.http.routing import Route
 from idp.protocols.cas.routes import router as cas_router
 from idp.protocols.oidc.registration import router as registration_router
@@ -30,7 +32,8 @@ from idp.server.health import router as health_router
 from idp.web.routes import router as web_router
 
 ROUTERS = (health_router, oidc_router, cas_router, web_router, registration_router,
-           portal_router, admin_api_router, admin_console_router)
+           portal_router, portal_cas_router, portal_access_router,
+           admin_api_router, admin_console_router)
 
 
 def include_routes(app: FastAPI) -> None:

@@ -72,7 +72,9 @@ class ResponseHeaders:
 # --- request size -----------------------------------------------------------------------------
 
 # paths that take more than max_body: the admin bulk intake uploads a whole year's CSV
-LARGER_BODIES: dict[str, int] = {"/admin/api/imports": 16 * 1024 * 1024}
+# (and the bulk binding of upstream accounts: a whole staff list of number -> WeCom userid)
+LARGER_BODIES: dict[str, int] = {"/admin/api/imports": 16 * 1024 * 1024,
+                                 "/admin/api/upstream-bindings": 5 * 1024 * 1024}
 
 
 class BodyTooLarge(HTTPException):

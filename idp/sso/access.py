@@ -63,9 +63,25 @@ def checked_rule(groups: Iterable[str], affiliations: Iterable[str]) -> AccessRu
     return AccessRule(tuple(cleaned[0]), tuple(cleaned[1]))
 
 
+def widens(current: AccessRule, new: AccessRule) -> bool:
+    """Whether `new` lets in someone `current` keeps out (a developer's change that does waits
+    for an admin; one that only narrows applies at once)."""
+    if current.open:
+        return False
+    if new.open:
+        return True
+
+    def folded(names: Iterable[str]) -> set[str]:
+        return {name.casefold() for name in names}
+
+    return bool(folded(new.groups) - folded(current.groups)
+                or folded(new.affiliations) - folded(current.affiliations))
+
+
 def with_rule(extra: Mapping[str, Any] | None, rule: AccessRule) -> dict[str, Any]:
     """The app's `extra` with this rule (none kept when the rule is open)."""
     result = dict(extra or {})
+    result.pop("access_request", None)  # a rule set answers any rule asked for
     if rule.open:
         result.pop("access", None)
     else:

@@ -25,6 +25,9 @@ class SsoSession:
     created_at: int = 0
     ip: str | None = None
     user_agent: str | None = None
+    # the subjects of the person's linked identities, `subject` first (identities.py); empty in
+    # a session made before identities were linked: the entry signed in with alone
+    identities: list[str] = field(default_factory=list)
 
     def age(self, now: int | None = None) -> int:
         return (now or int(time.time())) - self.auth_time
@@ -43,6 +46,7 @@ class SessionManager:
     async def create(
         self, *, subject: str, username: str, amr: list[str] | None = None, acr: str | None = None,
         ip: str | None = None, user_agent: str | None = None, replaces: str | None = None,
+        identities: list[str] | None = None,
     ) -> SsoSession:
         """Start a session with a fresh id. `replaces` (the id from the old cookie) is ended, so a
         session id is never reused across a login (session fixation)."""
@@ -52,6 +56,7 @@ class SessionManager:
         session = SsoSession(
             sid=secrets.token_urlsafe(32), subject=subject, username=username, auth_time=now,
             amr=amr or ["pwd"], acr=acr, created_at=now, ip=ip, user_agent=user_agent,
+            identities=identities or [subject],
         )
         await self.store.put(f"sso:{session.sid}", json.dumps(asdict(session)), self.ttl)
         await self.store.set_add(f"sso-user:{subject}", session.sid, self.ttl)
@@ -79,8 +84,23 @@ class SessionManager:
         session.auth_time = auth_time
         await self.store.put(f"sso:{sid}", json.dumps(asdict(session)), left)
 
-    async def add_client(self, sid: str, client_id: str) -> None:
+    async def add_client(self, sid: str, client_id: str, subject: str | None = None) -> None:
+        """The session signed into the app; `subject`: as which of the person's identities
+        (identities.py), for the app's logout notice. That record outlives the session's end
+        (the notice is built after it) and goes with its TTL."""
         await self.store.set_add(f"sso-clients:{sid}", client_id, self.ttl)
+        if subject is not None:
+            await self.store.put(f"sso-as:{sid}:{client_id}", subject, self.ttl)
+
+    async def subject_for(self, session: SsoSession, client_id: str) -> str:
+        """The subject the app knows this session's person by: the identity it was given."""
+        if len(session.identities) <= 1:
+            return session.subject
+        return await self.store.get(f"sso-as:{session.sid}:{client_id}") or session.subject
+
+    def holds(self, session: SsoSession, subject: object) -> bool:
+        """Whether `subject` (an id_token_hint's sub) is one of the session's identities."""
+        return isinstance(subject, str) and subject in (session.identities or [session.subject])
 
     async def clients(self, sid: str) -> set[str]:
         return await self.store.set_members(f"sso-clients:{sid}")

@@ -24,7 +24,9 @@ from idp.store.base import Store
 SIGNIN_TTL = 15 * 60
 MAX_ID = 64
 
-Page = Literal["login", "consent"]
+# login: a password (then second factor...); consent: the person's consent; identity: which of
+# the person's linked identities the app gets (identities.py)
+Page = Literal["login", "consent", "identity"]
 
 
 @dataclass(slots=True)
@@ -32,7 +34,7 @@ class PendingSignIn:
     id: str
     protocol: str  # who parked it ("oidc", "cas"): for the audit log, never for the pages
     resume: str  # the protocol's path the browser returns to once the pages are done
-    page: Page  # what the protocol asked for: a login, or only the person's consent
+    page: Page  # what the protocol asked for: a login, the person's consent, an identity
     app_id: str  # the app asking: an OIDC client_id, a CAS service's registered id
     app_name: str
     scopes: list[str]  # what the consent page asks the person to release
@@ -41,9 +43,13 @@ class PendingSignIn:
     ui_locales: str | None = None
     reason: str | None = None  # why a login is needed: no_session, prompt_login, max_age, mfa...
     acr_values: list[str] = field(default_factory=list)  # what the app requires of the sign-in
+    # the consent page: of `scopes`, those the person may not untick, and those they unticked
+    # the last time this app asked (shown unticked again); every other scope is shown ticked
+    required_scopes: list[str] = field(default_factory=list)
+    declined_scopes: list[str] = field(default_factory=list)
     # filled in by the pages:
     sid: str | None = None  # the SSO session the login created or confirmed
-    granted_scopes: list[str] | None = None
+    granted_scopes: list[str] | None = None  # what the person allowed of `scopes`
     denied: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -10,25 +10,29 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import Request
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from starlette.responses import RedirectResponse, Response
 
-from idp.db.models import Client, Consent, RefreshToken
+from idp.db.models import Client, Consent
 from idp.http.routing import Router
 from idp.mfa import recovery, totp
 from idp.mfa.webauthn import credentials_of
+from idp.protocols.oidc import ledger
+from idp.protocols.oidc.claims import SUPPORTED_SCOPES
 from idp.services import Services, ServicesDep
 from idp.sso.cookie import clear_session_cookie
+from idp.web import account_bindings, login_area
 from idp.web import account_step_up as step_up
-from idp.web import login_area
 from idp.web.account_common import ACCOUNT, checked_post, done, visit
+from idp.web.account_identities import identities_context
 from idp.web.scopes import describe
 
 router = Router(audience="page")
 
 # messages a redirect back to /account may show (?done=...): a fixed list, never free text
 DONE_MESSAGES = frozenset({
-    "account_done", "account_password_changed", "account_confirmed",
+    "account_done", "account_password_changed", "account_confirmed", "account_identity_changed",
+    "account_binding_removed",
 })
 
 
@@ -41,13 +45,21 @@ def _when(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _in_page_order(scopes: list[str]) -> list[str]:
+    """Scopes in the order the consent page shows them (openid first), not as stored."""
+    order = {scope: index for index, scope in enumerate(SUPPORTED_SCOPES)}
+    return sorted(scopes, key=lambda scope: (order.get(scope, len(order)), scope))
+
+
 async def _consents(services: Services, subject: str) -> list[dict[str, object]]:
     async with services.db() as db:
         rows = await db.execute(
             select(Consent, Client.name).outerjoin(Client, Client.client_id == Consent.client_id)
             .where(Consent.subject == subject).order_by(Consent.granted_at))
         return [{"client_id": consent.client_id, "name": name or consent.client_id,
-                 "scopes": list(consent.scopes or []), "granted_at": consent.granted_at}
+                 "scopes": _in_page_order(list(consent.scopes or [])),
+                 "declined": _in_page_order(list(consent.declined or [])),
+                 "granted_at": consent.granted_at.strftime("%Y-%m-%d")}
                 for consent, name in rows]
 
 
@@ -63,6 +75,7 @@ async def account_page(request: Request, services: ServicesDep) -> Response:
     consents = await _consents(services, subject)
     for consent in consents:
         consent["scopes"] = describe(consent["scopes"], found.locale)  # type: ignore[arg-type]
+        consent["declined"] = describe(consent["declined"], found.locale)  # type: ignore[arg-type]
     message = request.query_params.get("done")
     return found.page(
         request, "account.html", sessions=sessions, consents=consents,
@@ -71,6 +84,8 @@ async def account_page(request: Request, services: ServicesDep) -> Response:
         recovery_left=await recovery.remaining(services.db, subject),
         done=message if message in DONE_MESSAGES else None,
         step_up_minutes=step_up.minutes(services),
+        **await identities_context(services, found),
+        bindings=await account_bindings.listed(services, subject, found.locale),
     )
 
 
@@ -104,15 +119,13 @@ async def revoke_consent(request: Request, services: ServicesDep) -> Response:
     if not isinstance(client_id, str) or not client_id or len(client_id) > 64:
         return done()
     subject = found.person.subject
+    # the consent goes first: an authorization from now on asks again
     async with services.db() as db, db.begin():
         removed = await db.execute(delete(Consent).where(
             Consent.subject == subject, Consent.client_id == client_id))
-        revoked = await db.execute(
-            update(RefreshToken)
-            .where(RefreshToken.subject == subject, RefreshToken.client_id == client_id,
-                   RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC)))
-    if removed.rowcount:
+    # whole refresh families, with the access tokens issued alongside (idp/protocols/oidc/ledger.py)
+    revoked = await ledger.revoke_app_grants(services, subject, client_id)
+    if removed.rowcount or revoked:
         await services.audit.record("account", "consent_revoked", actor=found.person.username,
-                                    client_id=client_id, refresh_tokens=revoked.rowcount)
+                                    client_id=client_id, subject=subject, refresh_tokens=revoked)
     return done()

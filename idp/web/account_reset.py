@@ -22,6 +22,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from directory.base import DirectoryError, DirectoryUnavailable, NoSuchEntry, Person
+from idp.db.activation import ActivationMarks
 from idp.http.routing import Router
 from idp.services import Services, ServicesDep
 from idp.sso import reset_links
@@ -169,6 +170,8 @@ async def reset_submit(token: str, request: Request, services: ServicesDep) -> R
                               detail="err_directory_unavailable", locale=locale)
         return again("account_err_rejected", 400, reason=str(exc)[:300])
     await reset_links.forget(services.store, record["subject"])
+    # a password of their own now: nobody may set another through /activate
+    await ActivationMarks(services.db).take(record["subject"])
     # whoever held the old password holds nothing any more: tokens, sessions, everywhere
     await services.revocation.revoke(record["subject"], reason="password_reset",
                                      actor=record["username"])

@@ -115,6 +115,30 @@ CATALOGUE: dict[str, dict[Locale, str]] = {
     },
     "consent_signed_in_as": {"zh": "当前账号：{user}", "en": "Signed in as {user}"},
     "consent_claims": {"zh": "包括：", "en": "Includes:"},
+    "consent_choose": {
+        "zh": "可以取消勾选您不想提供的项目；应用只会收到您勾选的信息。",
+        "en": "Untick anything you would rather not share: the app receives only what is ticked.",
+    },
+    "consent_required_openid": {
+        "zh": "必需：登录本身需要这一项，不能取消。",
+        "en": "Required: signing in needs this, so it cannot be unticked.",
+    },
+    "consent_required_app": {
+        "zh": "必需：{app} 缺少这一项将无法使用（由应用注册时设定），不能取消。如不愿提供，请选择“拒绝”。",
+        "en": "Required: {app} cannot work without this (set in its registration), so it cannot "
+              "be unticked. If you would rather not share it, choose Deny.",
+    },
+    "consent_invalid_title": {"zh": "无法提交授权", "en": "This answer cannot be accepted"},
+    "consent_required_unticked": {
+        "zh": "{app} 必需“{scope}”，不能取消勾选。请返回授权页重新选择，或选择“拒绝”。",
+        "en": "{app} requires “{scope}”: it cannot be unticked. Go back to the consent page "
+              "and answer again, or choose Deny.",
+    },
+    "consent_not_asked": {
+        "zh": "{app} 没有请求“{scope}”，不能授予。请返回授权页重新选择。",
+        "en": "{app} did not ask for “{scope}”, so it cannot be granted. Go back to the "
+              "consent page and answer again.",
+    },
     "allow": {"zh": "同意", "en": "Allow"},
     "deny": {"zh": "拒绝", "en": "Deny"},
     # logout

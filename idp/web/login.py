@@ -27,12 +27,14 @@ from directory.base import (
 from idp.http.routing import Router
 from idp.services import Services, services_of
 from idp.sso.cookie import client_ip, session_id, set_session_cookie
+from idp.sso.identities import linked_subjects
 from idp.sso.signins import PendingSignIn
 from idp.sso.throttle import ALLOWED, LoginThrottle, Verdict
 from idp.web import csrf
 from idp.web.i18n import Locale, choose_locale
 from idp.web.pages import error_page, render
 from idp.web.second_factor import second_factor_step
+from idp.web.upstream_binding import NOTICE, bind_pending, silent_start, waiting
 
 router = Router(audience="page", include_in_schema=False)
 
@@ -68,11 +70,23 @@ def _login_form(
         "id_token_hint": "login_reason_other_user", "other_user": "login_reason_other_user",
     }.get(signin.reason or "")
     prefill = username if username is not None else (signin.login_hint or "")
+    # upstream accounts: a button per provider, and the one waiting for its binding, if any
+    buttons = [{"url": f"/upstream/{c.name}/start/{signin.id}",
+                "label": (c.config.label_zh or c.config.label if locale == "zh"
+                          else c.config.label) or c.name}
+               for c in services.upstreams.buttons(request.headers.get("user-agent") or "")]
+    bind = waiting(services, signin, request)
+    binding = None
+    if bind is not None:
+        config = services.settings.upstream.by_name.get(bind["provider"])
+        binding = ((config.label_zh or config.label if locale == "zh" else config.label)
+                   or bind["provider"]) if config else bind["provider"]
     return render(
         request, "login.html", locale=locale, status=status, headers=headers,
         title_key="login_title", app_name=signin.app_name or signin.app_id,
         reason=reason, username=prefill[:MAX_USERNAME], error=error, error_values=error_values,
-        csrf_token=token, action=f"/login/{signin.id}",
+        csrf_token=token, action=f"/login/{signin.id}", upstreams=buttons, binding=binding,
+        activation=services.settings.activation.enabled,
     )
 
 
@@ -85,12 +99,19 @@ async def login_page(request: Request) -> Response:
     signin = await services.signins.get(signin_id)
     if signin is None:
         return expired_page(request)
-    if signin.page == "consent":
-        return RedirectResponse(f"/consent/{signin.id}", status_code=303)
+    if signin.page != "login":
+        return RedirectResponse(signin.page_url, status_code=303)
     locale = choose_locale(request, settings.site.default_locale, ui_locales=signin.ui_locales)
+    silent = await silent_start(services, signin, request.headers.get("user-agent") or "")
+    if silent is not None:  # inside WeCom / DingTalk / WeChat: no page, straight to it
+        return RedirectResponse(silent, status_code=303)
     token, new = csrf.browser_token(request, settings)
+    notice = signin.extra.pop(NOTICE, None)  # shown once: from an upstream sign-in
+    if notice is not None:
+        await services.signins.save(signin)
     await remember_csrf(services, signin, token)
-    response = _login_form(request, services, signin, locale=locale, token=token)
+    response = _login_form(request, services, signin, locale=locale, token=token,
+                           error=notice if isinstance(notice, str) else None)
     if new:
         csrf.set_cookie(response, token, settings)
     return response
@@ -190,9 +211,10 @@ async def start_password_change(services: Services, signin: PendingSignIn, usern
 
 
 async def complete_login(request: Request, services: Services, signin: PendingSignIn,
-                         person: Person) -> Response:
-    """The one place a checked password turns into a signed-in session. A second factor, where
-    one is required, belongs here, before `finish_login` (which the factor's page then calls)."""
+                         person: Person, *, amr: list[str] | None = None) -> Response:
+    """The one place a checked password (or a bound upstream account, amr ["fed"]) turns into
+    a signed-in session. A second factor, where one is required, belongs here, before
+    `finish_login` (which the factor's page then calls)."""
     notice = person.notice
     if notice is not None and (notice.expires_in is not None or notice.grace_logins is not None):
         # kept in the signin, so that it survives the second-factor page on the way
@@ -200,17 +222,21 @@ async def complete_login(request: Request, services: Services, signin: PendingSi
                                                 "grace_logins": notice.grace_logins}
     else:
         signin.extra.pop("password_notice", None)
-    second_factor = await second_factor_step(request, services, signin, person)
+    second_factor = await second_factor_step(request, services, signin, person, amr=amr)
     if second_factor is not None:
         return second_factor  # the factor's page (idp/web/mfa.py) calls finish_login
-    return await finish_login(request, services, signin, person)
+    return await finish_login(request, services, signin, person, amr=amr)
 
 
 async def finish_login(request: Request, services: Services, signin: PendingSignIn,
                        person: Person, *, amr: list[str] | None = None,
                        acr: str | None = None) -> Response:
     """Rotate the session, remember it in the signin, and hand the browser back to the
-    engine (or first to the password-expiry notice, when the directory sent one)."""
+    engine (or first to the password-expiry notice, when the directory sent one). An upstream
+    account waiting for its binding is bound here, once everything asked of the person has
+    been proven."""
+    if amr is None or "fed" not in amr:
+        await bind_pending(request, services, signin, person)
     sid = await _start_session(request, services, person, amr=amr, acr=acr)
     signin.sid = sid
     signin.extra["login_at"] = int(time.time())
@@ -240,7 +266,7 @@ async def _start_session(request: Request, services: Services, person: Person, *
     session = await services.sessions.create(
         subject=person.subject, username=person.username, ip=client_ip(request),
         user_agent=(request.headers.get("user-agent") or "")[:300] or None, replaces=old_sid,
-        amr=amr, acr=acr,
+        amr=amr, acr=acr, identities=await linked_subjects(services, person),
     )
     for client_id in carried:
         await services.sessions.add_client(session.sid, client_id)

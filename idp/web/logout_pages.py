@@ -130,7 +130,8 @@ async def end_session(request: Request, services: ServicesDep) -> Response:
         # a cross-site POST from the RP arrives without our SameSite=Lax cookie: the hint's
         # sid still names the session to end
         sid, session = await _hinted_session(services, wanted.hint)
-    if wanted.hint is not None and (session is None or session.subject == wanted.hint["sub"]):
+    if wanted.hint is not None and (session is None
+                                    or services.sessions.holds(session, wanted.hint["sub"])):
         if session is not None and sid:
             await services.logout.end(sid, reason="rp_initiated")
         return _finish(request, services, wanted, locale)
@@ -144,7 +145,7 @@ async def _hinted_session(
     if not isinstance(hinted_sid, str):
         return None, None
     session = await services.sessions.get(hinted_sid)
-    if session is None or session.subject != hint["sub"]:
+    if session is None or not services.sessions.holds(session, hint["sub"]):
         return None, None
     return hinted_sid, session
 

@@ -97,6 +97,13 @@ MFA_TEXT: dict[str, dict[Locale, str]] = {
     "account_sign_out": {"zh": "退出", "en": "Sign out"},
     "account_consents": {"zh": "已授权的应用", "en": "Apps you allowed"},
     "account_revoke": {"zh": "撤销授权", "en": "Revoke"},
+    "account_consent_since": {"zh": "（授权于 {when}）", "en": "(allowed on {when})"},
+    "account_consent_declined": {"zh": "您没有同意提供：", "en": "You chose not to share:"},
+    "account_revoke_explain": {
+        "zh": "撤销后，该应用不能再在后台读取您的信息；下次使用时会重新询问您。",
+        "en": "After you revoke, the app can no longer read your details in the background, "
+              "and it will ask you again the next time you use it.",
+    },
     "account_done": {"zh": "已完成。", "en": "Done."},
     "account_back": {"zh": "返回我的账号", "en": "Back to my account"},
     # step-up before changing factors, recovery codes or the password (account_step_up.py)

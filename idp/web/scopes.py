@@ -6,6 +6,7 @@ is released; the descriptions and claim labels are this page's own.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from idp.protocols.oidc.claims import SCOPE_CLAIMS
@@ -52,12 +53,22 @@ class ScopeLine:
     scope: str
     description: str
     claims: list[str]
+    required: bool = False  # the consent page shows it ticked, and it cannot be unticked
+    ticked: bool = True
 
 
-def describe(scopes: list[str], locale: Locale) -> list[ScopeLine]:
+def describe(scopes: list[str], locale: Locale, *, required: Collection[str] = (),
+             unticked: Collection[str] = ()) -> list[ScopeLine]:
     lines = []
     for scope in scopes:
         description = SCOPE_TEXT.get(scope, {}).get(locale, scope)
         claims = [CLAIM_TEXT.get(c, {}).get(locale, c) for c in SCOPE_CLAIMS.get(scope, ())]
-        lines.append(ScopeLine(scope, description, claims))
+        is_required = scope in required
+        lines.append(ScopeLine(scope, description, claims, is_required,
+                               is_required or scope not in unticked))
     return lines
+
+
+def scope_name(scope: str, locale: Locale) -> str:
+    """A scope in the person's words, for a message that names one."""
+    return SCOPE_TEXT.get(scope, {}).get(locale, scope)

@@ -46,7 +46,9 @@ class Pending:
     why: str  # client, group, acr_values, enrolled
     browser: str | None = None  # the CSRF cookie of the browser that passed the password
     sid: str | None = None  # step-up: the session being raised
-    amr: list[str] | None = None  # step-up: what that session already proved
+    # step-up: what that session already proved; login: what the first step proved (None: the
+    # password; ["fed"]: a bound upstream account)
+    amr: list[str] | None = None
     enrol_secret: str | None = None  # forced enrolment: the sealed TOTP secret on offer
     proven: str | None = None  # enrolled and proven; waiting for "continue" after the codes
 
@@ -60,9 +62,9 @@ class Pending:
 
 
 async def second_factor_step(request: Request, services: Services, signin: PendingSignIn,
-                             person: Person) -> Response | None:
-    """After a good password: None to carry on (no factor needed or enrolled), or the redirect
-    to the second-factor page."""
+                             person: Person, *, amr: list[str] | None = None) -> Response | None:
+    """After a good password (or a bound upstream account: `amr` ["fed"]): None to carry on
+    (no factor needed or enrolled), or the redirect to the second-factor page."""
     client_extra, enrolled = await login_facts(services.engine, signin.app_id, person.subject)
     why = mfa_requirement(
         services.settings, client_extra=client_extra,
@@ -70,7 +72,7 @@ async def second_factor_step(request: Request, services: Services, signin: Pendi
     if why is None and not enrolled:
         return None
     Pending(mode="login", subject=person.subject, username=person.username,
-            why=why or "enrolled",
+            why=why or "enrolled", amr=amr,
             browser=request.cookies.get(csrf.cookie_name(services.settings))).save_to(signin)
     await services.signins.save(signin)
     await services.audit.record("mfa", "asked", actor=person.username,

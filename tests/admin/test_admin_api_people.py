@@ -58,7 +58,7 @@ async def test_create_person_with_groups_then_read_them(backend: AdminBackend) -
     assert detail["groups"] == ["students"]
     assert detail["affiliations"] == ["student", "member"]
     assert detail["state"] == {"disabled": False, "locked": False, "must_change": False,
-                               "password_expired": False, "failures": 0}
+                               "password_expired": False, "failures": 0, "to_activate": False}
     assert await login_error(backend, username, "Create-pass-1") is None
     [event] = await admin_events(backend, "create_person", username)
     assert event.outcome == "success" and event.actor == "itadmin"

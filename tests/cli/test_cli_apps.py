@@ -48,3 +48,30 @@ def test_mixed_or_bad_options_are_refused(run_idp: Runner) -> None:
     no_redirect = run_idp("clients", "add", "--name", "x")
     assert no_redirect.returncode == 2 and "--redirect-uri" in no_redirect.stderr
     assert json.loads(run_idp("clients", "list", "--json", check=True).stdout) == []
+
+
+def test_required_scopes_on_add_and_update(run_idp: Runner) -> None:
+    added = json.loads(run_idp(
+        "clients", "add", "--name", "图书馆", "--redirect-uri", "https://lib.example.edu/cb",
+        "--require-scope", "email", "--require-scope", "openid", "--json", check=True).stdout)
+    assert added["required_scopes"] == ["openid", "email"]
+    client_id = added["client_id"]
+    updated = run_idp("clients", "update", client_id, "--require-scope", "campus",
+                      "--require-scope", "profile", "--json", check=True)
+    assert json.loads(updated.stdout)["required_scopes"] == ["openid", "campus", "profile"]
+    cleared = run_idp("clients", "update", client_id, "--no-required-scopes", check=True)
+    assert "required scopes of" in cleared.stdout and cleared.stdout.strip().endswith("openid")
+
+
+def test_bad_required_scopes_are_refused_and_nothing_is_made(run_idp: Runner) -> None:
+    outside = run_idp("clients", "add", "--name", "x", "--redirect-uri", "https://x.example.edu/cb",
+                      "--scope", "openid", "--scope", "profile", "--require-scope", "email")
+    assert outside.returncode == 2 and "not one of the app's scopes" in outside.stderr
+    assert json.loads(run_idp("clients", "list", "--json", check=True).stdout) == []
+    cas = run_idp("clients", "add", "--protocol", "cas", "--name", "x",
+                  "--service", "https://a.example.edu/", "--require-scope", "email")
+    assert cas.returncode == 2 and "--require-scope cannot be used" in cas.stderr
+    missing = run_idp("clients", "update", "no-such-app", "--require-scope", "email")
+    assert missing.returncode == 1 and "no OIDC client 'no-such-app'" in missing.stderr
+    neither = run_idp("clients", "update", "no-such-app")
+    assert neither.returncode == 2 and "--no-required-scopes" in neither.stderr

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from directory.base import Directory
+from directory.config import IdentityLinkConfig
 from directory.demo_people import seed_local
 from directory.ldap import LdapDirectory
 from directory.local import LocalDirectory
@@ -32,6 +33,31 @@ SPECIAL_PASSWORDS = {
     "lockme": "lockme-pass-1",
     "liuyang": "liuyang-pass-1",
     "warned": "warned-pass-1",
+}
+
+
+# entries that are one person (directory/base.py `identities`): a postgraduate who is also a
+# teaching assistant (the TA entry's seeAlso names the student entry: one side only) and an
+# alumni entry sharing the student's ORCID. `linkgone` links too, but is disabled; `linkwide`
+# links to an entry outside the people base; `linkodd`'s ORCID is a filter injection attempt.
+LINKS = IdentityLinkConfig(link_attribute="seeAlso", correlate_by="eduPersonOrcid")
+ORCID = "0000-0002-1825-0097"
+LINKED = {
+    "linkstudent": ("Lin Student", "linkstudent-pass-1", "student", "2024310001", "计算机学院"),
+    "linkta": ("Lin Assistant", "linkta-pass-1", "staff", "T2024001", "计算机学院教学办"),
+    "linkalum": ("Lin Alumnus", "linkalum-pass-1", "alum", "2018010001", "校友会"),
+    "linkgone": ("Lin Gone", "linkgone-pass-1", "staff", "T2010001", "人事处"),
+    "linkwide": ("Lin Wide", "linkwide-pass-1", "staff", "T2010002", "人事处"),
+    "linkodd": ("Lin Odd", "linkodd-pass-1", "student", "2024310009", "数学学院"),
+}
+SPECIAL_PASSWORDS |= {uid: shape[1] for uid, shape in LINKED.items()}
+LINK_VALUES: dict[str, dict[str, list[str]]] = {
+    "linkstudent": {"eduPersonOrcid": [ORCID]},
+    "linkta": {"seeAlso": ["linkstudent"]},
+    "linkalum": {"eduPersonOrcid": [ORCID]},
+    "linkgone": {"seeAlso": ["linkstudent"]},
+    "linkwide": {"seeAlso": [f"cn=admin,{SUFFIX}"]},
+    "linkodd": {"eduPersonOrcid": ["*)(uid=*"]},
 }
 
 
@@ -63,6 +89,23 @@ SPECIAL_LDIF = "\n".join(
     ]
 )
 
+def _linked_ldif(uid: str) -> str:
+    name, _password, affiliation, number, department = LINKED[uid]
+    extra = [f"eduPersonAffiliation: {affiliation}", f"employeeNumber: {number}",
+             f"ou: {department}"]
+    for attribute, values in LINK_VALUES[uid].items():
+        for value in values:
+            # the local directory names the linked entry by login name, LDAP by DN
+            if attribute == "seeAlso" and "=" not in value:
+                value = f"uid={value},{PEOPLE}"
+            extra.append(f"{attribute}: {value}")
+    if uid == "linkgone":
+        extra.append("pwdAccountLockedTime: 000001010000Z")  # administratively disabled
+    return _person_ldif(uid, name, *extra)
+
+
+LINKED_LDIF = "\n".join(_linked_ldif(uid) for uid in LINKED)
+
 # groups for the nested walk: outer > middle > inner > student, and inner contains outer again
 NESTED_LDIF = f"""dn: ou=nested,{SUFFIX}
 objectClass: organizationalUnit
@@ -93,7 +136,7 @@ member: cn=g-outer,ou=nested,{SUFFIX}
 def _start(memberof: bool, *extra: str) -> Campus:
     server = CampusSlapd(memberof=memberof)
     server.start()
-    server.seed(SPECIAL_LDIF, *extra)
+    server.seed(SPECIAL_LDIF, LINKED_LDIF, *extra)
     return Campus(server)
 
 
@@ -118,11 +161,18 @@ def bare_campus() -> Iterator[Campus]:
 
 
 async def _local(engine: AsyncEngine) -> LocalDirectory:
-    directory = LocalDirectory(engine)
+    directory = LocalDirectory(engine, links=LINKS)
     await directory.create_all()
     await seed_local(directory)
     for username, password in SPECIAL_PASSWORDS.items():
+        if username in LINKED:
+            continue
         await directory.create_person(username, password=password, name=username.title())
+    for username, (name, password, affiliation, number, department) in LINKED.items():
+        await directory.create_person(
+            username, password=password, name=name, affiliations=[affiliation], number=number,
+            department=department, attributes=LINK_VALUES[username],
+            disabled=username == "linkgone")
     await directory.lock("locked")
     await directory.expire_password("expired")
     await directory.require_password_change("mustchange")
@@ -160,7 +210,7 @@ async def postgres_local() -> AsyncIterator[LocalDirectory]:
 
 @pytest.fixture(scope="session")
 async def ldap_directory(campus: Campus) -> AsyncIterator[LdapDirectory]:
-    directory = LdapDirectory(ldap_settings(campus.server))
+    directory = LdapDirectory(ldap_settings(campus.server), links=LINKS)
     yield directory
     await directory.close()
 

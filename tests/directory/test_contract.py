@@ -211,3 +211,16 @@ async def test_check(directory: Directory) -> None:
     description = await directory.check()
     assert directory.name in ("local", "ldap")
     assert description
+
+
+async def test_facts_are_read_without_a_bind(directory: Directory) -> None:
+    """What /activate compares: the asked attributes of the entry a name finds (LDAP names on
+    the local directory too), the entry's subject, and None for nobody."""
+    person = await directory.authenticate("student", "student123")
+    found = await directory.facts("Student", ("employeeNumber", "sn", "givenName", "mail"))
+    assert found is not None
+    assert found.account.key == person.subject and found.account.username == "student"
+    assert found.values == {"employeeNumber": ("2023010001",), "sn": ("张",),
+                            "givenName": ("三",), "mail": ("student@example.edu",)}
+    assert await directory.facts("no-such-person", ("sn",)) is None
+    assert await directory.facts("stud*", ("sn",)) is None  # a filter value, escaped

@@ -210,3 +210,22 @@ async def test_a_change_by_an_admin_here_is_not_bridged_by_an_older_copy(
     assert confirmed is not None and confirmed.title == "changed by an admin"
     with proxy.down():
         assert await directory.by_subject(person.subject) == confirmed
+
+
+async def test_linked_identities_while_cut_are_the_entry_signed_in_with(
+    slapd: Campus, proxy: CutProxy, engine: AsyncEngine,
+) -> None:
+    from tests.directory.conftest import LINKS
+
+    proxy.restore()
+    linked = LdapDirectory(ldap_settings(slapd.server, url=f"ldap://127.0.0.1:{proxy.port}",
+                                         person_cache_seconds=0), links=LINKS)
+    try:
+        directory = wrap(linked, engine, Clock())
+        ta = await directory.authenticate("linkta", SPECIAL_PASSWORDS["linkta"])
+        assert len(await directory.identities(ta)) == 3  # the directory answers: every one
+        with proxy.down():
+            # the links cannot be read: the sign-in goes on, with its own entry alone
+            assert await directory.identities(ta) == (ta,)
+    finally:
+        await linked.close()

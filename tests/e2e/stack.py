@@ -57,6 +57,12 @@ class DemoStack:
     academic: str
     clients: dict[str, dict[str, str | None]]
     root: Path
+    env: dict[str, str]  # the demo's environment, for `idp` commands run beside it
+
+    def idp(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run an `idp` command on the demo's database (as an admin at the server would)."""
+        return subprocess.run([IDP, *args], cwd=self.root, env=self.env, capture_output=True,
+                              text=True, timeout=60, check=False)
 
     @property
     def ports(self) -> list[int]:
@@ -79,7 +85,9 @@ def start_demo(root: Path) -> DemoStack:
     issuer = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
     env.update({"IDP_ISSUER": issuer, "IDP_DATABASE_URL": f"sqlite:///{root}/idp.db",
-                "IDP_KEYS_DIR": str(root / "keys"), "LDAPNOINIT": "1"})
+                "IDP_KEYS_DIR": str(root / "keys"), "LDAPNOINIT": "1",
+                # self-service activation on, as a campus with a September intake runs it
+                "IDP_ACTIVATION_FACTS": "employeeNumber,sn,givenName"})
     log = open(root / "demo.log", "w")  # noqa: SIM115 - kept open for the process's life
     process = subprocess.Popen(
         [IDP, "demo", "--port", str(port), "--app-port", str(app_port)], cwd=root, env=env,
@@ -92,7 +100,7 @@ def start_demo(root: Path) -> DemoStack:
             raise RuntimeError("idp demo did not come up:\n" + (root / "demo.log").read_text())
         time.sleep(0.2)
     clients = json.loads((root / "demo-clients.json").read_text())
-    return DemoStack(process, issuer, *apps, clients=clients, root=root)
+    return DemoStack(process, issuer, *apps, clients=clients, root=root, env=env)
 
 
 def listening(port: int) -> bool:

@@ -22,14 +22,17 @@ from typing import Any, TypeVar
 import uvicorn
 
 from idp.app import Services, close_services
+from idp.db.activation import ActivationMarks
 from idp.db.models import Consent, RefreshToken
 from idp.protocols.oidc.clients import create_client
 from idp.protocols.oidc.tokens import token_digest
+from idp.settings import ActivationSettings
 from tests.support.server import start_idp
 
 T = TypeVar("T")
 REDIRECT_URI = "https://fuzz.example.edu/cb"
-SNAPSHOT_TABLES = {"clients": "client_id", "consents": "id", "refresh_tokens": "digest"}
+SNAPSHOT_TABLES = {"clients": "client_id", "consents": "id", "refresh_tokens": "digest",
+                   "activation_marks": "subject"}
 
 
 @dataclass
@@ -75,7 +78,8 @@ class FuzzServer:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         live = await start_idp(database_url=f"sqlite:///{self.db_path}", keys_dir=self.root / "keys",
-                               directory="local", redis_url=None, seed=True, log_level="error")
+                               directory="local", redis_url=None, seed=True, log_level="error",
+                               activation=ActivationSettings(facts=["employeeNumber", "sn"]))
         self.services, self._server = live.services, live.server
         await self._seed(live.services)
         self.base_url = live.base_url
@@ -97,6 +101,10 @@ class FuzzServer:
             public.client_id
         student = await services.directory.find("student")
         assert student is not None
+        # a newcomer to activate (/activate): employeeNumber 2026000001, sn 新
+        newcomer = await services.directory.create_person(  # type: ignore[attr-defined]
+            "fuzz-newcomer", name="新同学", family_name="新", number="2026000001")
+        await ActivationMarks(services.db).mark(newcomer.subject, newcomer.username)
         async with services.db() as db, db.begin():
             db.add(Consent(subject=student.subject, client_id=confidential.client_id,
                            scopes=["openid", "profile"]))

@@ -1,5 +1,5 @@
-"""hypothesis over the form endpoints: login, consent, logout, change password, token,
-introspection, revocation, authorization. Each gets real state to push against (a live
+"""hypothesis over the form endpoints: login, consent, identity choice, logout, change password,
+activation, token, introspection, revocation, authorization. Each gets real state to push against (a live
 signin, its CSRF token, a session, a registered client) mixed with junk. Zero 500s; a
 refused request changes no stored record (clients, consents, refresh tokens)."""
 
@@ -85,6 +85,26 @@ def test_consent_form(fuzz_server: FuzzServer, client: httpx.Client, data: st.Da
 
 @SETTINGS
 @given(data=st.data())
+def test_identity_form(fuzz_server: FuzzServer, client: httpx.Client,
+                       data: st.DataObject) -> None:
+    assert fuzz_server.services is not None
+    sid = _session(fuzz_server)
+    student = fuzz_server.run(fuzz_server.services.directory.find("student"))
+    assert student is not None
+    signin = _interaction(fuzz_server, page="identity", sid=sid, extra={"identities": [
+        {"subject": student.subject, "username": "student", "name": "张三", "affiliations": [],
+         "number": "", "department": ""}]})
+    client.cookies.set(COOKIE, data.draw(st.sampled_from([sid, "", "nonsense"])))
+    token = form_field(client.get(f"/identity/{signin}").text, "csrf") if data.draw(
+        st.booleans()) else "no-page-seen"
+    path_id = data.draw(st.sampled_from([signin, signin, "", "x" * 300]) | TEXT)
+    body = data.draw(bodies(["csrf", "identity", "ui_locales"], token, student.subject,
+                            "someone-else", "en"))
+    _exchange(fuzz_server, client, "POST", f"/identity/{quote(path_id, safe='')}", body)
+
+
+@SETTINGS
+@given(data=st.data())
 def test_logout(fuzz_server: FuzzServer, client: httpx.Client, data: st.DataObject) -> None:
     assert fuzz_server.services is not None
     sid = _session(fuzz_server)
@@ -112,6 +132,25 @@ def test_change_password_form(fuzz_server: FuzzServer, client: httpx.Client,
     body = data.draw(bodies(["csrf", "current_password", "new_password", "new_password_again"],
                             token, "wrong-password", "A-new-password-1"))
     _exchange(fuzz_server, client, "POST", f"/password/{signin}", body)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_activation_forms(fuzz_server: FuzzServer, client: httpx.Client,
+                          data: st.DataObject) -> None:
+    """The facts form and the password step, with the newcomer's real facts among the junk
+    (server.py); a real ticket when the facts were right."""
+    page = client.get("/activate")
+    token = form_field(page.text, "csrf") if data.draw(st.booleans()) else "no-page-seen"
+    body = data.draw(bodies(["csrf", "username", "fact_0", "fact_1", "ui_locales"], token,
+                            "fuzz-newcomer", "2026000001", "新", "student", "en"))
+    before = fuzz_server.snapshot()
+    proved = send(client, "POST", "/activate", body, {"x-forwarded-for": data.draw(XFF)})
+    check(fuzz_server, before, "POST /activate", proved.status_code, proved.text)
+    ticket = form_field(proved.text, "ticket")
+    body = data.draw(bodies(["csrf", "ticket", "new", "confirm", "email", "phone"], token,
+                            ticket, "A-new-password-1", "x@example.cn", "+86 138 0000 0000"))
+    _exchange(fuzz_server, client, "POST", "/activate/password", body)
 
 
 # --- the back channel and /authorize -----------------------------------------------------------

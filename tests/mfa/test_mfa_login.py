@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from idp.mfa.policy import ACR_MFA, ACR_PWD
+from idp.mfa.policy import ACR_FED, ACR_MFA, ACR_PWD
 from tests.mfa.browser import Browser, form_field, id_token_claims
 from tests.mfa.helpers import (
     app_code,
@@ -158,7 +158,7 @@ async def test_unknown_acr_values_are_ignored_and_discovery_lists_ours(live: Liv
         await browser.close()
     async with live.client() as http:
         metadata = (await http.get("/.well-known/openid-configuration")).json()
-    assert metadata["acr_values_supported"] == [ACR_PWD, ACR_MFA]
+    assert metadata["acr_values_supported"] == [ACR_PWD, ACR_MFA, ACR_FED]
 
 
 async def test_the_second_factor_page_belongs_to_the_browser_that_gave_the_password(

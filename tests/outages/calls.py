@@ -90,7 +90,8 @@ def _parameters(w: World) -> dict[str, str]:
     return {"signin_id": w.paused["login"].id, "client_id": w.clients["confidential"].client_id,
             "username": w.people["target"].username, "group": "students",
             "job_id": w.values["api_job"], "token": w.values["reset_token"],
-            "sid": w.values["held_sid"], "name": "site.css", "action": "disable"}
+            "sid": w.values["held_sid"], "name": "site.css", "action": "disable",
+            "binding_id": "999999", "provider": "nope"}
 
 
 def bearer(token: str) -> dict[str, str]:

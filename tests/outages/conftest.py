@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from idp.settings import ActivationSettings
 from tests.outages.world import World, build_world
 from tests.support.cut import CutProxy
 from tests.support.databases import (
@@ -67,7 +68,8 @@ async def outage_idp(outage_slapd: CampusSlapd, proxies: dict[str, CutProxy],
     live = await start_idp(
         database_url=f"postgresql://{PG_USER}@127.0.0.1:{proxies['database'].port}/{name}",
         redis_url=f"redis://127.0.0.1:{proxies['store'].port}/0", redis_prefix=unique_prefix(),
-        directory="ldap", ldap=ldap.model_dump(), keys_dir=tmp_path_factory.mktemp("outage-keys"))
+        directory="ldap", ldap=ldap.model_dump(), keys_dir=tmp_path_factory.mktemp("outage-keys"),
+        activation=ActivationSettings(facts=["sn", "mail"]))
     live.slapd = outage_slapd
     yield live
     for proxy in proxies.values():

@@ -133,6 +133,7 @@ def _interaction(name: str, page: str) -> Callable[[World], list[Req]]:
 recipe("GET", "/login/{signin_id}", PAGE)(_interaction("login", "/login/{id}"))
 recipe("GET", "/consent/{signin_id}", PAGE)(_interaction("consent", "/consent/{id}"))
 recipe("GET", "/mfa/{signin_id}", PAGE)(_interaction("mfa", "/mfa/{id}"))
+recipe("GET", "/identity/{signin_id}", PAGE)(_interaction("identity", "/identity/{id}"))
 recipe("GET", "/password/{signin_id}", PAGE)(_interaction("password", "/password/{id}"))
 recipe("GET", "/password/{signin_id}/notice", PAGE)(
     _interaction("notice", "/password/{id}/notice"))
@@ -150,6 +151,13 @@ def _consent_post(w: World) -> list[Req]:
     paused = w.paused["consent"]
     return [req(f"/consent/{paused.id}", paused.browser,
                 data={"csrf": paused.csrf, "decision": "allow"})]
+
+
+@recipe("POST", "/identity/{signin_id}", PAGE)
+def _identity_post(w: World) -> list[Req]:
+    paused = w.paused["identity"]
+    return [req(f"/identity/{paused.id}", paused.browser,
+                data={"csrf": paused.csrf, "identity": w.values["identity_subject"]})]
 
 
 @recipe("POST", "/mfa/{signin_id}", PAGE)
@@ -209,6 +217,8 @@ _account_form("/account/consents/revoke", last=True,
 _account_form("/account/mfa/totp",
               code=lambda w: pyotp.TOTP(w.values["account_totp_secret"]).now())
 _account_form("/account/mfa/totp/remove", last=True)
+_account_form("/account/identities", client_id=lambda w: w.clients["first_party"].client_id,
+              identity=lambda w: w.values["identity_subject"])
 # no authenticator to sign a real attestation: refused (400) after the challenge is looked up
 _account_form("/account/mfa/passkey", ok=(400,), credential=lambda _w: '{"id": "x"}',
               label=lambda _w: "outage key")
@@ -238,6 +248,27 @@ def _reset(w: World) -> list[Req]:
     new = "Reset-" + secrets.token_urlsafe(9)
     return [req(f"/account/reset/{w.values['reset_token']}", w.browsers["resetter"], data={
         "csrf": w.browser_csrf("resetter"), "new": new, "confirm": new})]
+
+
+# --- activation (a browser that proved the newcomer's facts, world.py) ---------------------------
+
+simple("GET", "/activate", PAGE, _fixed("/activate"), "activator")
+
+
+@recipe("POST", "/activate", PAGE)
+def _activate(w: World) -> list[Req]:
+    newcomer = w.people["newcomer"].username
+    return [req("/activate", w.browsers["activator"], data={
+        "csrf": w.browser_csrf("activator"), "username": newcomer, "fact_0": newcomer,
+        "fact_1": f"{newcomer}@example.edu"})]
+
+
+@recipe("POST", "/activate/password", PAGE, last=True)
+def _activate_password(w: World) -> list[Req]:
+    new = "Activated-" + secrets.token_urlsafe(9)
+    return [req("/activate/password", w.browsers["activator"], data={
+        "csrf": w.browser_csrf("activator"), "ticket": w.values["activation_ticket"],
+        "new": new, "confirm": new, "email": "newcomer@example.cn"})]
 
 
 # --- the developer portal (the developer's browser) --------------------------------------------
@@ -420,6 +451,16 @@ for _action in ("disable", "enable", "unlock", "force-password-change"):
 _api_person_action("reset-password", json={"mode": "link"})
 
 
+@recipe("PUT", "/admin/api/people/{username}/to-activate", API)
+def _api_mark(w: World) -> list[Req]:
+    return [_api(w, f"/people/{w.people['target'].username}/to-activate")]
+
+
+@recipe("DELETE", "/admin/api/people/{username}/to-activate", API)
+def _api_unmark(w: World) -> list[Req]:
+    return [_api(w, f"/people/{w.people['target'].username}/to-activate")]
+
+
 @recipe("PUT", "/admin/api/groups/{group}/members/{username}", API)
 def _api_join(w: World) -> list[Req]:
     return [_api(w, f"/groups/faculty/members/{w.people['target'].username}")]
@@ -525,3 +566,47 @@ for _path in ("/cas/validate", "/cas/serviceValidate", "/cas/proxyValidate",
 def _cas_proxy(w: World) -> list[Req]:
     return [req("/cas/proxy", params={"pgt": "PGT-" + secrets.token_hex(20),
                                       "targetService": w.values["cas_service"]})]
+
+
+# --- upstream accounts (this world configures no upstream provider: each answers "no such
+# provider" or "nothing to remove" once it has read what it reads) -----------------------------
+
+
+@recipe("GET", "/upstream/{name}/start/{signin_id}", PAGE)
+def _upstream_start(w: World) -> list[Req]:
+    paused = w.paused["login"]
+    return [req(f"/upstream/nope/start/{paused.id}", paused.browser, ok=(404,))]
+
+
+@recipe("GET", "/upstream/{name}/callback", PAGE)
+def _upstream_callback(w: World) -> list[Req]:
+    return [req("/upstream/nope/callback", w.browsers["student"], ok=(400,),
+                params={"state": "s" * 43, "code": "c"})]
+
+
+@recipe("POST", "/upstream/{name}/mini-program/code", OAUTH)
+def _mini_program_code(w: World) -> list[Req]:
+    return [req("/upstream/nope/mini-program/code", ok=(404,), json={"js_code": "c"})]
+
+
+_account_form("/account/bindings/remove", binding=lambda _w: "999999")
+
+
+@recipe("POST", "/admin/people/{username}/bindings/remove", PAGE)
+def _console_unbind(w: World) -> list[Req]:
+    return [_console(w, f"/admin/people/{w.people['clerk'].username}/bindings/remove",
+                     ok=(404,), binding="999999")]
+
+
+api_get("/people/{username}/bindings", lambda w: f"/people/{w.people['target'].username}/bindings")
+
+
+@recipe("DELETE", "/admin/api/people/{username}/bindings/{binding_id}", API)
+def _api_unbind(w: World) -> list[Req]:
+    return [_api(w, f"/people/{w.people['target'].username}/bindings/999999", ok=(404,))]
+
+
+@recipe("POST", "/admin/api/upstream-bindings/{provider}", API)
+def _api_bind_bulk(w: World) -> list[Req]:
+    return [_api(w, "/upstream-bindings/nope", ok=(404,), content=b"number,userid\n",
+                 headers={"Content-Type": "text/csv"})]

@@ -18,8 +18,10 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from idp.db.activation import ActivationMarks
 from idp.protocols.cas.registry import create_service
 from idp.protocols.oidc.registration_store import issue_initial_access_token
+from idp.sso.identities import choice_extra
 from tests.admin.conftest_registration import app_metadata, csrf_of, portal_login
 from tests.admin.console_support import console_browser
 from tests.admin.support import PASSWORDS, mint_admin_backend
@@ -94,7 +96,8 @@ async def _new_people(live: LiveIdp) -> dict[str, Someone]:
     (pwdReset); one warned that it expires soon; one who will meet a second factor."""
     tag = secrets.token_hex(3)
     roles = {"student": "", "target": "", "clerk": "", "holder": "", "resetting": "",
-             "mustchange": "pwdReset: TRUE", "warned": policy("warned"), "mfa": ""}
+             "mustchange": "pwdReset: TRUE", "warned": policy("warned"), "mfa": "",
+             "newcomer": ""}
     people = {role: Someone(f"o{role[:4]}{tag}", f"Outage-{role}-{tag}-1", f"o{role}{tag}@example.edu")
               for role in roles}
     slapd = live.slapd
@@ -225,6 +228,24 @@ async def _registration(live: LiveIdp) -> dict[str, str]:
 # --- the whole world ---------------------------------------------------------------------------
 
 
+async def _activation(live: LiveIdp, people: dict[str, Someone]) -> tuple[Browser, str]:
+    """The newcomer marked to activate, and a browser that proved their facts (sn and mail:
+    IDP_ACTIVATION_FACTS of the outage IdP; person_ldif makes them uid and uid@example.edu):
+    the ticket of its password step."""
+    newcomer = people["newcomer"]
+    found = await live.services.directory.find(newcomer.username)
+    assert found is not None
+    await ActivationMarks(live.services.db).mark(found.subject, found.username, by="outages")
+    browser = Browser.open(live)
+    page = await browser.http.get("/activate")
+    assert page.status_code == 200, page.text[:1000]
+    step = await browser.http.post("/activate", data={
+        "csrf": form_field(page.text, "csrf"), "username": newcomer.username,
+        "fact_0": newcomer.username, "fact_1": f"{newcomer.username}@example.edu"})
+    assert step.status_code == 200, step.text[:1000]
+    return browser, form_field(step.text, "ticket")
+
+
 async def build_world(live: LiveIdp) -> World:
     people = await _new_people(live)
     student, target = people["student"], people["target"]
@@ -299,6 +320,18 @@ async def build_world(live: LiveIdp) -> World:
     # asked in the student's own browser: the consent belongs to that session
     paused["consent"] = Paused(browser, location.split("/")[2],
                                form_field(consent_page.text, "csrf"))
+    # a choice of identity, parked as a protocol parks one for the student's session (the
+    # world's people have one entry each: the one candidate is what the page needs)
+    student_entry = await live.services.directory.find(student.username)
+    assert student_entry is not None
+    values["identity_subject"] = student_entry.subject
+    choice = await live.services.signins.start(
+        protocol="oidc", resume="/authorize/resume/{id}", page="identity", request={},
+        app_id=clients["first_party"].client_id, app_name="first party", scopes=["openid"],
+        sid=browser.http.cookies[cookie], extra=choice_extra([student_entry]))
+    choice_page = await browser.http.get(f"/identity/{choice.id}")
+    assert choice_page.status_code == 200, choice_page.text[:1000]
+    paused["identity"] = Paused(browser, choice.id, form_field(choice_page.text, "csrf"))
 
     # CAS: a registered service, and a sign-in to it paused at the login page
     values["cas_service"] = cas_service = "https://cas-app.example.edu/login"
@@ -334,6 +367,7 @@ async def build_world(live: LiveIdp) -> World:
     values["api_job"] = await _import_job(live, admin_token)
     values["console_job"] = await _import_job(live, admin_token)
     values.update(await _registration(live))
+    browsers["activator"], values["activation_ticket"] = await _activation(live, people)
 
     return World(live=live, people=people, clients=clients, browsers=browsers,
                  admin_token=admin_token, tokens=tokens.json(), codes=codes, paused=paused,

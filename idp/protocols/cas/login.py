@@ -7,7 +7,8 @@ The pages are the sign-in core's (idp/sso/signins.py): the same login, second fa
 password change as for OpenID Connect. They send the browser back to /cas/login/resume/{id},
 where the same decision runs again with the sign-in just finished, which is what makes a ticket
 "from a new login" (`renew`, §2.5.1). `gateway` never shows a page: without a usable session the
-browser goes back to the service with no ticket (§2.1.1).
+browser goes back to the service with no ticket (§2.1.1). A person with several linked identities
+gets the core's choice (idp/sso/identities.py): the ticket names the identity settled on.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from starlette.requests import Request
@@ -30,8 +31,9 @@ from idp.protocols.cas.registry import CasService, registry
 from idp.protocols.cas.tickets import Ticket, Tickets
 from idp.sso.access import AccessRule, refusal
 from idp.sso.cookie import client_ip, session_id
+from idp.sso.identities import choice_extra, identity_for_app
 from idp.sso.sessions import SsoSession
-from idp.sso.signins import PendingSignIn
+from idp.sso.signins import Page, PendingSignIn
 
 if TYPE_CHECKING:
     from idp.services import Services
@@ -109,7 +111,9 @@ async def _decide(services: Services, request: Request, wanted: LoginRequest,
                   cas_service: CasService | None, *, resumed: PendingSignIn | None) -> Response:
     session = await services.sessions.get(session_id(request, services.settings))
     # the sign-in being resumed was finished by this browser's current session just now
-    fresh = resumed is not None and session is not None and resumed.sid == session.sid
+    # (a choice of identity in between passes the login's freshness on, never makes one)
+    fresh = resumed is not None and session is not None and resumed.sid == session.sid \
+        and (resumed.page == "login" or resumed.extra.get("fresh") is True)
     reason: str | None = None
     person: Person | None = None
     if session is None:
@@ -131,7 +135,24 @@ async def _decide(services: Services, request: Request, wanted: LoginRequest,
     if cas_service is None or wanted.service is None:
         # no service: the person is signed in (§2.1.1, §2.2.4); the account page says as whom
         return RedirectResponse("/account", status_code=303, headers=NO_STORE)
-    if not AccessRule.of(cas_service.extra).allows(person):
+    rule = AccessRule.of(cas_service.extra)
+    outcome = await identity_for_app(services, session, person, cas_service.app_id, rule,
+                                     resumed=resumed)
+    if outcome.person is None:
+        if wanted.gateway:
+            return RedirectResponse(wanted.service, status_code=303, headers=NO_STORE)
+        return await _park(services, wanted, cas_service, "identity", page="identity",
+                           sid=session.sid,
+                           extra=choice_extra(outcome.candidates) | {"fresh": fresh})
+    if outcome.person.subject != person.subject \
+            and _needs_step_up(services, cas_service, session, outcome.person):
+        # the identity settled on requires a second factor the session has not shown
+        if wanted.gateway:
+            return RedirectResponse(wanted.service, status_code=303, headers=NO_STORE)
+        return await _park(services, wanted, cas_service, "mfa",
+                           extra={"identity": outcome.person.subject})
+    person = outcome.person
+    if not rule.allows(person):
         # outside the service's rule (idp/sso/access.py): no ticket
         await services.audit.record("access", "denied", actor=person.username,
                                     client_id=cas_service.app_id, ip=client_ip(request),
@@ -151,10 +172,11 @@ def _needs_step_up(services: Services, cas_service: CasService, session: SsoSess
 
 
 async def _park(services: Services, wanted: LoginRequest, cas_service: CasService | None,
-                reason: str) -> Response:
+                reason: str, *, page: Page = "login", sid: str | None = None,
+                extra: dict[str, Any] | None = None) -> Response:
     site = services.settings.site
     signin = await services.signins.start(
-        protocol="cas", resume=RESUME, page="login",
+        protocol="cas", resume=RESUME, page=page, sid=sid, extra=extra or {},
         app_id=cas_service.app_id if cas_service else "",
         app_name=cas_service.name if cas_service else site.campus_name_zh,
         scopes=[], reason=reason,

@@ -13,7 +13,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError, OAuth2Error
-from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from authlib.oidc.core.errors import (
+    AccountSelectionRequiredError,
+    ConsentRequiredError,
+    LoginRequiredError,
+)
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -35,6 +39,7 @@ from idp.protocols.oidc.context import OAuthContext, bound
 from idp.protocols.oidc.policy import Decision, RequestFacts, decide
 from idp.protocols.oidc.server import SERVER
 from idp.sso.access import refusal
+from idp.sso.identities import choice_extra
 from idp.sso.signins import PendingSignIn
 
 if TYPE_CHECKING:
@@ -46,6 +51,8 @@ def _decision_error(reason: str | None, redirect_uri: str) -> OAuth2Error:
         return LoginRequiredError(redirect_uri=redirect_uri)
     if reason == "consent_required":
         return ConsentRequiredError(redirect_uri=redirect_uri)
+    if reason == "account_selection_required":
+        return AccountSelectionRequiredError(redirect_uri=redirect_uri)
     return InvalidRequestError("id_token_hint is not valid for this client.",
                                redirect_uri=redirect_uri)
 
@@ -94,7 +101,7 @@ async def run_authorization(services: Services, request: Request, params: MultiI
         return await _denied(services, request, req, facts, decision, redirect_uri)
     if decision.action == "error":
         return _error_response(request, req, _decision_error(decision.reason, redirect_uri))
-    if decision.action in ("login", "consent"):
+    if decision.action in ("login", "consent", "identity"):
         return await _interact(services, req, facts, decision)
     return await _issue(ctx, req, grant, decision)
 
@@ -147,14 +154,18 @@ async def _interact(services: Services, req: IdpRequest, facts: RequestFacts,
     """Park the request as a pending sign-in (idp/sso/signins.py) and send the browser to the
     page it needs; the pages send it back to /authorize/resume/{id}."""
     data = req.payload.data
+    page = decision.action
+    extra = choice_extra(decision.candidates) if page == "identity" else dict(decision.extra)
     signin = await services.signins.start(
         protocol="oidc", resume="/authorize/resume/{id}",
-        page="login" if decision.action == "login" else "consent", request=dict(data),
+        page=page, request=dict(data),
         app_id=facts.client.client_id, app_name=facts.client.row.name, scopes=facts.scopes,
         login_hint=data.get("login_hint"), ui_locales=data.get("ui_locales"),
         reason=decision.reason, acr_values=facts.acr_values,
-        # a consent page belongs to the session that is signed in right now
-        sid=decision.session.sid if decision.action == "consent" and decision.session else None,
+        required_scopes=decision.required, declined_scopes=decision.declined,
+        # a consent or identity page belongs to the session that is signed in right now
+        sid=decision.session.sid if page != "login" and decision.session else None,
+        extra=extra,
     )
     return RedirectResponse(signin.page_url, status_code=303,
                             headers={"Cache-Control": "no-store"})
@@ -168,7 +179,11 @@ async def _issue(ctx: OAuthContext, req: IdpRequest, grant: object,
         req, grant_user=decision.person, grant=grant))
     await commit(ctx, kind="authorize")
     if result[0] == 302 and decision.session is not None:
-        await ctx.services.sessions.add_client(decision.session.sid, req.client.client_id)
+        session = decision.session
+        # which identity the app got, when the person has several (its logout token names it)
+        as_subject = decision.person.subject if decision.person is not None \
+            and len(session.identities) > 1 else None
+        await ctx.services.sessions.add_client(session.sid, req.client.client_id, as_subject)
     response = respond(result)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -54,21 +54,25 @@ class BackChannelLogout:
             return {}
         limit = asyncio.Semaphore(MAX_CONCURRENT_DELIVERIES)
         deliveries = Deliveries(self.services.db, self.services.audit)
+        # each app hears of the identity it was given (idp/sso/identities.py)
+        subjects = {client.client_id: await self.services.sessions.subject_for(
+            session, client.client_id) for client in clients}
         async with delivery_client() as http:
             outcomes = await asyncio.gather(*(
                 deliveries.post(http, limit, client_id=client.client_id,
                                 uri=client.backchannel_logout_uri or "",
-                                subject=session.subject, sid=session.sid,
+                                subject=subjects[client.client_id], sid=session.sid,
                                 # a fresh jti per attempt: an RP that saw the jti before
                                 # failing may reject a replay
-                                form=self._form(client, session))
+                                form=self._form(client, session, subjects[client.client_id]))
                 for client in clients))
         return {client.client_id: outcome
                 for client, outcome in zip(clients, outcomes, strict=True)}
 
-    def _form(self, client: Client, session: SsoSession) -> Callable[[], dict[str, str]]:
+    def _form(self, client: Client, session: SsoSession,
+              subject: str) -> Callable[[], dict[str, str]]:
         return lambda: {"logout_token": logout_token(self.services, client,
-                                                     subject=session.subject, sid=session.sid)}
+                                                     subject=subject, sid=session.sid)}
 
     async def _backchannel_clients(self, apps: set[str]) -> list[Client]:
         async with self.services.db() as db:

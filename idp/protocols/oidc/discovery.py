@@ -45,7 +45,7 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "require_request_uri_registration": False,
-        "prompt_values_supported": ["none", "login", "consent"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "display_values_supported": ["page", "popup", "touch", "wap"],
         "ui_locales_supported": ["zh-CN", "en"],
         "claims_locales_supported": ["zh-CN", "en"],

@@ -196,11 +196,11 @@ async def refresh_row(services: Services, digest: str) -> RefreshRecord | None:
     return RefreshRecord(**row._mapping) if row is not None else None
 
 
-async def revoke_families(services: Services, families: list[str]) -> None:
+async def revoke_families(services: Services, families: list[str]) -> int:
     """Revoke every token of these families, and the access tokens issued with them that may
-    still be live (RFC 7009 §2.1: tokens based on the same grant)."""
+    still be live (RFC 7009 §2.1: tokens based on the same grant); how many were revoked."""
     if not families:
-        return
+        return 0
     params = {"families": list(families), "now": datetime.now(UTC)}
     revoked: list[Any] = []
     for _ in _TWICE:
@@ -210,6 +210,23 @@ async def revoke_families(services: Services, families: list[str]) -> None:
     for digest, created_at in revoked:
         created = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
         await revoke_jti(services, access_jti(digest), int((created + lifetime).timestamp()))
+    return len(revoked)
+
+
+_LIVE_FAMILIES_OF = (
+    select(_tokens.c.family_id).distinct()
+    .where(_tokens.c.subject == bindparam("person"), _tokens.c.client_id == bindparam("client"),
+           _tokens.c.revoked_at.is_(None))
+)
+
+
+async def revoke_app_grants(services: Services, subject: str, client_id: str) -> int:
+    """A person withdrew their consent to an app (/account): every refresh-token family the app
+    holds for them, with the access tokens issued alongside; how many refresh tokens."""
+    async with one_statement_engine(services.engine).connect() as conn:
+        families = list((await conn.execute(_LIVE_FAMILIES_OF, {
+            "person": subject, "client": client_id})).scalars())
+    return await revoke_families(services, families)
 
 
 async def revoke_subject(services: Services, subject: str) -> int:

@@ -10,6 +10,11 @@ the three apply exactly the same policy:
   offers (idp/protocols/oidc/clients.py): anything else is `invalid_client_metadata`;
 - fields of the wrong JSON type are `invalid_client_metadata`, never an exception;
 - fields this server does not understand are ignored (RFC 7591 §2: "MUST ignore").
+
+This server's own extension: `required_scope`, space-separated like `scope`, names the scopes
+the app cannot work without; its consent page shows them required (openid always is) and lets
+the person untick every other one (idp/protocols/oidc/required_scopes.py). Each must be one of
+the client's `scope` values.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 
 from idp.db.models import Client
 from idp.protocols.oidc.clients import AUTH_METHODS, GRANT_TYPES, ID_TOKEN_ALGS, validate_redirect_uri
+from idp.protocols.oidc.required_scopes import checked, registered, with_required
 
 # scopes any registered client gets at once; anything else waits for an admin's approval
 BASIC_SCOPES: tuple[str, ...] = ("openid", "profile", "email", "phone", "offline_access")
@@ -66,6 +72,7 @@ class ClientMetadata:
     jwks_uri: str | None = None
     contacts: list[str] = field(default_factory=list)
     display_uris: dict[str, str] = field(default_factory=dict)
+    required_scopes: list[str] = field(default_factory=list)  # openid implied, not kept
 
     @property
     def has_secret(self) -> bool:
@@ -77,7 +84,8 @@ class ClientMetadata:
 
     def extra(self) -> dict[str, Any]:
         """The metadata that has no column of its own (kept in Client.extra)."""
-        return {"contacts": list(self.contacts), **self.display_uris}
+        return with_required({"contacts": list(self.contacts), **self.display_uris},
+                             self.required_scopes)
 
 
 # --- typed readers: wrong JSON types become MetadataError, never TypeError ----------------------
@@ -207,6 +215,14 @@ def _scopes(data: dict[str, Any]) -> list[str]:
     return scopes
 
 
+def _required(data: dict[str, Any], scopes: list[str]) -> list[str]:
+    raw = _string(data, "required_scope")
+    try:
+        return checked((raw or "").split(), scopes)
+    except ValueError as exc:
+        raise _bad(f"required_scope: {exc}") from None
+
+
 def _name(data: dict[str, Any]) -> str | None:
     name = _string(data, "client_name", limit=MAX_NAME)
     if name is None:
@@ -256,12 +272,14 @@ def parse_metadata(data: Any) -> ClientMetadata:
         value = _string(data, key)
         if value is not None:
             display[key] = _uri(value, key)
+    scopes = _scopes(data)
     return ClientMetadata(
         client_name=_name(data), redirect_uris=redirect_uris, token_endpoint_auth_method=method,
-        grant_types=grants, response_types=responses, scopes=_scopes(data),
+        grant_types=grants, response_types=responses, scopes=scopes,
         post_logout_redirect_uris=post_logout, backchannel_logout_uri=backchannel,
         backchannel_logout_session_required=session_required, id_token_signed_response_alg=alg,
         jwks=jwks, jwks_uri=jwks_uri, contacts=contacts, display_uris=display,
+        required_scopes=_required(data, scopes),
     )
 
 
@@ -290,5 +308,6 @@ def client_information(client: Client) -> dict[str, Any]:
     optional = {"backchannel_logout_uri": client.backchannel_logout_uri, "jwks": client.jwks,
                 "jwks_uri": client.jwks_uri}
     optional.update({key: extra.get(key) for key in DISPLAY_URIS})
+    optional["required_scope"] = " ".join(registered(extra)) or None
     info.update({key: value for key, value in optional.items() if value is not None})
     return info

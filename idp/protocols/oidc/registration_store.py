@@ -162,8 +162,11 @@ async def update_registered_client(
         status, kept = _status_and_approval(client, metadata.scopes)
         reasons = dict((client.extra or {}).get("scope_reasons") or {})
         reasons.update(scope_reasons or {})
+        # what the metadata does not describe stays: where the app came from, and what an
+        # admin decided about it (who may use it, a second factor) -- a developer's PUT or
+        # portal edit must not lift an admin's access rule
         keep = {key: value for key, value in (client.extra or {}).items()
-                if key in ("registered_via", "initial_access_token")}
+                if key in ("registered_via", "initial_access_token", "access", "require_mfa")}
         extra = {**metadata.extra(), **keep, "approved_scopes": kept,
                  "scope_reasons": {s: r for s, r in reasons.items() if s in metadata.scopes}}
         _apply(client, metadata, extra=extra)

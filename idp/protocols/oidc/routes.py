@@ -16,6 +16,7 @@ from idp.http.routing import Router
 from idp.protocols.oidc import authorize as authorization
 from idp.protocols.oidc import handlers
 from idp.protocols.oidc.discovery import provider_metadata
+from idp.protocols.oidc.miniprogram import mini_program_code
 from idp.services import services_of
 
 router = Router(audience="api", tags=["oauth"])
@@ -81,3 +82,10 @@ async def introspect(request: Request) -> Response:
 @router.post("/revoke", fast=True, cors=True)
 async def revoke(request: Request) -> Response:
     return await handlers.revoke(services_of(request), request)
+
+
+@router.post("/upstream/{name}/mini-program/code")
+async def wechat_mini_program_code(name: str, request: Request) -> Response:
+    """The campus WeChat mini-program's wx.login code for an authorization code
+    (miniprogram.py)."""
+    return await mini_program_code(services_of(request), request, name)
