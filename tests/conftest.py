@@ -55,13 +55,14 @@ def samba_dc() -> Iterator[SambaDC]:
     """A throwaway Samba Active Directory DC holding the demo campus and the special people
     (tests/support/samba_campus.py); one per session, since its ports are fixed. A DC that cannot
     start fails the tests that need it, with Samba's own words: never a skip."""
-    from tests.directory.conftest import SPECIAL_PASSWORDS
-    from tests.support.samba_campus import seed_campus
+    from tests.directory.conftest import LINK_VALUES, LINKED, SPECIAL_PASSWORDS
+    from tests.support.samba_campus import seed_campus, seed_linked
 
     dc = SambaDC()
     dc.start()
     try:
-        seed_campus(dc, SPECIAL_PASSWORDS)
+        seed_campus(dc, {u: p for u, p in SPECIAL_PASSWORDS.items() if u not in LINKED})
+        seed_linked(dc, LINKED, LINK_VALUES)
         yield dc
     finally:
         dc.stop()

@@ -19,6 +19,7 @@ from directory.demo_people import seed_local
 from directory.ldap import LdapDirectory
 from directory.local import LocalDirectory
 from idp.db.engine import open_engine
+from tests.support.samba_campus import CORRELATE_ATTRIBUTE
 from tests.support.samba_dc import SambaDC
 from tests.support.slapd import SUFFIX, Campus, CampusSlapd, ldap_settings
 
@@ -218,7 +219,8 @@ async def ldap_directory(campus: Campus) -> AsyncIterator[LdapDirectory]:
 @pytest.fixture(scope="session")
 async def ad_directory(samba_dc: SambaDC) -> AsyncIterator[LdapDirectory]:
     """LdapDirectory on the activedirectory profile, over LDAPS verified with the test CA."""
-    directory = LdapDirectory(samba_dc.settings())
+    links = IdentityLinkConfig(link_attribute="seeAlso", correlate_by=CORRELATE_ATTRIBUTE)
+    directory = LdapDirectory(samba_dc.settings(), links=links)
     yield directory
     await directory.close()
 

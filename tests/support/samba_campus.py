@@ -25,6 +25,7 @@ import ldap
 
 from tests.support.samba_dc import (
     ACCOUNTDISABLE,
+    ADMIN_DN,
     AFFILIATION_ATTRIBUTE,
     BASE,
     DEMO_GROUPS,
@@ -174,7 +175,10 @@ def seed_campus(dc: SambaDC, special_passwords: dict[str, str]) -> None:
         for demo in DEMO_PEOPLE:
             people[demo.username] = dc.add_person(
                 conn, demo.username, demo.password, name=demo.name, givenName=demo.given_name,
+                # both number attributes AD has: the profile reads employeeID, and the
+                # contract's /activate facts ask for employeeNumber by its LDAP name
                 sn=demo.family_name, mail=demo.email, employeeID=demo.number,
+                employeeNumber=demo.number,
                 department=demo.department, title=demo.title or "",
                 telephoneNumber=demo.phone or "", **{AFFILIATION_ATTRIBUTE: list(demo.affiliations)})
         for username, password in special_passwords.items():
@@ -202,3 +206,30 @@ def seed_campus(dc: SambaDC, special_passwords: dict[str, str]) -> None:
     set_long_ago(dc, people["expired"])
     delegate(dc, writer_sid)
     dc.fail_binds("locked", LOCKOUT_THRESHOLD)
+
+
+# AD has no eduPersonOrcid: the linked-identity tests correlate on this attribute instead
+CORRELATE_ATTRIBUTE = "comment"
+
+
+def seed_linked(dc: SambaDC, linked: dict[str, tuple[str, str, str, str, str]],
+                link_values: dict[str, dict[str, list[str]]]) -> None:
+    """The contract suite's linked identities (tests/directory/conftest.py LINKED): seeAlso
+    names the other entry by DN, the correlation value sits in CORRELATE_ATTRIBUTE, `linkgone`
+    is disabled and `linkwide` links outside the people OU (to the domain administrator)."""
+    conn = dc.admin()
+    try:
+        for username, (name, password, affiliation, number, department) in linked.items():
+            attributes: dict[str, str | list[str]] = {
+                AFFILIATION_ATTRIBUTE: affiliation, "employeeID": number, "department": department}
+            for attribute, values in link_values[username].items():
+                if attribute == "seeAlso":
+                    attributes["seeAlso"] = [
+                        ADMIN_DN if value.startswith("cn=admin,") else f"CN={value},{PEOPLE}"
+                        for value in values]
+                else:
+                    attributes[CORRELATE_ATTRIBUTE] = values
+            control = NORMAL_ACCOUNT | (ACCOUNTDISABLE if username == "linkgone" else 0)
+            dc.add_person(conn, username, password, name=name, control=control, **attributes)
+    finally:
+        conn.unbind_s()
