@@ -205,8 +205,15 @@ def normalize_username(username: str) -> str:
     so the fullwidth `ｚhuxin`, the mathematical `𝐳𝐡𝐮𝐱𝐢𝐧` and the circled `ⓩhuxin` all find
     uid=zhuxin; folding them here first means every part of the IdP sees the one name. Case is
     left to the directory's own matching rule: full case folding would turn `straße` into
-    `strasse`, which caseIgnoreMatch does not find."""
-    return unicodedata.normalize("NFKC", username).strip()
+    `strasse`, which caseIgnoreMatch does not find.
+
+    A name with a control character (NUL, a line break, ...) is no login name and comes back
+    empty, which every caller already refuses: Samba AD's database ends a string at NUL, so the
+    escaped filter (sAMAccountName=student\\00) found the student and `student\\x00` signed in."""
+    normalized = unicodedata.normalize("NFKC", username).strip()
+    if any(unicodedata.category(char) == "Cc" for char in normalized):
+        return ""
+    return normalized
 
 
 def username_key(username: str) -> str:

@@ -148,7 +148,11 @@ class LockoutPolicies:
         policy = self._cache.get(f"user:{user_filter}", lambda: self._policy_of(user_filter))
         if policy is None:
             return self._cache.get("default", self._default_threshold)
-        return self._cache.get(f"policy:{policy}", lambda: self._read_policy(policy))
+        threshold = self._cache.get(f"policy:{policy}", lambda: self._read_policy(policy))
+        if isinstance(threshold, DirectoryUnavailable):
+            # "cannot tell" is cached like any answer: no extra searches at every login
+            raise DirectoryUnavailable(str(threshold), detail=threshold.detail)
+        return threshold
 
     def _policy_of(self, user_filter: str | None) -> str | None:
         """The DN of the policy the entry names, or None for the default one."""
@@ -182,13 +186,30 @@ class LockoutPolicies:
 
         return [(dn, entry) for dn, entry in self._pool.run(search) if dn is not None]
 
-    def _read_policy(self, dn: str) -> int | None:
+    def _read_policy(self, dn: str) -> int | DirectoryUnavailable | None:
         if self._active_directory:
-            found = self._read(dn, ldap.SCOPE_BASE, "(objectClass=*)", ["msDS-LockoutThreshold"])
-            return ad_threshold(found[0][1], "msDS-LockoutThreshold") if found else None
+            return self._read_pso(dn)
         found = self._read(dn, ldap.SCOPE_BASE, "(objectClass=pwdPolicy)",
                            ["pwdMaxFailure", "pwdLockout"])
         return ppolicy_threshold(found[0][1]) if found else None
+
+    def _read_pso(self, dn: str) -> int | DirectoryUnavailable | None:
+        """msDS-LockoutThreshold of the fine-grained policy the person is under. By default only
+        Domain Admins may read a PSO: the service account then gets the entry with no attributes
+        (or no entry), which is "cannot tell", never "never locks": the throttle falls back to
+        its own small budget (IDP_THROTTLE_FALLBACK_PER_ACCOUNT) instead of the domain's
+        threshold, which the PSO may lower."""
+        attribute = "msDS-LockoutThreshold"
+        try:
+            found = self._read(dn, ldap.SCOPE_BASE, "(objectClass=*)", [attribute])
+        except (ldap.NO_SUCH_OBJECT, ldap.INSUFFICIENT_ACCESS):
+            found = []
+        if not found or _first(found[0][1], attribute) is None:
+            return DirectoryUnavailable(
+                "cannot read the person's fine-grained password policy",
+                detail=f"the service account cannot read {attribute} of {dn!r}: grant it Read "
+                       "on CN=Password Settings Container,CN=System")
+        return ad_threshold(found[0][1], attribute)
 
     def _root_dse(self, attribute: str) -> list[str]:
         found = self._read("", ldap.SCOPE_BASE, "(objectClass=*)", [attribute])
@@ -291,14 +312,14 @@ class PasswordChanger:
             conn.modify_s(dn, changes_for("no_change", False))
 
     def _change_active_directory(self, dn: str, old_password: str, new_password: str) -> None:
-        encrypted = self._settings.start_tls or all(
-            url.startswith("ldaps://") for url in self._settings.urls)
-        if not encrypted:
-            raise DirectoryUnavailable(
-                "Active Directory accepts password changes only over LDAPS or StartTLS",
-                detail="IDP_LDAP_URL is not ldaps:// and IDP_LDAP_START_TLS is off")
         connection = self._connector.service()
         try:
+            # the connection actually in use decides, not the list: with "ldap://a ldaps://b"
+            # and a down, the change goes over b's TLS (and never over a plain a)
+            if not (self._settings.start_tls or connection.url.startswith("ldaps://")):
+                raise DirectoryUnavailable(
+                    "Active Directory accepts password changes only over LDAPS or StartTLS",
+                    detail=f"{connection.url} is not ldaps:// and IDP_LDAP_START_TLS is off")
             connection.conn.modify_s(dn, ad_change_modlist(old_password, new_password))
         except ldap.LDAPError as exc:
             raise change_failure(exc) from exc

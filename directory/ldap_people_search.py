@@ -73,8 +73,14 @@ def search_people(pool: ServicePool, config: LdapConfig, profile: Profile, query
             if len(found) >= limit:
                 # RFC 2696 §3: a page size of 0 with the cookie abandons the search
                 page.size, page.cookie = 0, cookie
-                conn.search_ext_s(config.user_base, ldap.SCOPE_SUBTREE, filterstr,
-                                  ["1.1"], serverctrls=[page])
+                try:
+                    conn.search_ext_s(config.user_base, ldap.SCOPE_SUBTREE, filterstr,
+                                      ["1.1"], serverctrls=[page])
+                except ldap.UNAVAILABLE_CRITICAL_EXTENSION:
+                    # Samba AD refuses a size-0 page ("dsdb_paged_results: Unsupported critical
+                    # extension") although the window is read: the abandon only frees the
+                    # server's cursor, which Samba drops with the connection or on its own
+                    pass
                 return found
             page.cookie = cookie
 

@@ -16,6 +16,10 @@ pkgs=(libldap2-dev libsasl2-dev)
 if [ "${1:-}" = "test" ]; then
   kind=test
   pkgs+=(slapd ldap-utils chromium fonts-wqy-zenhei redis-server)
+  # ... and a Samba Active Directory DC the AD tests provision and start themselves
+  # (tests/support/samba_dc.py): samba with its AD database modules, the schema files
+  # provisioning reads, the VFS modules it sets the sysvol ACLs with, and ldbmodify
+  pkgs+=(samba samba-dsdb-modules samba-ad-provision samba-vfs-modules ldb-tools)
   # ... and Node.js, which runs a CAS client that is not Python (tests/cas/node)
   command -v node >/dev/null || pkgs+=(nodejs npm)
 fi

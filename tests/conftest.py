@@ -11,6 +11,7 @@ import pytest
 # the host's ldap.conf must not leak into the tests (LDAP-PITFALLS 15)
 os.environ.setdefault("LDAPNOINIT", "1")
 
+from tests.support.samba_dc import SambaDC  # noqa: E402
 from tests.support.server import LiveIdp, start_idp  # noqa: E402
 from tests.support.slapd import Campus, CampusSlapd, ldap_settings  # noqa: E402
 
@@ -47,6 +48,24 @@ def campus_slapd() -> Iterator[Campus]:
     server.seed()
     yield Campus(server)
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def samba_dc() -> Iterator[SambaDC]:
+    """A throwaway Samba Active Directory DC holding the demo campus and the special people
+    (tests/support/samba_campus.py); one per session, since its ports are fixed. A DC that cannot
+    start fails the tests that need it, with Samba's own words: never a skip."""
+    from tests.directory.conftest import LINK_VALUES, LINKED, SPECIAL_PASSWORDS
+    from tests.support.samba_campus import seed_campus, seed_linked
+
+    dc = SambaDC()
+    dc.start()
+    try:
+        seed_campus(dc, {u: p for u, p in SPECIAL_PASSWORDS.items() if u not in LINKED})
+        seed_linked(dc, LINKED, LINK_VALUES)
+        yield dc
+    finally:
+        dc.stop()
 
 
 @pytest.fixture(scope="session")

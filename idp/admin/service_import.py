@@ -64,6 +64,10 @@ class ImportTarget:
                 return PASSWORDS.identify(value) is not None
             except (ValueError, TypeError):
                 return False
+        if getattr(self.writer, "active_directory", False):
+            # AD keeps its own hashes and takes only a cleartext unicodePwd: a hash column is
+            # a line-numbered error before anything is written, not a failure at its row
+            return False
         # LDAP userPassword takes RFC 2307 {SCHEME}value hashes; the server verifies them
         scheme, _, rest = value.partition("}")
         return value.startswith("{") and scheme[1:].replace("-", "").isalnum() and bool(rest)

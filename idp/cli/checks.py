@@ -20,6 +20,26 @@ def _safe_redis_url(url: str) -> str:
     return re.sub(r"(sentinel_password=)[^&#]*", r"\1***", url)
 
 
+def warnings(settings: Settings) -> list[tuple[str, str]]:
+    """Settings that work today yet fail a person later: (name, what to change)."""
+    found: list[tuple[str, str]] = []
+    ldap = settings.ldap
+    if settings.directory == "ldap" and ldap.profile == "activedirectory" and not ldap.start_tls:
+        # AD takes unicodePwd only over TLS: a password change (must change 773, expired 532)
+        # that lands on a plain URI is refused, which the person sees as "directory unavailable"
+        plain = [url for url in ldap.urls if url.startswith("ldap://")]
+        if plain:
+            found.append(("ldap tls", f"{' '.join(plain)} is plain LDAP: Active Directory refuses "
+                          "password changes there; use ldaps:// or IDP_LDAP_START_TLS=true"))
+    if settings.directory == "ldap" and ldap.profile == "activedirectory" and (
+            "(uid={username})" in ldap.user_filter):
+        # the openldap default left in place: AD accounts carry sAMAccountName, not uid
+        found.append(("ldap filter", f"IDP_LDAP_USER_FILTER is {ldap.user_filter}: Active "
+                      "Directory accounts rarely have uid; use "
+                      "(&(objectClass=user)(sAMAccountName={username}))"))
+    return found
+
+
 async def run_checks(settings: Settings) -> list[tuple[str, bool, str]]:
     from directory.base import DirectoryError
     from directory.factory import open_directory

@@ -99,12 +99,15 @@ def demo(settings: Settings, host: str, port: int, app_port: int, no_apps: bool,
 @needs_settings
 def check(settings: Settings) -> None:
     """Check settings, database, store and directory; exit non-zero naming what failed."""
-    from idp.cli.checks import run_checks
+    from idp.cli.checks import run_checks, warnings
 
     results = run(run_checks(settings))
-    width = max(len(name) for name, _, _ in results)
+    cautions = warnings(settings)
+    width = max(len(name) for name in [*(r[0] for r in results), *(c[0] for c in cautions)])
     for name, ok, detail in results:
         click.echo(f"{'ok  ' if ok else 'FAIL'} {name.ljust(width)}  {detail}")
+    for name, detail in cautions:  # printed, not failed: the settings do work meanwhile
+        click.echo(f"WARN {name.ljust(width)}  {detail}")
     failed = [name for name, ok, _ in results if not ok]
     if failed:
         fail("cannot reach: " + ", ".join(failed))

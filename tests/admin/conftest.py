@@ -15,6 +15,7 @@ import pytest
 from tests.admin.support import AdminBackend, mint_admin_backend
 from tests.support.databases import create_postgres_database, drop_postgres_database
 from tests.support.redis import unique_prefix
+from tests.support.samba_dc import SambaDC
 from tests.support.server import start_idp
 from tests.support.slapd import DEMO_LDIF, SUFFIX, Campus, CampusSlapd, ldap_settings
 from tests.web.receiver import Receiver, start_receiver
@@ -66,6 +67,20 @@ async def admin_ldap(admin_slapd: Campus, tmp_path_factory: pytest.TempPathFacto
         await live.services.store.delete(key)
     await live.stop()
     await drop_postgres_database(database_url)
+
+
+@pytest.fixture(scope="session")
+async def admin_ad(samba_dc: SambaDC, tmp_path_factory: pytest.TempPathFactory
+                   ) -> AsyncIterator[AdminBackend]:
+    """campus-idp on the Samba AD DC, writing through the delegated writer account; embedded
+    store and SQLite (the production store and database have their own suites)."""
+    root = tmp_path_factory.mktemp("admin-ad")
+    live = await start_idp(database_url=f"sqlite:///{root}/idp.db", keys_dir=root / "keys",
+                           directory="ldap", ldap=samba_dc.admin_settings().model_dump(),
+                           redis_url=None)
+    backend = await mint_admin_backend("ad", live, dc=samba_dc)
+    yield backend
+    await live.stop()
 
 
 BULK_PEOPLE = 100_000

@@ -17,6 +17,7 @@ from directory.demo_people import DEMO_PEOPLE
 from idp.admin.auth import ADMIN_SCOPE
 from idp.protocols.oidc.clients import DEFAULT_SCOPES
 from tests.oauth.flow import REDIRECT, Browser, RegisteredClient, exchange, query_of, register
+from tests.support.samba_dc import SambaDC
 from tests.support.server import LiveIdp
 from tests.support.slapd import Campus
 
@@ -31,10 +32,11 @@ def unique_username(prefix: str = "p") -> str:
 
 @dataclass
 class AdminBackend:
-    kind: str  # local or ldap
+    kind: str  # local, ldap (slapd) or ad (Samba AD DC)
     live: LiveIdp
     client: RegisteredClient  # a first-party app allowed to ask for idp:admin
     slapd: Campus | None = None
+    dc: SambaDC | None = None  # kind "ad": the Samba AD DC
     _tokens: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
 
     @property
@@ -82,6 +84,14 @@ class AdminBackend:
     async def bind(self, username: str, password: str) -> bool:
         """Whether `password` opens a real bind for `username`: a raw LDAP simple bind on slapd
         (no IdP code in between), the local directory's own check otherwise."""
+        if self.dc is not None:
+            person = await self.services.directory.find(username)
+            assert person is not None and person.dn
+            try:
+                self.dc.connect(person.dn, password).unbind_s()
+                return True
+            except ldap.INVALID_CREDENTIALS:
+                return False
         if self.slapd is None:
             from directory.base import InvalidCredentials, MustChangePassword
 
@@ -116,7 +126,8 @@ class AdminBackend:
         return username, password
 
 
-async def mint_admin_backend(kind: str, live: LiveIdp, *, slapd: Campus | None = None) -> AdminBackend:
+async def mint_admin_backend(kind: str, live: LiveIdp, *, slapd: Campus | None = None,
+                             dc: SambaDC | None = None) -> AdminBackend:
     client = await register(live, name=f"Admin tool ({kind})", skip_consent=True,
                             scopes=[*DEFAULT_SCOPES, ADMIN_SCOPE])
-    return AdminBackend(kind=kind, live=live, client=client, slapd=slapd)
+    return AdminBackend(kind=kind, live=live, client=client, slapd=slapd, dc=dc)

@@ -1,4 +1,5 @@
-"""People through the admin API, on the local directory and on a real slapd (admin bind):
+"""People through the admin API, on the local directory, a real slapd and a real Samba AD DC
+(admin bind):
 create, edit, disable / enable, unlock after a lockout, reset (the new password opens a real
 bind, the old one no longer does), force a change (the next login is MustChangePassword)."""
 
@@ -17,7 +18,14 @@ from directory.base import (
 from directory.local import LocalDirectory
 from idp.db.models import AuditEvent
 from tests.admin.support import AdminBackend, unique_username
+from tests.support.samba_dc import LOCKOUT_THRESHOLD
 from tests.support.slapd import MAX_FAILURE
+
+
+@pytest.fixture(params=["local", "ldap", "ad"])
+def backend(request: pytest.FixtureRequest) -> AdminBackend:
+    """Here also on Active Directory: every people action through the delegated writer."""
+    return request.getfixturevalue(f"admin_{request.param}")
 
 
 async def login_error(backend: AdminBackend, username: str, password: str) -> str | None:
@@ -105,7 +113,7 @@ async def test_disable_and_enable(backend: AdminBackend) -> None:
     result = await backend.ok("POST", f"/people/{username}/disable")
     assert result["disabled"] is True
     kind = await login_error(backend, username, password)
-    # OpenLDAP: a permanent ppolicy lock (the bind fails as locked); local: disabled
+    # OpenLDAP: a permanent ppolicy lock (the bind fails as locked); local and AD (533): disabled
     assert kind == ("account_locked" if backend.kind == "ldap" else "account_disabled")
     state = (await backend.ok("GET", f"/people/{username}"))["state"]
     assert state["disabled"] is True and state["locked"] is False
@@ -122,7 +130,8 @@ async def _lock_out(backend: AdminBackend, username: str) -> None:
     if isinstance(directory, LocalDirectory):
         await directory.lock(username)  # the local directory locks on an admin's word only
         return
-    for _ in range(MAX_FAILURE):  # ppolicy counts the failures and locks (pwdMaxFailure)
+    # ppolicy counts the failures and locks (pwdMaxFailure); AD likewise (lockoutThreshold)
+    for _ in range(LOCKOUT_THRESHOLD if backend.kind == "ad" else MAX_FAILURE):
         with pytest.raises((InvalidCredentials, AccountLocked)):
             await directory.authenticate(username, "wrong-password")
 

@@ -1,5 +1,6 @@
 """Backends for the directory contract suite: the local directory on SQLite and on PostgreSQL,
-and LdapDirectory against a real throwaway slapd. Each holds the demo people plus a few people in
+and LdapDirectory against a real throwaway slapd and against a real Samba Active Directory DC
+(tests/conftest.py `samba_dc`). Each holds the demo people plus a few people in
 special states (locked, expired, must change, disabled) made the way each backend makes them."""
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from directory.demo_people import seed_local
 from directory.ldap import LdapDirectory
 from directory.local import LocalDirectory
 from idp.db.engine import open_engine
+from tests.support.samba_campus import CORRELATE_ATTRIBUTE
+from tests.support.samba_dc import SambaDC
 from tests.support.slapd import SUFFIX, Campus, CampusSlapd, ldap_settings
 
 POSTGRES_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -213,13 +216,23 @@ async def ldap_directory(campus: Campus) -> AsyncIterator[LdapDirectory]:
     await directory.close()
 
 
-@pytest.fixture(params=["local-sqlite", "local-postgres", "ldap"])
+@pytest.fixture(scope="session")
+async def ad_directory(samba_dc: SambaDC) -> AsyncIterator[LdapDirectory]:
+    """LdapDirectory on the activedirectory profile, over LDAPS verified with the test CA."""
+    links = IdentityLinkConfig(link_attribute="seeAlso", correlate_by=CORRELATE_ATTRIBUTE)
+    directory = LdapDirectory(samba_dc.settings(), links=links)
+    yield directory
+    await directory.close()
+
+
+@pytest.fixture(params=["local-sqlite", "local-postgres", "ldap", "ad"])
 def directory(request: pytest.FixtureRequest) -> Directory:
     """The contract suite runs once per backend."""
     fixture = {
         "local-sqlite": "sqlite_local",
         "local-postgres": "postgres_local",
         "ldap": "ldap_directory",
+        "ad": "ad_directory",
     }[request.param]
     if request.param == "ldap":
         request.getfixturevalue("campus").wait_for_expiry()

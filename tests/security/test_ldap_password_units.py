@@ -7,16 +7,13 @@ import ldap
 import pytest
 
 from directory.base import DirectoryUnavailable, InvalidCredentials, PasswordRejected
-from directory.config import LdapConfig
 from directory.ldap_errors import cannot_verify_old, change_failure
 from directory.ldap_password import (
-    PasswordChanger,
     ad_change_modlist,
     ad_threshold,
     ppolicy_threshold,
     strictest,
 )
-from directory.ldap_pool import Connector
 
 PPOLICY_OID = "1.3.6.1.4.1.42.2.27.8.5.1"
 
@@ -77,14 +74,6 @@ def test_only_slapds_refusal_to_verify_the_old_password_is_retried_without_it() 
     assert not cannot_verify_old(ldap.UNWILLING_TO_PERFORM({"desc": unwilling}))
     assert not cannot_verify_old(ldap.INSUFFICIENT_ACCESS(
         {"desc": "Insufficient access", "info": "unwilling to verify old password"}))
-
-
-def test_active_directory_refuses_a_password_change_in_plaintext() -> None:
-    settings = LdapConfig(url="ldap://ad.example.edu", user_base="dc=example,dc=edu",
-                          profile="activedirectory")
-    changer = PasswordChanger(Connector(settings), settings)
-    with pytest.raises(DirectoryUnavailable, match="LDAPS or StartTLS"):
-        changer.change("CN=Alice,DC=example,DC=edu", "Old-pass-1", "New-pass-2")  # no connection
 
 
 def test_ppolicy_thresholds_count_only_when_the_policy_locks() -> None:
