@@ -148,6 +148,20 @@ class CasSettings(Section):
         5.0, gt=0, le=60, description="seconds a proxy callback (pgtUrl) may take to answer")
 
 
+class ReleasesSettings(Section):
+    """The attribute-release record: which claims went to which app for which person."""
+
+    retention_days: int = Field(
+        365, ge=0, le=3650,
+        description="days a release row is kept; older ones are deleted by the server (every "
+                    "few hours) and by `idp releases purge` (0: kept forever)")
+    backlog: int = Field(
+        50_000, ge=0, le=1_000_000,
+        description="distinct person/app/claim-set/day entries held in memory while the "
+                    "database is away; past this many, new releases are dropped and counted "
+                    "(idp_releases_dropped_total), never the token refused")
+
+
 class MailSettings(Section):
     """Outgoing mail (password reset links)."""
 
@@ -305,6 +319,7 @@ class Settings(BaseSettings):
     mfa: MfaSettings = Field(default_factory=MfaSettings)
     cas: CasSettings = Field(default_factory=CasSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
+    releases: ReleasesSettings = Field(default_factory=ReleasesSettings)
 
     @field_validator("issuer")
     @classmethod

@@ -11,6 +11,7 @@ from sqlalchemy import MetaData
 import directory.last_known_schema  # noqa: F401 - registers its table on DirectoryBase
 import idp.db.admin_models  # noqa: F401 - registers its tables on Base
 import idp.db.mfa_models  # noqa: F401 - registers its tables on Base
+import idp.db.release_models  # noqa: F401 - registers its table on Base
 from directory.local_schema import DirectoryBase
 from idp.db.models import Base
 
