@@ -14,6 +14,7 @@ from idp.admin.api_audit import router as audit_router
 from idp.admin.api_clients import router as clients_router
 from idp.admin.api_imports import router as imports_router
 from idp.admin.api_people import router as people_router
+from idp.admin.api_releases import router as releases_router
 from idp.admin.api_sessions import router as sessions_router
 from idp.http.routing import Router
 
@@ -23,3 +24,4 @@ router.include_router(sessions_router)
 router.include_router(clients_router)
 router.include_router(audit_router)
 router.include_router(imports_router)
+router.include_router(releases_router)
