@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 from idp.protocols.cas.registry import create_service
 from tests.mfa.browser import Browser, code_of
-from tests.mfa.helpers import plain_client
 from tests.mfa.people import new_person
 from tests.oauth.flow import REDIRECT, register
 from tests.support.server import LiveIdp
