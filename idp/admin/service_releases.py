@@ -69,6 +69,16 @@ async def search(services: Services, query: ReleaseQuery, page: int = 1,
     return ReleasePage(rows[:size], page, size, len(rows) > size)
 
 
+async def every_release(services: Services, where: ReleaseFilter) -> AsyncIterator[Release]:
+    """Every matching row, newest first, in batches (the command line's whole history of one
+    person)."""
+    rows = await releases.export_batch(services.db, where, None)
+    while rows:
+        for release in rows:
+            yield release
+        rows = await releases.export_batch(services.db, where, rows[-1].id)
+
+
 def release_row(release: Release) -> list[str]:
     return [release.day.isoformat(), release.subject, release.client_id, release.app_name,
             " ".join(release.claims), release.first_at.isoformat(), release.last_at.isoformat(),
