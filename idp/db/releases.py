@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -44,7 +45,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from idp.db.audit import CLOSE_WAIT, RETRY_FIRST, RETRY_MAX, is_outage
-from idp.db.models import utcnow
 from idp.db.release_models import CLAIMS_LENGTH, AttributeRelease
 
 log = logging.getLogger("idp.releases")
@@ -62,8 +62,9 @@ MAX_BATCH = 500
 PURGE_EVERY = 6 * 3600.0
 
 _TABLE = AttributeRelease.__table__
-Key = tuple[str, str, date, str]  # subject, client_id, day (UTC), claim names
-Entry = list[Any]  # [first_at, last_at, count]
+Key = tuple[str, str, int, str]  # subject, client_id, day (UTC, days since the epoch), claims
+Entry = list[Any]  # [first, last (seconds since the epoch), count]
+_EPOCH = date(1970, 1, 1).toordinal()
 
 
 def claim_set(names: Iterable[str]) -> str:
@@ -72,6 +73,23 @@ def claim_set(names: Iterable[str]) -> str:
     if len(joined) > CLAIMS_LENGTH:  # never with our claims; a later one must not fail the row
         joined = joined[:CLAIMS_LENGTH].rsplit(" ", 1)[0]
     return joined
+
+
+# claim names as handed over -> their set's key: the same few sets come with every token, so
+# sorting and joining them each time would be most of record()'s cost
+_SETS: dict[tuple[str, ...], str] = {}
+_MAX_SETS = 4096
+
+
+def _claim_set_of(claims: Iterable[str]) -> str:
+    names = claims if isinstance(claims, tuple) else tuple(claims)
+    found = _SETS.get(names)
+    if found is None:
+        found = claim_set(names)
+        if len(_SETS) >= _MAX_SETS:
+            _SETS.clear()
+        _SETS[names] = found
+    return found
 
 
 class ReleaseLog:
@@ -104,21 +122,30 @@ class ReleaseLog:
         machine's token (no person) or an answer with no claims."""
         if not subject or not client_id:
             return
-        names = claim_set(claims)
+        names = _claim_set_of(claims)
         if not names:
             return
-        now = at or utcnow()
-        key = (subject[:200], client_id[:64], now.astimezone(UTC).date(), names)
+        # seconds since the epoch, not datetimes: making one costs more than the rest of this
+        # call (the writer makes them); the day is the UTC day number
+        now = time.time() if at is None else at.timestamp()
+        key = (subject[:200], client_id[:64], int(now // 86400), names)
         entry = self._pending.get(key)
         if entry is not None:
-            entry[0], entry[1] = min(entry[0], now), max(entry[1], now)
+            if now > entry[1]:
+                entry[1] = now
+            elif now < entry[0]:
+                entry[0] = now
             entry[2] += 1
         elif len(self._pending) >= self._backlog:
             self._dropped(1)
             return
         else:
             self._pending[key] = [now, now, 1]
-        self._wake(asyncio.get_running_loop())
+        writer = self._writer
+        if writer is None or writer.done():
+            # (a writer left running by an event loop that has ended is replaced by the next
+            # flush() or close(), which look at the loop)
+            self._wake(asyncio.get_running_loop())
 
     def _dropped(self, count: int) -> None:
         """A release not recorded: the held entries fill the backlog (MeteredReleaseLog
@@ -263,8 +290,9 @@ class ReleaseLog:
 
 def _row(key: Key, entry: Entry) -> dict[str, Any]:
     subject, client_id, day, claims = key
-    return {"subject": subject, "client_id": client_id, "day": day, "claims": claims,
-            "first_at": entry[0], "last_at": entry[1], "count": entry[2]}
+    return {"subject": subject, "client_id": client_id, "day": date.fromordinal(_EPOCH + day),
+            "claims": claims, "first_at": datetime.fromtimestamp(entry[0], UTC),
+            "last_at": datetime.fromtimestamp(entry[1], UTC), "count": entry[2]}
 
 
 def upsert_statement(dialect: str) -> Any:
