@@ -45,6 +45,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from idp.db.audit import CLOSE_WAIT, RETRY_FIRST, RETRY_MAX, is_outage
+from idp.db.pg_direct import pg_direct
 from idp.db.release_models import CLAIMS_LENGTH, AttributeRelease
 
 log = logging.getLogger("idp.releases")
@@ -98,6 +99,7 @@ class ReleaseLog:
     def __init__(self, engine: AsyncEngine, *, backlog: int = BACKLOG,
                  retention_days: int = 0) -> None:
         self._engine = engine
+        self._direct = pg_direct(engine)
         self._backlog = backlog
         self._retention_days = retention_days
         self._pending: dict[Key, Entry] = {}
@@ -260,6 +262,11 @@ class ReleaseLog:
         return {}
 
     async def _upsert(self, rows: list[dict[str, Any]]) -> None:
+        # PostgreSQL: one INSERT … SELECT FROM unnest straight through asyncpg, as the audit
+        # log's batches go (idp/db/pg_direct.py): a fifth of the CPU of SQLAlchemy's executemany
+        if self._direct is not None:
+            await self._direct.upsert_releases(rows)
+            return
         async with self._engine.begin() as conn:
             await conn.execute(upsert_statement(self._engine.dialect.name), rows)
 
