@@ -7,7 +7,9 @@ second. This measures that cost where it lands, A/B in one process, rounds inter
 - **on**: the server as it is (record() on every answer, the writer upserting to PostgreSQL);
 - **off**: the same server with `record()` replaced by a no-op.
 
-Per case, the CPU time (this process: the app, its writer, the ASGI calls; PostgreSQL's and
+First the two parts on their own: one `record()` call, and the writer's CPU per row when no
+answer folds into another (every answer a new person: the worst case). Then per case, the CPU
+time (this process: the app, its writer, the ASGI calls; PostgreSQL's and
 Redis's own CPU are not in it, and the writer's upsert is one statement a second) per request,
 median of the rounds, and the ratio on / off. The requests go straight into the ASGI app (no
 sockets, no HTTP client), so the app's own work is nearly all that is counted, and the ratio is
@@ -140,6 +142,21 @@ async def _cpu_per_request(work: Callable[[], Awaitable[None]], requests: int) -
     return (time.process_time() - started) / requests * 1e6
 
 
+async def _record_and_row(services: Any, count: int = 5000) -> tuple[float, float]:
+    """CPU µs of one record() call, and of writing one row when no answer folds into another
+    (each a new person: the worst case, where every answer costs a row of the upsert)."""
+    releases = services.releases
+    claims = ("email", "name", "preferred_username", "sub")
+    started = time.process_time()
+    for n in range(count):
+        releases.record(f"bench-{n}", "bench-app", claims)
+    per_call = (time.process_time() - started) / count * 1e6
+    started = time.process_time()
+    await releases.flush()
+    per_row = (time.process_time() - started) / count * 1e6
+    return per_call, per_row
+
+
 async def measure(requests: int, rounds: int, cases: list[str]) -> list[tuple[str, float, float]]:
     database_url = await create_postgres_database()
     keys = Path(tempfile.mkdtemp(prefix="bench-releases-"))
@@ -158,6 +175,9 @@ async def measure(requests: int, rounds: int, cases: list[str]) -> list[tuple[st
             return None
 
         results = []
+        per_call, per_row = await _record_and_row(services)
+        results.append(("record() per answer", per_call, 0.0))
+        results.append(("writer per row, none folded", per_row, 0.0))
         for name in cases:
             work = runs[name]
             for _ in range(max(20, requests // 10)):  # warm-up: caches, prepared statements
@@ -194,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     print("| case | CPU µs per request, record on | off | on / off |")
     print("|---|---|---|---|")
     for name, on, off in results:
-        print(f"| {name} | {on:,.1f} | {off:,.1f} | {on / off:.3f} |")
+        if off:
+            print(f"| {name} | {on:,.1f} | {off:,.1f} | {on / off:.3f} |")
+        else:
+            print(f"| {name} | {on:,.1f} | – | – |")
     return 0
 
 
