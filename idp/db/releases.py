@@ -7,9 +7,12 @@ tokens (idp/db/audit.py `record_behind`): `record()` is synchronous and costs a 
 writer task per ReleaseLog, started lazily in the loop that records, writes what gathered.
 Unlike the audit log it compacts before writing: releases with the same person, app, claim set
 and day (UTC) fold into one pending entry (first time, last time, count), and the writer waits
-FLUSH_EVERY seconds for more to fold in, then upserts each entry into its row in one transaction
-(`INSERT … ON CONFLICT … DO UPDATE`: count added, first/last widened). A campus's token traffic
-is the same few thousand people and apps all day, so the table and the writes stay small.
+FLUSH_EVERY seconds for more to fold in, then upserts each entry into its row in one statement
+(`INSERT … ON CONFLICT … DO UPDATE`: count added, first/last widened; on PostgreSQL straight
+through asyncpg with unnest, as the audit log's batches go, idp/db/pg_direct.py; on SQLite a
+Core executemany). A campus's token traffic is the same few thousand people and apps all day, so
+the table and the writes stay small. Cost per answer (`python -m bench.releases`): about 2 µs
+for record(), and at worst (no answer folding into another) about 5 µs more of the writer's.
 
 The database away: as the audit log does, a batch that fails because the database is out of
 reach is held (folded back into the pending entries) and retried after RETRY_FIRST seconds, then
@@ -40,7 +43,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -268,7 +270,7 @@ class ReleaseLog:
             await self._direct.upsert_releases(rows)
             return
         async with self._engine.begin() as conn:
-            await conn.execute(upsert_statement(self._engine.dialect.name), rows)
+            await conn.execute(_SQLITE_UPSERT, rows)
 
     async def _purge_now_and_then(self) -> None:
         if self._retention_days <= 0:
@@ -302,17 +304,20 @@ def _row(key: Key, entry: Entry) -> dict[str, Any]:
             "last_at": datetime.fromtimestamp(entry[1], UTC), "count": entry[2]}
 
 
-def upsert_statement(dialect: str) -> Any:
+def _sqlite_upsert() -> Any:
     """INSERT one row per key, or fold into the row already there: counts add up, the first
-    and last times widen (SQLite spells LEAST/GREATEST as min/max of two arguments)."""
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(_TABLE)
-    least, greatest = (func.least, func.greatest) if dialect == "postgresql" else (func.min, func.max)
+    and last times widen (SQLite's min/max of two arguments; PostgreSQL's LEAST/GREATEST in
+    pg_direct.UPSERT_RELEASES). The stored text of a time sorts as the time does."""
+    statement = sqlite_insert(_TABLE)
     columns, excluded = _TABLE.c, statement.excluded
     return statement.on_conflict_do_update(
         index_elements=[columns.subject, columns.client_id, columns.day, columns.claims],
-        set_={"first_at": least(columns.first_at, excluded.first_at),
-              "last_at": greatest(columns.last_at, excluded.last_at),
+        set_={"first_at": func.min(columns.first_at, excluded.first_at),
+              "last_at": func.max(columns.last_at, excluded.last_at),
               "count": columns.count + excluded.count})
+
+
+_SQLITE_UPSERT = _sqlite_upsert()
 
 
 def cutoff(retention_days: int, *, today: date | None = None) -> date:
