@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import gc
 import json
 import statistics
 import tempfile
@@ -136,6 +137,7 @@ def _cases(call: Asgi, facts: dict[str, Any]) -> dict[str, Callable[[], Awaitabl
 
 
 async def _cpu_per_request(work: Callable[[], Awaitable[None]], requests: int) -> float:
+    gc.collect()  # each run starts with no garbage of the one before to collect
     started = time.process_time()
     for _ in range(requests):
         await work()
@@ -157,7 +159,8 @@ async def _record_and_row(services: Any, count: int = 5000) -> tuple[float, floa
     return per_call, per_row
 
 
-async def measure(requests: int, rounds: int, cases: list[str]) -> list[tuple[str, float, float]]:
+async def measure(requests: int, rounds: int, cases: list[str],
+                  control: bool = False) -> list[tuple[str, float, float]]:
     database_url = await create_postgres_database()
     keys = Path(tempfile.mkdtemp(prefix="bench-releases-"))
     settings = load_settings(
@@ -183,11 +186,14 @@ async def measure(requests: int, rounds: int, cases: list[str]) -> list[tuple[st
             for _ in range(max(20, requests // 10)):  # warm-up: caches, prepared statements
                 await work()
             on_runs, off_runs = [], []
-            for _ in range(rounds):
-                services.releases.record = recording
-                on_runs.append(await _cpu_per_request(work, requests))
-                services.releases.record = off  # type: ignore[method-assign]
-                off_runs.append(await _cpu_per_request(work, requests))
+            for number in range(rounds):
+                # each side goes first in every other round: the first run of a pair is not the
+                # second's equal on a busy machine, and the order must not be read as the cost
+                for side in (("on", "off") if number % 2 == 0 else ("off", "on")):
+                    recorded = side == "on" or control
+                    services.releases.record = recording if recorded else off  # type: ignore[method-assign]
+                    runs_of = on_runs if side == "on" else off_runs
+                    runs_of.append(await _cpu_per_request(work, requests))
             services.releases.record = recording
             results.append((name, statistics.median(on_runs), statistics.median(off_runs)))
         await services.releases.flush()
@@ -204,13 +210,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("cases", nargs="*", metavar="CASE",
                         help="userinfo, introspection, refresh_token (default: all three)")
     parser.add_argument("--requests", type=int, default=2000, help="per round and side")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--control", action="store_true",
+                        help="A/A: record on both sides, to see the spread of the measurement")
     args = parser.parse_args(argv)
     unknown = set(args.cases) - set(CASE_NAMES)
     if unknown:
         parser.error(f"unknown case(s) {', '.join(sorted(unknown))}; known: {', '.join(CASE_NAMES)}")
     args.cases = args.cases or list(CASE_NAMES)
-    results = asyncio.run(measure(args.requests, args.rounds, args.cases))
+    results = asyncio.run(measure(args.requests, args.rounds, args.cases, args.control))
     print("| case | CPU µs per request, record on | off | on / off |")
     print("|---|---|---|---|")
     for name, on, off in results:
