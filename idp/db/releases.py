@@ -11,7 +11,7 @@ FLUSH_EVERY seconds for more to fold in, then upserts each entry into its row in
 (`INSERT … ON CONFLICT … DO UPDATE`: count added, first/last widened; on PostgreSQL straight
 through asyncpg with unnest, as the audit log's batches go, idp/db/pg_direct.py; on SQLite a
 Core executemany). A campus's token traffic is the same few thousand people and apps all day, so
-the table and the writes stay small. Cost per answer (`python -m bench.releases`): about 2 µs
+the table and the writes stay small. Cost per answer (`python -m bench.releases`): about 1 µs
 for record(), and at worst (no answer folding into another) about 5 µs more of the writer's.
 
 The database away: as the audit log does, a batch that fails because the database is out of
