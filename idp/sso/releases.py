@@ -8,7 +8,6 @@ Claim names are the protocol's own: OIDC claims (`email`, `phone_number`, …) a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -132,11 +131,3 @@ async def apps_of(db: async_sessionmaker, subject: str) -> list[AppReleases]:
             for client_id, name in names:
                 apps[client_id].app_name = name or client_id
     return sorted(apps.values(), key=lambda app: app.last_at or datetime.min, reverse=True)
-
-
-def claim_names(releases: Sequence[Release]) -> list[str]:
-    """Every claim name in these rows, once, in order of appearance."""
-    seen: list[str] = []
-    for release in releases:
-        seen.extend(name for name in release.claims if name not in seen)
-    return seen
