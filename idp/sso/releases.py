@@ -9,7 +9,7 @@ Claim names are the protocol's own: OIDC claims (`email`, `phone_number`, …) a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -19,6 +19,7 @@ from idp.db.models import Client
 from idp.db.release_models import AttributeRelease
 
 MAX_PAGE_SIZE = 500
+_NEVER = datetime.min.replace(tzinfo=UTC)
 EXPORT_BATCH = 1000
 
 
@@ -130,4 +131,4 @@ async def apps_of(db: async_sessionmaker, subject: str) -> list[AppReleases]:
                 select(Client.client_id, Client.name).where(Client.client_id.in_(sorted(apps))))
             for client_id, name in names:
                 apps[client_id].app_name = name or client_id
-    return sorted(apps.values(), key=lambda app: app.last_at or datetime.min, reverse=True)
+    return sorted(apps.values(), key=lambda app: app.last_at or _NEVER, reverse=True)
