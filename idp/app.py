@@ -22,6 +22,7 @@ from idp.db.migrate import upgrade
 from idp.keys.ring import KeyRing
 from idp.monitoring.metrics import (
     MeteredAudit,
+    MeteredReleaseLog,
     MeteredStore,
     observe_directory,
     observe_last_known,
@@ -68,6 +69,8 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
         settings=settings, engine=engine, db=sessionmaker(engine), store=store,
         directory=directory, keys=KeyRing.open(settings.keys_dir), sessions=sessions,
         signins=SignIns(store), logout=logout, audit=audit, writer=writer,
+        releases=MeteredReleaseLog(engine, backlog=settings.releases.backlog,
+                                   retention_days=settings.releases.retention_days),
         revocation=PersonRevocation(store, sessions, logout, audit),
         upstreams=Upstreams(settings, store, sessionmaker(engine)),
     )
@@ -98,6 +101,7 @@ async def close_services(services: Services) -> None:
     await services.directory.close()
     await services.store.close()
     await services.audit.close()  # rows still queued for the group commit
+    await services.releases.close()  # releases still folding in, behind the responses
     await close_engine(services.engine)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from directory.base import Directory
 from directory.writes import DirectoryWriter
 from idp.db.audit import Audit
+from idp.db.releases import ReleaseLog
 from idp.keys.ring import KeyRing
 from idp.settings import Settings
 from idp.sso.logout import SingleLogout
@@ -38,6 +39,7 @@ class Services:
     logout: SingleLogout  # ends a session everywhere, through each protocol's notifier
     revocation: PersonRevocation  # ends everything a person holds (reset, change, disable)
     audit: Audit
+    releases: ReleaseLog  # which claims went to which app for whom, written behind
     writer: DirectoryWriter  # writes people: the local directory itself, or LDAP's admin bind
     upstreams: Upstreams  # upstream providers people sign in with, and their bindings
 

@@ -219,6 +219,20 @@ class DeviceSettings(Section):
         description="seconds the wrong-code count of an address lasts, and a refusal with it")
 
 
+class ReleasesSettings(Section):
+    """The attribute-release record: which claims went to which app for which person."""
+
+    retention_days: int = Field(
+        365, ge=0, le=3650,
+        description="days a release row is kept; older ones are deleted by the server (every "
+                    "few hours) and by `idp releases purge` (0: kept forever)")
+    backlog: int = Field(
+        50_000, ge=0, le=1_000_000,
+        description="distinct person/app/claim-set/day entries held in memory while the "
+                    "database is away; past this many, new releases are dropped and counted "
+                    "(idp_releases_dropped_total), never the token refused")
+
+
 class MailSettings(Section):
     """Outgoing mail (password reset links)."""
 
@@ -491,6 +505,7 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
     activation: ActivationSettings = Field(default_factory=ActivationSettings)
+    releases: ReleasesSettings = Field(default_factory=ReleasesSettings)
 
     @field_validator("issuer")
     @classmethod

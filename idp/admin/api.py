@@ -15,6 +15,7 @@ from idp.admin.api_bindings import router as bindings_router
 from idp.admin.api_clients import router as clients_router
 from idp.admin.api_imports import router as imports_router
 from idp.admin.api_people import router as people_router
+from idp.admin.api_releases import router as releases_router
 from idp.admin.api_sessions import router as sessions_router
 from idp.http.routing import Router
 
@@ -25,3 +26,4 @@ router.include_router(clients_router)
 router.include_router(audit_router)
 router.include_router(imports_router)
 router.include_router(bindings_router)
+router.include_router(releases_router)

@@ -18,6 +18,7 @@ from idp.admin.console_audit import router as audit_router
 from idp.admin.console_clients import router as clients_router
 from idp.admin.console_import import router as import_router
 from idp.admin.console_people import router as people_router
+from idp.admin.console_releases import router as releases_router
 from idp.admin.console_render import CONSOLE_CSS, ConsoleRoute
 from idp.http.routing import Router
 from idp.services import ServicesDep
@@ -46,3 +47,4 @@ router.include_router(audit_router)
 router.include_router(people_router)
 router.include_router(clients_router)
 router.include_router(import_router)
+router.include_router(releases_router)

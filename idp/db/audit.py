@@ -295,7 +295,7 @@ class Audit:
                 await self._insert(rows)
             return []
         except Exception as exc:
-            if _is_outage(exc):
+            if is_outage(exc):
                 log.debug("audit batch of %d event(s) not written: %s", len(rows), exc)
                 self._uncertain = True
                 return rows
@@ -309,7 +309,7 @@ class Audit:
             try:
                 await self._insert([row])
             except Exception as exc:
-                if _is_outage(exc):
+                if is_outage(exc):
                     self._uncertain = True
                     return rows[index:]
                 log.exception("audit write failed: %s %s %s", row["kind"], row["outcome"], row["actor"])
@@ -348,7 +348,7 @@ def _wake_waiters(batch: list[_Waiting]) -> None:
             pass
 
 
-def _is_outage(exc: Exception) -> bool:
+def is_outage(exc: Exception) -> bool:
     """The database failed (unreachable, connection lost, locked), not one row in the batch."""
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated or isinstance(exc, InterfaceError):

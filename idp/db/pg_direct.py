@@ -74,6 +74,18 @@ INSERT_AUDIT = (
 AUDIT_AT = ("SELECT at, kind, outcome, actor, client_id, ip FROM audit_events"
             " WHERE at = ANY($1::timestamptz[])")
 
+# the attribute-release record's upsert (idp/db/releases.py): a batch of entries, each new or
+# folded into its row; the batch's keys are distinct, as ON CONFLICT DO UPDATE requires
+UPSERT_RELEASES = (
+    "INSERT INTO attribute_releases (subject, client_id, day, claims, first_at, last_at, count)"
+    " SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::date[], $4::varchar[],"
+    " $5::timestamptz[], $6::timestamptz[], $7::integer[])"
+    " ON CONFLICT ON CONSTRAINT uq_attribute_releases_key DO UPDATE SET"
+    " first_at = LEAST(attribute_releases.first_at, excluded.first_at),"
+    " last_at = GREATEST(attribute_releases.last_at, excluded.last_at),"
+    " count = attribute_releases.count + excluded.count"
+)
+
 # the server or the network failed, not the statement: callers answer 503 and retry later
 _OUTAGES = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
             asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
@@ -149,6 +161,13 @@ class PgDirect:
         """(at, kind, outcome, actor, client_id, ip) of the rows written at these times."""
         rows = await self._run("fetch", AUDIT_AT, list(ats))
         return {tuple(row.values()) for row in rows}
+
+    # --- the attribute-release record ---------------------------------------------------------
+
+    async def upsert_releases(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Every row in one statement (one transaction): all are written or none."""
+        names = ("subject", "client_id", "day", "claims", "first_at", "last_at", "count")
+        await self._run("execute", UPSERT_RELEASES, *([row[name] for row in rows] for name in names))
 
     # --- the connections ----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import directory.last_known_schema  # noqa: F401 - registers its table on Direct
 import idp.db.activation  # noqa: F401 - registers its table on Base
 import idp.db.admin_models  # noqa: F401 - registers its tables on Base
 import idp.db.mfa_models  # noqa: F401 - registers its tables on Base
+import idp.db.release_models  # noqa: F401 - registers its table on Base
 import idp.db.upstream_models  # noqa: F401 - registers its table on Base
 from directory.local_schema import DirectoryBase
 from idp.db.models import Base

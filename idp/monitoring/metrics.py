@@ -26,6 +26,7 @@ from sqlalchemy import event
 
 from idp.db.audit import Audit
 from idp.db.models import LogoutDelivery
+from idp.db.releases import ReleaseLog
 
 # seconds; a login-path directory call should take milliseconds, a slow one hundreds
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -60,6 +61,11 @@ STORE_ERRORS = Counter("idp_store_errors_total", "Store calls that raised, by op
                        ["operation"])
 AUDIT_HELD = Gauge("idp_audit_held_events", "Audit events held in memory while the database is "
                    "away; written when it is back (see IDP_AUDIT_BACKLOG).")
+RELEASES_PENDING = Gauge("idp_releases_pending", "Attribute-release entries not yet written "
+                         "(gathering for the next write, or held while the database is away).")
+RELEASES_DROPPED = Counter("idp_releases_dropped_total", "Attribute releases not recorded: the "
+                           "entries held while the database was away filled IDP_RELEASES_BACKLOG, "
+                           "or the database refused them.")
 HTTP_REQUESTS = Histogram("idp_http_request_duration_seconds", "HTTP requests by method, route "
                           "template and status class.", ["method", "route", "status"],
                           buckets=_LATENCY_BUCKETS)
@@ -116,6 +122,20 @@ class MeteredAudit(Audit):
                ip: str | None, detail: dict[str, Any]) -> dict[str, Any]:
         observe_audit(kind, outcome, client_id, detail)
         return super()._event(kind, outcome, actor, client_id, ip, detail)
+
+
+class MeteredReleaseLog(ReleaseLog):
+    """The attribute-release record, showing what waits to be written and counting what was
+    dropped."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        this = weakref.ref(self)
+        RELEASES_PENDING.set_function(lambda: float(log.pending) if (log := this()) else 0.0)
+
+    def _dropped(self, count: int) -> None:
+        RELEASES_DROPPED.inc(count)
+        super()._dropped(count)
 
 
 @event.listens_for(LogoutDelivery.status, "set")

@@ -1,5 +1,6 @@
 """The self-service account page, /account: second factors, where one is signed in, which apps
-hold which consents; and the actions on sessions and consents.
+hold which consents, which apps received which of one's information (the attribute-release
+record); and the actions on sessions and consents.
 
 Password change, factor enrolment, password reset and the step-up those changes need have
 modules of their own (account_password.py, account_mfa.py, account_reset.py, account_step_up.py).
@@ -20,12 +21,15 @@ from idp.mfa.webauthn import credentials_of
 from idp.protocols.oidc import ledger
 from idp.protocols.oidc.claims import SUPPORTED_SCOPES
 from idp.services import Services, ServicesDep
+from idp.sso import releases
 from idp.sso.cookie import clear_session_cookie
 from idp.web import account_bindings, login_area
 from idp.web import account_step_up as step_up
 from idp.web.account_common import ACCOUNT, checked_post, done, visit
 from idp.web.account_identities import identities_context
+from idp.web.claim_labels import claim_labels
 from idp.web.devices import device_summary
+from idp.web.i18n import Locale
 from idp.web.scopes import describe
 
 router = Router(audience="page")
@@ -64,6 +68,14 @@ async def _consents(services: Services, subject: str) -> list[dict[str, object]]
                 for consent, name in rows]
 
 
+async def _releases(services: Services, subject: str, locale: Locale) -> list[dict[str, object]]:
+    """Per app, what it received of this person (labels, each once) and when it last did."""
+    return [{"client_id": app.client_id, "name": app.app_name,
+             "claims": claim_labels(app.claims, locale),
+             "last": app.last_at.strftime("%Y-%m-%d %H:%M UTC") if app.last_at else ""}
+            for app in await releases.apps_of(services.db, subject)]
+
+
 @router.get("/account")
 async def account_page(request: Request, services: ServicesDep) -> Response:
     found = await visit(request, services)
@@ -81,6 +93,8 @@ async def account_page(request: Request, services: ServicesDep) -> Response:
     message = request.query_params.get("done")
     return found.page(
         request, "account.html", sessions=sessions, consents=consents,
+        releases=await _releases(services, subject, found.locale),
+        release_days=services.settings.releases.retention_days,
         totp=await totp.enrolled(services.db, subject),
         passkeys=await credentials_of(services, subject),
         recovery_left=await recovery.remaining(services.db, subject),

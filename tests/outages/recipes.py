@@ -427,7 +427,7 @@ def _portal_access(w: World) -> list[Req]:
 # --- the admin console (the admin's browser) ---------------------------------------------------
 
 for _path in ("/admin", "/admin/audit", "/admin/audit.csv", "/admin/clients", "/admin/groups",
-              "/admin/import", "/admin/people", "/admin/people/new"):
+              "/admin/import", "/admin/people", "/admin/people/new", "/admin/releases.csv"):
     simple("GET", _path, PAGE, _fixed(_path), "admin")
 simple("GET", "/admin/clients/{client_id}", PAGE,
        lambda w: f"/admin/clients/{w.clients['confidential'].client_id}", "admin")
@@ -435,6 +435,9 @@ simple("GET", "/admin/import/{job_id}", PAGE,
        lambda w: f"/admin/import/{w.values['console_job']}", "admin")
 simple("GET", "/admin/import/{job_id}/result.csv", PAGE,
        lambda w: f"/admin/import/{w.values['console_job']}/result.csv", "admin")
+# by a person: the directory is asked for their subject, then the database for the rows
+simple("GET", "/admin/releases", PAGE,
+       lambda w: f"/admin/releases?person={w.people['clerk'].username}", "admin")
 simple("GET", "/admin/people/{username}", PAGE,
        lambda w: f"/admin/people/{w.people['clerk'].username}", "admin")
 simple("GET", "/admin/static/admin.css", PAGE, _fixed("/admin/static/admin.css"))
@@ -508,12 +511,14 @@ def api_get(template: str, path: Callable[[World], str]) -> None:
     recipe("GET", "/admin/api" + template, API)(lambda w: [_api(w, path(w))])
 
 
-for _path in ("/audit", "/audit.csv", "/stats/sign-ins", "/clients", "/groups", "/people?q=o"):
+for _path in ("/audit", "/audit.csv", "/stats/sign-ins", "/clients", "/groups", "/people?q=o",
+              "/releases.csv"):
     api_get(_path.split("?")[0], _fixed(_path))
 api_get("/clients/{client_id}", lambda w: f"/clients/{w.clients['confidential'].client_id}")
 api_get("/imports/{job_id}", lambda w: f"/imports/{w.values['api_job']}")
 api_get("/imports/{job_id}/result", lambda w: f"/imports/{w.values['api_job']}/result")
 api_get("/people/{username}", lambda w: f"/people/{w.people['target'].username}")
+api_get("/releases", lambda w: f"/releases?person={w.people['target'].username}")
 api_get("/people/{username}/sessions", lambda w: f"/people/{w.people['target'].username}/sessions")
 
 

@@ -49,6 +49,19 @@ def check_names(names: Iterable[str]) -> list[str]:
     return checked
 
 
+# what every success carries about the login, not about the person
+AUTHENTICATION_ATTRIBUTES = ("authenticationDate", "longTermAuthenticationRequestTokenUsed",
+                             "isFromNewLogin")
+# the name the release record gives the <cas:user> every success carries (the username)
+USER = "user"
+
+
+def release_names(attributes: dict[str, list[str]] | None) -> list[str]:
+    """The names the attribute-release record keeps for one success: the user, and each
+    person attribute the answer carried."""
+    return [USER, *(name for name in attributes or {} if name not in AUTHENTICATION_ATTRIBUTES)]
+
+
 def released(person: Person, allowed: Iterable[str], *, auth_time: int,
              new_login: bool) -> dict[str, list[str]]:
     """The CAS 3.0 attributes for this person and service: the three authentication attributes

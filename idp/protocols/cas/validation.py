@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from directory.base import Person
 from idp.protocols.cas import responses
-from idp.protocols.cas.attributes import released
+from idp.protocols.cas.attributes import release_names, released
 from idp.protocols.cas.login import remember_for_logout, tickets_of
 from idp.protocols.cas.proxy import proxy_callback
 from idp.protocols.cas.registry import normalised, registry
@@ -41,9 +41,10 @@ def _param(request: Request, name: str) -> str | None:
 async def validate_v1(services: Services, request: Request) -> Response:
     """CAS 1.0 /validate: service tickets only (§2.4: a proxy ticket MUST fail)."""
     try:
-        _ticket, person = await _checked(services, request, proxies=False)
+        ticket, person = await _checked(services, request, proxies=False)
     except CasFailure:
         return responses.v1_answer(None)
+    services.releases.record(person.subject, ticket.app_id, release_names(None))
     return responses.v1_answer(person.username)
 
 
@@ -75,11 +76,11 @@ async def _validated(services: Services, request: Request, *, proxies: bool,
     await services.audit.record("cas", "validated", actor=person.username,
                                 client_id=ticket.app_id, ip=client_ip(request),
                                 proxied=bool(ticket.proxies))
-    return Success(
-        user=person.username,
-        attributes=released(person, cas_service.attributes, auth_time=ticket.auth_time,
-                            new_login=ticket.new_login) if attributes else None,
-        pgt_iou=pgt_iou, proxies=list(ticket.proxies))
+    carried = released(person, cas_service.attributes, auth_time=ticket.auth_time,
+                       new_login=ticket.new_login) if attributes else None
+    services.releases.record(person.subject, ticket.app_id, release_names(carried))
+    return Success(user=person.username, attributes=carried, pgt_iou=pgt_iou,
+                   proxies=list(ticket.proxies))
 
 
 async def _checked(services: Services, request: Request, *,

@@ -291,6 +291,7 @@ async def commit(ctx: OAuthContext, *, kind: str = "token") -> bool:
             record = services.audit.record_behind  # a machine's token: written behind (audit.py)
         await record(kind, note.outcome, actor=note.actor, client_id=note.client_id, ip=ctx.ip,
                      **note.detail)
+    ctx.record_releases()  # only now: nothing is released by a response that is not sent
     return True
 
 

@@ -65,9 +65,23 @@ class OAuthContext:
     # client and its method; authlib's own authentication reads it instead of doing it again
     authenticated: tuple[tuple[tuple[str, ...], str], OAuthClient, str] | None = None
     audit: list[AuditNote] = field(default_factory=list)
+    # claim names released (subject, client_id, names): recorded once the response may be sent
+    releases: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+    introspected_by: str | None = None  # the client asking /introspect, once it may
 
     def later(self, write: Write) -> None:
         self.writes.append(write)
+
+    def released(self, subject: str, client_id: str, claims: Any) -> None:
+        """`claims` (names) go to `client_id` for `subject` in this response."""
+        self.releases.append((subject, client_id, tuple(claims)))
+
+    def record_releases(self) -> None:
+        """Hand the releases to the record, written behind (idp/db/releases.py)."""
+        record = self.services.releases.record
+        for subject, client_id, claims in self.releases:
+            record(subject, client_id, claims)
+        self.releases.clear()
 
     def note(self, outcome: str, **detail: Any) -> None:
         actor = detail.pop("actor", None)

@@ -21,6 +21,9 @@ from idp.protocols.oidc.grants import ALL_AUTH_METHODS, CONFIDENTIAL_AUTH_METHOD
 from idp.protocols.oidc.models import AccessToken, OAuthClient, RefreshGrant
 
 Token = AccessToken | RefreshGrant
+# what an active introspection answer tells about the person: who they are (the rest is the
+# token's own facts: scope, times, client)
+INTROSPECTION_CLAIMS = ("sub",)
 
 
 def _prefetched_token(token_type_hint: str | None) -> Token | None:
@@ -41,18 +44,28 @@ class Introspection(IntrospectionEndpoint):
 
     def check_permission(self, token: Token, client: OAuthClient, request: Any) -> bool:
         if isinstance(token, AccessToken):
-            return token.check_client(client) or client.get_client_id() in token.audiences()
-        return token.check_client(client)
+            allowed = token.check_client(client) or client.get_client_id() in token.audiences()
+        else:
+            allowed = token.check_client(client)
+        if allowed:
+            current().introspected_by = client.get_client_id()
+        return allowed
 
     def introspect_token(self, token: Token) -> dict[str, Any]:
-        issuer = current().services.settings.issuer
+        ctx = current()
+        issuer = ctx.services.settings.issuer
         if isinstance(token, AccessToken):
             claims = token.claims
             payload = {key: claims[key] for key in ("scope", "client_id", "sub", "aud", "exp",
                                                     "iat", "jti", "auth_time", "acr", "sid")
                        if key in claims}
+            # a machine's token (client_credentials) has the client as its subject: no person
+            if ctx.introspected_by and claims.get("sub") != claims.get("client_id"):
+                ctx.released(str(claims.get("sub")), ctx.introspected_by, INTROSPECTION_CLAIMS)
             return {"active": True, "iss": issuer, "token_type": "Bearer", **payload}
         row = token.row
+        if ctx.introspected_by:
+            ctx.released(row.subject, ctx.introspected_by, INTROSPECTION_CLAIMS)
         return {"active": True, "iss": issuer, "token_type": "refresh_token", "scope": row.scope,
                 "client_id": row.client_id, "sub": row.subject,
                 "exp": int(time.time()) + token.get_expires_in()}
@@ -148,7 +161,12 @@ class UserInfo(UserInfoEndpoint):
         return 200, self.generate_user_info(person, token.get_scope()), default_json_headers
 
     def generate_user_info(self, user: Person, scope: str) -> dict[str, Any]:
-        return person_claims(user, scope.split())
+        ctx = current()
+        claims = person_claims(user, scope.split())
+        token = ctx.access_token
+        if token is not None and token.claims.get("client_id"):
+            ctx.released(user.subject, str(token.claims["client_id"]), claims)
+        return claims
 
     def get_issuer(self) -> str:
         return current().services.settings.issuer

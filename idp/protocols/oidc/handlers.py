@@ -59,6 +59,7 @@ async def token(services: Services, request: Request) -> Response:
         # nothing issued may be sent
         result = SERVER.handle_error_response(req, InvalidGrantError())
     elif result[0] != 200:
+        ctx.releases.clear()  # an error answer releases nothing
         await commit(ctx)  # revocations (code replay, refresh reuse) and audit notes
         await audit_failure(ctx, req, result)
     return respond(result)
@@ -115,6 +116,8 @@ async def userinfo(services: Services, request: Request) -> Response:
     if token is not None and services.settings.issuer + "/userinfo" not in token.audiences():
         ctx.access_token = None  # a token for another resource server
     result = run(ctx, lambda: SERVER.create_endpoint_response("userinfo", req))
+    if result[0] == 200:
+        ctx.record_releases()
     response = respond(result)
     response.headers["Cache-Control"] = "no-store"
     return response

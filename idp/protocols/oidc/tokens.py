@@ -160,6 +160,7 @@ def encode_id_token(ctx: OAuthContext, client: OAuthClient, person: Person, toke
     now = int(time.time())
     scopes = str(token.get("scope", "")).split()
     claims: dict[str, Any] = person_claims(person, scopes)
+    ctx.released(person.subject, client.get_client_id(), claims)  # before the protocol's claims
     claims.update({
         "iss": settings.issuer, "sub": person.subject, "aud": client.get_client_id(),
         "iat": now, "exp": now + settings.tokens.id_token_ttl,
