@@ -1,4 +1,4 @@
-"""Console pages: the dashboard (sign-ins per hour per app) and the audit log (filters, pages,
+"""Console pages: the dashboard (its charts: console_chart.py) and the audit log (filters, pages,
 CSV export)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from starlette.responses import Response
 
 from idp.admin import service_audit, service_clients
-from idp.admin.console_chart import sign_in_chart
+from idp.admin.console_chart import RANGES, dashboard_charts
 from idp.admin.console_render import ConsoleRoute, open_console, page_links
 from idp.admin.service_common import Invalid, record
 from idp.admin.service_sessions import client_names
@@ -36,12 +36,12 @@ async def dashboard(request: Request, services: ServicesDep) -> Response:
     if isinstance(console, Response):
         return console
     hours = _int(request.query_params.get("hours"), 24, 1, service_audit.MAX_STATS_HOURS)
-    stats = await service_audit.sign_ins_per_hour(services, hours)
-    title = console.t("a_chart_title", hours=hours)
-    chart = sign_in_chart(stats, others_label=console.t("a_others"), title=title)
+    board = await service_audit.dashboard(services, hours)
+    charts = dashboard_charts(board, hours, console.locale, console.t)
     pending = len(await service_clients.list_clients(services, "pending"))
-    return console.render("admin_dashboard.html", section="dashboard", hours=hours, chart=chart,
-                          total=stats.total, pending=pending)
+    return console.render("admin_dashboard.html", section="dashboard", hours=hours, charts=charts,
+                          chart_data=[chart.option() for chart in charts], ranges=RANGES,
+                          total=board.sign_ins.total, pending=pending)
 
 
 def _moment(value: str) -> datetime | None:
