@@ -23,7 +23,7 @@
                 textStyle: { fontSize: 13, color: "#1c2430" } },
       xAxis: { type: "category", data: chart.x, boundaryGap: chart.kind === "bar",
                axisLabel: { color: "#52606d", hideOverlap: true,
-                            rotate: perHour ? 0 : 20 } },
+                            rotate: 0, interval: perHour ? "auto" : 0 } },
       // whole numbers only: a maximum of 1 gives the ticks 0 and 1, not 0, 0, 0, 1
       yAxis: { type: "value", minInterval: 1, axisLabel: { color: "#52606d" },
                splitLine: { lineStyle: { color: "#e2e7ee" } } },
