@@ -3,6 +3,7 @@ CSV export)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
@@ -13,8 +14,10 @@ from starlette.responses import Response
 from idp.admin import service_audit, service_clients
 from idp.admin.console_chart import RANGES, dashboard_charts
 from idp.admin.console_render import ConsoleRoute, open_console, page_links
+from idp.admin.console_words import KINDS, OUTCOMES, detail_fields, word
 from idp.admin.service_common import Invalid, record
 from idp.admin.service_sessions import client_names
+from idp.db.models import AuditEvent
 from idp.http.routing import Router
 from idp.services import ServicesDep
 
@@ -72,10 +75,28 @@ async def audit(request: Request, services: ServicesDep) -> Response:
     page = _int(request.query_params.get("page"), 1, 1, 100_000)
     found = await service_audit.search(services, where, page, PAGE_SIZE)
     names = await client_names(services, {e.client_id for e in found.items if e.client_id})
+    # a client's own token (client_credentials) names the client as actor: no person to find
+    people = await service_audit.actor_names(
+        services, {e.actor for e in found.items if e.actor and e.actor != e.client_id})
     export = "/admin/audit.csv?" + urlencode({k: v for k, v in given.items() if v})
-    return console.render("admin_audit.html", section="audit", events=found.items, filters=given,
+    locale = console.locale
+    rows = [AuditRow(event, word(KINDS, event.kind, locale), word(OUTCOMES, event.outcome, locale),
+                     people.get(event.actor or "", event.actor or ""),
+                     detail_fields(event.detail, locale)) for event in found.items]
+    return console.render("admin_audit.html", section="audit", rows=rows, filters=given,
                           names=names, page=page, export=export,
                           links=page_links("/admin/audit", given, page, found.has_more))
+
+
+@dataclass
+class AuditRow:
+    """One event as the console shows it: in its words, the actor by username."""
+
+    event: AuditEvent
+    kind: str
+    outcome: str
+    actor: str
+    fields: list[tuple[str, str]]
 
 
 @router.get("/admin/audit.csv")
