@@ -171,3 +171,14 @@ async def test_dashboard_page_hands_the_charts_to_the_script(admin_local: AdminB
         assert odd.status_code == 200  # an unreadable range falls back to 24 hours
     finally:
         await browser.close()
+
+
+async def test_dashboard_over_the_admin_api(backend: AdminBackend) -> None:
+    figures = await backend.ok("GET", "/stats/dashboard", params={"hours": 2})
+    assert len(figures["hours"]) == 2
+    assert len(figures["throttled"]) == len(figures["sessions_started"]) == 2
+    assert figures["active_sessions"] >= 1  # the admin's own session that minted the token
+    assert all(len(counts) == 2 for counts in figures["tokens"].values())
+    assert (await backend.api("GET", "/stats/dashboard", params={"hours": 0})).status_code == 422
+    student = await backend.token("student")
+    assert (await backend.api("GET", "/stats/dashboard", token=student)).status_code == 403
