@@ -79,6 +79,7 @@ nav.range ul { list-style: none; display: flex; gap: .5rem; padding: 0; margin: 
 nav.range a { display: inline-block; padding: .3rem .8rem; border: 1px solid #9aa5b1;
   border-radius: 999px; color: #0b5cad; text-decoration: none; }
 nav.range a[aria-current] { background: #0b5cad; border-color: #0b5cad; color: #fff; }
+table.audit td:nth-child(-n+4) { white-space: nowrap; }
 dl.fields { display: grid; grid-template-columns: max-content 1fr; gap: .1rem .6rem; margin: 0;
   font-size: .85rem; }
 dl.fields dt { color: #52606d; }

@@ -105,3 +105,27 @@ def test_dashboard_charts_render(demo: DemoStack, new_context: Callable[..., Bro
     assert "Started" in drawn_text("sessions")
     page.screenshot(path=artifacts / "console-dashboard-en-7d.png", full_page=True)
     assert not problems, problems
+
+
+def test_audit_log_and_apps_in_the_console_language(
+        demo: DemoStack, new_context: Callable[..., BrowserContext], artifacts: Path) -> None:
+    some_activity(demo, new_context)
+    page = new_context(**DESKTOP).new_page()
+    sign_in_to_console(page, demo)
+    page.goto(demo.issuer + "/admin/audit?kind=token")
+    table = page.locator("table.audit tbody")
+    first = table.locator("tr").first
+    assert first.locator("td").nth(1).inner_text() == "令牌"
+    assert first.locator("td").nth(2).inner_text() == "成功"
+    assert "student" in table.inner_text()  # the token's subject, named by username
+    assert "授权方式" in first.locator("dl.fields").inner_text()
+    assert '{"' not in table.inner_text()
+    page.goto(demo.issuer + "/admin/audit")
+    page.screenshot(path=artifacts / "console-audit-zh.png", full_page=True)
+
+    page.goto(demo.issuer + "/admin/clients")
+    assert page.locator('nav.range a[aria-current="page"]').inner_text() == "全部"
+    rows = page.locator("table.list tbody tr")
+    assert rows.count() >= 4
+    assert "命令行（idp clients）" in rows.first.inner_text()  # the demo's apps come from `idp clients`
+    page.screenshot(path=artifacts / "console-apps-zh.png", full_page=True)
