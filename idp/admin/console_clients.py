@@ -88,6 +88,8 @@ def registered_by(client: Client, owners: dict[str, str], t: Callable[..., str])
         return owners.get(client.owner, client.owner)
     if extra.get("registered_via") == "rfc7591":
         return t("d_via_rfc7591")
+    if extra.get("internal"):
+        return t("c_internal")  # campus-idp's own (the console), made at start
     return t("d_via_cli")
 
 

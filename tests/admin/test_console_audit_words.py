@@ -100,6 +100,6 @@ async def test_apps_list_names_who_registered(admin_local: AdminBackend) -> None
 
         assert owner_cell(from_portal.client_id) == "developer"
         assert owner_cell(older.client_id) == "developer"  # the subject, resolved
-        assert owner_cell(from_cli.client_id) == "命令行（idp clients）"
+        assert owner_cell(from_cli.client_id) == "命令行"
     finally:
         await browser.close()

@@ -127,5 +127,8 @@ def test_audit_log_and_apps_in_the_console_language(
     assert page.locator('nav.range a[aria-current="page"]').inner_text() == "全部"
     rows = page.locator("table.list tbody tr")
     assert rows.count() >= 4
-    assert "命令行（idp clients）" in rows.first.inner_text()  # the demo's apps come from `idp clients`
+    hall = rows.filter(has_text="网上服务大厅")
+    assert "命令行" in hall.inner_text()  # the demo's apps are registered as `idp clients add` does
+    console_app = rows.filter(has_text="campus-idp-admin")
+    assert console_app.locator("td").nth(2).inner_text() == "内置"  # campus-idp's own
     page.screenshot(path=artifacts / "console-apps-zh.png", full_page=True)
