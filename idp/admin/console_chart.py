@@ -76,25 +76,27 @@ def dashboard_charts(board: Dashboard, hours: int, locale: Locale,
                      t: Any) -> list[Chart]:
     """The five charts of the dashboard, in the order shown; `t`: the console's translator."""
     x = hour_labels(board.hours)
+    # "24 小时", "7 天": the selector's own words for its ranges
+    period = t(f"d_range_{hours}") if hours in RANGES else t("d_hours", hours=hours)
     time_column = t("d_hour")
     sign_ins = [Series(label, counts, colour)
                 for label, counts, colour in chart_series(board.sign_ins, t("a_others"))]
     failures = list(board.failures.items())
     charts = [
-        Chart("sign-ins", t("a_chart_title", hours=hours), "line", x, sign_ins,
+        Chart("sign-ins", t("a_chart_title", period=period), "line", x, sign_ins,
               columns=[time_column, *(s.name for s in sign_ins)]),
-        Chart("failures", t("d_failures", hours=hours), "bar",
+        Chart("failures", t("d_failures", period=period), "bar",
               [word(OUTCOMES, reason, locale) for reason, _ in failures],
               [Series(t("d_failed_sign_ins"), [count for _, count in failures], PALETTE[5])],
               columns=[t("d_reason"), t("d_failed_sign_ins")]),
-        Chart("refused", t("d_refused", hours=hours), "line", x,
+        Chart("refused", t("d_refused", period=period), "line", x,
               _coloured([(t("d_throttled"), board.refused["throttled"]),
                          (t("d_locked"), board.refused["locked"])]),
               note=t("d_throttled_now", count=board.throttled_now)),
-        Chart("tokens", t("d_tokens", hours=hours), "bar", x,
+        Chart("tokens", t("d_tokens", period=period), "bar", x,
               _coloured([(word(GRANTS, grant, locale), counts)
                          for grant, counts in board.tokens.items()]), stack=True),
-        Chart("sessions", t("d_sessions", hours=hours), "line", x,
+        Chart("sessions", t("d_sessions", period=period), "line", x,
               _coloured([(t("d_sessions_started"), board.sessions["started"]),
                          (t("d_sessions_ended"), board.sessions["ended"])]),
               note=t("d_sessions_active", count=board.active_sessions)),

@@ -91,6 +91,17 @@ def test_dashboard_charts_render(demo: DemoStack, new_context: Callable[..., Bro
     ticks = page.evaluate("""() => [...document.querySelectorAll('.echart[data-chart="sessions"] svg text')]
         .map(t => t.textContent).filter(t => /^\\d+$/.test(t))""")
     assert ticks.count("0") == 1, ticks
+    # a tooltip (drawn inside the chart: an HTML one would need inline styles the CSP refuses)
+    tokens = page.locator('.echart[data-chart="tokens"]')
+    tokens.scroll_into_view_if_needed()
+    box = tokens.bounding_box()
+    assert box is not None
+    before = drawn_text("tokens").count("授权码")
+    page.mouse.move(box["x"] + box["width"] - 30, box["y"] + box["height"] / 3)
+    page.wait_for_function(
+        """(n) => document.querySelector('.echart[data-chart="tokens"] svg')
+                   .textContent.split('授权码').length - 1 > n""", arg=before)
+    page.screenshot(path=artifacts / "console-tooltip-zh.png")
     assert not problems, problems  # no CSP violation, no script error
     page.screenshot(path=artifacts / "console-dashboard-zh.png", full_page=True)
 
@@ -103,6 +114,7 @@ def test_dashboard_charts_render(demo: DemoStack, new_context: Callable[..., Bro
     page.goto(demo.issuer + "/admin?hours=168&ui_locales=en")
     page.wait_for_selector('.echart[data-chart="sessions"][data-rendered="true"] svg')
     assert "Started" in drawn_text("sessions")
+    assert "(last 7 days)" in page.inner_text("#chart-sessions h2")
     page.screenshot(path=artifacts / "console-dashboard-en-7d.png", full_page=True)
     assert not problems, problems
 
