@@ -20,6 +20,7 @@ from idp.admin.service_sessions import client_names
 from idp.db.models import AuditEvent
 from idp.http.routing import Router
 from idp.services import ServicesDep
+from idp.web.i18n import Locale
 
 router = Router(audience="page", route_class=ConsoleRoute)
 FILTERS = ("kind", "outcome", "actor", "client_id", "from", "to")
@@ -84,8 +85,21 @@ async def audit(request: Request, services: ServicesDep) -> Response:
                      people.get(event.actor or "", event.actor or ""),
                      detail_fields(event.detail, locale)) for event in found.items]
     return console.render("admin_audit.html", section="audit", rows=rows, filters=given,
+                          choices={"kind": choices(KINDS, given["kind"], locale),
+                                   "outcome": choices(OUTCOMES, given["outcome"], locale)},
                           names=names, page=page, export=export,
                           links=page_links("/admin/audit", given, page, found.has_more))
+
+
+def choices(table: dict[str, dict[Locale, str]], chosen: str, locale: Locale
+            ) -> list[tuple[str, str]]:
+    """(stored word, console word) of a filter's options, by console word; a value given in
+    the address that the table does not know stays offered, so the filter shows what it does."""
+    known = sorted(((value, word(table, value, locale)) for value in table),
+                   key=lambda pair: pair[1])
+    if chosen and chosen not in table:
+        known.insert(0, (chosen, chosen))
+    return known
 
 
 @dataclass

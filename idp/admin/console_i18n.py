@@ -61,7 +61,7 @@ CONSOLE_CATALOGUE: dict[str, dict[Locale, str]] = {
     "d_sessions_started": {"zh": "新建会话", "en": "Started"},
     "d_sessions_ended": {"zh": "退出登录", "en": "Signed out"},
     "d_sessions_active": {"zh": "当前有效会话：{count} 个", "en": "Active sessions now: {count}"},
-    "d_apps_all": {"zh": "全部", "en": "All"},
+    "a_all": {"zh": "全部", "en": "All"},
     "d_via_cli": {"zh": "命令行", "en": "Command line"},
     "d_via_rfc7591": {"zh": "动态注册（RFC 7591）", "en": "Dynamic registration (RFC 7591)"},
     "a_pending_clients": {"zh": "待审核的应用：{count} 个", "en": "Apps awaiting approval: {count}"},

@@ -103,3 +103,19 @@ async def test_apps_list_names_who_registered(admin_local: AdminBackend) -> None
         assert owner_cell(from_cli.client_id) == "命令行"
     finally:
         await browser.close()
+
+
+async def test_audit_filters_offer_the_console_words(admin_local: AdminBackend) -> None:
+    browser, page = await console_browser(admin_local, start="/admin/audit")
+    try:
+        assert '<option value="login">登录</option>' in page.text
+        assert '<option value="invalid_credentials">用户名或密码错误</option>' in page.text
+        chosen = await browser.http.get("/admin/audit", params={"kind": "token"})
+        assert '<option value="token" selected>令牌</option>' in chosen.text
+        # a word the console does not know (typed into the address) is kept, and filters
+        odd = await browser.http.get("/admin/audit", params={"outcome": "made_up"})
+        assert odd.status_code == 200
+        assert '<option value="made_up" selected>made_up</option>' in odd.text
+        assert "<tr><td>20" not in odd.text  # no such events
+    finally:
+        await browser.close()
