@@ -141,6 +141,8 @@ def _hour_expression(dialect: str) -> Any:
 SIGN_IN_GRANTS = ("authorization_code", DEVICE_CODE_GRANT)
 # login outcomes that are not a failure: signed in (offline: against the last known password)
 SIGNED_IN = ("success", "offline")
+# the right password, and a new one to choose first (web/login.py): not a failed sign-in either
+NOT_FAILED = (*SIGNED_IN, "password_expired", "must_change_password")
 
 
 def _window(hours: int, now: datetime | None) -> tuple[datetime, datetime, list[datetime]]:
@@ -210,10 +212,10 @@ class Dashboard:
 async def failures_by_reason(services: Services, hours: int = 24,
                              now: datetime | None = None) -> dict[str, int]:
     """Failed password sign-ins in the range, by reason (invalid_credentials, throttled,
-    account_locked, ...), the most frequent first."""
+    account_locked, directory_unavailable, ...), the most frequent first."""
     start, end, _ = _window(hours, now)
     statement = (select(AuditEvent.outcome, func.count())
-                 .where(AuditEvent.kind == "login", AuditEvent.outcome.not_in(SIGNED_IN),
+                 .where(AuditEvent.kind == "login", AuditEvent.outcome.not_in(NOT_FAILED),
                         AuditEvent.at >= start, AuditEvent.at < end)
                  .group_by(AuditEvent.outcome))
     async with services.db() as db:

@@ -59,6 +59,7 @@ async def test_dashboard_figures(backend: AdminBackend) -> None:
         _event(0.4, "login", "throttled", "carol"),
         _event(0.5, "login", "throttled", "carol"),
         _event(0.5, "login", "throttled", "frank"),
+        _event(0.6, "login", "must_change_password", "gina"),  # the right password: no failure
         # sessions: three sign-ins (one offline), one sign-out
         _event(0.1, "login", "success", "alice"),
         _event(1.5, "login", "offline", "bob"),
