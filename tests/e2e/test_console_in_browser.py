@@ -88,9 +88,11 @@ def test_dashboard_charts_render(demo: DemoStack, new_context: Callable[..., Bro
     failures = drawn_text("failures")
     assert "用户名或密码错误" in failures
     # the y axis of a small count reads 0, 1, ... (never "0" repeated)
-    ticks = page.evaluate("""() => [...document.querySelectorAll('.echart[data-chart="sessions"] svg text')]
-        .map(t => t.textContent).filter(t => /^\\d+$/.test(t))""")
-    assert ticks.count("0") == 1, ticks
+    for chart in CHARTS:
+        ticks = page.evaluate("""(id) => [...document.querySelectorAll(
+            `.echart[data-chart="${id}"] svg text`)].map(t => t.textContent)
+            .filter(t => /^\\d+$/.test(t))""", chart)
+        assert ticks.count("0") == 1 and len(ticks) == len(set(ticks)), (chart, ticks)
     # a tooltip (drawn inside the chart: an HTML one would need inline styles the CSP refuses)
     tokens = page.locator('.echart[data-chart="tokens"]')
     tokens.scroll_into_view_if_needed()
