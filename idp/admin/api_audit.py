@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from idp.admin import service_audit
 from idp.admin.api_common import ERRORS, AdminApiRoute, AdminDep
-from idp.admin.api_models import AuditPageOut, StatsOut
+from idp.admin.api_models import AuditPageOut, DashboardOut, StatsOut
 from idp.http.routing import Router
 from idp.services import ServicesDep
 
@@ -65,3 +65,11 @@ async def sign_in_stats(services: ServicesDep, admin: AdminDep,
                         ) -> StatsOut:
     """Sign-ins into each app per hour (authorization codes redeemed), for the dashboard."""
     return StatsOut.of(await service_audit.sign_ins_per_hour(services, hours))
+
+
+@router.get("/stats/dashboard", response_model=DashboardOut)
+async def dashboard_stats(services: ServicesDep, admin: AdminDep,
+                          hours: Annotated[int, Query(ge=1, le=service_audit.MAX_STATS_HOURS)] = 24
+                          ) -> DashboardOut:
+    """Everything the console's dashboard draws, as figures."""
+    return DashboardOut.of(await service_audit.dashboard(services, hours))

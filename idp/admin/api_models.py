@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from directory.base import Person
 from directory.writes import AccountState
-from idp.admin.service_audit import AuditPage, HourlyStats
+from idp.admin.service_audit import AuditPage, Dashboard, HourlyStats
 from idp.admin.service_clients import pending_scopes
 from idp.admin.service_sessions import Ended, SessionView
 from idp.db.models import AuditEvent, Client
@@ -329,6 +329,30 @@ class StatsOut(BaseModel):
         return cls(hours=stats.hours, total=stats.total, series=[
             SeriesOut(client_id=cid, name=stats.names.get(cid), counts=counts)
             for cid, counts in stats.series.items()])
+
+
+class DashboardOut(BaseModel):
+    """The console dashboard's figures (each list: one count per hour of `hours`)."""
+
+    hours: list[datetime] = Field(description="start of each hour (UTC), oldest first")
+    sign_ins: list[SeriesOut] = Field(description="sign-ins per app")
+    failures: dict[str, int] = Field(description="failed sign-ins over the range, by reason")
+    throttled: list[int] = Field(description="accounts refused by the login throttle")
+    locked: list[int] = Field(description="accounts the directory reported locked")
+    tokens: dict[str, list[int]] = Field(description="tokens issued, by grant type")
+    sessions_started: list[int]
+    sessions_ended: list[int]
+    active_sessions: int = Field(description="SSO sessions alive now")
+    throttled_now: int = Field(description="accounts the login throttle refuses now")
+
+    @classmethod
+    def of(cls, board: Dashboard) -> DashboardOut:
+        return cls(hours=board.hours, sign_ins=StatsOut.of(board.sign_ins).series,
+                   failures=board.failures, throttled=board.refused["throttled"],
+                   locked=board.refused["locked"], tokens=board.tokens,
+                   sessions_started=board.sessions["started"],
+                   sessions_ended=board.sessions["ended"], active_sessions=board.active_sessions,
+                   throttled_now=board.throttled_now)
 
 
 def _time(seconds: int) -> datetime:

@@ -10,7 +10,10 @@ The page behind the one-time password reset links it hands out is the account pa
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import Request
+from fastapi.responses import FileResponse
 from starlette.responses import Response
 
 from idp.admin.auth import CONSOLE
@@ -26,11 +29,34 @@ from idp.web.login_area import finish_login, start_login
 
 router = Router(audience="page", include_in_schema=False, route_class=ConsoleRoute)
 
+STATIC_DIR = Path(__file__).parent / "static"
+JS = "text/javascript; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+# Apache ECharts, vendored (static/echarts/VERSION says which release and how to upgrade it)
+STATIC_FILES = {
+    "echarts.min.js": ("echarts/echarts.min.js", JS),
+    "console-charts.js": ("console-charts.js", JS),
+    "echarts-LICENSE.txt": ("echarts/LICENSE", TEXT),
+    "echarts-NOTICE.txt": ("echarts/NOTICE", TEXT),
+}
+
 
 @router.get("/admin/static/admin.css")
 async def stylesheet() -> Response:
     return Response(CONSOLE_CSS, media_type="text/css; charset=utf-8",
                     headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/admin/static/{name}")
+async def static_file(name: str) -> Response:
+    """The dashboard's scripts and the chart library's licence, from a fixed list (no request
+    path ever reaches the file system)."""
+    known = STATIC_FILES.get(name)
+    if known is None:
+        return Response("not found", status_code=404, media_type="text/plain")
+    path, media_type = known
+    return FileResponse(STATIC_DIR / path, media_type=media_type,
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/admin/login")

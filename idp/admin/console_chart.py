@@ -1,30 +1,61 @@
-"""The dashboard chart: sign-ins per hour per app as an inline SVG line chart, drawn on the
-server (no JavaScript, no CDN). Colours are SVG presentation attributes, not `style`, so the
-pages' strict Content-Security-Policy (style-src 'self') holds."""
+"""The dashboard's charts, as data: each chart's title, series and the table that carries the
+same numbers (for screen readers, and for anyone who wants the figures). The browser draws them
+with Apache ECharts, vendored under idp/admin/static/echarts and served by campus-idp itself
+(/admin/static/echarts.min.js); idp/admin/static/console-charts.js reads the charts from the
+page's <script type="application/json"> element, so the pages' Content-Security-Policy
+(script-src 'self', no inline script) holds. Without JavaScript the tables still tell it all."""
 
 from __future__ import annotations
 
-from html import escape
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
 
-from markupsafe import Markup
+from idp.admin.console_words import GRANTS, OUTCOMES, word
+from idp.admin.service_audit import Dashboard, HourlyStats
+from idp.web.i18n import Locale
 
-from idp.admin.service_audit import HourlyStats
-
-WIDTH, HEIGHT = 760, 260
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 34
 MAX_LINES = 6  # more apps than this are summed up as "other apps"
 # distinguishable, and readable by people with the common colour-vision deficiencies (Okabe-Ito)
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#999999")
+RANGES = (24, 72, 168)  # the time range selector's choices, in hours
 
 
-def _nice_ceiling(value: int) -> int:
-    """1, 2, 5, 10, 20, 50, … at or above value (gridlines at round numbers)."""
-    step = 1
-    while True:
-        for factor in (1, 2, 5):
-            if step * factor >= value:
-                return step * factor
-        step *= 10
+@dataclass
+class Series:
+    name: str
+    data: list[int]
+    color: str
+
+
+@dataclass
+class Chart:
+    id: str
+    title: str
+    kind: str  # "line" (per hour), "bar" (per category)
+    x: list[str]  # the hours, or the categories
+    series: list[Series]
+    note: str = ""  # a figure beside the title (e.g. sessions alive now)
+    stack: bool = False
+    columns: list[str] = field(default_factory=list)  # the table's header
+
+    @property
+    def total(self) -> int:
+        return sum(sum(s.data) for s in self.series)
+
+    def rows(self) -> list[list[str | int]]:
+        """The table: one row per hour or category, a column per series."""
+        return [[label, *(s.data[n] for s in self.series)] for n, label in enumerate(self.x)]
+
+    def option(self) -> dict[str, Any]:
+        """What console-charts.js hands to ECharts (besides its fixed style)."""
+        return {"id": self.id, "title": self.title, "kind": self.kind, "x": self.x,
+                "stack": self.stack, "series": [asdict(s) for s in self.series]}
+
+
+def hour_labels(hours: list[datetime]) -> list[str]:
+    """"09-01 14:00" (UTC) for every hour: the date too, since a range may cross midnight."""
+    return [f"{moment:%m-%d %H:00}" for moment in hours]
 
 
 def chart_series(stats: HourlyStats, others_label: str) -> list[tuple[str, list[int], str]]:
@@ -37,48 +68,40 @@ def chart_series(stats: HourlyStats, others_label: str) -> list[tuple[str, list[
     return [(label, counts, PALETTE[n % len(PALETTE)]) for n, (label, counts) in enumerate(lines)]
 
 
-def sign_in_chart(stats: HourlyStats, *, others_label: str, title: str) -> Markup | None:
-    """The SVG, or None when there is nothing to draw."""
-    if not stats.series or stats.total == 0:
-        return None
-    series = chart_series(stats, others_label)
-    hours = len(stats.hours)
-    top = _nice_ceiling(max(max(counts) for _, counts, _ in series))
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+def _coloured(named: list[tuple[str, list[int]]]) -> list[Series]:
+    return [Series(name, data, PALETTE[n % len(PALETTE)]) for n, (name, data) in enumerate(named)]
 
-    def x(index: int) -> float:
-        return LEFT + (plot_w * index / (hours - 1) if hours > 1 else plot_w / 2)
 
-    def y(count: int) -> float:
-        return TOP + plot_h * (1 - count / top)
-
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-             f'aria-label="{escape(title)}"><title>{escape(title)}</title>']
-    for tick in range(5):
-        value = top * tick // 4
-        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
-                     f'stroke="#e2e7ee" stroke-width="1"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end" font-size="11" '
-                     f'fill="#52606d">{value}</text>')
-    every = max(1, hours // 12)
-    for index, moment in enumerate(stats.hours):
-        if index % every == 0:
-            label = moment.strftime("%m-%d" if moment.hour == 0 and hours > 24 else "%H:00")
-            parts.append(f'<text x="{x(index):.1f}" y="{HEIGHT - 12}" text-anchor="middle" '
-                         f'font-size="11" fill="#52606d">{label}</text>')
-    for label, counts, colour in series:
-        points = " ".join(f"{x(i):.1f},{y(c):.1f}" for i, c in enumerate(counts))
-        name = escape(f"{label}: {sum(counts)}")
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2.5" '
-                     f'stroke-linejoin="round" points="{points}"><title>{name}</title></polyline>')
-        if hours <= 48:
-            for i, c in enumerate(counts):
-                if c:
-                    parts.append(f'<circle cx="{x(i):.1f}" cy="{y(c):.1f}" r="3" fill="{colour}">'
-                                 f'<title>{escape(label)} {stats.hours[i]:%H:00}: {c}</title></circle>')
-    parts.append("</svg>")
-    legend = "".join(
-        f'<li><svg width="14" height="14" aria-hidden="true"><rect width="14" height="14" rx="3" '
-        f'fill="{colour}"/></svg> {escape(label)} ({sum(counts)})</li>'
-        for label, counts, colour in series)
-    return Markup("".join(parts) + f'<ul class="legend">{legend}</ul>')  # noqa: S704 - escaped above
+def dashboard_charts(board: Dashboard, hours: int, locale: Locale,
+                     t: Any) -> list[Chart]:
+    """The five charts of the dashboard, in the order shown; `t`: the console's translator."""
+    x = hour_labels(board.hours)
+    # "24 小时", "7 天": the selector's own words for its ranges
+    period = t(f"d_range_{hours}") if hours in RANGES else t("d_hours", hours=hours)
+    time_column = t("d_hour")
+    sign_ins = [Series(label, counts, colour)
+                for label, counts, colour in chart_series(board.sign_ins, t("a_others"))]
+    failures = list(board.failures.items())
+    charts = [
+        Chart("sign-ins", t("a_chart_title", period=period), "line", x, sign_ins,
+              columns=[time_column, *(s.name for s in sign_ins)]),
+        Chart("failures", t("d_failures", period=period), "bar",
+              [word(OUTCOMES, reason, locale) for reason, _ in failures],
+              [Series(t("d_failed_sign_ins"), [count for _, count in failures], PALETTE[5])],
+              columns=[t("d_reason"), t("d_failed_sign_ins")]),
+        Chart("refused", t("d_refused", period=period), "line", x,
+              _coloured([(t("d_throttled"), board.refused["throttled"]),
+                         (t("d_locked"), board.refused["locked"])]),
+              note=t("d_throttled_now", count=board.throttled_now)),
+        Chart("tokens", t("d_tokens", period=period), "bar", x,
+              _coloured([(word(GRANTS, grant, locale), counts)
+                         for grant, counts in board.tokens.items()]), stack=True),
+        Chart("sessions", t("d_sessions", period=period), "line", x,
+              _coloured([(t("d_sessions_started"), board.sessions["started"]),
+                         (t("d_sessions_ended"), board.sessions["ended"])]),
+              note=t("d_sessions_active", count=board.active_sessions)),
+    ]
+    for chart in charts:
+        if not chart.columns:
+            chart.columns = [time_column, *(s.name for s in chart.series)]
+    return charts

@@ -3,16 +3,18 @@ enable, rotate the secret, delete)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote
 
 from fastapi import Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from idp.admin import service_clients, service_groups
+from idp.admin import service_audit, service_clients, service_groups
 from idp.admin.console_people import person_path
 from idp.admin.console_render import Console, ConsoleRoute, field, open_console, open_form
 from idp.admin.service_common import Invalid
+from idp.db.models import Client
 from idp.http.routing import Router
 from idp.services import ServicesDep
 
@@ -66,9 +68,29 @@ async def clients(request: Request, services: ServicesDep) -> Response:
     if isinstance(console, Response):
         return console
     status = request.query_params.get("status") or None
+    listed = await service_clients.list_clients(services, status)
+    owners = await service_audit.actor_names(services, {c.owner for c in listed if c.owner})
     return console.render("admin_clients.html", section="clients", shown_status=status or "",
-                          clients=await service_clients.list_clients(services, status),
+                          clients=listed, registered_by={
+                              c.client_id: registered_by(c, owners, console.t) for c in listed},
                           done=console.done_message())
+
+
+def registered_by(client: Client, owners: dict[str, str], t: Callable[..., str]) -> str:
+    """Who registered the app: the developer's username (the portal keeps it beside the
+    owner's subject; an older registration has the subject only), else how it came in."""
+    extra = client.extra or {}
+    origin = extra.get("origin") if isinstance(extra.get("origin"), dict) else {}
+    username = extra.get("owner_username") or origin.get("owner_username")
+    if isinstance(username, str) and username:
+        return username
+    if client.owner:
+        return owners.get(client.owner, client.owner)
+    if extra.get("registered_via") == "rfc7591":
+        return t("d_via_rfc7591")
+    if extra.get("internal"):
+        return t("c_internal")  # campus-idp's own (the console), made at start
+    return t("d_via_cli")
 
 
 # the grants an OIDC client may be given, and how the form names them

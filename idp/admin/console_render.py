@@ -69,10 +69,21 @@ section.block { margin: 1.25rem 0; padding-top: .75rem; border-top: 1px solid #e
 .badge.bad, .badge.disabled { background: #fdecea; color: #8a1c12; }
 .secret { font: 1.1rem ui-monospace, Menlo, Consolas, monospace; word-break: break-all;
   background: #fff7e0; padding: .6rem; border-radius: 6px; }
-.chart svg { width: 100%; height: auto; max-height: 22rem; }
-ul.legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .25rem 1rem;
-  font-size: .9rem; }
-ul.legend svg { vertical-align: middle; }
+.echart { width: 100%; height: 22rem; }
+.chart h2 { margin-bottom: .25rem; }
+.chart .note { margin: 0 0 .5rem; color: #52606d; }
+.chart details { margin: .25rem 0 0; }
+.chart details table { max-width: 40rem; }
+.chart details .scroll { max-height: 24rem; overflow: auto; }
+nav.range ul { list-style: none; display: flex; gap: .5rem; padding: 0; margin: .5rem 0 0; }
+nav.range a { display: inline-block; padding: .3rem .8rem; border: 1px solid #9aa5b1;
+  border-radius: 999px; color: #0b5cad; text-decoration: none; }
+nav.range a[aria-current] { background: #0b5cad; border-color: #0b5cad; color: #fff; }
+table.audit td:nth-child(-n+4) { white-space: nowrap; }
+dl.fields { display: grid; grid-template-columns: max-content 1fr; gap: .1rem .6rem; margin: 0;
+  font-size: .85rem; }
+dl.fields dt { color: #52606d; }
+dl.fields dd { margin: 0; word-break: break-all; }
 ul.errors { color: #8a1c12; }
 label.inline { display: inline-block; margin: .25rem 1rem .25rem 0; font-weight: 400; }
 .progress { width: 100%; height: 1rem; }

@@ -42,6 +42,8 @@ def clean_username(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("a username is required")
     name = normalize_username(value)
+    if not name:  # a control character makes no name (directory/base.py)
+        raise ValueError("only letters, digits and . _ @ + - (no spaces)")
     if len(name) > MAX_USERNAME:
         raise ValueError(f"at most {MAX_USERNAME} characters")
     if name[0] == "." or starts_like_formula(name):

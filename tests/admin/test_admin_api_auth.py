@@ -10,7 +10,7 @@ from idp.db.models import AuditEvent
 from tests.admin.support import AdminBackend
 
 PATHS = ["/people?q=stu", "/people/student", "/groups", "/clients", "/audit",
-         "/stats/sign-ins", "/people/student/sessions"]
+         "/stats/sign-ins", "/stats/dashboard", "/people/student/sessions"]
 
 
 async def test_itadmin_with_the_admin_scope_gets_in(admin_local: AdminBackend) -> None:

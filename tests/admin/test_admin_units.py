@@ -1,9 +1,8 @@
 """Pure parts of the admin work, tested without a server: the Active Directory and OpenLDAP
-modlists (no AD can run here), LDAP write errors, field checks, CSV row checks, the chart."""
+modlists (no AD can run here), LDAP write errors, field checks, CSV row checks (the charts:
+test_console_charts.py)."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime, timedelta
 
 import ldap
 import pytest
@@ -22,8 +21,6 @@ from directory.ldap_admin_modlists import (
 from directory.ldap_people_search import people_filter
 from directory.ldap_profiles import Profile
 from directory.writes import WriteRejected
-from idp.admin.console_chart import MAX_LINES, _nice_ceiling, chart_series, sign_in_chart
-from idp.admin.service_audit import HourlyStats
 from idp.admin.service_fields import FieldErrors, clean_fields, clean_username, generate_password
 from idp.admin.service_import_rows import decode, parse
 
@@ -187,24 +184,3 @@ def test_files_must_be_utf8() -> None:
     assert decode("\ufeffusername\n".encode()) == "username\n"
     with pytest.raises(ValueError, match="line 2.*UTF-8"):
         decode("username\n张三\n".encode("gb18030"))
-
-
-# --- the chart -----------------------------------------------------------------------------------
-
-
-def _stats(series: dict[str, list[int]]) -> HourlyStats:
-    start = datetime(2025, 9, 1, tzinfo=UTC)
-    hours = len(next(iter(series.values()))) if series else 3
-    return HourlyStats([start + timedelta(hours=n) for n in range(hours)], series,
-                       {cid: f"App {cid}" for cid in series})
-
-
-def test_chart() -> None:
-    assert [_nice_ceiling(n) for n in (1, 3, 7, 11, 260)] == [1, 5, 10, 20, 500]
-    assert sign_in_chart(_stats({}), others_label="others", title="t") is None
-    many = {f"c{n}": [n, 0, 1] for n in range(MAX_LINES + 3)}
-    lines = chart_series(_stats(many), "others")
-    assert len(lines) == MAX_LINES + 1 and lines[-1][0] == "others"
-    assert lines[-1][1] == [0 + 1 + 2, 0, 3]  # the three quietest apps, summed
-    svg = str(sign_in_chart(_stats({"a": [1, 4, 2]}), others_label="o", title="Sign-ins <24h>"))
-    assert svg.startswith("<svg") and svg.count("<polyline") == 1 and "&lt;24h&gt;" in svg

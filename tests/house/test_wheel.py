@@ -34,7 +34,9 @@ def test_a_built_wheel_holds_everything_and_serves(tmp_path: Path) -> None:
     for needed in ("idp/web/templates/login.html", "idp/web/templates/home.html",
                    "idp/web/static/site.css", "idp/web/static/favicon.svg",
                    "idp/admin/templates/admin_layout.html", "idp/db/migrations/script.py.mako",
-                   "idp/db/migrations/env.py", "idp/db/migrations/versions/0001_initial_schema.py"):
+                   "idp/db/migrations/env.py", "idp/db/migrations/versions/0001_initial_schema.py",
+                   "idp/admin/static/console-charts.js", "idp/admin/static/echarts/echarts.min.js",
+                   "idp/admin/static/echarts/LICENSE", "idp/admin/static/echarts/NOTICE"):
         assert needed in names, f"the wheel lacks {needed}"
     assert not any(name.startswith("tests/") for name in names)
 
@@ -74,6 +76,8 @@ def test_a_built_wheel_holds_everything_and_serves(tmp_path: Path) -> None:
         assert home.status_code == 200 and 'href="/apps/login"' in home.text
         css = httpx.get(f"http://127.0.0.1:{port}/static/site.css", timeout=5)
         assert css.status_code == 200 and "main.card" in css.text
+        charts = httpx.get(f"http://127.0.0.1:{port}/admin/static/echarts.min.js", timeout=5)
+        assert charts.status_code == 200 and "Apache Software Foundation" in charts.text[:2000]
         discovery = httpx.get(f"http://127.0.0.1:{port}/.well-known/openid-configuration",
                               timeout=5)
         assert discovery.json()["issuer"] == f"http://127.0.0.1:{port}"

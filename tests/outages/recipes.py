@@ -441,6 +441,7 @@ simple("GET", "/admin/releases", PAGE,
 simple("GET", "/admin/people/{username}", PAGE,
        lambda w: f"/admin/people/{w.people['clerk'].username}", "admin")
 simple("GET", "/admin/static/admin.css", PAGE, _fixed("/admin/static/admin.css"))
+simple("GET", "/admin/static/{name}", PAGE, _fixed("/admin/static/console-charts.js"))
 simple("GET", "/admin/login", PAGE, _fixed("/admin/login?next=%2Fadmin"))
 simple("GET", "/admin/callback", PAGE, lambda w: w.callbacks["admin"], "admin-cb")
 
@@ -511,8 +512,8 @@ def api_get(template: str, path: Callable[[World], str]) -> None:
     recipe("GET", "/admin/api" + template, API)(lambda w: [_api(w, path(w))])
 
 
-for _path in ("/audit", "/audit.csv", "/stats/sign-ins", "/clients", "/groups", "/people?q=o",
-              "/releases.csv"):
+for _path in ("/audit", "/audit.csv", "/stats/sign-ins", "/stats/dashboard", "/clients", "/groups",
+              "/people?q=o", "/releases.csv"):
     api_get(_path.split("?")[0], _fixed(_path))
 api_get("/clients/{client_id}", lambda w: f"/clients/{w.clients['confidential'].client_id}")
 api_get("/imports/{job_id}", lambda w: f"/imports/{w.values['api_job']}")
