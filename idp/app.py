@@ -62,7 +62,8 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
     writer = open_writer(directory)
     directory = with_last_known(settings, directory, engine)
     sessions = SessionManager(store, settings.session.ttl)
-    audit = MeteredAudit(sessionmaker(engine), backlog=settings.audit_backlog)
+    audit = MeteredAudit(sessionmaker(engine), backlog=settings.audit_backlog,
+                         machine_tokens=settings.audit_machine_tokens)
     logout = SingleLogout(sessions, audit)
     services = Services(
         settings=settings, engine=engine, db=sessionmaker(engine), store=store,
