@@ -19,6 +19,7 @@ from directory.factory import open_directory, open_writer
 from directory.last_known import LastKnownConfig, LastKnownDirectory
 from idp.db.engine import close_engine, open_engine, sessionmaker
 from idp.db.migrate import upgrade
+from idp.db.purge import purge_forever
 from idp.keys.ring import KeyRing
 from idp.monitoring.metrics import (
     MeteredAudit,
@@ -109,11 +110,16 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = services is None
         app.state.services = services or await open_services(settings)
-        reloader = asyncio.create_task(_reload_keys(app.state.services.keys))
+        opened: Services = app.state.services
+        reloader = asyncio.create_task(_reload_keys(opened.keys))
+        # every replica runs it; one at a time purges (idp/db/purge.py)
+        purger = asyncio.create_task(purge_forever(opened.engine, settings.retention,
+                                                   opened.store), name="purge")
         try:
             yield
         finally:
             reloader.cancel()
+            purger.cancel()
             if own:
                 await close_services(app.state.services)
 

@@ -1,0 +1,192 @@
+"""The purge: deletes what has outlived its retention (idp/db/retention.py), without getting in
+the way of logins.
+
+- One replica at a time. On PostgreSQL a session advisory lock, taken with pg_try_advisory_lock
+  on a connection of its own (in autocommit, so it holds no snapshot): a replica that does not
+  get it skips this round. Elsewhere (SQLite, which serves one process) the Store's lock: a key
+  added only if absent, with a lease that outlives one run.
+- Small batches, each its own short transaction: `DELETE … WHERE key IN (SELECT key … LIMIT n)`,
+  the inner SELECT with FOR UPDATE SKIP LOCKED on PostgreSQL, so the purge never waits for a row
+  a request holds (it takes it next time), and a request waits at most one batch for a row the
+  purge holds. It rests between batches, and stops after RUN_SECONDS (the next run goes on).
+- Only rows that have ended are touched: no login reads or writes an expired token's row, so
+  the rows it deletes are ones nobody is using.
+
+`run_purge` is what `idp maintenance purge` calls; `purge_forever` is the background job every
+replica runs (idp/app.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from idp.db.retention import Kind, cutoff, kinds
+from idp.settings import RetentionSettings
+
+log = logging.getLogger("idp.purge")
+
+# any fixed 64-bit number, the same in every replica: the advisory lock of the purge
+ADVISORY_KEY = 0x1D9_9A26E
+LOCK_KEY = "purge:lock"
+# a run stops after this long (the next one continues), and the Store's lease outlives it
+RUN_SECONDS = 600.0
+LEASE_SECONDS = 900
+# the first run comes this long after start (plus up to as much again, so that replicas started
+# together do not all ask for the lock in the same instant)
+FIRST_RUN = 300.0
+
+
+class LeaseStore(Protocol):
+    """The part of idp.store's Store the lock needs."""
+
+    async def add(self, key: str, value: str, ttl: int) -> bool: ...
+    async def get(self, key: str) -> str | None: ...
+    async def delete(self, *keys: str) -> int: ...
+
+
+@dataclass
+class PurgeReport:
+    """What one purge removed (or, dry, would remove), per kind; `skipped` when another
+    replica was purging."""
+
+    removed: dict[str, int] = field(default_factory=dict)
+    cutoffs: dict[str, str | None] = field(default_factory=dict)  # None: kept forever
+    dry_run: bool = False
+    skipped: bool = False
+    finished: bool = True  # False: stopped after RUN_SECONDS, rows are left for the next run
+    started_at: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"removed": self.removed, "cutoffs": self.cutoffs, "dry_run": self.dry_run,
+                "skipped": self.skipped, "finished": self.finished, "started_at": self.started_at}
+
+
+async def run_purge(engine: AsyncEngine, retention: RetentionSettings, *,
+                    store: LeaseStore | None = None, dry_run: bool = False,
+                    older_than: int | None = None, now: datetime | None = None,
+                    run_seconds: float = RUN_SECONDS) -> PurgeReport:
+    """Purge once, if no other replica is purging. `older_than` replaces the days of every kind
+    that is not kept forever."""
+    now = now or datetime.now(UTC)
+    report = PurgeReport(dry_run=dry_run, started_at=now.isoformat())
+    async with _only_one(engine, store) as got:
+        if not got:
+            report.skipped = True
+            return report
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + run_seconds
+        for kind in kinds(retention):
+            days = kind.days if older_than is None or kind.days == 0 else older_than
+            if days == 0:
+                report.cutoffs[kind.name] = None
+                continue
+            before = cutoff(now, days)
+            report.cutoffs[kind.name] = before.isoformat()
+            if dry_run:
+                report.removed[kind.name] = await _count(engine, kind, before)
+                continue
+            removed, done = await _delete(engine, kind, before, retention, deadline)
+            report.removed[kind.name] = removed
+            if not done:
+                report.finished = False
+                break
+    return report
+
+
+async def _count(engine: AsyncEngine, kind: Kind, before: datetime) -> int:
+    async with engine.connect() as conn:
+        found = await conn.scalar(select(func.count()).select_from(kind.model)
+                                  .where(kind.ended(before)))
+    return int(found or 0)
+
+
+async def _delete(engine: AsyncEngine, kind: Kind, before: datetime,
+                  retention: RetentionSettings, deadline: float) -> tuple[int, bool]:
+    """Delete in batches; (rows removed, all of them gone)."""
+    loop = asyncio.get_running_loop()
+    chosen = (select(kind.key).where(kind.ended(before)).limit(retention.purge_batch)
+              .with_for_update(skip_locked=True))
+    statement = delete(kind.model).where(kind.key.in_(chosen.scalar_subquery()))
+    statement = statement.execution_options(synchronize_session=False)
+    removed = 0
+    while True:
+        async with engine.begin() as conn:
+            result = await conn.execute(statement)
+        count = int(result.rowcount or 0)
+        removed += count
+        if count < retention.purge_batch:
+            return removed, True
+        if loop.time() >= deadline:
+            return removed, False
+        await asyncio.sleep(retention.purge_pause)
+
+
+class _only_one:
+    """`async with _only_one(engine, store) as got`: got is True for the one replica that may
+    purge now (module docstring)."""
+
+    def __init__(self, engine: AsyncEngine, store: LeaseStore | None) -> None:
+        self.engine, self.store = engine, store
+        self._conn: Any = None
+        self._lease: str | None = None
+
+    async def __aenter__(self) -> bool:
+        if self.engine.dialect.name == "postgresql":
+            conn = await self.engine.connect()
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            got = bool(await conn.scalar(text("SELECT pg_try_advisory_lock(:key)"),
+                                         {"key": ADVISORY_KEY}))
+            if not got:
+                await conn.close()
+                return False
+            self._conn = conn
+            return True
+        if self.store is None:
+            return True  # one process, nothing else can purge (the CLI on SQLite: see README)
+        lease = secrets.token_hex(8)
+        if not await self.store.add(LOCK_KEY, lease, LEASE_SECONDS):
+            return False
+        self._lease = lease
+        return True
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._conn is not None:
+            try:
+                await self._conn.execute(text("SELECT pg_advisory_unlock(:key)"),
+                                         {"key": ADVISORY_KEY})
+            finally:
+                await self._conn.close()  # closing the session would release it as well
+        if self._lease is not None and self.store is not None:
+            # only our own lease: one that ran out and was taken by another stays theirs
+            if await self.store.get(LOCK_KEY) == self._lease:
+                await self.store.delete(LOCK_KEY)
+
+
+async def purge_forever(engine: AsyncEngine, retention: RetentionSettings,
+                        store: LeaseStore | None) -> None:
+    """The background job of every replica: purge every `purge_interval` seconds, the first
+    time a few minutes after start. A failure is logged and tried again next time: the purge
+    must never take the server down."""
+    first = min(FIRST_RUN, retention.purge_interval)
+    await asyncio.sleep(first + random.uniform(0, first))  # noqa: S311 - spread, not secrecy
+    while True:
+        try:
+            report = await run_purge(engine, retention, store=store)
+        except Exception:  # noqa: BLE001 - logged; the database may be away, try again later
+            log.exception("purge failed; trying again in %d s", retention.purge_interval)
+        else:
+            if report.skipped:
+                log.debug("purge: another replica is purging")
+            elif any(report.removed.values()) or not report.finished:
+                log.info("purge removed %s%s", report.removed,
+                         "" if report.finished else " (stopped for now, more to remove)")
+        await asyncio.sleep(retention.purge_interval)
