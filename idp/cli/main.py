@@ -10,6 +10,7 @@ import click
 from idp.cli.clients import clients
 from idp.cli.common import fail, needs_settings, run
 from idp.cli.keys import keys
+from idp.cli.maintenance import maintenance
 from idp.cli.throttles import throttles
 from idp.cli.users import users
 from idp.settings import Settings, config_file_from_env
@@ -114,6 +115,7 @@ main.add_command(users)
 main.add_command(clients)
 main.add_command(keys)
 main.add_command(throttles)
+main.add_command(maintenance)
 
 
 @main.command("settings")
