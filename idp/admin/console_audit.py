@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.responses import Response
 
-from idp.admin import service_audit, service_clients
+from idp.admin import service_audit, service_clients, service_retention
 from idp.admin.console_chart import sign_in_chart
 from idp.admin.console_render import ConsoleRoute, open_console, page_links
 from idp.admin.service_common import Invalid, record
@@ -73,8 +73,9 @@ async def audit(request: Request, services: ServicesDep) -> Response:
     found = await service_audit.search(services, where, page, PAGE_SIZE)
     names = await client_names(services, {e.client_id for e in found.items if e.client_id})
     export = "/admin/audit.csv?" + urlencode({k: v for k, v in given.items() if v})
+    retention = await service_retention.overview(services)
     return console.render("admin_audit.html", section="audit", events=found.items, filters=given,
-                          names=names, page=page, export=export,
+                          names=names, page=page, export=export, retention=retention,
                           links=page_links("/admin/audit", given, page, found.has_more))
 
 

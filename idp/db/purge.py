@@ -19,6 +19,7 @@ replica runs (idp/app.py).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import secrets
@@ -37,6 +38,9 @@ log = logging.getLogger("idp.purge")
 # any fixed 64-bit number, the same in every replica: the advisory lock of the purge
 ADVISORY_KEY = 0x1D9_9A26E
 LOCK_KEY = "purge:lock"
+# the report of the last purge that ran (not a dry one), for the admin console
+LAST_KEY = "purge:last"
+LAST_TTL = 90 * 86400
 # a run stops after this long (the next one continues), and the Store's lease outlives it
 RUN_SECONDS = 600.0
 LEASE_SECONDS = 900
@@ -49,6 +53,7 @@ class LeaseStore(Protocol):
     """The part of idp.store's Store the lock needs."""
 
     async def add(self, key: str, value: str, ttl: int) -> bool: ...
+    async def put(self, key: str, value: str, ttl: int) -> None: ...
     async def get(self, key: str) -> str | None: ...
     async def delete(self, *keys: str) -> int: ...
 
@@ -64,10 +69,24 @@ class PurgeReport:
     skipped: bool = False
     finished: bool = True  # False: stopped after RUN_SECONDS, rows are left for the next run
     started_at: str = ""
+    seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {"removed": self.removed, "cutoffs": self.cutoffs, "dry_run": self.dry_run,
-                "skipped": self.skipped, "finished": self.finished, "started_at": self.started_at}
+                "skipped": self.skipped, "finished": self.finished, "started_at": self.started_at,
+                "seconds": self.seconds}
+
+
+async def last_purge(store: LeaseStore) -> dict[str, Any] | None:
+    """The report of the last purge that removed (or looked for) anything, as recorded."""
+    text_value = await store.get(LAST_KEY)
+    if not text_value:
+        return None
+    try:
+        found = json.loads(text_value)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
 
 
 async def run_purge(engine: AsyncEngine, retention: RetentionSettings, *,
@@ -83,7 +102,8 @@ async def run_purge(engine: AsyncEngine, retention: RetentionSettings, *,
             report.skipped = True
             return report
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + run_seconds
+        began = loop.time()
+        deadline = began + run_seconds
         for kind in kinds(retention):
             days = kind.days if older_than is None or kind.days == 0 else older_than
             if days == 0:
@@ -99,6 +119,12 @@ async def run_purge(engine: AsyncEngine, retention: RetentionSettings, *,
             if not done:
                 report.finished = False
                 break
+        report.seconds = round(loop.time() - began, 3)
+    if store is not None and not dry_run:
+        try:
+            await store.put(LAST_KEY, json.dumps(report.as_dict(), sort_keys=True), LAST_TTL)
+        except Exception:  # noqa: BLE001 - the purge is done; only the console's note is lost
+            log.warning("purge: could not record its report in the store", exc_info=True)
     return report
 
 
