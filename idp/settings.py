@@ -197,6 +197,11 @@ class RetentionSettings(Section):
         1, ge=0, le=36500,
         description="days the consents and identity choices of an app that no longer exists are "
                     "kept after they were last given")
+    export_dir: Path | None = Field(
+        None,
+        description="PostgreSQL: before a month of the audit log is dropped, write it here as "
+                    "gzip-compressed JSON lines with a .sha256 checksum file (unset: dropped "
+                    "without export)")
     purge_interval: int = Field(
         3600, ge=60, le=7 * 86400,
         description="seconds between two purges (one replica at a time purges)")

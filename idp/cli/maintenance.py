@@ -39,7 +39,7 @@ def purge(settings: Settings, dry_run: bool, older_than: int | None, as_json: bo
     from sqlalchemy.exc import DBAPIError
 
     from idp.db.engine import close_engine, open_engine
-    from idp.db.purge import run_purge
+    from idp.db.purge import MONTHS_KIND, run_purge
     from idp.db.retention import kinds
     from idp.store import open_store
 
@@ -59,8 +59,8 @@ def purge(settings: Settings, dry_run: bool, older_than: int | None, as_json: bo
     except DBAPIError as exc:
         fail(f"the database could not be purged ({type(exc.orig).__name__}): is it reachable, "
              "and migrated (`idp migrate`)?")
-    except (OSError, ConnectionError) as exc:
-        fail(f"cannot reach the database or the store: {exc}")
+    except OSError as exc:  # the database or the store unreachable, or the export not written
+        fail(f"the purge stopped: {exc}")
     if as_json:
         click.echo(json.dumps(report.as_dict(), sort_keys=True))
     elif report.skipped:
@@ -77,6 +77,10 @@ def purge(settings: Settings, dry_run: bool, older_than: int | None, as_json: bo
                 continue
             click.echo(f"{kind.name:34} {verb} {report.removed.get(kind.name, 0):>9}  "
                        f"(ended before {kept})")
+        if MONTHS_KIND in report.removed:
+            months = ", ".join(report.months) or "none"
+            click.echo(f"{MONTHS_KIND:34} {verb} {report.removed[MONTHS_KIND]:>9}  "
+                       f"(whole months dropped: {months})")
         if not report.finished:
             click.echo("stopped after its time budget; run it again to remove the rest")
     if report.skipped:
