@@ -114,12 +114,14 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         reloader = asyncio.create_task(_reload_keys(opened.keys))
         # every replica runs it; one at a time purges (idp/db/purge.py)
         purger = asyncio.create_task(purge_forever(opened.engine, settings.retention,
-                                                   opened.store), name="purge")
+                                                   opened.store), name="purge") \
+            if settings.retention.background else None
         try:
             yield
         finally:
             reloader.cancel()
-            purger.cancel()
+            if purger is not None:
+                purger.cancel()
             if own:
                 await close_services(app.state.services)
 

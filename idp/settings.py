@@ -202,6 +202,10 @@ class RetentionSettings(Section):
         description="PostgreSQL: before a month of the audit log is dropped, write it here as "
                     "gzip-compressed JSON lines with a .sha256 checksum file (unset: dropped "
                     "without export)")
+    background: bool = Field(
+        True,
+        description="purge in the background of every replica (one at a time); false: only "
+                    "`idp maintenance purge`, e.g. from cron")
     purge_interval: int = Field(
         3600, ge=60, le=7 * 86400,
         description="seconds between two purges (one replica at a time purges)")
