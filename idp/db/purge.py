@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from idp.db import partitions
+from idp.db.models import AuditEvent
 from idp.db.retention import Kind, cutoff, kinds
 from idp.settings import RetentionSettings
 
@@ -109,9 +110,12 @@ async def run_purge(engine: AsyncEngine, retention: RetentionSettings, *,
         loop = asyncio.get_running_loop()
         began = loop.time()
         deadline = began + run_seconds
+        audit_by_row = True
         if engine.dialect.name == "postgresql":
-            await _whole_months(engine, retention, older_than, now, report)
+            audit_by_row = await _whole_months(engine, retention, older_than, now, report)
         for kind in kinds(retention):
+            if not audit_by_row and kind.model is AuditEvent:
+                continue  # a month left to drop (or export) next time: not row by row now
             days = kind.days if older_than is None or kind.days == 0 else older_than
             if days == 0:
                 report.cutoffs[kind.name] = None
@@ -136,20 +140,22 @@ async def run_purge(engine: AsyncEngine, retention: RetentionSettings, *,
 
 
 async def _whole_months(engine: AsyncEngine, retention: RetentionSettings,
-                        older_than: int | None, now: datetime, report: PurgeReport) -> None:
+                        older_than: int | None, now: datetime, report: PurgeReport) -> bool:
     """PostgreSQL: make the coming months' partitions, then export and drop each month past the
     retention of every kind of audit row (idp/db/partitions.py); the batched delete that
-    follows takes the rest (months partly past it, the default partition)."""
+    follows takes the rest (months partly past it, the default partition). False when a month
+    could not be exported or dropped: then no audit row is deleted row by row this time, so a
+    month is never deleted without its export, nor row by row instead of dropped."""
     async with engine.connect() as conn:
         if not await partitions.is_partitioned(conn):
-            return  # not migrated yet
+            return True  # not migrated yet
         if not report.dry_run:
             await partitions.ensure_months(conn, now)
         await conn.commit()
         days = [d if older_than is None or d == 0 else older_than
                 for d in (retention.audit_days, retention.machine_audit_days)]
         if 0 in days:
-            return  # a kind kept forever: every month may hold some of it
+            return True  # a kind kept forever: every month may hold some of it
         names = await partitions.months_ended_before(conn, cutoff(now, max(days)))
         await conn.commit()
     report.removed[MONTHS_KIND] = 0
@@ -157,7 +163,13 @@ async def _whole_months(engine: AsyncEngine, retention: RetentionSettings,
         async with engine.connect() as conn:
             rows = await partitions.count_rows(conn, name)
             if not report.dry_run and retention.export_dir is not None:
-                _, rows = await partitions.export_month(conn, name, retention.export_dir)
+                try:
+                    _, rows = await partitions.export_month(conn, name, retention.export_dir)
+                except OSError as exc:
+                    log.error("purge: audit month %s not exported to %s, so not dropped: %s",
+                              name, retention.export_dir, exc)
+                    report.finished = False
+                    return False
             await conn.commit()
             if not report.dry_run:
                 try:
@@ -167,9 +179,10 @@ async def _whole_months(engine: AsyncEngine, retention: RetentionSettings,
                     # its lock not had within the timeout: inserts go on; next purge drops it
                     log.warning("purge: audit month %s not dropped this time: %s", name, exc.orig)
                     report.finished = False
-                    return
+                    return False
         report.removed[MONTHS_KIND] += rows
         report.months.append(name)
+    return True
 
 
 async def _count(engine: AsyncEngine, kind: Kind, before: datetime) -> int:

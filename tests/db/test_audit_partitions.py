@@ -155,3 +155,22 @@ async def test_a_kind_kept_forever_keeps_every_month(old_schema: tuple[str, Asyn
     # people's events past a year went row by row; every machine row stays
     assert [row for row in before if row[2] == "token"] == [r for r in left if r[2] == "token"]
     assert all(row[1] >= NOW - timedelta(days=365) for row in left if row[2] == "login")
+
+
+async def test_a_month_that_cannot_be_exported_is_not_dropped_nor_deleted(
+        old_schema: tuple[str, AsyncEngine], tmp_path: Path) -> None:
+    url, engine = old_schema
+    await upgrade(url)
+    before = await _rows(engine)
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the export directory should be")
+    report = await run_purge(engine, RetentionSettings(export_dir=blocked / "audit"), now=NOW)
+    assert report.months == [] and not report.finished
+    assert "audit" not in report.removed and "machine_audit" not in report.removed
+    assert await _rows(engine) == before  # every audit row still there, to export next time
+    assert "refresh_tokens" in report.removed  # the other kinds are purged all the same
+    # once the directory can be written, the next purge exports and drops as usual
+    blocked.unlink()
+    later = await run_purge(engine, RetentionSettings(export_dir=tmp_path / "ok"), now=NOW)
+    assert later.months and later.finished
+    assert all((tmp_path / "ok" / f"{name}.jsonl.gz.sha256").exists() for name in later.months)
