@@ -76,7 +76,7 @@ def purge(settings: Settings, dry_run: bool, older_than: int | None, as_json: bo
                 click.echo(f"{kind.name:34} kept forever (0 days)")
                 continue
             click.echo(f"{kind.name:34} {verb} {report.removed.get(kind.name, 0):>9}  "
-                       f"(ended before {kept})")
+                       f"(ended before {kept[:19].replace('T', ' ')} UTC)")
         if MONTHS_KIND in report.removed:
             months = ", ".join(report.months) or "none"
             click.echo(f"{MONTHS_KIND:34} {verb} {report.removed[MONTHS_KIND]:>9}  "
