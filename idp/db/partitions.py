@@ -11,8 +11,8 @@ table and the purge's batched delete).
   (people's and machines'; a kind kept forever keeps every month). With
   IDP_RETENTION_EXPORT_DIR set it is first written there as gzip-compressed JSON lines with a
   SHA-256 checksum file beside it; the month is dropped only after both are on disk.
-- Dropping a partition takes a lock on the whole table for an instant: it is asked for with a
-  short lock_timeout, so inserts never queue behind a drop that waits; a drop that cannot have
+- Making or dropping a partition takes a lock on the whole table for an instant: it is asked
+  for with a short lock_timeout, so inserts never queue behind one that waits; what cannot have
   its lock at once is tried again at the next purge.
 """
 
@@ -98,6 +98,8 @@ async def ensure_months(conn: AsyncConnection, now: datetime) -> list[str]:
     whose rows already sit in the default partition cannot be made: it is left there."""
     made = []
     existing = set((await conn.scalars(text(MONTHS))).all())
+    # making a partition locks the whole table, as a drop does: never queue inserts behind it
+    await conn.execute(text(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'"))
     for month in months_from(now, now):
         name = month_name(month)
         if name in existing:
@@ -105,8 +107,9 @@ async def ensure_months(conn: AsyncConnection, now: datetime) -> list[str]:
         try:
             async with conn.begin_nested():
                 await conn.execute(text(create_month(month)))
-        except Exception as exc:  # noqa: BLE001 - rows of that month in the default partition
-            log.warning("audit partition %s not made, its rows stay in %s: %s", name, DEFAULT, exc)
+        except Exception as exc:  # noqa: BLE001 - its lock not had, or rows of it in the default
+            log.warning("audit partition %s not made this time (rows of that month go to %s "
+                        "meanwhile): %s", name, DEFAULT, exc)
             continue
         made.append(name)
     return made

@@ -5,6 +5,7 @@ writing them to IDP_RETENTION_EXPORT_DIR with a checksum; and the downgrade conv
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import json
@@ -174,3 +175,23 @@ async def test_a_month_that_cannot_be_exported_is_not_dropped_nor_deleted(
     later = await run_purge(engine, RetentionSettings(export_dir=tmp_path / "ok"), now=NOW)
     assert later.months and later.finished
     assert all((tmp_path / "ok" / f"{name}.jsonl.gz.sha256").exists() for name in later.months)
+
+
+async def test_a_drop_that_would_wait_gives_way(old_schema: tuple[str, AsyncEngine]) -> None:
+    """A long read holds the table: the drop gives up after its short lock timeout instead of
+    queueing (inserts would queue behind it); the next purge drops the month."""
+    url, engine = old_schema
+    await upgrade(url)
+    before = await _rows(engine)
+    async with engine.connect() as reader:
+        await reader.execute(text("SELECT count(*) FROM audit_events"))  # ACCESS SHARE, held
+        report = await asyncio.wait_for(run_purge(engine, RetentionSettings(), now=NOW), 15)
+        # the reader still holds the table, and an insert goes through: no drop left waiting
+        audit = Audit(sessionmaker(engine))
+        await asyncio.wait_for(audit.record("login", "success", actor="during-drop"), 5)
+        await audit.close()
+        await reader.rollback()
+    assert report.months == [] and not report.finished
+    assert (await _rows(engine))[:-1] == before
+    later = await run_purge(engine, RetentionSettings(), now=NOW)
+    assert later.months and later.finished
