@@ -1,5 +1,6 @@
-"""PostgreSQL: the audit log partitioned by month (idp/db/partitions.py), so the purge drops a
-month past its retention instead of deleting it row by row. SQLite: nothing changes.
+"""Indexes the purge needs on refresh_tokens (every database), and on PostgreSQL the audit log
+partitioned by month (idp/db/partitions.py), so the purge drops a month past its retention
+instead of deleting it row by row. SQLite keeps one audit table.
 
 The table is converted in the migration's one transaction: the old table is renamed, the
 partitioned one created with the same columns, indexes and id sequence, every row copied, and
@@ -64,6 +65,9 @@ def _finish() -> None:
 
 
 def upgrade() -> None:
+    # the purge finds ended refresh tokens by these, on every database
+    op.create_index("ix_refresh_expires", "refresh_tokens", ["expires_at"])
+    op.create_index("ix_refresh_revoked", "refresh_tokens", ["revoked_at"])
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
@@ -78,6 +82,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_refresh_revoked", table_name="refresh_tokens")
+    op.drop_index("ix_refresh_expires", table_name="refresh_tokens")
     if op.get_bind().dialect.name != "postgresql":
         return
     _set_aside()
