@@ -19,6 +19,7 @@ from directory.factory import open_directory, open_writer
 from directory.last_known import LastKnownConfig, LastKnownDirectory
 from idp.db.engine import close_engine, open_engine, sessionmaker
 from idp.db.migrate import upgrade
+from idp.db.purge import purge_forever
 from idp.keys.ring import KeyRing
 from idp.monitoring.metrics import (
     MeteredAudit,
@@ -63,7 +64,8 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
     writer = open_writer(directory)
     directory = with_last_known(settings, directory, engine)
     sessions = SessionManager(store, settings.session.ttl)
-    audit = MeteredAudit(sessionmaker(engine), backlog=settings.audit_backlog)
+    audit = MeteredAudit(sessionmaker(engine), backlog=settings.audit_backlog,
+                         machine_tokens=settings.audit_machine_tokens)
     logout = SingleLogout(sessions, audit)
     services = Services(
         settings=settings, engine=engine, db=sessionmaker(engine), store=store,
@@ -112,11 +114,18 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = services is None
         app.state.services = services or await open_services(settings)
-        reloader = asyncio.create_task(_reload_keys(app.state.services.keys))
+        opened: Services = app.state.services
+        reloader = asyncio.create_task(_reload_keys(opened.keys))
+        # every replica runs it; one at a time purges (idp/db/purge.py)
+        purger = asyncio.create_task(purge_forever(opened.engine, settings.retention,
+                                                   opened.store), name="purge") \
+            if settings.retention.background else None
         try:
             yield
         finally:
             reloader.cancel()
+            if purger is not None:
+                purger.cancel()
             if own:
                 await close_services(app.state.services)
 

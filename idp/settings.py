@@ -169,6 +169,55 @@ class CasSettings(Section):
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
 
 
+class RetentionSettings(Section):
+    """How long each kind of record is kept before the purge deletes it (README "Data
+    retention"). Days; 0 keeps that kind forever, on purpose."""
+
+    audit_days: int = Field(
+        365, ge=0, le=36500,
+        description="days people's audit events are kept: sign-ins and their failures, codes and "
+                    "refresh tokens, logouts, admin and developer actions (a year covers an "
+                    "annual security review)")
+    machine_audit_days: int = Field(
+        30, ge=0, le=36500,
+        description="days the audit of machine tokens (client_credentials) is kept: no person "
+                    "behind them, and by far the most rows")
+    refresh_token_days: int = Field(
+        7, ge=0, le=36500,
+        description="days an expired or revoked refresh token is kept after it ended (a reused "
+                    "one is still recognised for that long)")
+    logout_delivery_days: int = Field(
+        7, ge=0, le=36500,
+        description="days a finished back-channel logout delivery (delivered or failed) is kept")
+    initial_access_token_days: int = Field(
+        1, ge=0, le=36500,
+        description="days an expired or revoked initial access token (RFC 7591) is kept after "
+                    "it ended")
+    deleted_app_days: int = Field(
+        1, ge=0, le=36500,
+        description="days the consents and identity choices of an app that no longer exists are "
+                    "kept after they were last given")
+    export_dir: Path | None = Field(
+        None,
+        description="PostgreSQL: before a month of the audit log is dropped, write it here as "
+                    "gzip-compressed JSON lines with a .sha256 checksum file (unset: dropped "
+                    "without export)")
+    background: bool = Field(
+        True,
+        description="purge in the background of every replica (one at a time); false: only "
+                    "`idp maintenance purge`, e.g. from cron")
+    purge_interval: int = Field(
+        3600, ge=60, le=7 * 86400,
+        description="seconds between two purges (one replica at a time purges)")
+    purge_batch: int = Field(
+        500, ge=10, le=10_000,
+        description="rows deleted per transaction: small, so no write waits long behind one")
+    purge_pause: float = Field(
+        0.05, ge=0, le=10,
+        description="seconds the purge rests between two batches, leaving the database to "
+                    "logins")
+
+
 class ActivationSettings(Section):
     """Self-service activation of accounts marked "to activate" (/activate)."""
 
@@ -469,6 +518,11 @@ class Settings(BaseSettings):
         20_000, ge=0, le=1_000_000,
         description="audit events held in memory while the database is away, written when it is "
                     "back; past this many, actions that must be audited are refused (503)")
+    audit_machine_tokens: Literal["summary", "each"] = Field(
+        "summary",
+        description="audit of machine tokens (client_credentials): summary, one row per client "
+                    "per minute with the count, grants and scopes; each, one row per token. "
+                    "People's events are always one row each")
     directory: Literal["local", "ldap"] = Field("local", description="where people come from")
     directory_max_staleness: int = Field(
         86400, ge=0, le=30 * 86400,
@@ -506,6 +560,7 @@ class Settings(BaseSettings):
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
     activation: ActivationSettings = Field(default_factory=ActivationSettings)
     releases: ReleasesSettings = Field(default_factory=ReleasesSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @field_validator("issuer")
     @classmethod

@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.responses import Response
 
-from idp.admin import service_audit, service_clients
+from idp.admin import service_audit, service_clients, service_retention
 from idp.admin.console_chart import RANGES, dashboard_charts
 from idp.admin.console_render import ConsoleRoute, open_console, page_links
 from idp.admin.console_words import KINDS, OUTCOMES, detail_fields, word
@@ -88,6 +88,7 @@ async def audit(request: Request, services: ServicesDep) -> Response:
                           choices={"kind": choices(KINDS, given["kind"], locale),
                                    "outcome": choices(OUTCOMES, given["outcome"], locale)},
                           names=names, page=page, export=export,
+                          retention=await service_retention.overview(services),
                           links=page_links("/admin/audit", given, page, found.has_more))
 
 

@@ -10,6 +10,7 @@ import click
 from idp.cli.clients import clients
 from idp.cli.common import fail, needs_settings, run
 from idp.cli.keys import keys
+from idp.cli.maintenance import maintenance
 from idp.cli.releases import releases
 from idp.cli.throttles import throttles
 from idp.cli.users import users
@@ -119,6 +120,7 @@ main.add_command(clients)
 main.add_command(keys)
 main.add_command(throttles)
 main.add_command(releases)  # and `idp users releases`
+main.add_command(maintenance)
 
 
 @main.command("settings")

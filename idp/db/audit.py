@@ -17,6 +17,11 @@ fewer transactions. `close()` waits for them. A backlog (the database slow) make
 `record()`, so the queue stays bounded. Everything that concerns people (logins, codes, refresh
 tokens) and every failure stays on `record()`.
 
+`record_machine()` is where machine tokens go: with `machine_tokens="summary"` (the default,
+IDP_AUDIT_MACHINE_TOKENS) they are counted per client per minute and one row each is written
+behind once the minute is over (idp/db/machine_audit.py); with "each", one row per token, as
+`record_behind()`.
+
 The database away. DESIGN.md: every login and every admin action lands in the audit log. While
 PostgreSQL is out of reach, the directory and the Store may still serve logins; dropping their
 events would break that promise, and refusing them all would turn a short database restart into
@@ -46,6 +51,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from idp.db.machine_audit import FLUSH_DELAY, MachineTally, minute_of
 from idp.db.models import AuditEvent, utcnow
 from idp.db.pg_direct import DatabaseUnavailable, pg_direct
 
@@ -81,7 +87,8 @@ class Audit:
     """The audit log of one database. Used from one event loop at a time: the writer task is
     started lazily in the loop that records (the CLI records inside `asyncio.run`)."""
 
-    def __init__(self, sessions: async_sessionmaker, *, backlog: int = BACKLOG) -> None:
+    def __init__(self, sessions: async_sessionmaker, *, backlog: int = BACKLOG,
+                 machine_tokens: str = "summary") -> None:
         self._engine: AsyncEngine = sessions.kw["bind"]
         self._direct = pg_direct(self._engine)
         self._backlog = backlog
@@ -96,6 +103,9 @@ class Audit:
         self._retry_in = RETRY_FIRST
         self._resting: asyncio.Future[None] | None = None  # the pause before the next retry
         self._closing = False
+        self._tally = MachineTally() if machine_tokens == "summary" else None
+        self._flush_at: asyncio.TimerHandle | None = None
+        self._flush_loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def held(self) -> int:
@@ -141,9 +151,50 @@ class Audit:
         self._pending.append((row, None))
         self._wake(asyncio.get_running_loop())
 
+    async def record_machine(
+        self, kind: str, outcome: str, *, actor: str | None = None, client_id: str | None = None,
+        ip: str | None = None, **detail: Any,
+    ) -> None:
+        """A token issued to a machine (client_credentials): counted into its client's minute
+        (summary), or one row written behind (each). See the module docstring."""
+        if self._tally is None or client_id is None:
+            await self.record_behind(kind, outcome, actor=actor, client_id=client_id, ip=ip,
+                                     **detail)
+            return
+        self._observe(kind, outcome, client_id, detail)
+        if self._tally.add(utcnow(), client_id, detail.get("grant"), detail.get("scope"), ip):
+            self._plan_flush(asyncio.get_running_loop())
+
+    def _plan_flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Write the minutes that have ended shortly after the current one ends."""
+        if self._flush_at is not None and self._flush_loop is loop:
+            return
+        now = utcnow()
+        wait = (minute_of(now) - now).total_seconds() + 60 + FLUSH_DELAY
+        self._flush_at, self._flush_loop = loop.call_later(wait, self._flush_minutes), loop
+
+    def _flush_minutes(self, every: bool = False) -> None:
+        """Queue the summary rows of the minutes that have ended (all of them while closing)."""
+        self._flush_at = None
+        if self._tally is None:
+            return
+        rows = self._tally.take(None if every else minute_of(utcnow()))
+        loop = asyncio.get_running_loop()
+        for row in rows:
+            self._pending.append((row, None))
+        if rows:
+            self._wake(loop)
+        if len(self._tally) and not every:
+            self._plan_flush(loop)  # the current minute, still counting
+
+    def _observe(self, kind: str, outcome: str, client_id: str | None,
+                 detail: dict[str, Any]) -> None:
+        """Each event as it happens, summarised or not (MeteredAudit counts it here)."""
+
     def _event(self, kind: str, outcome: str, actor: str | None, client_id: str | None,
                ip: str | None, detail: dict[str, Any]) -> Row:
-        """The row of one event handed over for writing (MeteredAudit counts it here)."""
+        """The row of one event handed over for writing."""
+        self._observe(kind, outcome, client_id, detail)
         # every column is given, as the ORM did with its defaults: executemany needs the same
         # keys in every row, and `at` is when the event happened, not when its batch was written
         return {"at": utcnow(), "kind": kind, "outcome": outcome, "actor": actor,
@@ -161,6 +212,12 @@ class Audit:
         self._pending.append((row, None))
         self._wake(asyncio.get_running_loop())
 
+    async def settle(self) -> None:
+        """Write the machine-token minutes counted so far (the current one too: a later token
+        of the same minute makes a second row for it) and wait until every queued event is
+        written. For `idp maintenance` and tests; the server's minutes are written on their own."""
+        await self.close()
+
     async def close(self) -> None:
         """Wait until every event handed to `record()` or `record_behind()` so far has been
         written. While the database is away, keep trying for CLOSE_WAIT seconds, then log each
@@ -168,6 +225,10 @@ class Audit:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + CLOSE_WAIT
         self._closing = True
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+        if self._tally is not None and len(self._tally):
+            self._flush_minutes(every=True)  # the minute still counting too
         try:
             while self._pending or self._writing_in(loop):
                 if self._away and loop.time() >= deadline:

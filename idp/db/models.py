@@ -132,6 +132,9 @@ class RefreshToken(Base):
     __table_args__ = (
         Index("ix_refresh_family", "family_id"),
         Index("ix_refresh_subject", "subject"),
+        # the purge finds ended tokens by these (idp/db/retention.py), a batch at a time
+        Index("ix_refresh_expires", "expires_at"),
+        Index("ix_refresh_revoked", "revoked_at"),
     )
 
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -118,10 +118,10 @@ class MeteredAudit(Audit):
         this = weakref.ref(self)  # the gauge must not keep an Audit of a closed app alive
         AUDIT_HELD.set_function(lambda: float(audit.held) if (audit := this()) else 0.0)
 
-    def _event(self, kind: str, outcome: str, actor: str | None, client_id: str | None,
-               ip: str | None, detail: dict[str, Any]) -> dict[str, Any]:
+    def _observe(self, kind: str, outcome: str, client_id: str | None,
+                 detail: dict[str, Any]) -> None:
+        # every token, also those audited as a minute's summary (IDP_AUDIT_MACHINE_TOKENS)
         observe_audit(kind, outcome, client_id, detail)
-        return super()._event(kind, outcome, actor, client_id, ip, detail)
 
 
 class MeteredReleaseLog(ReleaseLog):

@@ -203,3 +203,27 @@ async def test_a_database_that_drops_connections_mid_run_loses_no_event(
         numbers = list(await db.scalars(select(AuditEvent.detail).where(AuditEvent.actor == actor)))
     assert sorted(d["n"] for d in numbers) == list(range(sent))
     await audit.close()
+
+
+async def test_a_minute_of_machine_tokens_is_held_and_written_like_any_event(
+        through_proxy: AsyncEngine, reader: AsyncEngine, proxy: CutProxy) -> None:
+    """IDP_AUDIT_MACHINE_TOKENS=summary while the database is away: the tokens are counted, the
+    minute's row is held when the minute ends, and written with its count once it is back."""
+    audit = Audit(sessionmaker(through_proxy))
+    client = _actor()
+    await audit.record("login", "success", actor=client, n=-1)  # the connection is open and used
+    proxy.cut()
+    for _ in range(7):
+        await audit.record_machine("token", "success", actor=client, client_id=client,
+                                   grant="client_credentials", scope="api.read")
+    audit._flush_minutes(every=True)  # what the timer does when the minute ends
+    await asyncio.sleep(0.5)
+    assert audit.held == 1 and await _count(reader, client) == 1
+
+    proxy.restore()
+    await _written(reader, client, 2, WRITTEN_WITHIN)
+    async with sessionmaker(reader)() as db:
+        row = await db.scalar(select(AuditEvent).where(AuditEvent.actor == client,
+                                                       AuditEvent.kind == "token"))
+    assert row is not None and row.detail["count"] == 7
+    await audit.close()

@@ -60,7 +60,8 @@ async def sentinel_idp(topology: SentinelTopology, fault_slapd: CampusSlapd,
     ldap = ldap_settings(fault_slapd, timeout=2.0, network_timeout=1.0)
     live = await start_idp(database_url=database_url, redis_url=topology.url,
                            redis_prefix="idp:", directory="ldap", ldap=ldap.model_dump(),
-                           keys_dir=tmp_path_factory.mktemp("sentinel-keys"))
+                           keys_dir=tmp_path_factory.mktemp("sentinel-keys"),
+                           audit_machine_tokens="each")  # each token's row, within seconds
     yield live, database_url
     await live.stop()
     await drop_postgres_database(database_url)

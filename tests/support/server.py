@@ -79,6 +79,8 @@ async def start_idp(*, issuer_scheme: str = "http", seed: bool = False,
     sock = _listen()
     port = sock.getsockname()[1]
     overrides.setdefault("issuer", f"{issuer_scheme}://127.0.0.1:{port}")
+    # the session's shared databases are purged by the tests that mean to, never at random
+    overrides.setdefault("retention", {"background": False})
     settings = load_settings(**overrides)
     services = await open_services(settings)
     if seed:

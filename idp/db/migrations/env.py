@@ -14,6 +14,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from idp.db.engine import async_url, open_engine
+from idp.db.partitions import is_partition
 from idp.db.schema import METADATA
 
 # the IdP's own tables and the embedded directory's tables live in one database
@@ -34,6 +35,9 @@ def _run_on(connection: Connection) -> None:
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # the audit log's monthly partitions (PostgreSQL) belong to audit_events: autogenerate
+        # must not offer to drop them
+        include_name=lambda name, kind, _parent: kind != "table" or not is_partition(name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -288,7 +288,7 @@ async def commit(ctx: OAuthContext, *, kind: str = "token") -> bool:
     for note in ctx.audit:
         record = services.audit.record
         if note.outcome == "success" and note.detail.get("grant") == "client_credentials":
-            record = services.audit.record_behind  # a machine's token: written behind (audit.py)
+            record = services.audit.record_machine  # a machine's token (idp/db/audit.py)
         await record(kind, note.outcome, actor=note.actor, client_id=note.client_id, ip=ctx.ip,
                      **note.detail)
     ctx.record_releases()  # only now: nothing is released by a response that is not sent
