@@ -10,7 +10,7 @@ process sees it at once and other replicas within the cache's 30 seconds.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -62,9 +62,11 @@ async def get_client(services: Services, client_id: str) -> Client:
 
 
 async def active_refresh_tokens(services: Services, client_id: str) -> int:
+    """Refresh tokens of the app that still work: neither revoked nor expired."""
     async with services.db() as db:
         count = await db.scalar(select(func.count()).select_from(RefreshToken).where(
-            RefreshToken.client_id == client_id, RefreshToken.revoked_at.is_(None)))
+            RefreshToken.client_id == client_id, RefreshToken.revoked_at.is_(None),
+            RefreshToken.expires_at > datetime.now(UTC)))
     return int(count or 0)
 
 

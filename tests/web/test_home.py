@@ -130,3 +130,20 @@ async def test_the_admin_api_sets_and_clears_a_card(live: LiveIdp) -> None:
                                    {"icon_url": "javascript:alert(1)"})
     cleared = await service_clients.edit(live.services, actor, app.client_id, {"home_url": ""})
     assert "client_uri" not in cleared.extra and cleared.extra["description"] == "公文与审批"
+
+
+async def test_an_apps_live_refresh_tokens_leave_out_expired_and_revoked(live: LiveIdp) -> None:
+    """The console's count of an app's refresh tokens (service_clients.active_refresh_tokens)."""
+    from idp.admin.service_clients import active_refresh_tokens
+    from idp.db.models import RefreshToken
+
+    app = await _app(live, "统计 Stats")
+    now = datetime.now(UTC)
+    async with live.services.db() as db, db.begin():
+        for n, (expires, revoked) in enumerate(((now + timedelta(days=1), None),
+                                               (now - timedelta(minutes=1), None),
+                                               (now + timedelta(days=1), now))):
+            db.add(RefreshToken(digest=secrets.token_hex(32), family_id=f"f{n}",
+                                client_id=app.client_id, subject="s", scope="openid",
+                                expires_at=expires, revoked_at=revoked))
+    assert await active_refresh_tokens(live.services, app.client_id) == 1
