@@ -87,3 +87,26 @@ def test_bad_redirect_uri_gets_an_error_page_at_the_idp(
     assert not any("evil.example.com" in url.split("?")[0] for url in requested)
     assert "redirect" in page.inner_text("main").lower()
     page.screenshot(path=artifacts / "error-bad-redirect-uri.png", full_page=True)
+
+
+def test_outside_an_apps_rule_a_page_names_the_app_and_whom_to_ask(
+        demo: DemoStack, new_context: Callable[..., BrowserContext], artifacts: Path) -> None:
+    import json
+
+    added = demo.idp("clients", "add", "--name", "人事系统 HR", "--redirect-uri",
+                     "https://hr.example.edu/callback", "--allow-group", "staff", "--json")
+    assert added.returncode == 0, added.stderr
+    client_id = json.loads(added.stdout)["client_id"]
+    page = new_context(locale="zh-CN").new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    query = urlencode({"response_type": "code", "client_id": client_id, "scope": "openid",
+                       "redirect_uri": "https://hr.example.edu/callback", "state": "s1"})
+    page.goto(f"{demo.issuer}/authorize?{query}")
+    with page.expect_response(lambda r: r.status == 403):
+        log_in_at_idp(page)  # the student, not in the group staff
+    text = page.inner_text("main")
+    assert "人事系统 HR" in text
+    assert page.url.startswith(demo.issuer)
+    assert not any(url.startswith("https://hr.example.edu") for url in requested), "no code"
+    page.screenshot(path=artifacts / "access-refused-zh.png", full_page=True)
