@@ -172,9 +172,10 @@ async def prepare_demo(settings: Settings, *, app_port: int = DEMO_APP_PORT) -> 
         plan.lines.append("    (people come from your LDAP directory)")
     plan.lines += [
         "",
-        f"  Try it: open {urls['hall']}, sign in as student / student123, follow the link to OA",
-        "  and to the academic affairs system (CAS; no password asked), open the data platform,",
-        "  sign out there: every app is signed out.",
+        f"  Try it: open {settings.issuer}/ (我的应用), sign in as student / student123: a card",
+        "  for each app, each opening it without a password. Or start at the service hall",
+        f"  ({urls['hall']}), follow its links to OA and the academic affairs system (CAS),",
+        "  open the data platform, sign out there: every app is signed out.",
         "",
     ]
     return plan
