@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bench import report, scale
+from bench.audit_grain import run_grain
 from bench.cases import CASES, Case, Target
 from bench.setup import (
     Browser,
@@ -212,7 +213,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--idp-root", type=Path, default=None,
                         help="run campus-idp from this checkout (a copy with a change)")
     parser.add_argument("--skip", default="",
-                        help="comma list of: login, cas, servers, replicas, scale")
+                        help="comma list of: login, cas, servers, replicas, scale, audit")
     return parser.parse_args(argv)
 
 
@@ -279,6 +280,13 @@ def main(argv: list[str] | None = None) -> int:
             results["replicas"] = replicas(backends, clients, args, log_dir)
         if "scale" not in skip:
             results["scale"] = scale_check(backends, clients, args, log_dir, stack)
+        if "audit" not in skip:
+            log("audit rows and bytes per 1,000 machine tokens (each vs summary)")
+            results["audit_grain"] = {grain: run_grain(grain, 5000)
+                                      for grain in ("each", "summary")}
+            for grain, figures in results["audit_grain"].items():
+                log(f"  {grain}: {figures['rows_per_1000']:.1f} rows, "
+                    f"{figures['bytes_per_1000']:,.0f} bytes per 1,000 tokens")
         results["load_average_after"] = list(os.getloadavg())
     name = f"{started}{'-idp-root' if args.idp_root else ''}.json"
     path = report.write(results, name, latest=args.idp_root is None)
