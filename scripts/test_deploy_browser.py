@@ -1,6 +1,7 @@
 """The browser part of `make test-deploy`: Debian's chromium, driven by Playwright, against the
-stack's published port 443 through Caddy. The browser trusts Caddy's local CA by its public key
-(DEPLOY_CA), nothing else: a wrong certificate still fails.
+stack's published port 443 through Caddy. The browser trusts Caddy's local CA (DEPLOY_CA), put
+into the NSS database of a throwaway home directory, as an IT admin would on a trial machine:
+a certificate not signed by that CA still fails.
 
     test_deploy_browser.py               sign in at the service hall, then SSO into OA
     test_deploy_browser.py --login-only  the sign-in at the service hall alone
@@ -10,24 +11,24 @@ Host names come from the environment (deploy/idp.env); *.localhost is this machi
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 
 
-def spki_pin(ca_file: str) -> str:
-    """base64(sha256(SubjectPublicKeyInfo)) of the CA: chromium accepts chains that contain it."""
-    public = subprocess.run(["openssl", "x509", "-in", ca_file, "-noout", "-pubkey"],
-                            check=True, capture_output=True).stdout
-    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=public,
-                         check=True, capture_output=True).stdout
-    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+def home_trusting(ca_file: str, home: str) -> dict[str, str]:
+    """An environment whose HOME has an NSS database (chromium's trust store) with the CA."""
+    nssdb = f"sql:{home}/.pki/nssdb"
+    os.makedirs(f"{home}/.pki/nssdb")
+    subprocess.run(["certutil", "-d", nssdb, "-N", "--empty-password"], check=True)
+    subprocess.run(["certutil", "-d", nssdb, "-A", "-t", "C,,", "-n", "campus-idp local CA",
+                    "-i", ca_file], check=True)
+    return {**os.environ, "HOME": home}
 
 
 def main() -> None:
@@ -36,10 +37,10 @@ def main() -> None:
     oa = f"https://{os.environ['OA_HOST']}"
     issuer = f"https://{os.environ['IDP_HOST']}"
     args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--ignore-certificate-errors-spki-list={spki_pin(os.environ['DEPLOY_CA'])}"]
-    with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    with tempfile.TemporaryDirectory() as home, sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=args,
+                                         env=home_trusting(os.environ["DEPLOY_CA"], home))
         context = browser.new_context(locale="zh-CN")
         context.set_default_timeout(20_000)
         page = context.new_page()
