@@ -142,6 +142,22 @@ nobody_is_root() {
 }
 check "no container runs its service as root" nobody_is_root
 
+limited() {  # the limits the compose file sets reach the containers
+  local memory
+  memory=$(podman inspect -f '{{.HostConfig.Memory}}' "$(container idp-a)")
+  echo "idp-a may use $memory bytes"
+  [ "$memory" = $((768 * 1024 * 1024)) ]
+}
+check "the replicas run with the compose file's memory limit" limited
+
+backup() {  # the README's backup: a dump of PostgreSQL and a tar of the keys volume
+  podman exec "$(container postgres)" pg_dump -U idp idp > "$work/idp.sql" || return 1
+  grep -q "CREATE TABLE public.clients" "$work/idp.sql" || return 1
+  podman exec "$(container idp-a)" tar -C /var/lib/idp -c keys > "$work/keys.tar" || return 1
+  tar -tf "$work/keys.tar" | tee /dev/stderr | grep -q "keys/."
+}
+check "backup: pg_dump and the keys volume" backup
+
 # the upgrade path: a new image, the migration job, then one replica after the other
 upgrade() {
   local new
