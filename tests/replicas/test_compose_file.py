@@ -232,3 +232,12 @@ def test_every_image_is_built_from_the_one_base_image(raw: dict[str, Any]) -> No
         stages = set(re.findall(r"^FROM \S+ AS (\S+)", dockerfile, re.MULTILINE))
         assert froms and all(f == "${BASE_IMAGE}" or f in stages for f in froms), (name, froms)
         assert "ARG BASE_IMAGE=debian:bookworm-slim" in dockerfile, name
+
+
+def test_the_image_lock_installs_on_debian_python() -> None:
+    """The images run Debian bookworm's Python, 3.11.2: redis needs async-timeout below 3.11.3,
+    which pip-compile on a newer Python leaves out of requirements/runtime.txt (`make lock`
+    must keep it, or the image build stops at --require-hashes)."""
+    lock = (REPO / "requirements" / "runtime.txt").read_text()
+    assert re.search(r'^async-timeout==[\d.]+ ; python_full_version < "3\.11\.3" \\\n'
+                     r'\s+--hash=sha256:', lock, re.MULTILINE)
