@@ -180,6 +180,11 @@ https() { curl -fsS --cacert "$work/ca.crt" --max-time 10 "$@"; }
 # --- 5. the checks
 . scripts/test-deploy-checks.sh
 
+mkdir -p "$work/logs"  # every container's output, for a failure's post-mortem
+for name in $(podman ps -a --format '{{.Names}}' --filter "label=io.podman.compose.project=$project"); do
+  podman logs "$name" > "$work/logs/$name.log" 2>&1
+done
+
 say "down -v"
 "${compose[@]}" down -v >> "$log" 2>&1
 # podman-compose 1.0 leaves the project's network behind (docker compose removes it)
@@ -191,5 +196,7 @@ check "down -v leaves no container, volume or network" test -z "$left"
 trap - EXIT
 cleanup
 say "done"
+# the run's files hold the secrets of a stack that is gone; kept only when something failed
+if [ "$failed" = 0 ]; then rm -rf "$work"; else echo "the run's log and container logs: $work"; fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
