@@ -1,5 +1,5 @@
 # campus-idp: `make demo` runs it, `make test` proves it. Both bootstrap what they need.
-.PHONY: demo test lint checks bootstrap services clean bench lock
+.PHONY: demo test lint checks bootstrap services clean bench lock test-deploy
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -14,6 +14,11 @@ test: services
 	@scripts/bootstrap.sh test
 	@$(MAKE) --no-print-directory checks
 	LDAPNOINIT=1 .venv/bin/pytest -q -p no:cacheprovider
+
+# docker-compose.yml started for real under podman (base image built once with debootstrap),
+# proved through Caddy with a browser, then taken down again (scripts/test-deploy.sh)
+test-deploy:
+	@scripts/test-deploy.sh
 
 lint: bootstrap
 	@$(MAKE) --no-print-directory checks

@@ -15,3 +15,4 @@ compile=("$tools/bin/pip-compile" -q --upgrade --generate-hashes --strip-extras 
 "${compile[@]}" --extra demo -o requirements/demo.txt pyproject.toml
 "${compile[@]}" --extra test -o requirements/test.txt pyproject.toml
 echo "==> requirements/*.txt resolved; run make test, then commit them"
+echo "    (runtime.txt: keep async-timeout for Python < 3.11.3, which the images run: tests/replicas/test_compose_file.py)"

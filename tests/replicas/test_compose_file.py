@@ -149,9 +149,10 @@ def test_files_the_compose_file_names_exist(raw: dict[str, Any]) -> None:
     for name, service in raw["services"].items():
         build = service.get("build")
         if isinstance(build, dict):
-            assert (REPO / build.get("context", ".") / build.get("dockerfile", "Dockerfile")).is_file()
+            dockerfile = REPO / build.get("context", ".") / build.get("dockerfile", "Dockerfile")
+            assert dockerfile.is_file()
             if "target" in build:
-                assert f"AS {build['target']}" in (REPO / "Dockerfile").read_text(), name
+                assert f"AS {build['target']}" in dockerfile.read_text(), name
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             if source.startswith("./"):
@@ -218,3 +219,25 @@ def _anonymous_sees_nothing(conn: ldap.ldapobject.LDAPObject) -> bool:
         return conn.search_s("dc=example,dc=edu", ldap.SCOPE_SUBTREE, "(uid=*)") == []
     except ldap.NO_SUCH_OBJECT:
         return True  # the base itself is not visible: even better
+
+
+def test_every_image_is_built_from_the_one_base_image(raw: dict[str, Any]) -> None:
+    """No image is pulled: each service builds FROM the BASE_IMAGE build argument (the public
+    Debian image by default, a debootstrap-built one where no registry answers)."""
+    for name, service in raw["services"].items():
+        assert "build" in service, f"{name} pulls {service.get('image')}"
+        assert service["build"]["args"] == {"BASE_IMAGE": "${BASE_IMAGE:-debian:bookworm-slim}"}, name
+        dockerfile = (REPO / service["build"].get("dockerfile", "Dockerfile")).read_text()
+        froms = re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE)
+        stages = set(re.findall(r"^FROM \S+ AS (\S+)", dockerfile, re.MULTILINE))
+        assert froms and all(f == "${BASE_IMAGE}" or f in stages for f in froms), (name, froms)
+        assert "ARG BASE_IMAGE=debian:bookworm-slim" in dockerfile, name
+
+
+def test_the_image_lock_installs_on_debian_python() -> None:
+    """The images run Debian bookworm's Python, 3.11.2: redis needs async-timeout below 3.11.3,
+    which pip-compile on a newer Python leaves out of requirements/runtime.txt (`make lock`
+    must keep it, or the image build stops at --require-hashes)."""
+    lock = (REPO / "requirements" / "runtime.txt").read_text()
+    assert re.search(r'^async-timeout==[\d.]+ ; python_full_version < "3\.11\.3" \\\n'
+                     r'\s+--hash=sha256:', lock, re.MULTILINE)
