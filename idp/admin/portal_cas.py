@@ -15,6 +15,7 @@ from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from idp.admin import portal_auth
+from idp.admin.app_cards import with_card
 from idp.admin.portal import OwnedAppPost, audit, csrf_failed, own_app, owned_app_post, page
 from idp.admin.portal_auth import Developer
 from idp.admin.portal_cas_form import (
@@ -34,7 +35,6 @@ from idp.protocols.cas.registry import create_service
 from idp.protocols.cas.registry import registry as cas_registry
 from idp.services import Services, ServicesDep
 from idp.sso.apps import invalidate_client
-from idp.sso.catalogue import with_card
 
 router = Router(audience="page", include_in_schema=False)
 

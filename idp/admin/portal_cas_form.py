@@ -21,12 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.datastructures import FormData
 
+from idp.admin.app_cards import checked_card
+from idp.admin.portal_forms import form_text
 from idp.db.models import Client
 from idp.protocols.cas.attributes import ATTRIBUTE_NAMES, DEFAULT_ATTRIBUTES, check_names
 from idp.protocols.cas.registry import CasService, check_entry, is_pattern
-from idp.sso.catalogue import checked_card
 
-MAX_FIELD = 8000
 MAX_REASON = 500
 MAX_SERVICES = 20
 # ^https:// then the host spelled out (letters, digits, hyphens, escaped dots), an optional port,
@@ -70,18 +70,13 @@ class CasFields:
     card: dict[str, str | None]  # the app portal's card, as checked_card gives it
 
 
-def _field(form: FormData, name: str, limit: int = MAX_FIELD) -> str:
-    value = form.get(name)
-    return value.strip()[:limit] if isinstance(value, str) else ""
-
-
 def read_cas_form(form: FormData) -> CasForm:
     wanted = {a for a in form.getlist("attribute") if isinstance(a, str)}
-    return CasForm(name=_field(form, "name", 200), services=_field(form, "services"),
-                   slo_url=_field(form, "slo_url"),
+    return CasForm(name=form_text(form, "name", 200), services=form_text(form, "services"),
+                   slo_url=form_text(form, "slo_url"),
                    attributes=[a for a in ATTRIBUTE_NAMES if a in wanted],
-                   reason=_field(form, "reason", MAX_REASON), home_url=_field(form, "home_url"),
-                   icon_url=_field(form, "icon_url"), description=_field(form, "description", 200))
+                   reason=form_text(form, "reason", MAX_REASON), home_url=form_text(form, "home_url"),
+                   icon_url=form_text(form, "icon_url"), description=form_text(form, "description", 200))
 
 
 def _branches_at_top(pattern: str) -> bool:

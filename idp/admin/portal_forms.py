@@ -65,9 +65,10 @@ class AppForm:
         )
 
 
-def _field(form: FormData, name: str) -> str:
+def form_text(form: FormData, name: str, limit: int = MAX_FIELD) -> str:
+    """A form field as typed, trimmed and cut to `limit` ("" when absent or a file)."""
     value = form.get(name)
-    return value.strip()[:MAX_FIELD] if isinstance(value, str) else ""
+    return value.strip()[:limit] if isinstance(value, str) else ""
 
 
 def _lines(value: str) -> list[str]:
@@ -77,20 +78,20 @@ def _lines(value: str) -> list[str]:
 def read_form(form: FormData) -> AppForm:
     scopes = ["openid"] + [s for s in form.getlist("scope")
                            if isinstance(s, str) and s in SUPPORTED_SCOPES and s != "openid"]
-    reasons = {s: _field(form, f"reason_{s}")[:MAX_REASON] for s in scopes
-               if s not in BASIC_SCOPES and _field(form, f"reason_{s}")}
+    reasons = {s: form_text(form, f"reason_{s}")[:MAX_REASON] for s in scopes
+               if s not in BASIC_SCOPES and form_text(form, f"reason_{s}")}
     # a required box of a scope not asked for is checked by the parser, and refused there
     required = [s for s in form.getlist("required") if isinstance(s, str)
                 and s in SUPPORTED_SCOPES and s != "openid"]
     return AppForm(
-        name=_field(form, "name"), public=form.get("app_type") == "public",
-        redirect_uris=_field(form, "redirect_uris"),
-        post_logout_redirect_uris=_field(form, "post_logout_redirect_uris"),
-        backchannel_logout_uri=_field(form, "backchannel_logout_uri"),
+        name=form_text(form, "name"), public=form.get("app_type") == "public",
+        redirect_uris=form_text(form, "redirect_uris"),
+        post_logout_redirect_uris=form_text(form, "post_logout_redirect_uris"),
+        backchannel_logout_uri=form_text(form, "backchannel_logout_uri"),
         scopes=list(dict.fromkeys(scopes)), reasons=reasons,
         required=list(dict.fromkeys(required)),
-        home_url=_field(form, "home_url"), icon_url=_field(form, "icon_url"),
-        description=_field(form, "description")[:MAX_DESCRIPTION],
+        home_url=form_text(form, "home_url"), icon_url=form_text(form, "icon_url"),
+        description=form_text(form, "description")[:MAX_DESCRIPTION],
     )
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from idp.admin.app_cards import checked_card, with_card
 from idp.admin.service_common import Actor, Conflict, Invalid, NotFound, audited
 from idp.db.models import Client, RefreshToken
 from idp.protocols.cas.attributes import check_names
@@ -26,7 +27,6 @@ from idp.protocols.oidc.clients import CLIENT_STATUSES, GRANT_TYPES, validate_re
 from idp.protocols.oidc.registration_metadata import BASIC_SCOPES
 from idp.sso.access import AccessRule, checked_rule, with_rule
 from idp.sso.apps import invalidate_client
-from idp.sso.catalogue import checked_card, with_card
 
 if TYPE_CHECKING:
     from idp.services import Services

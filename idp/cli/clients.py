@@ -101,8 +101,8 @@ def clients_add(settings: Settings, protocol: str, name: str, redirect_uris: tup
         fail("an OIDC client needs --redirect-uri (or only --grant-type client_credentials or "
              "urn:ietf:params:oauth:grant-type:device_code)", 2)
     jwks = json.load(jwks_file) if jwks_file else None
+    from idp.admin.app_cards import checked_card
     from idp.sso.access import checked_rule
-    from idp.sso.catalogue import checked_card
 
     try:
         rule = checked_rule(allow_groups, allow_affiliations)

@@ -5,7 +5,7 @@ An app's card is three fields of its `extra`, the names RFC 7591 gives two of th
 dynamically registered client's metadata fills them too: `client_uri` (the home page the card
 links to; the app signs the person in silently through SSO), `logo_uri` (its icon) and
 `description` (one line). Set with `idp clients add --home-url --icon-url --description`, in the
-console, the admin API and the developer portal.
+console, the admin API and the developer portal (checked by idp/admin/app_cards.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -88,43 +87,3 @@ async def cards_for(db: async_sessionmaker, person: Person, query: str = "") -> 
                               c.name.casefold()))
     return cards
 
-
-def _card_url(value: object, what: str) -> str:
-    if not isinstance(value, str) or len(value) > 2000 or not value.isprintable():
-        raise ValueError(f"{what}: a URL of at most 2000 characters")
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(f"{what} {value!r} must be an absolute https URL")
-    if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
-        raise ValueError(f"{what} {value!r} must use https (http only on localhost)")
-    return value
-
-
-def checked_card(changes: Mapping[str, Any]) -> dict[str, str | None]:
-    """The card fields among `changes` (home_url, icon_url, description; empty clears one), as
-    the `extra` keys they are kept under, or ValueError saying what is wrong."""
-    cleaned: dict[str, str | None] = {}
-    for key, field, what in (("home_url", "client_uri", "home_url"),
-                             ("icon_url", "logo_uri", "icon_url")):
-        if key in changes:
-            value = changes[key]
-            cleaned[field] = _card_url(value.strip(), what) if value and value.strip() else None
-    if "description" in changes:
-        text = changes["description"]
-        if text is not None and not isinstance(text, str):
-            raise ValueError("description: one line of text")
-        text = " ".join((text or "").split())
-        if len(text) > MAX_DESCRIPTION:
-            raise ValueError(f"description: at most {MAX_DESCRIPTION} characters")
-        cleaned["description"] = text or None
-    return cleaned
-
-
-def with_card(extra: Mapping[str, Any] | None, card: Mapping[str, str | None]) -> dict[str, Any]:
-    result = dict(extra or {})
-    for key, value in card.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = value
-    return result
