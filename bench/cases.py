@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from bench.setup import (
     API_SCOPE,
+    FLOW_RESOURCE,
+    FLOW_SCOPE,
     RESOURCE_ES256,
     RESOURCE_RS256,
     VERIFIER,
@@ -70,7 +72,7 @@ def refresh(target: Target) -> Load:
     n = target.connections
     tokens = target.browser.refresh_tokens(n)  # fresh families for every run: each rotates
     env = {"BENCH_PATH": target.endpoints.token, "BENCH_AUTH": target.clients.web.basic,
-           "BENCH_TOKENS": " ".join(tokens)}
+           "BENCH_TOKENS": " ".join(tokens), "BENCH_TOKEN_EXTRA": f"&resource={FLOW_RESOURCE}"}
     return Load(target.base_url, "refresh.lua", env, threads=n, connections=n)
 
 
@@ -90,11 +92,15 @@ def userinfo(target: Target) -> Load:
 
 
 def code_flow(target: Target) -> Load:
-    target.browser.code("openid profile")  # make sure the SSO session exists (signs in once)
-    authorize = f"{target.endpoints.authorization}?{authorize_query(target.clients, 'openid profile')}"
-    env = {"BENCH_AUTHORIZE": authorize, "BENCH_COOKIE": target.browser.session_cookie(),
+    # make sure the SSO session exists (signs in once) and, at the peer, that the grant holds
+    # the resource's scope (its consent interaction, once)
+    target.browser.flow_tokens(FLOW_SCOPE)
+    query = authorize_query(target.clients, FLOW_SCOPE, resource=FLOW_RESOURCE)
+    env = {"BENCH_AUTHORIZE": f"{target.endpoints.authorization}?{query}",
+           "BENCH_COOKIE": target.browser.session_cookie(),
            "BENCH_AUTH": target.clients.web.basic, "BENCH_PATH": target.endpoints.token,
-           "BENCH_REDIRECT_URI": "https://rp.example.edu/callback", "BENCH_VERIFIER": VERIFIER}
+           "BENCH_REDIRECT_URI": "https://rp.example.edu/callback", "BENCH_VERIFIER": VERIFIER,
+           "BENCH_TOKEN_EXTRA": f"&resource={FLOW_RESOURCE}"}
     n = target.connections
     return Load(target.base_url, "codeflow.lua", env, threads=n, connections=n,
                 requests_per_unit=2)

@@ -20,6 +20,11 @@ REDIRECT_URI = "https://rp.example.edu/callback"
 RESOURCE_RS256 = "https://api.example.edu/rs256"
 RESOURCE_ES256 = "https://api.example.edu/es256"
 API_SCOPE = "api:read"
+# the code flow and refresh cases ask both servers for an RFC 9068 JWT access token for a
+# resource (RS256) beside the ID token: two signatures each. Without a resource the peer issues
+# an opaque access token (one signature), campus-idp a JWT for its userinfo endpoint (two).
+FLOW_RESOURCE = RESOURCE_RS256
+FLOW_SCOPE = f"openid profile {API_SCOPE}"
 SIGN_IN_AS = ("student", "student123")  # a demo person of directory/demo.ldif
 VERIFIER = "bench-pkce-verifier-" + "x" * 40  # one verifier for every flow: PKCE still checked
 CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()
@@ -77,7 +82,7 @@ def register_idp_clients(server: Server) -> Clients:
     web = server.idp("clients", "add", "--name", "bench web", "--redirect-uri", REDIRECT_URI,
                      "--grant-type", "authorization_code", "--grant-type", "refresh_token",
                      "--scope", "openid", "--scope", "profile", "--scope", "email",
-                     "--scope", "offline_access", "--skip-consent", "--json")
+                     "--scope", "offline_access", "--scope", API_SCOPE, "--skip-consent", "--json")
     return Clients(Credentials(machine["client_id"], machine["client_secret"]),
                    Credentials(web["client_id"], web["client_secret"]))
 
@@ -157,18 +162,34 @@ class Browser:
 
     def tokens(self, scope: str, **extra: str) -> dict[str, Any]:
         code = self.code(scope, **extra)
-        response = self.http.post(self.endpoints.token, data={
-            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
-            "code_verifier": VERIFIER}, headers={"Authorization": self.clients.web.basic})
+        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+                "code_verifier": VERIFIER}
+        if "resource" in extra:
+            data["resource"] = extra["resource"]
+        response = self.http.post(self.endpoints.token, data=data,
+                                  headers={"Authorization": self.clients.web.basic})
         if response.status_code != 200:
             raise RuntimeError(f"{self.server.name}: token {response.status_code} {response.text}")
         return response.json()
 
+    def flow_tokens(self, scope: str) -> dict[str, Any]:
+        """Tokens of a code flow for FLOW_RESOURCE, checked to be what the case compares: a JWT
+        access token (two signatures with the ID token), on either server."""
+        tokens = self.tokens(scope, resource=FLOW_RESOURCE, **self._consent())
+        if str(tokens.get("access_token", "")).count(".") != 2 or "id_token" not in tokens:
+            raise RuntimeError(f"{self.server.name}: no JWT access token and ID token for "
+                               f"{FLOW_RESOURCE}: {tokens}")
+        return tokens
+
+    def _consent(self) -> dict[str, str]:
+        # the peer keeps offline_access only with prompt=consent (OIDC Core §11); campus-idp's
+        # bench client skips consent
+        return {"prompt": "consent"} if self.server.name == "peer" else {}
+
     def refresh_tokens(self, count: int) -> list[str]:
         """`count` fresh refresh-token families (the peer keeps offline_access only with
         prompt=consent, OIDC Core §11; campus-idp's bench client skips consent)."""
-        extra = {"prompt": "consent"} if self.server.name == "peer" else {}
-        found = [self.tokens("openid profile offline_access", **extra).get("refresh_token")
+        found = [self.flow_tokens(f"{FLOW_SCOPE} offline_access").get("refresh_token")
                  for _ in range(count)]
         if not all(found):
             raise RuntimeError(f"{self.server.name}: no refresh token issued")

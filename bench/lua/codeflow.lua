@@ -2,13 +2,15 @@
 -- GET authorize (session cookie) -> redirect with a code -> POST /token (code + PKCE verifier)
 -- -> an ID token. ok_count counts completed flows. Needs wrk -t N -c N (one connection each).
 -- BENCH_AUTHORIZE (path and query), BENCH_COOKIE, BENCH_AUTH (Basic), BENCH_REDIRECT_URI,
--- BENCH_VERIFIER, BENCH_PATH (token endpoint path).
+-- BENCH_VERIFIER, BENCH_PATH (token endpoint path), BENCH_TOKEN_EXTRA (appended to the token
+-- request's body: the resource). Counted: a JWT access token and an ID token.
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 
 local authorize = env("BENCH_AUTHORIZE", "/authorize")
 local token_path = env("BENCH_PATH", "/token")
 local redirect_uri = env("BENCH_REDIRECT_URI", "")
 local verifier = env("BENCH_VERIFIER", "")
+local extra = env("BENCH_TOKEN_EXTRA", "")
 local code = nil
 
 local function urlencode(text)
@@ -22,7 +24,7 @@ function request()
     return wrk.format("GET", authorize, headers)
   end
   local body = "grant_type=authorization_code&code=" .. urlencode(code) .. "&redirect_uri=" ..
-               urlencode(redirect_uri) .. "&code_verifier=" .. verifier
+               urlencode(redirect_uri) .. "&code_verifier=" .. verifier .. extra
   local headers = form_headers()
   headers["Cookie"] = nil
   return wrk.format("POST", token_path, headers, body)
@@ -36,7 +38,7 @@ function response(status, headers, body)
     return
   end
   code = nil
-  if status == 200 and string.find(body, '"id_token"', 1, true) then
+  if status == 200 and string.find(body, '"id_token"', 1, true) and jwt_access_token(body) then
     ok_count = ok_count + 1
   else
     bad_count = bad_count + 1

@@ -33,6 +33,12 @@ function split(text)
   return items
 end
 
+-- whether a token response carries a JWT access token (header.payload.signature), not an
+-- opaque one: the flows compare servers that sign the same tokens
+function jwt_access_token(body)
+  return string.match(body, '"access_token"%s*:%s*"[%w_%-]+%.[%w_%-]+%.[%w_%-]+"') ~= nil
+end
+
 function base_headers()
   local headers = {}
   local auth = env("BENCH_AUTH", nil)
