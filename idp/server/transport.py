@@ -1,5 +1,5 @@
 """The HTTP/1.1 protocol `idp serve` runs: uvicorn's httptools protocol, with each response sent
-in one write.
+in one write and its head built from header lines checked once.
 
 uvicorn writes a response's status line and headers, then its body, as two writes; uvloop sends
 each at once (TCP_NODELAY), so every response crossed the network as two segments and the client
@@ -7,6 +7,13 @@ woke twice to read it. Here the connection's transport is wrapped: what is writt
 turn of the event loop is joined and sent at the end of that turn (the headers and the body of a
 response are written in the same turn). One send per response instead of two: less CPU in the
 server, the kernel and the client for every request.
+
+uvicorn also checks every header of every response with two regular expressions and lowers its
+name before writing it, although nearly all of them (the content type, the security headers,
+Cache-Control) are the same few pairs on every response. `HeadCycle` keeps the finished line of
+each pair it has checked, so a repeated header costs one dict lookup; a pair whose value varies
+per response (its date, length, request id, cookies, locations) is checked every time, as
+uvicorn does, and never kept.
 """
 
 from __future__ import annotations
@@ -14,7 +21,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    HEADER_RE,
+    HEADER_VALUE_RE,
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 from idp.http.long_poll import DRAIN_KEY
 
@@ -78,9 +91,78 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
+# header names uvicorn acts on (framing, keep-alive): always read, never kept
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+# header names whose values change from response to response: checked each time, never kept
+_VARYING = _FRAMING | frozenset({b"date", b"x-request-id", b"set-cookie", b"location",
+                                 b"etag", b"last-modified", b"expires", b"retry-after",
+                                 b"www-authenticate", b"content-disposition"})
+_KEPT_MAX = 1024  # a bound on the kept lines, whatever an endpoint sends
+
+
+class HeadCycle(RequestResponseCycle):
+    """uvicorn's request/response cycle, whose `http.response.start` is written from kept
+    header lines (see the module's docstring). The bytes written, and every check and state
+    change (Content-Length, chunked, Connection: close), are uvicorn's own."""
+
+    lines: dict[tuple[bytes, bytes], bytes] = {}
+
+    async def send(self, message: Any) -> None:
+        if (self.response_started or self.disconnected or self.flow.write_paused
+                or self.access_log or message["type"] != "http.response.start"):
+            await super().send(message)
+            return
+        self.response_started = True
+        self.waiting_for_100_continue = False
+        content = [STATUS_LINE[message["status"]]]
+        has_connection_close = False
+        kept = self.lines
+        for name, value in (*self.default_headers, *message.get("headers", ())):
+            line = kept.get((name, value))
+            if line is not None:
+                content.append(line)
+                continue
+            raw_name = name
+            if HEADER_RE.search(name):
+                raise RuntimeError("Invalid HTTP header name.")
+            if HEADER_VALUE_RE.search(value):
+                raise RuntimeError("Invalid HTTP header value.")
+            name = name.lower()
+            if name in _FRAMING:
+                if name == b"content-length" and self.chunked_encoding is None:
+                    self.expected_content_length = int(value.decode())
+                    self.chunked_encoding = False
+                elif name == b"transfer-encoding" and value.lower() == b"chunked":
+                    self.expected_content_length = 0
+                    self.chunked_encoding = True
+                elif name == b"connection":
+                    if b"close" in [token.lower().strip() for token in value.split(b",")]:
+                        self.keep_alive = False
+                        has_connection_close = True
+            line = b"%s: %s\r\n" % (name, value)
+            if name not in _VARYING and len(kept) < _KEPT_MAX:
+                kept[(bytes(raw_name), bytes(value))] = line
+            content.append(line)
+        if not self.keep_alive and not has_connection_close:
+            content.append(b"connection: close\r\n")
+        if self.chunked_encoding is None and self.scope["method"] != "HEAD" \
+                and message["status"] not in (204, 304):
+            self.chunked_encoding = True
+            content.append(b"transfer-encoding: chunked\r\n")
+        content.append(b"\r\n")
+        self.transport.write(b"".join(content))
+
+
 class IdpHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        # the cycle uvicorn just made runs its app from the next turn of the loop on, and looks
+        # up its `send` then: it is a HeadCycle by that time
+        if type(self.cycle) is RequestResponseCycle:
+            self.cycle.__class__ = HeadCycle
 
     def shutdown(self) -> None:
         """A graceful shutdown begins: a long poll in flight answers now rather than holding the
