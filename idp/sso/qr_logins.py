@@ -131,7 +131,10 @@ class QrLogins:
         if not code or len(code) > MAX_CODE:
             return None
         raw = await self.store.get(self._key(code))
-        return QrLogin.load(raw) if raw else None
+        qr = QrLogin.load(raw) if raw else None
+        # the record's own expiry decides: the Store's TTL counts whole seconds and may keep
+        # the item for a moment after it
+        return qr if qr is not None and qr.expires_at > time.time() else None
 
     async def _save(self, qr: QrLogin, ttl: int | None = None) -> bool:
         """Write back a changed code for the time it has left (or `ttl`) and wake its watcher;

@@ -88,9 +88,14 @@ class SessionManager:
         """The session signed into the app; `subject`: as which of the person's identities
         (identities.py), for the app's logout notice. That record outlives the session's end
         (the notice is built after it) and goes with its TTL."""
-        await self.store.set_add(f"sso-clients:{sid}", client_id, self.ttl)
-        if subject is not None:
-            await self.store.put(f"sso-as:{sid}:{client_id}", subject, self.ttl)
+        await self.store.write_many(*self.client_link(sid, client_id, subject))
+
+    def client_link(self, sid: str, client_id: str, subject: str | None = None
+                    ) -> tuple[list[tuple[str, str, int]], list[tuple[str, str, int]]]:
+        """What `add_client` writes, as (puts, set members) for `Store.write_many`: a protocol
+        that writes its own item at the same moment (a code, a ticket) sends both at once."""
+        puts = [(f"sso-as:{sid}:{client_id}", subject, self.ttl)] if subject is not None else []
+        return puts, [(f"sso-clients:{sid}", client_id, self.ttl)]
 
     async def subject_for(self, session: SsoSession, client_id: str) -> str:
         """The subject the app knows this session's person by: the identity it was given."""

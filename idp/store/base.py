@@ -6,6 +6,7 @@ concurrent redemptions of one code can never both succeed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 
@@ -26,6 +27,14 @@ class Store(Protocol):
         ...
 
     async def put(self, key: str, value: str, ttl: int) -> None: ...
+
+    async def write_many(self, puts: Sequence[tuple[str, str, int]],
+                         members: Sequence[tuple[str, str, int]] = ()) -> None:
+        """Several writes in one round trip: each (key, value, ttl) of `puts` as `put` does,
+        then each (set key, member, ttl) of `members` as `set_add` does. A hot path that writes
+        an item and a link beside it (an authorization code and its session's app) pays for
+        one."""
+        ...
 
     async def add(self, key: str, value: str, ttl: int) -> bool:
         """Set only if absent; True when this call created it (replay guards)."""

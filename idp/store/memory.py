@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 
 
 class MemoryStore:
@@ -50,6 +51,13 @@ class MemoryStore:
 
     async def put(self, key: str, value: str, ttl: int) -> None:
         self._set(key, value, ttl)
+
+    async def write_many(self, puts: Sequence[tuple[str, str, int]],
+                         members: Sequence[tuple[str, str, int]] = ()) -> None:
+        for key, value, ttl in puts:
+            self._set(key, value, ttl)
+        for key, member, ttl in members:
+            await self.set_add(key, member, ttl)
 
     async def add(self, key: str, value: str, ttl: int) -> bool:
         if self._live(key) is not None:

@@ -68,6 +68,19 @@ redis.call('SADD', KEYS[1], ARGV[1])
 return redis.call('EXPIRE', KEYS[1], ARGV[2])
 """
 
+# KEYS: ARGV[1] keys to SET, then the sets; ARGV: the count, then per SET its value and TTL, then
+# per set its member and TTL. Several writes in one round trip
+_WRITE_MANY = """
+local puts = tonumber(ARGV[1])
+for i = 1, puts do
+  redis.call('SET', KEYS[i], ARGV[2 * i], 'EX', ARGV[2 * i + 1])
+end
+for i = puts + 1, #KEYS do
+  redis.call('SADD', KEYS[i], ARGV[2 * i])
+  redis.call('EXPIRE', KEYS[i], ARGV[2 * i + 1])
+end
+return #KEYS
+"""
 
 # RPUSH a signal and (re)start the list's TTL, in one round trip
 _SIGNAL = """
@@ -136,6 +149,7 @@ class RedisStore:
         self._set_add = _Script(_SET_ADD_WITH_TTL)
         self._incr_unless = _Script(_INCR_UNLESS)
         self._signal = _Script(_SIGNAL)
+        self._write_many = _Script(_WRITE_MANY)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -166,6 +180,22 @@ class RedisStore:
 
     async def put(self, key: str, value: str, ttl: int) -> None:
         await self._call(lambda: self._redis.set(self._k(key), value, ex=ttl))
+
+    async def write_many(self, puts: Sequence[tuple[str, str, int]],
+                         members: Sequence[tuple[str, str, int]] = ()) -> None:
+        if len(puts) + len(members) == 1:
+            if puts:
+                await self.put(*puts[0])
+            else:
+                await self.set_add(*members[0])
+            return
+        keys: list[str] = []
+        args: list[str | int] = [len(puts)]
+        for key, value, ttl in (*puts, *members):
+            keys.append(self._k(key))
+            args += [value, ttl]
+        if keys:
+            await self._eval(self._write_many, keys, args)
 
     async def add(self, key: str, value: str, ttl: int) -> bool:
         return bool(await self._call(lambda: self._redis.set(self._k(key), value, ex=ttl, nx=True)))

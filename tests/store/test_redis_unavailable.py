@@ -25,6 +25,7 @@ OPERATIONS: dict[str, Callable[[RedisStore], Awaitable[object]]] = {
     "take_leaving": lambda s: s.take_leaving("k", "t", "trace", ttl=10),
     "ttl": lambda s: s.ttl("k"),
     "set_add": lambda s: s.set_add("k", "m", ttl=10),
+    "write_many": lambda s: s.write_many([("k", "v", 10), ("j", "w", 10)], [("s", "m", 10)]),
     "set_remove": lambda s: s.set_remove("k", "m"),
     "set_members": lambda s: s.set_members("k"),
     "keys": lambda s: s.keys("k"),

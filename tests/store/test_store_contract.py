@@ -125,6 +125,23 @@ async def test_set_add_keeps_members_and_restarts_the_ttl(store: Store) -> None:
     assert 80 <= (await store.ttl("sso-clients:s1") or 0) <= 90
 
 
+async def test_write_many_puts_and_adds_members_in_one_call(store: Store) -> None:
+    await store.set_add("links:s1", "old", ttl=30)
+    await store.write_many([("code:a", "grant-a", 60), ("code:b", "grant-b", 5)],
+                           [("links:s1", "app", 90), ("links:s2", "other", 40)])
+    assert await store.get_many("code:a", "code:b") == ["grant-a", "grant-b"]
+    assert 55 <= (await store.ttl("code:a") or 0) <= 60
+    assert 1 <= (await store.ttl("code:b") or 0) <= 5
+    assert await store.set_members("links:s1") == {"old", "app"}
+    assert 80 <= (await store.ttl("links:s1") or 0) <= 90  # restarted, as set_add does
+    assert await store.set_members("links:s2") == {"other"}
+    await store.write_many([("code:c", "only", 30)])
+    await store.write_many([], [("links:s3", "alone", 30)])
+    await store.write_many([])
+    assert await store.get("code:c") == "only"
+    assert await store.set_members("links:s3") == {"alone"}
+
+
 async def test_add_is_atomic_under_concurrency(store: Store) -> None:
     results = await asyncio.gather(*(store.add("nonce:race", str(i), ttl=60) for i in range(50)))
     assert results.count(True) == 1

@@ -190,24 +190,26 @@ async def _issue(services: Services, request: Request, wanted: LoginRequest,
                  cas_service: CasService, session: SsoSession, person: Person,
                  new_login: bool) -> Response:
     assert wanted.service is not None
-    ticket = await tickets_of(services).issue("ST-", Ticket(
+    ticket = await issue_remembered(services, "ST-", Ticket(
         service=wanted.service, app_id=cas_service.app_id, subject=person.subject,
         sid=session.sid, auth_time=session.auth_time, new_login=new_login,
-        amr=list(session.amr)))
-    await remember_for_logout(services, session.sid, cas_service.app_id, wanted.service, ticket)
+        amr=list(session.amr)), session.sid)
     await services.audit.record("cas", "ticket_issued", actor=person.username,
                                 client_id=cas_service.app_id, ip=client_ip(request),
                                 new_login=new_login)
     return deliver(wanted, ticket)
 
 
-async def remember_for_logout(services: Services, sid: str, app_id: str, service: str,
-                              ticket: str) -> None:
-    """The session now signs into this service: single logout tells it, naming the ticket as
-    the SessionIndex (Appendix C)."""
-    await services.sessions.add_client(sid, app_id)
-    await services.store.set_add(f"cas-slo:{sid}", json.dumps([app_id, service, ticket]),
-                                 services.sessions.ttl)
+async def issue_remembered(services: Services, prefix: str, ticket: Ticket, sid: str) -> str:
+    """Issue a service or proxy ticket for `ticket.service` and remember, in the same Store
+    round trip, that session `sid` now signs into that service: single logout tells it, naming
+    the ticket as the SessionIndex (Appendix C)."""
+    ticket_id, item = tickets_of(services).prepare(prefix, ticket)
+    puts, members = services.sessions.client_link(sid, ticket.app_id)
+    members.append((f"cas-slo:{sid}", json.dumps([ticket.app_id, ticket.service, ticket_id]),
+                    services.sessions.ttl))
+    await services.store.write_many([item, *puts], members)
+    return ticket_id
 
 
 def with_ticket(service: str, ticket: str) -> str:

@@ -6,7 +6,7 @@ of it by back-channel logout, CAS services by a SAML LogoutRequest) and then red
 else shows the signed-out page.
 
 `CasSingleLogout` is CAS's notifier: every service ticket issued in the session was remembered
-with its service (login.remember_for_logout); each service registered with a single logout URL
+with its service (login.issue_remembered); each service registered with a single logout URL
 gets a POST with `logoutRequest`, whose SessionIndex is that ticket, delivered and retried like
 back-channel logout (idp/sso/deliveries.py). The session's proxy-granting tickets end with it.
 """

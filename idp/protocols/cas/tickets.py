@@ -67,10 +67,16 @@ class Tickets:
         self.session_ttl = session_ttl
 
     async def issue(self, prefix: str, ticket: Ticket) -> str:
-        ticket_id = new_id(prefix)
-        await self.store.put(f"cas-ticket:{ticket_id}", json.dumps(asdict(ticket)),
-                             self.ticket_ttl)
+        ticket_id, item = self.prepare(prefix, ticket)
+        await self.store.put(*item)
         return ticket_id
+
+    def prepare(self, prefix: str, ticket: Ticket) -> tuple[str, tuple[str, str, int]]:
+        """A new ticket's id and its Store item (key, value, ttl), for a caller that writes it
+        together with other items (`Store.write_many`)."""
+        ticket_id = new_id(prefix)
+        return ticket_id, (f"cas-ticket:{ticket_id}", json.dumps(asdict(ticket)),
+                           self.ticket_ttl)
 
     async def take(self, ticket_id: str) -> Ticket | None:
         """The ticket, used up whatever the validation decides (one attempt, §3.1.1)."""

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from directory.base import Person
 from idp.protocols.cas import responses
 from idp.protocols.cas.attributes import release_names, released
-from idp.protocols.cas.login import remember_for_logout, tickets_of
+from idp.protocols.cas.login import issue_remembered, tickets_of
 from idp.protocols.cas.proxy import proxy_callback
 from idp.protocols.cas.registry import normalised, registry
 from idp.protocols.cas.responses import CasFailure, Success
@@ -147,8 +147,7 @@ async def _proxy_ticket(services: Services, request: Request) -> str:
         raise CasFailure(responses.UNAUTHORIZED_SERVICE,
                          "the target service is not registered with this CAS server")
     # the chain, newest first (§2.6.2): this proxy's callback, then those before it
-    ticket = await tickets.issue("PT-", Ticket(
+    return await issue_remembered(services, "PT-", Ticket(
         service=target, app_id=target_service.app_id, subject=grant.subject, sid=grant.sid,
-        auth_time=grant.auth_time, new_login=False, proxies=[grant.callback, *grant.proxies]))
-    await remember_for_logout(services, grant.sid, target_service.app_id, target, ticket)
-    return ticket
+        auth_time=grant.auth_time, new_login=False, proxies=[grant.callback, *grant.proxies]),
+        grant.sid)

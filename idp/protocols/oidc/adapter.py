@@ -283,6 +283,8 @@ async def commit(ctx: OAuthContext, *, kind: str = "token") -> bool:
                                         grant="authorization_code", reason="revoked")
             return False
     await ledger.revoke_families(services, ctx.revoke_families)
+    if ctx.store_puts or ctx.store_members:
+        await services.store.write_many(ctx.store_puts, ctx.store_members)
     for write in ctx.writes:
         await write()
     for note in ctx.audit:

@@ -177,13 +177,17 @@ async def _issue(ctx: OAuthContext, req: IdpRequest, grant: object,
     ctx.granted_scopes = decision.granted_scopes
     result = run(ctx, lambda: SERVER.create_authorization_response(
         req, grant_user=decision.person, grant=grant))
-    await commit(ctx, kind="authorize")
     if result[0] == 302 and decision.session is not None:
         session = decision.session
         # which identity the app got, when the person has several (its logout token names it)
         as_subject = decision.person.subject if decision.person is not None \
             and len(session.identities) > 1 else None
-        await ctx.services.sessions.add_client(session.sid, req.client.client_id, as_subject)
+        # the session's link to the app goes with the code, in the same Store round trip
+        puts, members = ctx.services.sessions.client_link(session.sid, req.client.client_id,
+                                                          as_subject)
+        ctx.store_puts += puts
+        ctx.store_members += members
+    await commit(ctx, kind="authorize")
     response = respond(result)
     response.headers["Cache-Control"] = "no-store"
     return response

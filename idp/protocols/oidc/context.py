@@ -54,6 +54,9 @@ class OAuthContext:
     device_poll: Poll | None = None  # device grant: what the poll found (device_codes.py)
     # --- recorded (awaited by the adapter before the response is sent) ---
     writes: list[Write] = field(default_factory=list)
+    # Store items written in one round trip (Store.write_many) before the `writes`
+    store_puts: list[tuple[str, str, int]] = field(default_factory=list)
+    store_members: list[tuple[str, str, int]] = field(default_factory=list)
     new_refresh: RefreshRecord | None = None
     rotated_digest: str | None = None  # the refresh token this request rotates (must win)
     revoke_families: list[str] = field(default_factory=list)

@@ -93,11 +93,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge_method=data.get("code_challenge_method"),
             claims=data.get("claims"), resource=list(ctx.resource),
         )
-        store, ttl = ctx.services.store, ctx.services.settings.tokens.code_ttl
         challenge = stored.code_challenge if request.client.is_public else None
         key = ledger.code_key(token_digest(code), stored.client_id, challenge)
-        value = stored.to_json()
-        ctx.later(lambda: store.put(key, value, ttl))
+        ctx.store_puts.append((key, stored.to_json(), ctx.services.settings.tokens.code_ttl))
 
     def generate_authorization_code(self) -> str:
         # 256 bits from one read of the system's generator: authlib draws each of its 48
