@@ -2,7 +2,8 @@
 
 Why: SQLAlchemy Core's execution layer (execution context, greenlet hop, result processing)
 costs about 200 µs of CPU per statement on top of asyncpg's own 90 µs; a refresh_token grant
-runs two such statements and an audit row, so that layer was a fifth of the grant. These
+ran two such statements and an audit row (now one: the claim), so that layer was a fifth of the
+grant. These
 statements are fixed, few and each a transaction of its own (autocommit), so they run on a few
 asyncpg connections (`Connections`) with prepared statements cached per connection. Everything
 else stays on SQLAlchemy, and SQLite keeps the Core path (idp/protocols/oidc/ledger.py, idp/db/audit.py):
@@ -54,6 +55,28 @@ ROTATE_REFRESH = (
     " acr, amr, nonce, expires_at, created_at) SELECT $1::varchar, $2::varchar, $3::varchar,"
     " $4::varchar, $5::text, $6::varchar, $7::integer, $8::varchar, $9::json, $10::text,"
     " $11::timestamptz, $12::timestamptz FROM rotated"
+)
+# a refresh_token grant claims the token it presents in one statement: the token is marked
+# rotated, only if it is the client's and still usable, and its successor (digest $2) is inserted
+# as a copy of it (RFC 6749 §6: the same scope, family and absolute expiry; no nonce), by the
+# same statement; the claimed row comes back as it was before the claim. Of two concurrent claims
+# PostgreSQL lets one win. A grant refused after its claim gives it back (RELEASE_CLAIM).
+CLAIM_REFRESH = (
+    "WITH claimed AS (UPDATE refresh_tokens SET rotated_at = $4 WHERE digest = $1"
+    " AND client_id = $3 AND rotated_at IS NULL AND revoked_at IS NULL"
+    " RETURNING digest, family_id, client_id, subject, scope, expires_at, sid, auth_time, acr,"
+    " amr, nonce, created_at, revoked_at),"
+    " successor AS (INSERT INTO refresh_tokens (digest, family_id, client_id, subject, scope, sid,"
+    " auth_time, acr, amr, nonce, expires_at, created_at) SELECT $2::varchar, family_id,"
+    " client_id, subject, scope, sid, auth_time, acr, amr, NULL, expires_at, $4::timestamptz"
+    " FROM claimed)"
+    " SELECT * FROM claimed"
+)
+# the claim given back: the successor that was never sent goes, the token is usable again (unless
+# a revocation reached it meanwhile, which stays)
+RELEASE_CLAIM = (
+    "WITH successor AS (DELETE FROM refresh_tokens WHERE digest = $2)"
+    " UPDATE refresh_tokens SET rotated_at = NULL WHERE digest = $1 AND rotated_at = $3"
 )
 # a password login's second-factor facts (idp/mfa/factors.py login_facts): the client's `extra`
 # (json) and whether the person enrolled an authenticator app or a passkey
@@ -118,6 +141,20 @@ class PgDirect:
         values = dict(row.items())
         values["amr"] = json.loads(values["amr"]) if values["amr"] is not None else []
         return values
+
+    async def claim_refresh(self, digest: str, successor: str, client_id: str,
+                            now: datetime) -> dict[str, Any] | None:
+        """Claim refresh token `digest` for `client_id` and insert its successor (CLAIM_REFRESH):
+        the row as it was before, or None when it is not the client's, not usable, or unknown."""
+        row = await self._run("fetchrow", CLAIM_REFRESH, digest, successor, client_id, now)
+        if row is None:
+            return None
+        values = dict(row.items())
+        values["amr"] = json.loads(values["amr"]) if values["amr"] is not None else []
+        return values
+
+    async def release_claim(self, digest: str, successor: str, claimed_at: datetime) -> None:
+        await self._run("execute", RELEASE_CLAIM, digest, successor, claimed_at)
 
     async def insert_refresh(self, values: dict[str, Any]) -> None:
         await self._run("execute", INSERT_REFRESH, *_new_row(values))

@@ -12,7 +12,8 @@ import httpx
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from sqlalchemy import select
 
-from idp.db.models import AuditEvent
+from idp.db.models import AuditEvent, RefreshToken
+from idp.protocols.oidc.tokens import token_digest
 from tests.oauth.flow import (
     REDIRECT,
     Browser,
@@ -111,6 +112,29 @@ async def test_scope_may_be_narrowed_not_widened(live: LiveIdp, first_party) -> 
     # the rotated refresh token keeps the original grant (RFC 6749 §6)
     again = await refresh(live, first_party, body["refresh_token"])
     assert again.json()["scope"] == "openid profile offline_access"
+
+
+async def test_a_refused_refresh_leaves_the_token_usable(live: LiveIdp, first_party) -> None:
+    """The grant claims the token before it decides (idp/protocols/oidc/ledger.py claim_refresh);
+    a refusal gives the claim back: the token still works, and nothing of the refusal is
+    left in its family."""
+    first = await tokens_for(live, first_party, scope="openid profile offline_access")
+    wider = await refresh(live, first_party, first["refresh_token"], scope="openid email")
+    assert wider.status_code == 400 and wider.json()["error"] == "invalid_scope"
+    again = await refresh(live, first_party, first["refresh_token"])
+    assert again.status_code == 200, again.text
+    family = await family_rows(live, first["refresh_token"])
+    assert len(family) == 2  # the token and the one successor that was sent
+    assert sum(row.rotated_at is None for row in family) == 1
+
+
+async def family_rows(live: LiveIdp, token: str) -> list[RefreshToken]:
+    async with live.services.db() as db:
+        first = await db.get(RefreshToken, token_digest(token))
+        assert first is not None
+        found = await db.scalars(select(RefreshToken).where(
+            RefreshToken.family_id == first.family_id))
+        return list(found)
 
 
 async def test_refresh_token_is_bound_to_its_client(live: LiveIdp, first_party) -> None:

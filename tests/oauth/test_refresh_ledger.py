@@ -109,3 +109,84 @@ async def test_revoking_families_reaches_every_member_and_no_other_family(live: 
     # an already revoked token keeps the time it was revoked first
     assert (await rows_of(live, third.family_id))[third.digest].revoked_at == earlier
     await ledger.revoke_families(live.services, [])  # nothing to do, and no error
+
+
+async def test_a_claim_rotates_and_inserts_the_copy_in_one_step(live: LiveIdp) -> None:
+    first = new_token(amr=["pwd", "otp"], nonce="n-1")
+    assert await ledger.store_refresh(live.services, first, None)
+    successor = token_digest(secrets.token_urlsafe(32))
+    claimed = await ledger.claim_refresh(live.services, first.digest, first.client_id, successor)
+    assert claimed is not None
+    row, claim = claimed
+    # the row as it was before the claim: usable, as the grant must see it
+    assert row.digest == first.digest and row.rotated_at is None and row.amr == ["pwd", "otp"]
+    rows = await rows_of(live, first.family_id)
+    assert set(rows) == {first.digest, successor}
+    assert rows[first.digest].rotated_at is not None
+    copy = rows[successor]
+    for name in ("family_id", "client_id", "subject", "scope", "sid", "auth_time", "acr", "amr"):
+        assert getattr(copy, name) == getattr(first, name), name
+    assert copy.expires_at == first.expires_at  # the family's absolute expiry
+    assert copy.nonce is None and copy.rotated_at is None and copy.revoked_at is None
+    assert claim.digest == first.digest and claim.successor == successor
+    # claimed once: a second claim (a reuse) gets nothing and writes nothing
+    again = token_digest(secrets.token_urlsafe(32))
+    assert await ledger.claim_refresh(live.services, first.digest, first.client_id, again) is None
+    assert set(await rows_of(live, first.family_id)) == {first.digest, successor}
+
+
+async def test_only_the_tokens_client_can_claim_it_and_only_while_usable(live: LiveIdp) -> None:
+    first = new_token()
+    assert await ledger.store_refresh(live.services, first, None)
+    successor = token_digest(secrets.token_urlsafe(32))
+    assert await ledger.claim_refresh(live.services, first.digest, "another-client",
+                                      successor) is None
+    assert await ledger.claim_refresh(live.services, token_digest("unknown"), first.client_id,
+                                      successor) is None
+    await ledger.revoke_families(live.services, [first.family_id])
+    assert await ledger.claim_refresh(live.services, first.digest, first.client_id,
+                                      successor) is None
+    rows = await rows_of(live, first.family_id)
+    assert set(rows) == {first.digest} and rows[first.digest].rotated_at is None
+
+
+async def test_a_claim_given_back_leaves_the_token_as_it_was(live: LiveIdp) -> None:
+    first = new_token()
+    assert await ledger.store_refresh(live.services, first, None)
+    successor = token_digest(secrets.token_urlsafe(32))
+    claimed = await ledger.claim_refresh(live.services, first.digest, first.client_id, successor)
+    assert claimed is not None
+    await ledger.release_claim(live.services, claimed[1])
+    rows = await rows_of(live, first.family_id)
+    assert set(rows) == {first.digest} and rows[first.digest].rotated_at is None
+    # usable again: the next claim wins
+    later = token_digest(secrets.token_urlsafe(32))
+    assert await ledger.claim_refresh(live.services, first.digest, first.client_id,
+                                      later) is not None
+
+
+async def test_a_revocation_during_a_claim_stays_when_it_is_given_back(live: LiveIdp) -> None:
+    first = new_token()
+    assert await ledger.store_refresh(live.services, first, None)
+    successor = token_digest(secrets.token_urlsafe(32))
+    claimed = await ledger.claim_refresh(live.services, first.digest, first.client_id, successor)
+    assert claimed is not None
+    await ledger.revoke_families(live.services, [first.family_id])
+    await ledger.release_claim(live.services, claimed[1])
+    rows = await rows_of(live, first.family_id)
+    assert set(rows) == {first.digest} and rows[first.digest].revoked_at is not None
+    assert await ledger.claim_refresh(live.services, first.digest, first.client_id,
+                                      token_digest(secrets.token_urlsafe(32))) is None
+
+
+async def test_of_concurrent_claims_of_one_token_exactly_one_wins(live: LiveIdp) -> None:
+    first = new_token()
+    assert await ledger.store_refresh(live.services, first, None)
+    successors = [token_digest(secrets.token_urlsafe(32)) for _ in range(6)]
+    results = await asyncio.gather(*(ledger.claim_refresh(live.services, first.digest,
+                                                          first.client_id, successor)
+                                     for successor in successors))
+    winners = [successor for successor, result in zip(successors, results, strict=True)
+               if result is not None]
+    assert len(winners) == 1, results
+    assert set(await rows_of(live, first.family_id)) == {first.digest, winners[0]}

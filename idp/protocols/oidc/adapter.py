@@ -26,7 +26,11 @@ from idp.protocols.oidc import ledger
 from idp.protocols.oidc.context import OAuthContext, bound
 from idp.protocols.oidc.device_codes import DEVICE_CODE_GRANT, DeviceCodes
 from idp.protocols.oidc.device_grant import DeviceCodeGrant
-from idp.protocols.oidc.grants import AuthorizationCodeGrant, unverified_assertion
+from idp.protocols.oidc.grants import (
+    AuthorizationCodeGrant,
+    RefreshTokenGrant,
+    unverified_assertion,
+)
 from idp.protocols.oidc.models import AccessToken, OAuthClient, RefreshGrant
 from idp.protocols.oidc.server import SERVER
 from idp.protocols.oidc.server import Response as AuthlibResponse
@@ -183,10 +187,29 @@ async def prefetch_token_request(ctx: OAuthContext, req: IdpRequest) -> None:
         if client is not None and client.check_grant_type(DEVICE_CODE_GRANT):
             await poll_device(ctx, req, client)
     elif grant_type == "refresh_token" and req.form.get("refresh_token"):
-        row = await ledger.refresh_row(ctx.services, token_digest(req.form["refresh_token"]))
-        if row is not None:
-            ctx.refresh = RefreshGrant(row)
-            await load_person(ctx, row.subject)
+        await prefetch_refresh(ctx, req, token_digest(req.form["refresh_token"]))
+
+
+async def prefetch_refresh(ctx: OAuthContext, req: IdpRequest, digest: str) -> None:
+    """The authenticated client's refresh token is claimed at once, its successor inserted by
+    the same statement (ledger.claim_refresh): a grant costs the database one statement, not a
+    lookup and then a rotation. When nothing could be claimed, the row is looked up as it is
+    (unknown, another client's, expired, rotated: a reuse revokes its family), and authlib
+    refuses the grant."""
+    client = authenticated_client(ctx, req, RefreshTokenGrant.TOKEN_ENDPOINT_AUTH_METHODS)
+    row = None
+    if client is not None and client.check_grant_type("refresh_token"):
+        successor = secrets.token_urlsafe(32)
+        claimed = await ledger.claim_refresh(ctx.services, digest, client.get_client_id(),
+                                             token_digest(successor))
+        if claimed is not None:
+            row, ctx.claim = claimed
+            ctx.planned_refresh = successor  # the value whose digest the successor row has
+    if row is None:
+        row = await ledger.refresh_row(ctx.services, digest)
+    if row is not None:
+        ctx.refresh = RefreshGrant(row)
+        await load_person(ctx, row.subject)
 
 
 async def redeem_code(ctx: OAuthContext, req: IdpRequest, client: OAuthClient) -> None:
@@ -267,7 +290,11 @@ async def commit(ctx: OAuthContext, *, kind: str = "token") -> bool:
     may be sent (and the family is revoked)."""
     services = ctx.services
     if ctx.new_refresh is not None:
-        if not await ledger.store_refresh(services, ctx.new_refresh, ctx.rotated_digest):
+        claimed = ctx.claim is not None and ctx.rotated_digest == ctx.claim.digest \
+            and ctx.new_refresh.digest == ctx.claim.successor
+        if claimed:
+            pass  # rotated and its successor inserted by the claim (prefetch_refresh)
+        elif not await ledger.store_refresh(services, ctx.new_refresh, ctx.rotated_digest):
             family = ctx.refresh.row.family_id if ctx.refresh is not None else None
             await ledger.revoke_families(services, [family] if family else [])
             await services.audit.record(kind, "refresh_reuse", actor=ctx.new_refresh.subject,
@@ -295,6 +322,13 @@ async def commit(ctx: OAuthContext, *, kind: str = "token") -> bool:
                      **note.detail)
     ctx.record_releases()  # only now: nothing is released by a response that is not sent
     return True
+
+
+async def give_back_claim(ctx: OAuthContext) -> None:
+    """The grant did not issue the claimed refresh token's successor: give the claim back."""
+    claim, ctx.claim = ctx.claim, None
+    if claim is not None:
+        await ledger.release_claim(ctx.services, claim)
 
 
 async def audit_failure(ctx: OAuthContext, req: IdpRequest, result: AuthlibResponse) -> None:

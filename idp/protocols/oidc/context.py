@@ -22,6 +22,7 @@ from idp.sso.sessions import SsoSession
 
 if TYPE_CHECKING:
     from idp.protocols.oidc.device_codes import Poll
+    from idp.protocols.oidc.ledger import Claim
     from idp.services import Services
 
 Write = Callable[[], Awaitable[Any]]
@@ -59,6 +60,9 @@ class OAuthContext:
     store_members: list[tuple[str, str, int]] = field(default_factory=list)
     new_refresh: RefreshRecord | None = None
     rotated_digest: str | None = None  # the refresh token this request rotates (must win)
+    # the refresh token claimed before the grant was decided (ledger.claim_refresh): given back
+    # unless the grant issues its successor (handlers.token)
+    claim: Claim | None = None
     revoke_families: list[str] = field(default_factory=list)
     # authorization_code: what the redemption issues, chosen before the code is taken
     planned_jti: str | None = None

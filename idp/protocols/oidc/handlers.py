@@ -7,6 +7,7 @@ backend that fails raises to the server's one error policy (a 503 temporarily_un
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from authlib.oauth2.rfc6749.errors import InvalidGrantError
@@ -19,6 +20,7 @@ from idp.protocols.oidc.adapter import (
     audit_failure,
     client_ip,
     commit,
+    give_back_claim,
     insecure,
     oauth_request,
     prefetch_client,
@@ -33,6 +35,8 @@ from idp.protocols.oidc.server import SERVER
 
 if TYPE_CHECKING:
     from idp.services import Services
+
+log = logging.getLogger("idp.oauth")
 
 
 async def _begin(services: Services, request: Request) -> tuple[IdpRequest, OAuthContext] | Response:
@@ -51,17 +55,30 @@ async def token(services: Services, request: Request) -> Response:
     if isinstance(begun, Response):
         return begun
     req, ctx = begun
-    await prefetch_token_request(ctx, req)
-    result = run(ctx, lambda: SERVER.create_token_response(req))
-    if result[0] == 200 and not await commit(ctx):
-        # a concurrent request rotated this refresh token first (this one is the reuse), or
-        # replayed this code, or revoked the sign-in behind it, while it was being redeemed:
-        # nothing issued may be sent
-        result = SERVER.handle_error_response(req, InvalidGrantError())
-    elif result[0] != 200:
-        ctx.releases.clear()  # an error answer releases nothing
-        await commit(ctx)  # revocations (code replay, refresh reuse) and audit notes
-        await audit_failure(ctx, req, result)
+    try:
+        await prefetch_token_request(ctx, req)
+        result = run(ctx, lambda: SERVER.create_token_response(req))
+        if result[0] == 200 and await commit(ctx):
+            ctx.claim = None  # the claimed refresh token's successor is sent: the rotation stands
+        elif result[0] == 200:
+            # a concurrent request rotated this refresh token first (this one is the reuse), or
+            # replayed this code, or revoked the sign-in behind it, while it was being redeemed:
+            # nothing issued may be sent
+            result = SERVER.handle_error_response(req, InvalidGrantError())
+        else:
+            await give_back_claim(ctx)
+            ctx.releases.clear()  # an error answer releases nothing
+            await commit(ctx)  # revocations (code replay, refresh reuse) and audit notes
+            await audit_failure(ctx, req, result)
+    except Exception:
+        # a backend failed (the error policy answers 503): a refresh token claimed for this
+        # grant is usable again, so the client's retry is not taken for a reuse
+        if ctx.claim is not None:
+            try:
+                await give_back_claim(ctx)
+            except Exception:
+                log.exception("a claimed refresh token could not be given back")
+        raise
     return respond(result)
 
 

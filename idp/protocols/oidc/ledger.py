@@ -2,10 +2,12 @@
 Store, refresh token families in SQL. Only digests are stored, never the tokens themselves.
 
 Refresh tokens are read and written on every refresh_token grant, where the ORM's unit of work
-and identity map cost more than the SQL itself. On PostgreSQL the lookup, the insert and the
-rotation are single statements sent straight through asyncpg (idp/db/pg_direct.py), each atomic
-on its own, the rotation included (a data-modifying CTE). Elsewhere (SQLite) they are SQLAlchemy
-Core statements built once, here.
+and identity map cost more than the SQL itself. A grant claims its token first (`claim_refresh`):
+on PostgreSQL one statement sent straight through asyncpg (idp/db/pg_direct.py, a data-modifying
+CTE) marks it rotated and inserts its successor, so the grant costs the database one statement;
+a grant refused after its claim gives it back (`release_claim`). Only when nothing could be
+claimed is the row looked up, to tell a reuse from an unknown token. Elsewhere (SQLite) they are
+SQLAlchemy Core statements built once, here, in one transaction.
 
 What a revocation reaches, and how:
 - a code: kept under its digest *and the client it was issued to* (for a public client also its
@@ -25,11 +27,12 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from idp.db.engine import one_statement_engine
 from idp.db.models import RefreshToken
@@ -183,6 +186,76 @@ _MARK_ROTATED = (
 _INSERT_NEW = insert(_tokens).values(
     {name: bindparam(f"new_{name}", type_=_tokens.c[name].type)
      for name in (*_NEW_COLUMNS, "created_at")})
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A refresh token claimed by a refresh_token grant (`claim_refresh`): rotated, with its
+    successor already inserted, before the grant was decided."""
+
+    digest: str
+    successor: str
+    at: datetime
+
+
+_CLAIM = (
+    update(_tokens)
+    .where(_tokens.c.digest == bindparam("claimed"), _tokens.c.client_id == bindparam("client"),
+           _tokens.c.rotated_at.is_(None), _tokens.c.revoked_at.is_(None))
+    .values(rotated_at=bindparam("now"))
+)
+_UNCLAIM = (
+    update(_tokens)
+    .where(_tokens.c.digest == bindparam("claimed"), _tokens.c.rotated_at == bindparam("at"))
+    .values(rotated_at=None)
+)
+_DELETE_ONE = delete(_tokens).where(_tokens.c.digest == bindparam("digest"))
+
+
+async def claim_refresh(services: Services, digest: str, client_id: str,
+                        successor: str) -> tuple[RefreshRecord, Claim] | None:
+    """The refresh_token grant's first step, in one statement on PostgreSQL: refresh token
+    `digest`, if it is `client_id`'s and still usable, is marked rotated and its successor
+    `successor` (a digest) inserted as its copy (RFC 6749 §6: same scope, family and absolute
+    expiry). Answers the row as it was and the claim; None when nothing was claimed (unknown,
+    another client's, rotated or revoked: `refresh_row` tells which). The grant then decides;
+    one that refuses, or fails, gives the claim back (`release_claim`), so a refusal costs the
+    client nothing. Of two concurrent claims one wins: the other is the reuse."""
+    now = datetime.now(UTC)
+    direct = pg_direct(services.engine)
+    if direct is not None:
+        found = await direct.claim_refresh(digest, successor, client_id, now)
+        row = RefreshRecord(**found) if found is not None else None
+    else:
+        row = await _claim_core(services, digest, client_id, successor, now)
+    return (row, Claim(digest, successor, now)) if row is not None else None
+
+
+async def _claim_core(services: Services, digest: str, client_id: str, successor: str,
+                      now: datetime) -> RefreshRecord | None:
+    async with services.engine.begin() as conn:
+        found = (await conn.execute(_SELECT_ONE, {"digest": digest})).first()
+        if found is None:
+            return None
+        claimed = await conn.execute(_CLAIM, {"claimed": digest, "client": client_id, "now": now})
+        if claimed.rowcount != 1:
+            return None
+        row = RefreshRecord(**found._mapping)
+        copy = replace(row, digest=successor, nonce=None)
+        await conn.execute(_INSERT_NEW, _new_row(copy, now))
+    return row
+
+
+async def release_claim(services: Services, claim: Claim) -> None:
+    """Give a claim back: its successor, never sent, goes, and the token is usable again
+    (unless a revocation reached it meanwhile: that stays)."""
+    direct = pg_direct(services.engine)
+    if direct is not None:
+        await direct.release_claim(claim.digest, claim.successor, claim.at)
+        return
+    async with services.engine.begin() as conn:
+        await conn.execute(_DELETE_ONE, {"digest": claim.successor})
+        await conn.execute(_UNCLAIM, {"claimed": claim.digest, "at": claim.at})
 
 
 async def refresh_row(services: Services, digest: str) -> RefreshRecord | None:
