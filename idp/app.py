@@ -38,6 +38,7 @@ from idp.services import Services
 from idp.settings import Settings
 from idp.sso.logout import SingleLogout
 from idp.sso.revocation import PersonRevocation
+from idp.sso.revoked import RevokedList
 from idp.sso.sessions import SessionManager
 from idp.sso.signins import SignIns
 from idp.store import open_store
@@ -67,13 +68,14 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
     audit = MeteredAudit(sessionmaker(engine), backlog=settings.audit_backlog,
                          machine_tokens=settings.audit_machine_tokens)
     logout = SingleLogout(sessions, audit)
+    revoked = RevokedList(store)
     services = Services(
         settings=settings, engine=engine, db=sessionmaker(engine), store=store,
         directory=directory, keys=KeyRing.open(settings.keys_dir), sessions=sessions,
         signins=SignIns(store), logout=logout, audit=audit, writer=writer,
         releases=MeteredReleaseLog(engine, backlog=settings.releases.backlog,
                                    retention_days=settings.releases.retention_days),
-        revocation=PersonRevocation(store, sessions, logout, audit),
+        revocation=PersonRevocation(revoked, sessions, logout, audit), revoked=revoked,
         upstreams=Upstreams(settings, store, sessionmaker(engine)),
     )
     services.logout.add_notifier(BackChannelLogout(services))
@@ -101,6 +103,7 @@ async def close_services(services: Services) -> None:
     if services.writer is not services.directory:
         await services.writer.close()
     await services.directory.close()
+    await services.revoked.close()
     await services.store.close()
     await services.audit.close()  # rows still queued for the group commit
     await services.releases.close()  # releases still folding in, behind the responses
@@ -115,6 +118,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         own = services is None
         app.state.services = services or await open_services(settings)
         opened: Services = app.state.services
+        # each process follows the revoked list (idp/sso/revoked.py)
+        following = opened.revoked.start()
         reloader = asyncio.create_task(_reload_keys(opened.keys))
         # every replica runs it; one at a time purges (idp/db/purge.py)
         purger = asyncio.create_task(purge_forever(opened.engine, settings.retention,
@@ -124,6 +129,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             yield
         finally:
             reloader.cancel()
+            if following:
+                await opened.revoked.close()
             if purger is not None:
                 purger.cancel()
             if own:

@@ -18,6 +18,7 @@ from idp.keys.ring import KeyRing
 from idp.settings import Settings
 from idp.sso.logout import SingleLogout
 from idp.sso.revocation import PersonRevocation
+from idp.sso.revoked import RevokedList
 from idp.sso.sessions import SessionManager
 from idp.sso.signins import SignIns
 from idp.store import Store
@@ -38,6 +39,7 @@ class Services:
     signins: SignIns  # sign-ins parked by a protocol, waiting for the pages
     logout: SingleLogout  # ends a session everywhere, through each protocol's notifier
     revocation: PersonRevocation  # ends everything a person holds (reset, change, disable)
+    revoked: RevokedList  # revoked token ids and people's marks, read in memory on every replica
     audit: Audit
     releases: ReleaseLog  # which claims went to which app for whom, written behind
     writer: DirectoryWriter  # writes people: the local directory itself, or LDAP's admin bind

@@ -3,7 +3,8 @@ password change, or when an admin disables the account.
 
 `PersonRevocation.revoke(subject, ...)` does four things, in this order:
 
-1. It leaves a mark in the shared Store, `revoked-subject:{subject}` = S, the second it happened:
+1. It leaves a mark on the revoked list (idp/sso/revoked.py: the shared Store, and a copy in
+   every process), `revoked-subject:{subject}` = S, the second it happened:
    everything that came from a sign-in of the person made up to second S is revoked. Every
    replica checks what a protocol issued against the mark where it is used (OIDC: an access
    token's `auth_time` at /introspect, /userinfo and the admin API), so it stops at once: no
@@ -32,8 +33,8 @@ from typing import Protocol
 
 from idp.db.audit import Audit
 from idp.sso.logout import BROWSER_WAIT, SingleLogout
+from idp.sso.revoked import RevokedList
 from idp.sso.sessions import SessionManager
-from idp.store.base import Store
 
 MARK_PREFIX = "revoked-subject:"
 MARK_SLACK = 120  # seconds the mark outlives what it covers: clock differences, verify leeway
@@ -76,9 +77,9 @@ class Revoked:
 
 
 class PersonRevocation:
-    def __init__(self, store: Store, sessions: SessionManager, logout: SingleLogout,
+    def __init__(self, revoked: RevokedList, sessions: SessionManager, logout: SingleLogout,
                  audit: Audit) -> None:
-        self.store = store
+        self.revoked = revoked
         self.sessions = sessions
         self.logout = logout
         self.audit = audit
@@ -95,7 +96,7 @@ class PersonRevocation:
         """Revoke everything issued to `subject` and end their sessions except `keep`. `wait`:
         how long to wait for the apps to hear of each logout (idp/sso/logout.py)."""
         mark = int(time.time())
-        await self.store.put(mark_key(subject), str(mark), self.mark_ttl())
+        await self.revoked.put(mark_key(subject), str(mark), self.mark_ttl())
         grants = 0
         for revoker in self.revokers:
             grants += await revoker.revoke_person(subject)

@@ -14,6 +14,16 @@ class StoreUnavailable(Exception):
     """The store cannot be reached: a 503 for the caller, never a silent miss."""
 
 
+class LogGap(Exception):
+    """`read_log` was asked for changes after a position the change log no longer holds (it was
+    trimmed, or the Store lost it): what happened in between is unknown, so whoever follows the
+    log must read the keys afresh (`snapshot`)."""
+
+
+# one entry of the change log: (key, value, ttl) as it was put
+LogEntry = tuple[str, str, int]
+
+
 @runtime_checkable
 class Store(Protocol):
     name: str
@@ -93,6 +103,28 @@ class Store(Protocol):
 
     async def keys(self, prefix: str) -> list[str]:
         """Every live key that starts with prefix (admin listings; not for hot paths)."""
+        ...
+
+    # --- the change log: keys whose every change each process follows (idp/sso/revoked.py) ---
+
+    async def put_logged(self, key: str, value: str, ttl: int) -> None:
+        """`put`, and, in the same atomic step, an entry (key, value, ttl) appended to the
+        Store's change log, which every process can follow with `read_log`."""
+        ...
+
+    async def log_position(self) -> str:
+        """Where the change log ends now: `read_log` from here returns what comes later."""
+        ...
+
+    async def read_log(self, after: str, wait: float) -> tuple[list[LogEntry], str]:
+        """The entries appended after position `after`, oldest first, and the new position;
+        waits up to `wait` seconds for one when there is none yet (then ([], after)). Raises
+        LogGap when entries after `after` may have been dropped."""
+        ...
+
+    async def snapshot(self, prefix: str) -> dict[str, tuple[str, int]]:
+        """Every live key that starts with `prefix`: its value and its seconds left (a process
+        that follows the change log starts from here). Not for hot paths."""
         ...
 
     async def ping(self) -> None: ...

@@ -9,6 +9,11 @@ import asyncio
 import time
 from collections.abc import Sequence
 
+from idp.store.base import LogEntry, LogGap
+
+# entries of the change log kept (as the Redis stream is trimmed)
+LOG_LENGTH = 50_000
+
 
 class MemoryStore:
     name = "memory"
@@ -18,6 +23,9 @@ class MemoryStore:
         self._data: dict[str, tuple[object, float]] = {}
         self._ops = 0
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._log: list[LogEntry] = []  # the change log's last LOG_LENGTH entries
+        self._log_end = 0  # entries ever appended: the position after the last
+        self._log_grew = asyncio.Event()
 
     def _live(self, key: str) -> object | None:
         item = self._data.get(key)
@@ -163,6 +171,39 @@ class MemoryStore:
     async def keys(self, prefix: str) -> list[str]:
         matching = [k for k in list(self._data) if k.startswith(prefix)]
         return sorted(k for k in matching if self._live(k) is not None)
+
+    async def put_logged(self, key: str, value: str, ttl: int) -> None:
+        self._set(key, value, ttl)
+        self._log.append((key, value, ttl))
+        self._log_end += 1
+        if len(self._log) > LOG_LENGTH:
+            del self._log[: len(self._log) - LOG_LENGTH]
+        self._log_grew.set()
+        self._log_grew = asyncio.Event()
+
+    async def log_position(self) -> str:
+        return str(self._log_end)
+
+    async def read_log(self, after: str, wait: float) -> tuple[list[LogEntry], str]:
+        position = int(after)
+        if position < self._log_end - len(self._log) or position > self._log_end:
+            raise LogGap(f"the change log holds {self._log_end - len(self._log)}..{self._log_end}")
+        if position == self._log_end:
+            try:
+                await asyncio.wait_for(self._log_grew.wait(), max(wait, 0))
+            except TimeoutError:
+                return [], after
+        first = len(self._log) - (self._log_end - position)
+        return list(self._log[first:]), str(self._log_end)
+
+    async def snapshot(self, prefix: str) -> dict[str, tuple[str, int]]:
+        now = time.monotonic()
+        found: dict[str, tuple[str, int]] = {}
+        for key in await self.keys(prefix):
+            value, expires = self._data[key]
+            if isinstance(value, str):
+                found[key] = (value, max(1, int(expires - now)))
+        return found
 
     async def ping(self) -> None:
         return None

@@ -22,7 +22,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import NoScriptError, RedisError
 
 from idp.settings import SENTINEL_SCHEME, parse_sentinel_url
-from idp.store.base import StoreUnavailable
+from idp.store.base import LogEntry, LogGap, StoreUnavailable
 
 T = TypeVar("T")
 
@@ -81,6 +81,16 @@ for i = puts + 1, #KEYS do
 end
 return #KEYS
 """
+# SET the key, and append (key, value, ttl) to the change log (a stream, trimmed to about
+# ARGV[4] entries), atomically: whoever follows the log sees every change of such a key
+_PUT_LOGGED = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'k', ARGV[3], 'v', ARGV[1], 't', ARGV[2])
+return 1
+"""
+# entries of the change log kept: far more than a replica could miss between two reads
+LOG_LENGTH = 50_000
+LOG_KEY = "change-log"
 
 # RPUSH a signal and (re)start the list's TTL, in one round trip
 _SIGNAL = """
@@ -150,6 +160,7 @@ class RedisStore:
         self._incr_unless = _Script(_INCR_UNLESS)
         self._signal = _Script(_SIGNAL)
         self._write_many = _Script(_WRITE_MANY)
+        self._put_logged = _Script(_PUT_LOGGED)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -263,6 +274,66 @@ class RedisStore:
             return sorted(k[len(self._prefix):] for k in found)
 
         return await self._call(op)
+
+    async def put_logged(self, key: str, value: str, ttl: int) -> None:
+        await self._eval(self._put_logged, [self._k(key), self._k(LOG_KEY)],
+                         [value, ttl, key, LOG_LENGTH])
+
+    async def log_position(self) -> str:
+        last = await self._call(lambda: self._redis.xrevrange(self._k(LOG_KEY), count=1))
+        return str(last[0][0]) if last else "0-0"
+
+    async def read_log(self, after: str, wait: float) -> tuple[list[LogEntry], str]:
+        stream = self._k(LOG_KEY)
+        block = max(10, int(min(wait, WAIT_SLICE) * 1000))
+        got = await self._call(lambda: self._redis.xread({stream: after}, count=1000,
+                                                         block=block))
+        await self._check_no_gap(stream, after)
+        entries: list[LogEntry] = []
+        for _, messages in got or ():
+            for message_id, fields in messages:
+                entries.append((fields["k"], fields["v"], int(fields["t"])))
+                after = str(message_id)
+        return entries, after
+
+    async def _check_no_gap(self, stream: str, after: str) -> None:
+        """LogGap when an entry later than `after` may be gone. The log is trimmed oldest
+        first, so that happened exactly when the entry `after` itself is gone (the follower read
+        it, so it was there); a log that is gone altogether (a Redis that restarted empty)
+        holds it no longer either. From the very start ("0-0"), any entry trimmed is a gap."""
+        if after != "0-0":
+            kept = await self._call(lambda: self._redis.xrange(stream, after, after, count=1))
+            if not kept:
+                raise LogGap(f"the change log no longer holds {after}")
+            return
+        try:
+            info = await self._call(lambda: self._redis.xinfo_stream(stream))
+        except StoreUnavailable as exc:
+            if "no such key" in str(exc).lower():
+                return  # nothing was ever logged
+            raise
+        if int(info.get("entries-added", 0)) > int(info.get("length", 0)):
+            raise LogGap("the change log was trimmed before it was first read")
+
+    async def snapshot(self, prefix: str) -> dict[str, tuple[str, int]]:
+        keys = await self.keys(prefix)
+        found: dict[str, tuple[str, int]] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+
+            async def op(chunk: list[str] = chunk) -> list[Any]:
+                pipe = self._redis.pipeline(transaction=False)
+                for key in chunk:
+                    pipe.get(self._k(key))
+                    pipe.ttl(self._k(key))
+                return list(await pipe.execute())
+
+            answers = await self._call(op)
+            for index, key in enumerate(chunk):
+                value, left = answers[2 * index], answers[2 * index + 1]
+                if value is not None and left is not None and left > 0:
+                    found[key] = (value, int(left))
+        return found
 
     async def ping(self) -> None:
         await self._call(self._redis.ping)

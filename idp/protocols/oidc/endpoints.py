@@ -96,8 +96,8 @@ class Revocation(RevocationEndpoint):
             return
         remaining = token.get_expires_in()
         if remaining > 0 and token.jti:
-            store, key = ctx.services.store, f"revoked-jti:{token.jti}"
-            ctx.later(lambda: store.put(key, "1", remaining + 60))
+            revoked, key = ctx.services.revoked, f"revoked-jti:{token.jti}"
+            ctx.later(lambda: revoked.put(key, "1", remaining + 60))
         ctx.note("revoked", actor=token.get_user(), client_id=token.claims.get("client_id"),
                  jti=token.jti)
 

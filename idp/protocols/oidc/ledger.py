@@ -132,19 +132,20 @@ async def redemption_revoked(services: Services, code: StoredCode, family: str) 
 async def revoke_jti(services: Services, jti: str, exp: int) -> None:
     remaining = int(exp - time.time())
     if remaining > 0:
-        await services.store.put(f"revoked-jti:{jti}", "1", remaining + 60)
+        await services.revoked.put(f"revoked-jti:{jti}", "1", remaining + 60)
 
 
 async def access_token_revoked(services: Services, claims: dict[str, Any]) -> bool:
     """A verified access token's claims: is it on the revoked-jti list (RFC 7009, a replayed
     code, a revoked family), or did it come from a sign-in of a person revoked since (the
-    sign-in core's mark, against `auth_time`)? One round trip for both."""
+    sign-in core's mark, against `auth_time`)? Both read from this process's copy of the
+    revoked list (idp/sso/revoked.py), or in one round trip when the copy cannot answer."""
     jti, subject = claims.get("jti"), claims.get("sub")
     if not isinstance(jti, str) or not isinstance(subject, str):
         return True
     if subject == claims.get("client_id"):  # a machine's token (client_credentials): no person
-        return await services.store.get(f"revoked-jti:{jti}") is not None
-    listed, mark = await services.store.get_many(f"revoked-jti:{jti}", mark_key(subject))
+        return (await services.revoked.get_many(f"revoked-jti:{jti}"))[0] is not None
+    listed, mark = await services.revoked.get_many(f"revoked-jti:{jti}", mark_key(subject))
     if listed is not None:
         return True
     signed_in = claims.get("auth_time", claims.get("iat"))
