@@ -54,7 +54,8 @@ RUN apt-get update \
     && useradd --system --home /var/lib/idp --create-home idp \
     && install -d -m 0700 -o idp -g idp /var/lib/idp/keys
 COPY --from=build /opt/idp /opt/idp
-ENV PATH=/opt/idp/bin:$PATH IDP_KEYS_DIR=/var/lib/idp/keys
+# logs: JSON lines on stdout, the container's output
+ENV PATH=/opt/idp/bin:$PATH IDP_KEYS_DIR=/var/lib/idp/keys IDP_LOG_STREAM=stdout
 USER idp
 WORKDIR /var/lib/idp
 EXPOSE 8000

@@ -544,6 +544,8 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field(
         "json", description="json: one JSON object per line (for log collectors); text: short "
                             "lines for a person at a terminal (what `idp demo` uses)")
+    log_stream: Literal["stderr", "stdout"] = Field(
+        "stderr", description="where the server writes its log lines (the container image: stdout)")
 
     ldap: LdapConfig = Field(default_factory=LdapConfig)
     identities: IdentityLinkConfig = Field(default_factory=IdentityLinkConfig)

@@ -60,7 +60,8 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     uvicorn.run("idp.asgi:app", host=host, port=port, workers=workers, loop="uvloop",
                 http=IdpHttpProtocol, proxy_headers=False, access_log=False,
                 log_level=settings.log_level,
-                log_config=server_log_config(settings.log_level, settings.log_format))
+                log_config=server_log_config(settings.log_level, settings.log_format,
+                                           settings.log_stream))
 
 
 @main.command()
