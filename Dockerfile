@@ -25,15 +25,16 @@ COPY requirements/runtime.txt ./
 # the exact, hash-checked versions `make demo` runs (requirements/runtime.txt), then campus-idp
 RUN python3 -m venv /opt/idp \
     && /opt/idp/bin/pip install --no-cache-dir --require-hashes -r runtime.txt
-COPY pyproject.toml README.md ./
-COPY idp ./idp
-COPY directory ./directory
-RUN /opt/idp/bin/pip install --no-cache-dir --no-deps . && rm -rf build *.egg-info
-# the example apps: plain FastAPI apps in a virtualenv of their own
+# the example apps: plain FastAPI apps in a virtualenv of their own (before the project's
+# sources, so that a change to them does not install these again)
 RUN python3 -m venv /opt/apps \
     && /opt/apps/bin/pip install --no-cache-dir "fastapi>=0.115" "uvicorn[standard]>=0.32" \
        "authlib>=1.6.5" "httpx>=0.27" "itsdangerous>=2.2" "joserfc>=1.0" \
        "python-multipart>=0.0.18" "python-cas>=1.6"
+COPY pyproject.toml README.md ./
+COPY idp ./idp
+COPY directory ./directory
+RUN /opt/idp/bin/pip install --no-cache-dir --no-deps . && rm -rf build *.egg-info
 
 # The example apps: one image, the command picks the app.
 FROM python AS apps
