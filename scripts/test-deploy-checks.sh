@@ -165,9 +165,9 @@ limited() {  # the limits the compose file sets reach the containers
 check "the replicas run with the compose file's memory limit" limited
 
 backup() {  # the README's backup: a dump of PostgreSQL and a tar of the keys volume
-  podman exec "$(container postgres)" pg_dump -U idp idp > "$work/idp.sql" || return 1
+  "${compose[@]}" exec -T postgres pg_dump -U idp idp > "$work/idp.sql" </dev/null || return 1
   grep -q "CREATE TABLE public.clients" "$work/idp.sql" || return 1
-  podman exec "$(container idp-a)" tar -C /var/lib/idp -c keys > "$work/keys.tar" || return 1
+  "${compose[@]}" exec -T idp-a tar -C /var/lib/idp -c keys > "$work/keys.tar" </dev/null || return 1
   tar -tf "$work/keys.tar" | tee /dev/stderr | grep -q "keys/."
 }
 check "backup: pg_dump and the keys volume" backup
@@ -190,8 +190,9 @@ print(client["client_id"], client["client_secret"])' "$machine")
   [ "$(token_status "$machine_id" "$machine_secret")" = 200 ] || return 1
   traffic_start "$machine_id" "$machine_secret"
   for replica in idp-a idp-b; do
-    # podman-compose's --force-recreate would recreate Caddy too (it depends on the replicas):
-    # the replica's container is removed, and `up` makes it again from the new image
+    # podman-compose's `up` keeps a container whose image is new, and its --force-recreate
+    # would recreate Caddy too (it depends on the replicas): the replica's container is
+    # removed, and `up` makes it again from the new image (the README's upgrade)
     "${compose[@]}" stop "$replica" && podman rm "$(container "$replica")" \
       && "${compose[@]}" up -d --no-deps "$replica" || { traffic_stop; return 1; }
     wait_healthy 120 "$replica" || { traffic_stop; return 1; }

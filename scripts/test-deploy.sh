@@ -3,8 +3,9 @@
 # from the outside through Caddy (TLS, its local CA). Every step below is the README's
 # "Deploy with docker-compose" recipe; only the base image differs from a campus's Docker run.
 #
+#   0. podman-compose 1.x (requirements/deploy.txt) into var/deploy-tools/venv, once
 #   1. the base image: localhost/debian:bookworm (debootstrap + podman import), once, cached
-#   2. deploy/idp.env from deploy/idp.env.example, every secret generated
+#   2. an env file from deploy/idp.env.example, every secret generated (in a temporary directory)
 #   3. build, then start in dependency order, waiting for each health check
 #   4. register the example apps, start them
 #   5. checks (discovery, a browser login with SSO, replica failover, `idp check`, Prometheus,
@@ -74,6 +75,13 @@ if ! cmp -s requirements/deploy.txt "$tools/requirements.txt"; then
 fi
 export PATH=$tools/bin:$PATH
 
+# the ports the compose file publishes (Caddy's 80 and 443, Prometheus's 127.0.0.1:9090) must be
+# free: another service on them is not this stack's to stop
+taken=$(ss -Hltn '( sport = :80 or sport = :443 or sport = :9090 )' 2>/dev/null)
+if [ -n "$taken" ]; then
+  echo "ports 80, 443 and 9090 must be free for the stack; in use:"; echo "$taken"; exit 1
+fi
+
 # --- 1. the base image, built once: a Debian root file system from Debian's mirror
 if ! podman image exists "$BASE_IMAGE"; then
   [ "$BASE_IMAGE" = localhost/debian:bookworm ] || { echo "$BASE_IMAGE is missing"; exit 1; }
@@ -133,8 +141,7 @@ say "starting OpenLDAP, Redis, PostgreSQL"
 "${compose[@]}" up -d --no-deps openldap redis postgres >> "$log" 2>&1
 check "openldap, redis and postgres are healthy" wait_healthy 120 openldap redis postgres
 say "the migration job"
-"${compose[@]}" up -d --no-deps idp-migrate >> "$log" 2>&1
-check "the migration job succeeds" test "$(podman wait "$(container idp-migrate)")" = 0
+check "the migration job succeeds" "${compose[@]}" run --rm idp-migrate </dev/null
 say "the two replicas"
 "${compose[@]}" up -d --no-deps idp-a idp-b >> "$log" 2>&1
 check "both replicas are ready" wait_healthy 120 idp-a idp-b
