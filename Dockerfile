@@ -25,15 +25,16 @@ COPY requirements/runtime.txt ./
 # the exact, hash-checked versions `make demo` runs (requirements/runtime.txt), then campus-idp
 RUN python3 -m venv /opt/idp \
     && /opt/idp/bin/pip install --no-cache-dir --require-hashes -r runtime.txt
-COPY pyproject.toml README.md ./
-COPY idp ./idp
-COPY directory ./directory
-RUN /opt/idp/bin/pip install --no-cache-dir --no-deps . && rm -rf build *.egg-info
-# the example apps: plain FastAPI apps in a virtualenv of their own
+# the example apps: plain FastAPI apps in a virtualenv of their own (before the project's
+# sources, so that a change to them does not install these again)
 RUN python3 -m venv /opt/apps \
     && /opt/apps/bin/pip install --no-cache-dir "fastapi>=0.115" "uvicorn[standard]>=0.32" \
        "authlib>=1.6.5" "httpx>=0.27" "itsdangerous>=2.2" "joserfc>=1.0" \
        "python-multipart>=0.0.18" "python-cas>=1.6"
+COPY pyproject.toml README.md ./
+COPY idp ./idp
+COPY directory ./directory
+RUN /opt/idp/bin/pip install --no-cache-dir --no-deps . && rm -rf build *.egg-info
 
 # The example apps: one image, the command picks the app.
 FROM python AS apps
@@ -54,7 +55,8 @@ RUN apt-get update \
     && useradd --system --home /var/lib/idp --create-home idp \
     && install -d -m 0700 -o idp -g idp /var/lib/idp/keys
 COPY --from=build /opt/idp /opt/idp
-ENV PATH=/opt/idp/bin:$PATH IDP_KEYS_DIR=/var/lib/idp/keys
+# logs: JSON lines on stdout, the container's output
+ENV PATH=/opt/idp/bin:$PATH IDP_KEYS_DIR=/var/lib/idp/keys IDP_LOG_STREAM=stdout
 USER idp
 WORKDIR /var/lib/idp
 EXPOSE 8000

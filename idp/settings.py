@@ -544,6 +544,12 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field(
         "json", description="json: one JSON object per line (for log collectors); text: short "
                             "lines for a person at a terminal (what `idp demo` uses)")
+    log_stream: Literal["stderr", "stdout"] = Field(
+        "stderr", description="where the server writes its log lines (the container image: stdout)")
+    shutdown_drain_seconds: float = Field(
+        0, ge=0, le=60, description="on SIGTERM, seconds of answering /readyz with 503 while still "
+        "serving, so that a load balancer's health check takes the replica out of rotation before "
+        "it stops (more than the balancer's health interval; `idp serve --workers 1`)")
 
     ldap: LdapConfig = Field(default_factory=LdapConfig)
     identities: IdentityLinkConfig = Field(default_factory=IdentityLinkConfig)

@@ -1,4 +1,4 @@
-"""Server logging (idp/monitoring/logs.py): JSON lines on stderr written in batches, and the
+"""Server logging (idp/monitoring/logs.py): JSON lines on stderr (or stdout) written in batches, and the
 access line's direct path writing exactly what the logging path writes."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import logging
 import logging.config
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -104,3 +105,27 @@ def test_text_lines_for_a_terminal() -> None:
     record.duration_ms = 3.1
     line = formatter.format(record)
     assert line.endswith("INFO    POST /token 200 (3.1 ms)") and not line.startswith("{")
+
+
+def test_stdout_for_a_container(monkeypatch: pytest.MonkeyPatch) -> None:
+    """IDP_LOG_STREAM=stdout (the container image): every line on stdout, none on stderr, and a
+    library's warning (captured, as idp/asgi.py does) is a JSON line too."""
+    saved = logging.root.handlers[:], logging.root.level
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    logging.config.dictConfig(server_log_config("info", "json", "stdout"))
+    logging.captureWarnings(True)
+    try:
+        logging.getLogger("idp.test").warning("to stdout")
+        warnings.warn("a library's deprecation", UserWarning, stacklevel=1)
+        _handler().flush()
+    finally:
+        logging.captureWarnings(False)
+        handlers, level = saved
+        logging.root.handlers[:] = handlers
+        logging.root.setLevel(level)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["logger"] for line in lines] == ["idp.test", "py.warnings"]
+    assert "a library's deprecation" in lines[1]["message"]
+    assert err.getvalue() == ""

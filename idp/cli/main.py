@@ -46,9 +46,11 @@ def _refuse_unsafe_scaling(settings: Settings, workers: int) -> None:
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     """Serve the identity provider."""
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
 
     from idp.db.migrate import upgrade
     from idp.monitoring.logs import server_log_config
+    from idp.server.draining import DrainingServer
     from idp.server.transport import IdpHttpProtocol
 
     _refuse_unsafe_scaling(settings, workers)
@@ -57,10 +59,19 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     # found granian no faster (bench/README.md); each response goes out in one write
     # (idp/server/transport.py). The app applies the proxy headers itself (app.py,
     # trusted_proxies); the access log is idp/server/edge.py's.
-    uvicorn.run("idp.asgi:app", host=host, port=port, workers=workers, loop="uvloop",
-                http=IdpHttpProtocol, proxy_headers=False, access_log=False,
-                log_level=settings.log_level,
-                log_config=server_log_config(settings.log_level, settings.log_format))
+    options = dict(host=host, port=port, workers=workers, loop="uvloop", http=IdpHttpProtocol,
+                   proxy_headers=False, access_log=False, log_level=settings.log_level,
+                   log_config=server_log_config(settings.log_level, settings.log_format,
+                                                settings.log_stream))
+    if workers > 1:
+        uvicorn.run("idp.asgi:app", **options)  # type: ignore[arg-type]
+        return
+    # one worker (a container): SIGTERM drains first (idp/server/draining.py)
+    server = DrainingServer(uvicorn.Config("idp.asgi:app", **options),  # type: ignore[arg-type]
+                            settings.shutdown_drain_seconds)
+    server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
 
 
 @main.command()

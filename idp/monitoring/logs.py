@@ -125,10 +125,11 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self.flush()
 
 
-def server_log_config(level: str = "info", log_format: str = "json") -> dict[str, Any]:
-    """Everything (our loggers, granian's and uvicorn's) on stderr, as JSON lines or as short
-    text lines (`log_format`); the servers' own access logs are replaced by
-    idp/server/edge.py's, which knows the request id."""
+def server_log_config(level: str = "info", log_format: str = "json",
+                      stream: str = "stderr") -> dict[str, Any]:
+    """Everything (our loggers, granian's and uvicorn's) on one stream (stderr, or stdout in a
+    container), as JSON lines or as short text lines (`log_format`); the servers' own access
+    logs are replaced by idp/server/edge.py's, which knows the request id."""
     level = level.upper()
     formatter = "TextFormatter" if log_format == "text" else "JsonFormatter"
     return {
@@ -137,7 +138,7 @@ def server_log_config(level: str = "info", log_format: str = "json") -> dict[str
         # by name, so the dict is also valid JSON (a server's --log-config file)
         "formatters": {"lines": {"()": f"idp.monitoring.logs.{formatter}"}},
         "handlers": {"stderr": {"class": "idp.monitoring.logs.BatchedStreamHandler",
-                                "formatter": "lines", "stream": "ext://sys.stderr"}},
+                                "formatter": "lines", "stream": f"ext://sys.{stream}"}},
         "root": {"handlers": ["stderr"], "level": level},
         "loggers": {
             "uvicorn": {"handlers": [], "propagate": True, "level": level},
@@ -149,8 +150,9 @@ def server_log_config(level: str = "info", log_format: str = "json") -> dict[str
     }
 
 
-def configure_logging(level: str = "info", log_format: str = "json") -> None:
-    logging.config.dictConfig(server_log_config(level, log_format))
+def configure_logging(level: str = "info", log_format: str = "json",
+                      stream: str = "stderr") -> None:
+    logging.config.dictConfig(server_log_config(level, log_format, stream))
 
 
 def request_id_for(offered: bytes | None) -> str:

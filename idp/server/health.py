@@ -7,7 +7,8 @@ being served (directory/last_known.py): people signed in keep working, so a load
 keep sending them here. Every replica shares the same directory, so answering 503 would take
 every replica out of service at once and turn a degraded service into no service. Alert on the
 "status" field or on the idp_directory_degraded metric instead. "down" (503, not ready): the
-Store or the database is away, or the directory is and nothing can stand in for it."""
+Store or the database is away, or the directory is and nothing can stand in for it. "draining"
+(503): the replica was asked to stop and is leaving the rotation (idp/server/draining.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy import text
 
 from directory.base import DirectoryUnavailable
 from idp.http.routing import Router
+from idp.server.draining import draining
 from idp.services import ServicesDep
 
 router = Router(audience="api", tags=["health"])
@@ -29,6 +31,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(services: ServicesDep) -> JSONResponse:
+    if draining.is_set():
+        return JSONResponse({"ready": False, "status": "draining", "checks": {}}, status_code=503)
     checks: dict[str, str] = {}
     try:
         await services.store.ping()
