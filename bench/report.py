@@ -35,32 +35,76 @@ def _fmt(value: float | None, digits: int = 0) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
 
 
+def _latency(side: dict[str, Any] | None) -> str:
+    if not side:
+        return "–"
+    return f"{_fmt(side['latency_ms']['p50'], 1)} / {_fmt(side['latency_ms']['p99'], 1)}"
+
+
+def _busy_note(sides: list[dict[str, Any] | None]) -> str:
+    shares = [side.get("outside_percent_max", side.get("machine", {}).get("outside_percent", 0.0))
+              for side in sides if side and (side.get("busy") or side.get("machine", {}).get("busy"))]
+    return f"busy: {max(shares):.0f}% CPU outside the bench" if shares else ""
+
+
+def _ratio(case: dict[str, Any]) -> str:
+    ratio = case.get("ratio")
+    if not ratio:
+        return "–"
+    if ratio["min"] == ratio["max"]:
+        return f"{ratio['median']:.2f}×"
+    return f"{ratio['median']:.2f}× ({ratio['min']:.2f}–{ratio['max']:.2f})"
+
+
+# campus-idp-only results shown as rows of the table: (key in the results, label, unit)
+ONLY_IDP = (
+    ("logins", "password logins (login form, slapd)", "logins"),
+    ("ldap_ceiling", "slapd ceiling: a login's LDAP work, no HTTP", "logins"),
+    ("cas", "CAS 3.0: ticket + p3/serviceValidate", "tickets"),
+    ("device_polling", "device grant: polls answered authorization_pending", "polls"),
+    ("qr", "QR sign-in: approval → waiting PC notified", "approvals"),
+)
+
+
+def _only_label(key: str, label: str, data: dict[str, Any]) -> str:
+    if key == "qr":
+        return f"{label} ({data['waiting']:,} PCs waiting, {data['workers']} worker)"
+    if key == "device_polling":
+        return f"{label} ({data['device_codes']:,} codes)"
+    return label
+
+
 def rows(results: dict[str, Any]) -> list[list[str]]:
     table = []
     for case in results["cases"]:
         ours, peer = case.get("campus_idp"), case.get("peer")
-        ratio = (ours["units_per_second"] / peer["units_per_second"]
-                 if ours and peer and peer["units_per_second"] else None)
         errors = [str(side["errors"]) if side else "–" for side in (ours, peer)]
         table.append([
             case["label"], case["unit"],
             _fmt(ours and ours["units_per_second"]), _fmt(peer and peer["units_per_second"]),
-            f"{ratio:.2f}×" if ratio is not None else "–",
-            f"{_fmt(ours and ours['latency_ms']['p50'], 1)} / {_fmt(ours and ours['latency_ms']['p99'], 1)}",
-            f"{_fmt(peer and peer['latency_ms']['p50'], 1)} / {_fmt(peer and peer['latency_ms']['p99'], 1)}",
-            " / ".join(errors),
+            _ratio(case),
+            _fmt(ours and ours["units_per_second"] / (results["machine"]["cores"] or 1), 1),
+            _latency(ours), _latency(peer), " / ".join(errors), _busy_note([ours, peer]),
         ])
+    for key, label, unit in ONLY_IDP:
+        data = results.get(key)
+        if not data:
+            continue
+        table.append([_only_label(key, label, data), unit, _fmt(data["units_per_second"]), "—",
+                      "—", _fmt(data.get("per_core"), 1), _latency(data), "—",
+                      f"{data['errors']} / —", _busy_note([data])])
     return table
 
 
-HEADER = ["case", "unit", "campus-idp /s", "peer /s", "ratio", "campus-idp p50/p99 ms",
-          "peer p50/p99 ms", "errors (idp / peer)"]
+HEADER = ["case", "unit", "campus-idp /s", "peer /s", "ratio (range)", "campus-idp /s per core",
+          "campus-idp p50/p99 ms", "peer p50/p99 ms", "errors (idp / peer)", "machine"]
 
 
 def text_table(results: dict[str, Any]) -> str:
     body = [HEADER, *rows(results)]
     widths = [max(len(row[i]) for row in body) for i in range(len(HEADER))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in body]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
+             for row in body]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -70,6 +114,13 @@ def markdown_table(results: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(row) + " |" for row in body]
     return "\n".join(lines)
+
+
+def error_count(results: dict[str, Any]) -> int:
+    """Every error of the side-by-side cases and of the campus-idp-only rows."""
+    return sum(side["errors"] for case in results["cases"]
+               for side in (case["campus_idp"], case["peer"])) \
+        + sum(results[key]["errors"] for key, _, _ in ONLY_IDP if results.get(key))
 
 
 def write(results: dict[str, Any], name: str, *, latest: bool = True) -> Path:

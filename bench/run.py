@@ -14,6 +14,7 @@ import asyncio
 import os
 import secrets
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -26,6 +27,7 @@ from urllib.parse import quote
 from bench import report, scale
 from bench.audit_grain import run_grain
 from bench.cases import CASES, Case, Target
+from bench.quiet import Meter, describe, idle_check, verdict
 from bench.setup import (
     Browser,
     Clients,
@@ -56,12 +58,20 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def measure(load_for: Any, target: Target, warmup: float, duration: float) -> dict[str, Any]:
+def measure(load_for: Any, target: Target, warmup: float, duration: float,
+            meter: Meter | None = None) -> dict[str, Any]:
+    """A warm-up (when `warmup` > 0) and a measured wrk run; with a meter, what the machine
+    spent outside the bench meanwhile (`machine`)."""
     if warmup > 0:
         run_wrk(load_for(target), warmup)
     load: Load = load_for(target)
+    if meter is not None:
+        meter.start()
     measured = run_wrk(load, duration)
-    return _result(measured, load)
+    data = _result(measured, load)
+    if meter is not None:
+        data["machine"] = meter.stop()
+    return data
 
 
 def _result(measured: Measured, load: Load) -> dict[str, Any]:
@@ -72,26 +82,82 @@ def _result(measured: Measured, load: Load) -> dict[str, Any]:
     return data
 
 
+def per_core(data: dict[str, Any]) -> dict[str, Any]:
+    data["per_core"] = round(data["units_per_second"] / (os.cpu_count() or 1), 1)
+    return data
+
+
+def _median(values: list[float]) -> float:
+    return round(statistics.median(values), 2) if values else 0.0
+
+
+def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One side of a case over its rounds: median rate and latencies, every error, each round."""
+    rates = [r["units_per_second"] for r in rounds]
+    machine = [r["machine"] for r in rounds if "machine" in r]
+    return {
+        "units_per_second": round(statistics.median(rates), 1),
+        "units_per_second_range": [min(rates), max(rates)],
+        "requests_per_second": _median([r["requests_per_second"] for r in rounds]),
+        "latency_ms": {key: _median([r["latency_ms"][key] for r in rounds])
+                       for key in rounds[0]["latency_ms"]},
+        "errors": sum(r["errors"] for r in rounds),
+        "ok": sum(r["ok"] for r in rounds),
+        "connections": rounds[0]["connections"],
+        "requests_per_unit": rounds[0]["requests_per_unit"],
+        "busy": any(m["busy"] for m in machine),
+        "outside_percent_max": max((m["outside_percent"] for m in machine), default=0.0),
+        "rounds": rounds,
+    }
+
+
 def target_for(server: Server, clients: Clients, connections: int) -> Target:
     endpoints = Endpoints.discover(server.base_url)
     return Target(server.name, server.base_url, endpoints, clients,
                   Browser(server, endpoints, clients), connections)
 
 
+def compare(case: Case, mine: Target, peer: Target, args: argparse.Namespace,
+            meter: Meter) -> dict[str, Any]:
+    """`args.rounds` interleaved rounds of one case: round 1 campus-idp then the peer, round 2
+    the peer first, and so on. Each server's first run follows the full warm-up, later ones a
+    short one (`--rewarm`). The case's figures are the medians of the rounds; the ratio is the
+    median of the per-round ratios, with their range."""
+    sides = {"campus_idp": mine, "peer": peer}
+    rounds: dict[str, list[dict[str, Any]]] = {key: [] for key in sides}
+    for n in range(args.rounds):
+        order = ("campus_idp", "peer") if n % 2 == 0 else ("peer", "campus_idp")
+        for key in order:
+            target = sides[key]
+            warmup = args.warmup if n == 0 else args.rewarm
+            result = measure(case.load, target, warmup, args.duration, meter)
+            rounds[key].append(result)
+            machine = result["machine"]
+            log(f"{case.label}, round {n + 1}: {target.name} "
+                f"{result['units_per_second']:,.0f} {case.unit}/s, p50 "
+                f"{result['latency_ms']['p50']} ms, p99 {result['latency_ms']['p99']} ms, "
+                f"errors {result['errors']}" + (f" ({describe(machine)})" if machine["busy"]
+                                                else ""))
+    entry: dict[str, Any] = {"case": case.name, "label": case.label, "unit": case.unit}
+    for key in sides:
+        entry[key] = summarise(rounds[key])
+    ratios = [ours["units_per_second"] / theirs["units_per_second"]
+              for ours, theirs in zip(rounds["campus_idp"], rounds["peer"], strict=True)
+              if theirs["units_per_second"]]
+    entry["ratio"] = {"median": round(statistics.median(ratios), 3), "min": round(min(ratios), 3),
+                      "max": round(max(ratios), 3), "rounds": [round(r, 3) for r in ratios]
+                      } if ratios else None
+    entry["busy"] = entry["campus_idp"]["busy"] or entry["peer"]["busy"]
+    if entry["ratio"]:
+        log(f"  {case.label}: median ratio {entry['ratio']['median']:.2f}× "
+            f"({entry['ratio']['min']:.2f}–{entry['ratio']['max']:.2f})")
+    return entry
+
+
 def side_by_side(cases: list[Case], ours: Target, ours_es256: Target, peer: Target,
-                 args: argparse.Namespace) -> list[dict[str, Any]]:
-    results = []
-    for case in cases:
-        entry: dict[str, Any] = {"case": case.name, "label": case.label, "unit": case.unit}
-        mine = ours_es256 if case.name == "client_credentials_es256" else ours
-        for key, target in (("campus_idp", mine), ("peer", peer)):
-            log(f"{case.label}: {target.name}")
-            entry[key] = measure(case.load, target, args.warmup, args.duration)
-            log(f"  {entry[key]['units_per_second']:,.0f} {case.unit}/s, p50 "
-                f"{entry[key]['latency_ms']['p50']} ms, p99 {entry[key]['latency_ms']['p99']} ms, "
-                f"errors {entry[key]['errors']}")
-        results.append(entry)
-    return results
+                 args: argparse.Namespace, meter: Meter) -> list[dict[str, Any]]:
+    return [compare(case, ours_es256 if case.name == "client_credentials_es256" else ours,
+                    peer, args, meter) for case in cases]
 
 
 def login_load(target: Target, people: int) -> Load:
@@ -205,8 +271,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--replica-workers", type=int, default=1)
     parser.add_argument("--connections", type=int, default=16,
                         help="concurrent connections (one wrk thread each)")
-    parser.add_argument("--warmup", type=float, default=10)
-    parser.add_argument("--duration", type=float, default=15)
+    parser.add_argument("--warmup", type=float, default=8,
+                        help="seconds of each server's first warm-up per case (and of the "
+                             "campus-idp-only sections)")
+    parser.add_argument("--duration", type=float, default=10, help="seconds of a measured run")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds per side-by-side case (idp, peer, then peer, "
+                             "idp, ...); the table shows their medians and the ratio's range")
+    parser.add_argument("--rewarm", type=float, default=2,
+                        help="seconds of warm-up before each later round's run")
+    parser.add_argument("--require-quiet", action="store_true",
+                        help="refuse to report a busy run (bench/quiet.py): no latest.json, "
+                             "exit status 3")
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--scale-count", type=int, default=200)
     parser.add_argument("--cases", default=",".join(c.name for c in CASES))
@@ -230,7 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     log(f"machine: {results['machine']}")
     log_dir = report.RESULTS / f"{started}-logs"  # server logs, kept for a failed run
     log_dir.mkdir(parents=True, exist_ok=True)
+    log("idle check: 3 s of the machine before the bench starts anything")
+    before = idle_check()
+    log(f"  {before['busy_percent']}% busy, {before['steal_percent']}% steal, load average "
+        f"{before['load_average']}" + (" (BUSY)" if before["busy"] else ""))
     keys_dir = Path(tempfile.mkdtemp(prefix="idp-bench-keys-"))
+    meter = Meter()
     with ExitStack() as stack:
         log(f"slapd: loading {args.people:,} generated people with slapadd")
         slapd, loaded = start_directory(args.people)
@@ -238,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         results["slapadd_seconds"] = round(loaded, 1)
         database_url = asyncio.run(create_postgres_database())
         stack.callback(lambda: asyncio.run(drop_postgres_database(database_url)))
+        meter.databases = (database_url.rpartition("/")[2],)
         backends = Backends(slapd, database_url, keys_dir)
         stack.callback(lambda: delete_redis_prefix(backends.redis_prefix))
 
@@ -255,20 +337,20 @@ def main(argv: list[str] | None = None) -> int:
         stack.callback(lambda: delete_redis_prefix(peer.env["PEER_REDIS_PREFIX"]))
         theirs = target_for(peer, their_clients, args.connections)
 
-        results["cases"] = side_by_side(cases, mine, mine_es, theirs, args)
+        results["cases"] = side_by_side(cases, mine, mine_es, theirs, args, meter)
         ours_es.stop()
         if "login" not in skip:
             log("password logins through the login form (campus-idp)")
-            login = measure(lambda t: login_load(t, args.people), mine, args.warmup, args.duration)
-            login["per_core"] = round(login["units_per_second"] / (os.cpu_count() or 1), 1)
+            login = per_core(measure(lambda t: login_load(t, args.people), mine, args.warmup,
+                                     args.duration, meter))
             results["logins"] = login
             log(f"  {login['units_per_second']:,.0f} logins/s ({login['per_core']}/core), "
                 f"errors {login['errors']}")
         if "cas" not in skip:
             log("CAS: service tickets issued and validated (campus-idp)")
             service = register_cas_service(ours)
-            cas = measure(lambda t: cas_load(t, service), mine, args.warmup, args.duration)
-            cas["per_core"] = round(cas["units_per_second"] / (os.cpu_count() or 1), 1)
+            cas = per_core(measure(lambda t: cas_load(t, service), mine, args.warmup,
+                                   args.duration, meter))
             results["cas"] = cas
             log(f"  {cas['units_per_second']:,.0f} validated tickets/s ({cas['per_core']}/core), "
                 f"errors {cas['errors']}")
@@ -288,17 +370,19 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"  {grain}: {figures['rows_per_1000']:.1f} rows, "
                     f"{figures['bytes_per_1000']:,.0f} bytes per 1,000 tokens")
         results["load_average_after"] = list(os.getloadavg())
-    name = f"{started}{'-idp-root' if args.idp_root else ''}.json"
-    path = report.write(results, name, latest=args.idp_root is None)
+    results["quiet"] = verdict(before, meter.samples)
+    refused = args.require_quiet and results["quiet"]["busy"]
+    name = f"{started}{'-idp-root' if args.idp_root else ''}{'-busy' if refused else ''}.json"
+    path = report.write(results, name, latest=args.idp_root is None and not refused)
     print()
     print(report.text_table(results))
     print(report.summary(results))
     print(f"\nresults: {path}")
     shutil.rmtree(keys_dir, ignore_errors=True)
-    failed = sum(side["errors"] for case in results["cases"] for side in
-                 (case["campus_idp"], case["peer"])) + results.get("logins", {}).get("errors", 0) \
-        + results.get("cas", {}).get("errors", 0)
-    return 1 if failed else 0
+    if refused:
+        print("\nthe machine was busy (--require-quiet): not reported as the latest run")
+        return 3
+    return 1 if report.error_count(results) else 0
 
 
 if __name__ == "__main__":
