@@ -42,7 +42,7 @@ def _machine() -> tuple[float, float, float]:
     return total / TICK, busy / TICK, steal / TICK
 
 
-def _stat(pid: str) -> tuple[int, float] | None:
+def process_stat(pid: str) -> tuple[int, float] | None:
     """(parent pid, CPU seconds) of one process and its threads; None when it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
@@ -67,7 +67,7 @@ def bench_cpu(databases: tuple[str, ...] = ()) -> float:
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        found = _stat(entry)
+        found = process_stat(entry)
         if found is None:
             continue
         processes[int(entry)] = found

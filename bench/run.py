@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from bench import report, scale
+from bench import ldap_ceiling, report, scale
 from bench.audit_grain import run_grain
 from bench.cases import CASES, Case, Target
 from bench.quiet import Meter, describe, idle_check, verdict
@@ -289,7 +289,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--idp-root", type=Path, default=None,
                         help="run campus-idp from this checkout (a copy with a change)")
     parser.add_argument("--skip", default="",
-                        help="comma list of: login, cas, servers, replicas, scale, audit")
+                        help="comma list of: login, ceiling, cas, device, qr, servers, replicas, "
+                             "scale, audit")
     return parser.parse_args(argv)
 
 
@@ -346,6 +347,13 @@ def main(argv: list[str] | None = None) -> int:
             results["logins"] = login
             log(f"  {login['units_per_second']:,.0f} logins/s ({login['per_core']}/core), "
                 f"errors {login['errors']}")
+        if "ceiling" not in skip:
+            log("slapd's ceiling: a login's LDAP work (search, bind, groups), no HTTP")
+            ceiling = ldap_ceiling.measure(slapd, args.people, args.workers, args.connections,
+                                           args.warmup, args.duration, meter)
+            results["ldap_ceiling"] = ceiling
+            log(f"  {ceiling['units_per_second']:,.0f}/s ({ceiling['per_core']}/core), slapd "
+                f"{ceiling['slapd_cpu_us_per_login']} µs CPU per login, errors {ceiling['errors']}")
         if "cas" not in skip:
             log("CAS: service tickets issued and validated (campus-idp)")
             service = register_cas_service(ours)
