@@ -27,6 +27,7 @@ from urllib.parse import quote
 from bench import ldap_ceiling, report, scale
 from bench.audit_grain import run_grain
 from bench.cases import CASES, Case, Target
+from bench.device import DevicePolling, counted, register_device_client
 from bench.quiet import Meter, describe, idle_check, verdict
 from bench.setup import (
     Browser,
@@ -362,6 +363,18 @@ def main(argv: list[str] | None = None) -> int:
             results["cas"] = cas
             log(f"  {cas['units_per_second']:,.0f} validated tickets/s ({cas['per_core']}/core), "
                 f"errors {cas['errors']}")
+        if "device" not in skip:
+            log("device grant: polls of devices waiting for their person (campus-idp)")
+            polling = DevicePolling(mine, register_device_client(ours))
+            try:
+                device = per_core(counted(measure(polling.load, mine, args.warmup,
+                                                  args.duration, meter)))
+            finally:
+                polling.close()
+            device["device_codes"] = polling.count
+            results["device_polling"] = device
+            log(f"  {device['units_per_second']:,.0f} authorization_pending answers/s "
+                f"({device['per_core']}/core), errors {device['errors']}")
         ours.stop()
         peer.stop()
         if "servers" not in skip:
