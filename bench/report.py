@@ -87,13 +87,19 @@ def rows(results: dict[str, Any]) -> list[list[str]]:
             _latency(ours), _latency(peer), " / ".join(errors), _busy_note([ours, peer]),
         ])
     for key, label, unit in ONLY_IDP:
-        data = results.get(key)
-        if not data:
-            continue
-        table.append([_only_label(key, label, data), unit, _fmt(data["units_per_second"]), "—",
-                      "—", _fmt(data.get("per_core"), 1), _latency(data), "—",
-                      f"{data['errors']} / —", _busy_note([data])])
+        for data in _entries(results, key):
+            table.append([_only_label(key, label, data), unit, _fmt(data["units_per_second"]),
+                          "—", "—", _fmt(data.get("per_core"), 1), _latency(data), "—",
+                          f"{data['errors']} / —", _busy_note([data])])
     return table
+
+
+def _entries(results: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """A campus-idp-only result: one measurement, or several (QR: one per number waiting)."""
+    found = results.get(key)
+    if not found:
+        return []
+    return found if isinstance(found, list) else [found]
 
 
 HEADER = ["case", "unit", "campus-idp /s", "peer /s", "ratio (range)", "campus-idp /s per core",
@@ -120,7 +126,7 @@ def error_count(results: dict[str, Any]) -> int:
     """Every error of the side-by-side cases and of the campus-idp-only rows."""
     return sum(side["errors"] for case in results["cases"]
                for side in (case["campus_idp"], case["peer"])) \
-        + sum(results[key]["errors"] for key, _, _ in ONLY_IDP if results.get(key))
+        + sum(data["errors"] for key, _, _ in ONLY_IDP for data in _entries(results, key))
 
 
 def write(results: dict[str, Any], name: str, *, latest: bool = True) -> Path:
@@ -136,20 +142,62 @@ def write(results: dict[str, Any], name: str, *, latest: bool = True) -> Path:
 
 
 def summary(results: dict[str, Any]) -> str:
-    """The campus-idp-only results under the table: logins, CAS, replicas, scale."""
+    """Under the table: the machine's verdict, the rounds, and what the campus-idp-only rows
+    stand for (logins and their ceiling, CAS, device polling, QR), then replicas and scale."""
     lines = []
+    quiet = results.get("quiet")
+    if quiet:
+        before = quiet["before"]
+        state = "BUSY" if quiet["busy"] else "quiet"
+        lines.append(f"\nmachine {state}: before the run {before['busy_percent']}% busy "
+                     f"({before['steal_percent']}% steal, load average {before['load_average']}); "
+                     f"{quiet['busy_runs']} of {quiet['measured_runs']} measured runs above "
+                     f"{quiet['threshold_percent']:.0f}% CPU outside the bench (max "
+                     f"{quiet['outside_percent_max']}%) or {quiet['steal_threshold_percent']:.0f}% "
+                     f"steal (max {quiet['steal_percent_max']}%)")
+    settings = results["settings"]
+    if results.get("cases"):
+        lines.append(f"side by side: {settings.get('rounds', 1)} interleaved rounds per case "
+                     f"({settings['warmup']:g} s warm-up first, {settings.get('rewarm', 0):g} s "
+                     f"later, {settings['duration']:g} s measured); rates and latencies are the "
+                     "rounds' medians, the ratio the median of the per-round ratios (range)")
     login = results.get("logins")
     if login:
-        lines.append(f"\npassword logins through the login form (slapd, {results['settings']['people']:,} "
+        lines.append(f"\npassword logins through the login form (slapd, {settings['people']:,} "
                      f"people): {login['units_per_second']:,.0f}/s = {login['per_core']}/s per core, "
                      f"p50/p99 {login['latency_ms']['p50']}/{login['latency_ms']['p99']} ms per "
                      f"request, errors {login['errors']}")
+    ceiling = results.get("ldap_ceiling")
+    if ceiling:
+        lines.append(f"  slapd's ceiling (a login's LDAP work from {ceiling['processes']} processes, "
+                     f"{ceiling['in_flight']} in flight, no HTTP): {ceiling['units_per_second']:,.0f}"
+                     f"/s = {ceiling['per_core']}/s per core, p50/p99 {ceiling['latency_ms']['p50']}"
+                     f"/{ceiling['latency_ms']['p99']} ms per login; slapd "
+                     f"{ceiling['slapd_cpu_us_per_login']} µs of CPU per login "
+                     f"(= {ceiling.get('slapd_logins_per_core_second', '–')} per slapd core-second)")
     cas = results.get("cas")
     if cas:
         lines.append(f"\nCAS 3.0 sign-ins with an SSO session (a ticket from /cas/login, then "
                      f"p3/serviceValidate): {cas['units_per_second']:,.0f}/s = "
                      f"{cas['per_core']}/s per core, p50/p99 {cas['latency_ms']['p50']}/"
                      f"{cas['latency_ms']['p99']} ms per request, errors {cas['errors']}")
+    device = results.get("device_polling")
+    if device:
+        waiting = device["units_per_second"] * 5 / (results["machine"]["cores"] or 1)
+        lines.append(f"\ndevice sign-in: {device['units_per_second']:,.0f} authorization_pending "
+                     f"answers/s = {device['per_core']}/s per core: at the default 5 s interval, "
+                     f"one core keeps about {waiting:,.0f} waiting devices polling")
+    for found in _entries(results, "qr"):
+        per_pc = found["redis_connections_added"] / max(found["held"], 1)
+        lines.append(f"\nQR sign-in, {found['waiting']:,} PCs waiting on 1 worker: {found['held']:,} "
+                     f"held; while they only wait, the worker uses {found['idle_worker_core_percent']}"
+                     f"% of a core ({found['idle_worker_us_per_pc_second']} µs/s per PC), Redis "
+                     f"{found['idle_redis_core_percent']}%, {found['worker_rss_kib_per_pc']} KiB of "
+                     f"the worker's memory and {per_pc:.2f} "
+                     f"Redis connections per PC; {found['approvals']} approvals: PC notified p50/p99 "
+                     f"{found['latency_ms']['p50']}/{found['latency_ms']['p99']} ms, errors "
+                     f"{found['errors']}" + (f" (first: {found['failed_polls'][0]})"
+                                             if found["failed_polls"] else ""))
     chosen = results.get("servers")
     if chosen:
         lines.append("\nASGI server (campus-idp, same workers and logging): uvicorn with httptools "

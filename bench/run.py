@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from bench import ldap_ceiling, report, scale
+from bench import ldap_ceiling, qr, report, scale
 from bench.audit_grain import run_grain
 from bench.cases import CASES, Case, Target
 from bench.device import DevicePolling, counted, register_device_client
@@ -285,6 +285,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="refuse to report a busy run (bench/quiet.py): no latest.json, "
                              "exit status 3")
     parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--qr-waiting", default="50,1000",
+                        help="comma list: PCs whose QR sign-in long polls one worker holds at "
+                             "once, one measurement each")
     parser.add_argument("--scale-count", type=int, default=200)
     parser.add_argument("--cases", default=",".join(c.name for c in CASES))
     parser.add_argument("--idp-root", type=Path, default=None,
@@ -377,6 +380,19 @@ def main(argv: list[str] | None = None) -> int:
                 f"({device['per_core']}/core), errors {device['errors']}")
         ours.stop()
         peer.stop()
+        if "qr" not in skip:
+            results["qr"] = []
+            for waiting in [int(n) for n in args.qr_waiting.split(",") if n]:
+                log(f"QR sign-in: {waiting:,} PCs waiting on one worker, then approvals")
+                qr_server = start_idp(backends, f"qr-{waiting}", 1, log_dir)
+                try:
+                    found = qr.measure(qr_server, clients, waiting, meter=meter)
+                finally:
+                    qr_server.stop()
+                results["qr"].append(found)
+                log(f"  {found['held']:,} held, idle worker {found['idle_worker_core_percent']}% "
+                    f"of a core, notified p50/p99 {found['latency_ms']['p50']}/"
+                    f"{found['latency_ms']['p99']} ms, errors {found['errors']}")
         if "servers" not in skip:
             results["servers"] = servers(backends, clients, args, log_dir)
         if "replicas" not in skip:
