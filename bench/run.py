@@ -183,8 +183,8 @@ def cas_load(target: Target, service: str) -> Load:
     return Load(target.base_url, "cas.lua", env, threads=n, connections=n, requests_per_unit=2)
 
 
-def replicas(backends: Backends, clients: Clients, args: argparse.Namespace, log_dir: Path
-             ) -> dict[str, Any]:
+def replicas(backends: Backends, clients: Clients, args: argparse.Namespace, log_dir: Path,
+             meter: Meter | None = None) -> dict[str, Any]:
     """1 vs 2 `idp serve` processes with `replica_workers` each, sharing every backend; two
     wrk processes (one per replica, half the connections each) measure the pair."""
     workers = args.replica_workers
@@ -197,16 +197,20 @@ def replicas(backends: Backends, clients: Clients, args: argparse.Namespace, log
             one = target_for(first, clients, args.connections)
             two = [target_for(s, clients, args.connections // 2) for s in (first, second)]
             log(f"replicas, {case.label}: one replica")
-            single = measure(case.load, one, args.warmup, args.duration)
+            single = measure(case.load, one, args.warmup, args.duration, meter)
             log(f"replicas, {case.label}: two replicas")
             loads = [case.load(t) for t in two]
             with ThreadPoolExecutor(2) as pool:
                 list(pool.map(lambda load: run_wrk(load, args.warmup), loads))
                 loads = [case.load(t) for t in two]
+                if meter is not None:
+                    meter.start()
                 pair = list(pool.map(lambda load: run_wrk(load, args.duration), loads))
+                machine = meter.stop() if meter is not None else None
             total = sum(m.units_per_second for m in pair)
             out[case.name] = {"one": single, "two": [_result(m, load) for m, load
                                                       in zip(pair, loads, strict=True)],
+                              "two_machine": machine,
                               "one_per_second": single["units_per_second"],
                               "two_per_second": round(total, 1),
                               "ratio": round(total / single["units_per_second"], 2)
@@ -223,8 +227,8 @@ def replicas(backends: Backends, clients: Clients, args: argparse.Namespace, log
 SERVER_CASES = ("jwks", "client_credentials_rs256", "introspection", "userinfo", "code_flow")
 
 
-def servers(backends: Backends, clients: Clients, args: argparse.Namespace, log_dir: Path
-            ) -> dict[str, Any]:
+def servers(backends: Backends, clients: Clients, args: argparse.Namespace, log_dir: Path,
+            meter: Meter | None = None) -> dict[str, Any]:
     """The same application, workers and logging under uvicorn with httptools and uvloop (`idp
     serve`) and under granian: the evidence for the ASGI server `idp serve` runs. The ratio is
     granian / uvicorn (what switching would gain)."""
@@ -235,7 +239,7 @@ def servers(backends: Backends, clients: Clients, args: argparse.Namespace, log_
             target = target_for(running, clients, args.connections)
             for case in [c for c in CASES if c.name in SERVER_CASES]:
                 log(f"server {server}: {case.label}")
-                measured = measure(case.load, target, args.warmup, args.duration)
+                measured = measure(case.load, target, args.warmup, args.duration, meter)
                 out.setdefault(case.name, {"label": case.label})[server] = measured
                 log(f"  {measured['units_per_second']:,.0f}/s, errors {measured['errors']}")
         finally:
@@ -394,9 +398,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"of a core, notified p50/p99 {found['latency_ms']['p50']}/"
                     f"{found['latency_ms']['p99']} ms, errors {found['errors']}")
         if "servers" not in skip:
-            results["servers"] = servers(backends, clients, args, log_dir)
+            results["servers"] = servers(backends, clients, args, log_dir, meter)
         if "replicas" not in skip:
-            results["replicas"] = replicas(backends, clients, args, log_dir)
+            results["replicas"] = replicas(backends, clients, args, log_dir, meter)
         if "scale" not in skip:
             results["scale"] = scale_check(backends, clients, args, log_dir, stack)
         if "audit" not in skip:
