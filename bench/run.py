@@ -1,10 +1,13 @@
 """`python -m bench.run` (`make bench`): campus-idp and oidc-provider side by side on loopback.
 
-Starts slapd (100,000 generated people), a fresh PostgreSQL database, Redis keys under a fresh
-prefix, `idp serve --workers N` and the oidc-provider peer with N node:cluster workers; then,
-per case, a warm-up and a measured wrk run against each server in turn; then password logins
-through the login form (campus-idp only), 1 vs 2 replicas, and the 100 vs 100,000 people
-check. Writes bench/results/<time>.json (and latest.json, latest.md) and prints the table.
+Checks that the machine is idle, then starts slapd (100,000 generated people), a fresh
+PostgreSQL database, Redis keys under a fresh prefix, `idp serve --workers N` and the
+oidc-provider peer with N node:cluster workers; then, per case, interleaved rounds of wrk runs
+against each server in turn (the medians and the ratio's range), each measured run watched for
+CPU spent outside the bench (bench/quiet.py); then, campus-idp only: password logins through the
+login form and slapd's ceiling beside them, CAS, device-grant polling, QR sign-in long polls;
+then the ASGI server check, 1 vs 2 replicas, the 100 vs 100,000 people check and the audit
+grain. Writes bench/results/<time>.json (and latest.json, latest.md) and prints the table.
 """
 
 from __future__ import annotations
