@@ -147,7 +147,7 @@ async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 
 async def _hold(base_url: str, path: str, cookie: str, code: str, notified: dict[str, float],
-                failed: list[str], opened: list[int]) -> None:
+                failed: list[str]) -> None:
     """One PC's page: a long poll held open, asked again after each answer without a change."""
     parts = urlsplit(base_url)
     try:
@@ -155,7 +155,6 @@ async def _hold(base_url: str, path: str, cookie: str, code: str, notified: dict
     except OSError as exc:
         failed.append(f"connect: {exc}")
         return
-    opened.append(1)
     request = (f"GET {path}?seen=scanned HTTP/1.1\r\nHost: {parts.netloc}\r\n"
                f"Cookie: {cookie}\r\nAccept: application/json\r\n\r\n").encode()
     try:
@@ -202,9 +201,8 @@ async def _run(server: Server, clients: Clients, waiting: int, approvals: int,
 
         notified: dict[str, float] = {}
         failed: list[str] = []
-        opened: list[int] = []
         holders = [asyncio.ensure_future(_hold(server.base_url, path, pc_cookie, code, notified,
-                                               failed, opened))
+                                               failed))
                    for path, code in zip(waits, codes, strict=True)]
         await asyncio.sleep(3)  # every poll sent and held
         cpu0, redis0 = _cpu(worker), _cpu(redis_pids)
@@ -212,7 +210,7 @@ async def _run(server: Server, clients: Clients, waiting: int, approvals: int,
         cpu1, redis1 = _cpu(worker), _cpu(redis_pids)
         rss_waiting = _rss_kib(worker)
         clients_waiting = int(connections.info("clients")["connected_clients"])
-        held = len(opened) - len(failed)
+        held = sum(1 for holder in holders if not holder.done())  # polls still open
 
         sent: dict[str, float] = {}
         refused: list[str] = []
