@@ -43,7 +43,7 @@ def use_idp_root(root: Path | None) -> None:
     IDP_ROOT = root.resolve()
     IDP_COMMAND[:] = [sys.executable, "-c", "import sys; from idp.cli import main; sys.exit(main())"]
 
-# high enough never to refuse bench traffic; documented in bench/README.md
+# high enough never to refuse bench traffic, and the codes' pace; documented in bench/README.md
 BENCH_LIMITS = {
     "IDP_THROTTLE_TOKEN_REQUESTS": "1000000000",
     "IDP_THROTTLE_INTROSPECT_REQUESTS": "1000000000",
@@ -51,6 +51,10 @@ BENCH_LIMITS = {
     "IDP_THROTTLE_PER_IP": "1000000",
     "IDP_THROTTLE_PER_ACCOUNT": "1000",
     "IDP_THROTTLE_FOLLOW_DIRECTORY": "false",
+    # device codes polled every 2 s at most (bench/device.py), QR codes live 10 minutes
+    # (bench/qr.py): fewer codes to make; neither changes what a poll or a wait costs
+    "IDP_DEVICE_INTERVAL": "2",
+    "IDP_QR_TTL": "600",
 }
 
 
