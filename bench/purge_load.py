@@ -41,8 +41,9 @@ from typing import Any
 
 import asyncpg
 
+from bench import stack
 from bench.slapd import start_directory
-from bench.stack import IDP_COMMAND, IDP_ROOT, Backends, Server, delete_redis_prefix, start_idp
+from bench.stack import IDP_COMMAND, Backends, Server, delete_redis_prefix, start_idp
 from bench.wrk import run_wrk
 from idp.db.partitions import create_month, month_start, next_month
 from idp.db.purge import ADVISORY_KEY, MONTHS_KIND
@@ -275,7 +276,7 @@ def _with_purge(server: Server, target: Any, people: int, database: str, duratio
     """One B window: `idp maintenance purge --json` started, the window measured from the
     moment it holds its lock; then the purge waited for and its report read."""
     purge = subprocess.Popen([*IDP_COMMAND, "maintenance", "purge", "--json"],  # noqa: S603
-                             env=server.env, cwd=IDP_ROOT, stdout=subprocess.PIPE,
+                             env=server.env, cwd=stack.IDP_ROOT, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
         locked = _purge_holds_lock(database, purge)
@@ -362,12 +363,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=10)
     parser.add_argument("--duration", type=float, default=15)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--idp-root", type=Path, default=None,
+                        help="run campus-idp from this checkout (a copy with a change)")
     args = parser.parse_args(argv)
+    if args.idp_root is not None:
+        stack.use_idp_root(args.idp_root)
     log_dir = Path(tempfile.mkdtemp(prefix="bench-purge-logs-"))
-    with ExitStack() as stack:
+    with ExitStack() as cleanup:
         log(f"slapd: loading {args.people:,} generated people with slapadd")
         slapd, _ = start_directory(args.people)
-        stack.callback(slapd.stop)
+        cleanup.callback(slapd.stop)
         out = measure(slapd, args.people, log_dir, workers=args.workers,
                       connections=args.connections, pairs=args.pairs, warmup=args.warmup,
                       duration=args.duration)
