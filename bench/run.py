@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from bench import report, scale
+from bench import purge_load, report, scale
 from bench.audit_grain import run_grain
 from bench.cases import CASES, Case, Target
 from bench.setup import (
@@ -213,7 +213,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--idp-root", type=Path, default=None,
                         help="run campus-idp from this checkout (a copy with a change)")
     parser.add_argument("--skip", default="",
-                        help="comma list of: login, cas, servers, replicas, scale, audit")
+                        help="comma list of: login, cas, servers, replicas, scale, audit, purge")
     return parser.parse_args(argv)
 
 
@@ -287,6 +287,14 @@ def main(argv: list[str] | None = None) -> int:
             for grain, figures in results["audit_grain"].items():
                 log(f"  {grain}: {figures['rows_per_1000']:.1f} rows, "
                     f"{figures['bytes_per_1000']:,.0f} bytes per 1,000 tokens")
+        if "purge" not in skip:
+            log("password logins with and without a retention purge running (interleaved pairs)")
+            results["purge_load"] = purge_load.measure(
+                backends.slapd, args.people, log_dir, workers=args.workers,
+                connections=args.connections, warmup=args.warmup, duration=args.duration)
+            log(f"  p99 ratio {results['purge_load']['p99_ratio_median']}, failed requests "
+                f"{results['purge_load']['failed_requests']}, problems "
+                f"{results['purge_load']['problems']}")
         results["load_average_after"] = list(os.getloadavg())
     name = f"{started}{'-idp-root' if args.idp_root else ''}.json"
     path = report.write(results, name, latest=args.idp_root is None)
@@ -297,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(keys_dir, ignore_errors=True)
     failed = sum(side["errors"] for case in results["cases"] for side in
                  (case["campus_idp"], case["peer"])) + results.get("logins", {}).get("errors", 0) \
-        + results.get("cas", {}).get("errors", 0)
+        + results.get("cas", {}).get("errors", 0) \
+        + (0 if results.get("purge_load", {}).get("ok", True) else 1)
     return 1 if failed else 0
 
 
