@@ -212,8 +212,12 @@ def _window(measured: Any, load: Any) -> dict[str, Any]:
 
 
 def measure(slapd: Any, people: int, log_dir: Path, *, workers: int, connections: int = 16,
-            pairs: int = 3, warmup: float = 10, duration: float = 15) -> dict[str, Any]:
-    """The whole measurement on a fresh database and its own `idp serve` (sharing `slapd`)."""
+            pairs: int = 3, warmup: float = 10, duration: float = 15,
+            control: bool = False) -> dict[str, Any]:
+    """The whole measurement on a fresh database and its own `idp serve` (sharing `slapd`).
+    `control`: an A/A run, each purge started only after its window "with" has ended (the same
+    steps otherwise), to show how far two windows differ on this machine with no purge in
+    either."""
     from bench.run import login_load, target_for  # bench.run imports this module
     from bench.setup import register_idp_clients
 
@@ -229,6 +233,7 @@ def measure(slapd: Any, people: int, log_dir: Path, *, workers: int, connections
         asyncio.run(seed_kept(database, clients.web.client_id))
         kept = asyncio.run(kept_counts(database))
         out: dict[str, Any] = {"pairs": [], "connections": connections, "workers": workers,
+                               "control": control,
                                "duration": duration, "people": people,
                                "load_average_before": list(os.getloadavg()),
                                "backlog": {MONTHS_KIND: 2 * OLD_MONTH_ROWS,
@@ -246,7 +251,7 @@ def measure(slapd: Any, people: int, log_dir: Path, *, workers: int, connections
             load = login_load(target, people)
             pair["without"] = _window(run_wrk(load, duration), load)
             pair["with"], pair["purge"] = _with_purge(server, target, people, database,
-                                                      duration, login_load)
+                                                      duration, login_load, control)
             _check(pair, seeded["expected"], out["problems"], n)
             pair["vacuum_seconds"] = asyncio.run(vacuum(database))
             after = asyncio.run(kept_counts(database))
@@ -272,17 +277,21 @@ def measure(slapd: Any, people: int, log_dir: Path, *, workers: int, connections
 
 
 def _with_purge(server: Server, target: Any, people: int, database: str, duration: float,
-                login_load: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+                login_load: Any, control: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """One B window: `idp maintenance purge --json` started, the window measured from the
-    moment it holds its lock; then the purge waited for and its report read."""
+    moment it holds its lock; then the purge waited for and its report read. `control`: the
+    window first, then the purge."""
+    load = login_load(target, people)
+    if control:
+        measured = run_wrk(load, duration)
     purge = subprocess.Popen([*IDP_COMMAND, "maintenance", "purge", "--json"],  # noqa: S603
                              env=server.env, cwd=stack.IDP_ROOT, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
         locked = _purge_holds_lock(database, purge)
-        load = login_load(target, people)
         began = time.monotonic()
-        measured = run_wrk(load, duration)
+        if not control:
+            measured = run_wrk(load, duration)
         ended = time.monotonic()
         stdout, stderr = purge.communicate(timeout=900)
     finally:
@@ -293,7 +302,8 @@ def _with_purge(server: Server, target: Any, people: int, database: str, duratio
         raise RuntimeError(f"idp maintenance purge failed ({purge.returncode}): {stderr.strip()}")
     report = json.loads(stdout)
     purging_until = locked + float(report["seconds"])
-    covered = max(0.0, min(ended, purging_until) - began) / (ended - began)
+    covered = 0.0 if control else \
+        max(0.0, min(ended, purging_until) - began) / (ended - began)
     return _window(measured, load), {
         "removed": report["removed"], "months": report["months"], "seconds": report["seconds"],
         "finished": report["finished"], "skipped": report["skipped"], "covered": round(covered, 3)}
@@ -344,6 +354,8 @@ def markdown(out: dict[str, Any]) -> str:
             f"{removed:,} |")
     spread = out["p99_ratio_spread"] or [0, 0]
     lines.append("")
+    if out.get("control"):
+        lines.append("CONTROL (A/A): each purge ran after its window; no window had a purge")
     lines.append(f"p99 ratio (with / without), median of {len(out['pairs'])} pairs: "
                  f"{out['p99_ratio_median']:.2f} (spread {spread[0]:.2f}–{spread[1]:.2f}; "
                  f"limit {P99_LIMIT:.2f}{', EXCEEDED' if out['flagged'] else ''}); p50 ratio "
@@ -363,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=10)
     parser.add_argument("--duration", type=float, default=15)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--control", action="store_true",
+                        help="A/A: each purge only after its window (the machine's noise alone)")
     parser.add_argument("--idp-root", type=Path, default=None,
                         help="run campus-idp from this checkout (a copy with a change)")
     args = parser.parse_args(argv)
@@ -375,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         cleanup.callback(slapd.stop)
         out = measure(slapd, args.people, log_dir, workers=args.workers,
                       connections=args.connections, pairs=args.pairs, warmup=args.warmup,
-                      duration=args.duration)
+                      duration=args.duration, control=args.control)
     print()
     print(markdown(out))
     print(f"\nload average before/after: {out['load_average_before'][0]:.2f} / "
