@@ -13,7 +13,8 @@ Then pairs of wrk windows of the bench's login load (bench/lua/login.lua: GET /a
 form, POST the password checked against slapd, each login's audit row committed before the
 answer): A without a purge, B with `idp maintenance purge --json` running (the window starts
 once the purge holds its advisory lock, so its process start-up is not in it). Before each pair
-the backlog is seeded again; after each B the purge is waited for, its report checked (every
+the backlog is seeded again (then VACUUM ANALYZE and a CHECKPOINT, so that the seed's own writes
+do not land in the A window); after each B the purge is waited for, its report checked (every
 seeded row removed, every kept row there), and the tables vacuumed, so autovacuum's work after a
 purge is not left to fall into the next A window. The server's own background purge is off
 (IDP_RETENTION_BACKGROUND=false) so that only the B windows purge.
@@ -147,6 +148,8 @@ async def seed_backlog(url: str, client_id: str, round_no: int) -> dict[str, Any
         await conn.execute("VACUUM ANALYZE audit_events")
         await conn.execute("VACUUM ANALYZE refresh_tokens")
         await conn.execute("VACUUM ANALYZE logout_deliveries")
+        # the seed's dirty pages written now, not by a checkpoint during the next window
+        await conn.execute("CHECKPOINT")
     finally:
         await conn.close()
     return {"expected": {MONTHS_KIND: 2 * OLD_MONTH_ROWS, "machine_audit": MACHINE_ROWS,
@@ -175,6 +178,7 @@ async def vacuum(url: str) -> float:
     try:
         for table in ("audit_events", "refresh_tokens", "logout_deliveries"):
             await conn.execute(f"VACUUM ANALYZE {table}")
+        await conn.execute("CHECKPOINT")
     finally:
         await conn.close()
     return round(time.monotonic() - began, 1)
