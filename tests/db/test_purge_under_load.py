@@ -12,9 +12,9 @@ The median over the pairs of p99(with) / p99(without) must stay within P99_BOUND
 figure is 20% (1.20); `python -m bench.purge_load` measures it with wrk against `idp serve
 --workers 2` and reports it (bench/README.md). Here a burst has a hundred or a few hundred
 sign-ins, so its p99 is one of its slowest few, and on the shared 2-core machine (load average
-7-13 while this was written) the pairs' ratios with today's purge ranged from 0.3 to 3.4, one
-in five or six above 1.5 and the median below 1; a strict 1.20 would fail at random, so the
-bound is 1.5 over the median of five pairs, which needs three pairs slowed by half. The purge
+7-13 while this was written) one run of three pairs with today's purge gave 0.46, 0.61 and
+3.38; a strict 1.20 would fail at random, so the bound is 1.5 over the median of five pairs,
+which needs three pairs slowed by half. The purge
 as it was before its batches deleted by primary key (each DELETE … IN (SELECT …) read the whole
 audit table) gave ratios of 1.8, 2.5 and 2.6 here, every pair: that is the kind of harm this
 catches, as is a partition drop that makes sign-ins queue behind its lock.
