@@ -218,7 +218,7 @@ def _window(measured: Any, load: Any) -> dict[str, Any]:
 
 
 def measure(slapd: Any, people: int, log_dir: Path, *, workers: int, connections: int = 16,
-            pairs: int = 3, warmup: float = 10, duration: float = 15,
+            pairs: int = 4, warmup: float = 10, duration: float = 15,
             control: bool = False) -> dict[str, Any]:
     """The whole measurement on a fresh database and its own `idp serve` (sharing `slapd`).
     `control`: an A/A run, each purge started only after its window "with" has ended (the same
@@ -386,7 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=4,
+                        help="pairs of windows, the order alternating (an even number)")
     parser.add_argument("--warmup", type=float, default=10)
     parser.add_argument("--duration", type=float, default=15)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
