@@ -213,6 +213,12 @@ def summary(results: dict[str, Any]) -> str:
             if isinstance(data, dict):
                 lines.append(f"  {name}: one {data['one_per_second']:,.0f}/s, two "
                              f"{data['two_per_second']:,.0f}/s, ratio {data['ratio']}×")
+    purged = results.get("purge_load")
+    if purged:
+        from bench.purge_load import markdown
+
+        lines.append("\npassword logins without / with a retention purge running (interleaved "
+                     "pairs, bench/README.md):\n" + markdown(purged))
     scaled = results.get("scale")
     if scaled:
         lines.append("\nscale (p50 ms, one request at a time):")

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from bench import ldap_ceiling, qr, report, scale
+from bench import ldap_ceiling, purge_load, qr, report, scale
 from bench.audit_grain import run_grain
 from bench.cases import CASES, Case, Target
 from bench.device import DevicePolling, counted, register_device_client
@@ -301,7 +301,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="run campus-idp from this checkout (a copy with a change)")
     parser.add_argument("--skip", default="",
                         help="comma list of: login, ceiling, cas, device, qr, servers, replicas, "
-                             "scale, audit")
+                             "scale, audit, purge")
     return parser.parse_args(argv)
 
 
@@ -413,6 +413,14 @@ def main(argv: list[str] | None = None) -> int:
             for grain, figures in results["audit_grain"].items():
                 log(f"  {grain}: {figures['rows_per_1000']:.1f} rows, "
                     f"{figures['bytes_per_1000']:,.0f} bytes per 1,000 tokens")
+        if "purge" not in skip:
+            log("password logins with and without a retention purge running (interleaved pairs)")
+            results["purge_load"] = purge_load.measure(
+                backends.slapd, args.people, log_dir, workers=args.workers,
+                connections=args.connections, warmup=args.warmup, duration=args.duration)
+            log(f"  p99 ratio {results['purge_load']['p99_ratio_median']}, failed requests "
+                f"{results['purge_load']['failed_requests']}, problems "
+                f"{results['purge_load']['problems']}")
         results["load_average_after"] = list(os.getloadavg())
     results["quiet"] = verdict(before, meter.samples)
     refused = args.require_quiet and results["quiet"]["busy"]
@@ -426,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     if refused:
         print("\nthe machine was busy (--require-quiet): not reported as the latest run")
         return 3
-    return 1 if report.error_count(results) else 0
+    purge_failed = not results.get("purge_load", {}).get("ok", True)
+    return 1 if report.error_count(results) or purge_failed else 0
 
 
 if __name__ == "__main__":

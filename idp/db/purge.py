@@ -5,10 +5,11 @@ the way of logins.
   on a connection of its own (in autocommit, so it holds no snapshot): a replica that does not
   get it skips this round. Elsewhere (SQLite, which serves one process) the Store's lock: a key
   added only if absent, with a lease that outlives one run.
-- Small batches, each its own short transaction: `DELETE … WHERE key IN (SELECT key … LIMIT n)`,
-  the inner SELECT with FOR UPDATE SKIP LOCKED on PostgreSQL, so the purge never waits for a row
-  a request holds (it takes it next time), and a request waits at most one batch for a row the
-  purge holds. It rests between batches, and stops after RUN_SECONDS (the next run goes on).
+- Small batches, each its own short transaction: `SELECT key … LIMIT n` with FOR UPDATE SKIP
+  LOCKED on PostgreSQL, then `DELETE … WHERE key IN (those keys)` (a list of keys, looked up by
+  index in a large table), so the purge never waits for a row a request holds (it takes it
+  next time), and a request waits at most one batch for a row the purge holds. It rests
+  between batches, and stops after RUN_SECONDS (the next run goes on).
 - Only rows that have ended are touched: no login reads or writes an expired token's row, so
   the rows it deletes are ones nobody is using.
 
@@ -194,19 +195,31 @@ async def _count(engine: AsyncEngine, kind: Kind, before: datetime) -> int:
 
 async def _delete(engine: AsyncEngine, kind: Kind, before: datetime,
                   retention: RetentionSettings, deadline: float) -> tuple[int, bool]:
-    """Delete in batches; (rows removed, all of them gone)."""
+    """Delete in batches; (rows removed, all of them gone). Each batch, in one transaction:
+    the keys of up to `purge_batch` ended rows (locked, skipping locked ones), then a DELETE of
+    those keys as a list, which the planner looks up by index. (A DELETE … WHERE key IN
+    (SELECT …) lets it hash-join the subquery against a scan of the whole table instead: on a
+    table of 370,000 audit rows that read every row for each batch of 500, 80–100 ms of CPU
+    taken from logins per batch, and more as the table grows.)"""
     loop = asyncio.get_running_loop()
-    chosen = (select(kind.key).where(kind.ended(before)).limit(retention.purge_batch)
+    columns = [kind.key] if kind.span is None else [kind.key, kind.span]
+    chosen = (select(*columns).where(kind.ended(before)).limit(retention.purge_batch)
               .with_for_update(skip_locked=True))
-    statement = delete(kind.model).where(kind.key.in_(chosen.scalar_subquery()))
-    statement = statement.execution_options(synchronize_session=False)
     removed = 0
     while True:
         async with engine.begin() as conn:
-            result = await conn.execute(statement)
-        count = int(result.rowcount or 0)
+            found = (await conn.execute(chosen)).all()
+            count = 0
+            if found:
+                statement = delete(kind.model).where(kind.key.in_([row[0] for row in found]))
+                if kind.span is not None:  # only the partitions the batch is in
+                    statement = statement.where(kind.span.between(min(row[1] for row in found),
+                                                                  max(row[1] for row in found)))
+                result = await conn.execute(
+                    statement.execution_options(synchronize_session=False))
+                count = int(result.rowcount or 0)
         removed += count
-        if count < retention.purge_batch:
+        if len(found) < retention.purge_batch:
             return removed, True
         if loop.time() >= deadline:
             return removed, False

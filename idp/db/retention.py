@@ -42,6 +42,9 @@ class Kind:
     key: Any  # the primary key column, by which a batch deletes
     ended: Callable[[datetime], ColumnElement[bool]]
     days: int  # kept this long after they ended; 0: forever
+    # the column the table is partitioned by (PostgreSQL's audit months): a batch's DELETE is
+    # bounded by its values, so it looks only in the partitions that hold the batch
+    span: Any = None
 
 
 def kinds(retention: RetentionSettings) -> list[Kind]:
@@ -49,10 +52,10 @@ def kinds(retention: RetentionSettings) -> list[Kind]:
     return [
         Kind("audit", "audit events of people, admins and developers", AuditEvent, AuditEvent.id,
              lambda cutoff: and_(AuditEvent.at < cutoff, not_(_MACHINE)),
-             retention.audit_days),
+             retention.audit_days, AuditEvent.at),
         Kind("machine_audit", "audit events of machine tokens (client_credentials)", AuditEvent,
              AuditEvent.id, lambda cutoff: and_(AuditEvent.at < cutoff, _MACHINE),
-             retention.machine_audit_days),
+             retention.machine_audit_days, AuditEvent.at),
         Kind("refresh_tokens", "refresh tokens expired or revoked", RefreshToken,
              RefreshToken.digest,
              lambda cutoff: or_(RefreshToken.expires_at < cutoff, RefreshToken.revoked_at < cutoff),
