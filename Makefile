@@ -28,7 +28,7 @@ checks:
 	LDAPNOINIT=1 .venv/bin/ruff check idp directory tests clients bench
 	LDAPNOINIT=1 .venv/bin/lint-imports
 
-# campus-idp side by side with oidc-provider (bench/README.md); about 25 minutes
+# campus-idp side by side with oidc-provider (bench/README.md); about 30 minutes
 bench: services
 	@scripts/bootstrap.sh test
 	@bench/deps.sh
