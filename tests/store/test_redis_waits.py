@@ -62,6 +62,7 @@ async def test_hundreds_of_waits_hold_few_connections(
     # woken by the messages, not by the 2 s look each wait takes without one
     assert elapsed < 1.5, elapsed
     assert connections(first) <= WAIT_CONNECTIONS + 2
+    assert first._listener.waiters == {}  # every wait that ended left the listener's table
     print(f"\n{WAITERS} waits: {held} connections held while waiting, "
           f"all woken {elapsed * 1000:.0f} ms after the first signal")
 
@@ -75,6 +76,7 @@ async def test_each_signal_from_another_replica_wakes_exactly_one_wait(
         await second.signal("one:key", ttl=30)
     results = await asyncio.wait_for(asyncio.gather(*waits), 6)
     assert sorted(results) == [False, False, True, True, True]
+    assert first._listener.waiters == {}
     # and nothing is left over for a later wait
     assert await first.wait("one:key", 0.2) is False
 
@@ -147,3 +149,4 @@ async def test_a_cut_redis_ends_the_waits_in_time_and_they_work_again_after() ->
                         pass
                     assert time.monotonic() < give_up, "the listener never came back"
                 assert cut._listener.subscribed.is_set()
+                assert cut._listener.waiters == {}  # the waits that failed left none behind
