@@ -146,7 +146,46 @@ async def test_a_cut_redis_ends_the_waits_in_time_and_they_work_again_after() ->
                         if time.monotonic() - signalled < 0.5:
                             break
                     except StoreUnavailable:
-                        pass
+                        waiting.cancel()
+                        await asyncio.gather(waiting, return_exceptions=True)
                     assert time.monotonic() < give_up, "the listener never came back"
                 assert cut._listener.subscribed.is_set()
                 assert cut._listener.waiters == {}  # the waits that failed left none behind
+
+
+async def test_waits_behind_sentinel_survive_a_failover() -> None:
+    """The primary dies (SIGKILL) while pages wait: their waits end within their time, and once
+    the sentinels have promoted the replica, the listener is subscribed to the new primary by
+    itself: a signal wakes a wait at once again."""
+    with SentinelTopology() as topology:
+        async with redis_store(topology.url) as store:
+            async with redis_store(topology.url, prefix=store._prefix) as other:
+                seconds = 4.0
+                waits = [asyncio.create_task(store.wait(f"fo:{n}", seconds)) for n in range(20)]
+                await asyncio.sleep(0.3)
+                started = time.monotonic()
+                killed = await asyncio.to_thread(topology.kill_primary)
+                outcomes = await asyncio.wait_for(
+                    asyncio.gather(*waits, return_exceptions=True), seconds + 2)
+                assert all(o is False or isinstance(o, StoreUnavailable) for o in outcomes)
+                assert time.monotonic() - started < seconds + 1.0
+                await asyncio.to_thread(topology.wait_for_new_primary, killed)
+
+                give_up = time.monotonic() + 10
+                for attempt in range(100):
+                    key = f"fo:after:{attempt}"
+                    try:
+                        waiting = asyncio.create_task(store.wait(key, 5))
+                        await asyncio.sleep(0.3)
+                        assert not waiting.done()
+                        signalled = time.monotonic()
+                        await other.signal(key, ttl=30)
+                        assert await asyncio.wait_for(waiting, 6) is True
+                        if time.monotonic() - signalled < 0.5:
+                            break
+                    except StoreUnavailable:
+                        waiting.cancel()
+                        await asyncio.gather(waiting, return_exceptions=True)
+                        await asyncio.sleep(0.2)
+                    assert time.monotonic() < give_up, "the listener never reached the new primary"
+                assert store._listener.waiters == {}
