@@ -97,8 +97,9 @@ class Store(Protocol):
 
     async def wait(self, key: str, seconds: float) -> bool:
         """Until a `signal` on `key` (True, that signal used up) or `seconds` pass (False).
-        On Redis a signal sent by any process wakes a wait in any other (BLPOP): long polls
-        that a replica answers when another replica saw the event."""
+        On Redis a signal sent by any process wakes a wait in any other (a list item, and a
+        pub/sub message heard by one listener per process): long polls that a replica answers
+        when another replica saw the event, without a connection held per wait."""
         ...
 
     async def keys(self, prefix: str) -> list[str]:

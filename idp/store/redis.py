@@ -10,6 +10,8 @@ as a replica answers READONLY, which redis-py turns into a reconnect through the
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -92,11 +94,14 @@ return 1
 LOG_LENGTH = 50_000
 LOG_KEY = "change-log"
 
-# RPUSH a signal and (re)start the list's TTL, in one round trip
+# RPUSH a signal, (re)start the list's TTL, and tell every process listening on the prefix's
+# channel (KEYS[2]) which key it was, in one round trip
 _SIGNAL = """
 redis.call('RPUSH', KEYS[1], '1')
-return redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return redis.call('PUBLISH', KEYS[2], KEYS[1])
 """
+SIGNAL_CHANNEL = "signals"
 
 
 class _Script:
@@ -111,9 +116,14 @@ class _Script:
 
 # seconds to connect, and for a reply: slower than this, Redis is in trouble and the request a 503
 SOCKET_TIMEOUT = 3.0
-# a wait blocks in slices shorter than SOCKET_TIMEOUT, so a BLPOP's silent wait is never
-# mistaken for a dead server
+# a wait looks at its key at least this often even when no message woke it (a message lost
+# while the listener reconnected), and an XREAD blocks in slices shorter than SOCKET_TIMEOUT, so
+# its silent wait is never mistaken for a dead server
 WAIT_SLICE = 2.0
+# pooled connections that the waits of one process use at once to take their signals
+WAIT_CONNECTIONS = 4
+# the listener's pause before it subscribes again after losing its connection
+LISTEN_RETRY = (0.05, 1.0)
 
 
 def _retry() -> Retry:
@@ -147,6 +157,82 @@ def _glob_escape(text: str) -> str:
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
 
+class _Listener:
+    """One pub/sub connection per RedisStore that hears every signal on the prefix's channel
+    and wakes the waits of this process on that key; the waits then take the signal itself
+    (LPOP) on a pooled connection, a few at a time. A wait thus holds no connection of its own:
+    ten thousand waiting long polls cost one subscription, not ten thousand connections.
+
+    Started by the first wait, it runs until the store closes and subscribes again by itself
+    after losing its connection (an outage, a failover); each time it is subscribed anew, every
+    wait looks at its key at once, in case a signal came while nobody listened."""
+
+    def __init__(self, redis: aioredis.Redis, channel: str) -> None:
+        self._redis = redis
+        self._channel = channel
+        self.waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self.subscribed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(),
+                                                                name="redis signal listener")
+
+    def register(self, key: str) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.setdefault(key, set()).add(future)
+        return future
+
+    def unregister(self, key: str, future: asyncio.Future[None]) -> None:
+        futures = self.waiters.get(key)
+        if futures is not None:
+            futures.discard(future)
+            if not futures:
+                del self.waiters[key]
+
+    def _wake(self, key: str | None) -> None:
+        """Every wait on `key` (on every key with None): each tries to take the signal, one
+        gets it, the others wait on."""
+        keys = list(self.waiters) if key is None else [key]
+        for each in keys:
+            for future in self.waiters.get(each, ()):
+                if not future.done():
+                    future.set_result(None)
+
+    async def _run(self) -> None:
+        pause = LISTEN_RETRY[0]
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(self._channel)
+                while True:
+                    message = await pubsub.get_message(timeout=WAIT_SLICE)
+                    if message is None:
+                        continue
+                    if message["type"] == "subscribe":
+                        self.subscribed.set()
+                        pause = LISTEN_RETRY[0]
+                        self._wake(None)
+                    elif message["type"] == "message":
+                        self._wake(message["data"])
+            except (RedisError, OSError):
+                pass
+            finally:
+                self.subscribed.clear()
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, LISTEN_RETRY[1])
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
 class RedisStore:
     name = "redis"
     shared = True
@@ -161,6 +247,9 @@ class RedisStore:
         self._signal = _Script(_SIGNAL)
         self._write_many = _Script(_WRITE_MANY)
         self._put_logged = _Script(_PUT_LOGGED)
+        self._channel = self._k(SIGNAL_CHANNEL)
+        self._listener = _Listener(self._redis, self._channel)
+        self._takers = asyncio.Semaphore(WAIT_CONNECTIONS)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -252,20 +341,56 @@ class RedisStore:
         return set(await self._call(lambda: self._redis.smembers(self._k(key))))
 
     async def signal(self, key: str, ttl: int) -> None:
-        await self._eval(self._signal, [self._k(key)], [ttl])
+        await self._eval(self._signal, [self._k(key), self._channel], [ttl])
 
     async def wait(self, key: str, seconds: float) -> bool:
-        # BLPOP rather than pub/sub: a signal pushed before the wait began is still there, and
-        # each waiter holds one pooled connection only while it waits
+        # the signal is a list item (a signal sent before the wait is still there) and a message
+        # on the prefix's channel (which wakes the waits at once, through one listener per
+        # process): no wait holds a connection of its own while it waits
         deadline = time.monotonic() + seconds
-        while True:
-            left = deadline - time.monotonic()
-            if left < 0.01:  # BLPOP's 0 would block forever
-                return False
-            got = await self._call(
-                lambda left=left: self._redis.blpop([self._k(key)], timeout=min(left, WAIT_SLICE)))
-            if got:
+        full = self._k(key)
+        listener = self._listener
+        listener.start()
+        woken = listener.register(full)  # before the first look: no message is missed
+        try:
+            if await self._take_signal(full, deadline):
                 return True
+            if not listener.subscribed.is_set():
+                # the first wait of this process: the listener hears nothing before it is
+                # subscribed, so look again once it is (or after a slice at most)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(listener.subscribed.wait(),
+                                           min(deadline - time.monotonic(), WAIT_SLICE))
+                if await self._take_signal(full, deadline):
+                    return True
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                # a wake-up, or a slice without one (a message lost while the listener
+                # reconnected): either way look at the key again
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(woken), min(left, WAIT_SLICE))
+                if woken.done():
+                    listener.unregister(full, woken)
+                    woken = listener.register(full)  # before the look, as above
+                if await self._take_signal(full, deadline):
+                    return True
+        finally:
+            listener.unregister(full, woken)
+
+    async def _take_signal(self, full_key: str, deadline: float) -> bool:
+        """LPOP one signal on a pooled connection, a few waits at a time; False, without
+        looking, when no connection is free before the deadline."""
+        try:
+            async with asyncio.timeout(max(deadline - time.monotonic(), 0.001)):
+                await self._takers.acquire()
+        except TimeoutError:
+            return False
+        try:
+            return await self._call(lambda: self._redis.lpop(full_key)) is not None
+        finally:
+            self._takers.release()
 
     async def keys(self, prefix: str) -> list[str]:
         async def op() -> list[str]:
@@ -339,6 +464,7 @@ class RedisStore:
         await self._call(self._redis.ping)
 
     async def close(self) -> None:
+        await self._listener.close()
         await self._redis.aclose()
         if self._sentinel is not None:
             await self._sentinel.aclose()

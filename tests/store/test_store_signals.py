@@ -77,3 +77,17 @@ async def test_redis_signal_from_another_client_wakes_the_wait() -> None:
             await second.signal("sig:replica", ttl=30)
             assert await asyncio.wait_for(waiting, 2) is True
             assert time.monotonic() - started < 0.5
+
+
+async def test_a_cancelled_wait_leaves_the_signal_to_the_next(store: Store) -> None:
+    """A long poll whose page went away cancels its wait: the signal that comes after is kept
+    for the next wait, not lost with the one that was cancelled."""
+    waiting = asyncio.create_task(store.wait("sig:left", 5))
+    await asyncio.sleep(0.2)
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    assert waiting.cancelled()
+    await store.signal("sig:left", ttl=30)
+    started = time.monotonic()
+    assert await store.wait("sig:left", 2) is True
+    assert time.monotonic() - started < 0.5
