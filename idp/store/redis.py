@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
+from redis.asyncio.connection import BlockingConnectionPool
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialWithJitterBackoff
@@ -116,6 +117,8 @@ class _Script:
 
 # seconds to connect, and for a reply: slower than this, Redis is in trouble and the request a 503
 SOCKET_TIMEOUT = 3.0
+# connections of one process's pool (redis-py's default cap); more concurrent commands queue
+POOL_CONNECTIONS = 100
 # a wait looks at its key at least this often even when no message woke it (a message lost
 # while the listener reconnected), and an XREAD blocks in slices shorter than SOCKET_TIMEOUT, so
 # its silent wait is never mistaken for a dead server
@@ -139,8 +142,13 @@ def open_redis(url: str) -> tuple[aioredis.Redis, Sentinel | None]:
     options: dict[str, Any] = {"socket_timeout": SOCKET_TIMEOUT,
                                "socket_connect_timeout": SOCKET_TIMEOUT}
     if url.partition("://")[0].lower() != SENTINEL_SCHEME:
-        return aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30,
-                                       retry=_retry(), **options), None
+        # a burst of more commands than the pool has connections (a thousand QR pages polling
+        # at once on one worker) waits for a free connection, up to SOCKET_TIMEOUT, instead of
+        # failing at once with "Too many connections" as redis-py's default pool does
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=POOL_CONNECTIONS, timeout=SOCKET_TIMEOUT, decode_responses=True,
+            health_check_interval=30, retry=_retry(), **options)
+        return aioredis.Redis.from_pool(pool), None
     target = parse_sentinel_url(url)
     # the sentinels get their own credentials and no retry of their own: redis-py already asks
     # the next sentinel when one fails

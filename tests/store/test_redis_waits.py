@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from idp.store import StoreUnavailable
-from idp.store.redis import WAIT_CONNECTIONS, RedisStore
+from idp.store.redis import POOL_CONNECTIONS, WAIT_CONNECTIONS, RedisStore
 from tests.support.cut import CutProxy
 from tests.support.redis import REDIS_URL, redis_store
 from tests.support.sentinel import SentinelTopology
@@ -189,3 +189,13 @@ async def test_waits_behind_sentinel_survive_a_failover() -> None:
                         await asyncio.sleep(0.2)
                     assert time.monotonic() < give_up, "the listener never reached the new primary"
                 assert store._listener.waiters == {}
+
+
+async def test_a_burst_of_more_commands_than_connections_waits_for_them() -> None:
+    """A thousand requests of one worker asking Redis at once (a thousand QR pages polling):
+    they queue for the pool's connections instead of failing with "Too many connections"."""
+    async with redis_store() as store:
+        await store.put("burst", "v", 60)
+        answers = await asyncio.gather(*(store.get("burst") for _ in range(1000)))
+        assert answers == ["v"] * 1000
+        assert connections(store) <= POOL_CONNECTIONS
