@@ -61,9 +61,16 @@ ROTATE_REFRESH = (
 # as a copy of it (RFC 6749 §6: the same scope, family and absolute expiry; no nonce), by the
 # same statement; the claimed row comes back as it was before the claim. Of two concurrent claims
 # PostgreSQL lets one win. A grant refused after its claim gives it back (RELEASE_CLAIM).
+# The token is found by its digest alone: the client and the "still usable" test are one row
+# comparison that no index can serve. Written as `client_id = $3 AND … IS NULL`, those were index
+# conditions too, and on a new or not yet analysed table (every estimate one row) the planner
+# chose the client_id index over the primary key and kept that plan for the prepared statement:
+# each claim then read every token of the client, and a run of rotations slowed by the thousand
+# (tests/db/test_pg_plans.py).
 CLAIM_REFRESH = (
     "WITH claimed AS (UPDATE refresh_tokens SET rotated_at = $4 WHERE digest = $1"
-    " AND client_id = $3 AND rotated_at IS NULL AND revoked_at IS NULL"
+    " AND (client_id, rotated_at, revoked_at)"
+    " IS NOT DISTINCT FROM ($3::varchar, NULL::timestamptz, NULL::timestamptz)"
     " RETURNING digest, family_id, client_id, subject, scope, expires_at, sid, auth_time, acr,"
     " amr, nonce, created_at, revoked_at),"
     " successor AS (INSERT INTO refresh_tokens (digest, family_id, client_id, subject, scope, sid,"
