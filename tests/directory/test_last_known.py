@@ -1,12 +1,14 @@
 """LastKnownDirectory (directory/last_known.py) on a real slapd behind a CutProxy, keeping its
-copies in a real SQLite database. Its clock is an argument, so the staleness and offline-window
-limits are shown by moving that clock, not by waiting a day; everything else is real: slapd
-refuses connections while cut, and answers again, with no restart, once restored."""
+copies in a real SQLite database and in a real PostgreSQL one. Its clock is an argument, so the
+staleness and offline-window limits are shown by moving that clock, not by waiting a day;
+everything else is real: slapd refuses connections while cut, and answers again, with no
+restart, once restored."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,6 +25,7 @@ from directory.local_schema import DirectoryBase
 from idp.db.engine import open_engine
 from tests.directory.conftest import SPECIAL_PASSWORDS, _start
 from tests.support.cut import CutProxy
+from tests.support.databases import postgres_database
 from tests.support.slapd import Campus, ldap_settings
 
 HOUR = 3600.0
@@ -54,13 +57,16 @@ def proxy(slapd: Campus) -> Iterator[CutProxy]:
     started.close()
 
 
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    opened = open_engine(f"sqlite:///{tmp_path}/last-known.db")
-    async with opened.begin() as conn:
-        await conn.run_sync(DirectoryBase.metadata.create_all)
-    yield opened
-    await opened.dispose()
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    async with AsyncExitStack() as stack:
+        url = (f"sqlite:///{tmp_path}/last-known.db" if request.param == "sqlite"
+               else await stack.enter_async_context(postgres_database()))
+        opened = open_engine(url)
+        async with opened.begin() as conn:
+            await conn.run_sync(DirectoryBase.metadata.create_all)
+        yield opened
+        await opened.dispose()
 
 
 @pytest.fixture
@@ -176,8 +182,12 @@ async def test_never_offline_for_admins_or_people_the_directory_refused(
     slapd.server.ldapmodify(f"dn: uid=lockme,ou=people,{slapd.server.suffix}\n"
                             "changetype: modify\nreplace: pwdAccountLockedTime\n"
                             "pwdAccountLockedTime: 000001010000Z\n")
-    with pytest.raises(AccountLocked):
-        await directory.authenticate("lockme", SPECIAL_PASSWORDS["lockme"])
+    try:
+        with pytest.raises(AccountLocked):
+            await directory.authenticate("lockme", SPECIAL_PASSWORDS["lockme"])
+    finally:  # the module's slapd serves the next test (and the other database's run) too
+        slapd.server.ldapmodify(f"dn: uid=lockme,ou=people,{slapd.server.suffix}\n"
+                                "changetype: modify\ndelete: pwdAccountLockedTime\n")
     async with directory._db() as db:
         hashes = dict((await db.execute(select(DirLastKnown.username_key,
                                                DirLastKnown.password_hash))).all())
