@@ -7,6 +7,11 @@ The login pipeline, as dex's connector/ldap does it:
 3. bind as the DN that search returned, on a fresh connection, with the password as typed and the
    Password Policy request control (draft-behera-ldap-password-policy §6.1);
 4. read the groups with the service account.
+A login's throttle first locates the account (`locate`, the same search as step 2) to count the
+attempt against the entry; `authenticate` in the same request binds to the entry that search
+found (kept in a context variable: each request is a task of its own, so it reaches no other
+request, and it is used once, for the same typed name, within LOCATED_FOR seconds), so a login
+searches for its person once.
 An unknown user still pays for a bind (against a DN that cannot exist), so the answer and its
 timing do not tell who has an account. Every blocking call runs in this directory's own thread
 pool, never on the event loop. `by_subject`, the token path's lookup, is answered from a
@@ -22,6 +27,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import ldap
@@ -55,6 +61,13 @@ from directory.person_cache import PersonCache
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+# a located entry is used by the same request's authenticate only this soon after the search
+LOCATED_FOR = 5.0
+# (directory, typed name, when, (dn, entry)) of this request's last `locate` that found one
+_located: ContextVar[tuple[LdapDirectory, str, float, tuple[str, Entry]] | None] = ContextVar(
+    "ldap_located", default=None)
 
 
 class LdapDirectory:
@@ -212,9 +225,10 @@ class LdapDirectory:
 
     # --- the blocking halves of the public methods ---------------------------------------------
 
-    def _authenticate(self, username: str, password: str) -> Person:
+    def _authenticate(self, username: str, password: str,
+                      located: tuple[str, Entry] | None = None) -> Person:
         started = time.perf_counter()
-        found = self._search_one(self._user_filter(username))
+        found = located or self._search_one(self._user_filter(username))
         if found is None:
             self._dummy_bind(password, started)  # as long as a wrong password takes
             raise InvalidCredentials(detail="no such user")
@@ -255,10 +269,7 @@ class LdapDirectory:
         found = self._search_one(self._user_filter(username))
         return self._person(*found, username) if found else None
 
-    def _locate(self, username: str) -> Account | None:
-        found = self._search_one(self._user_filter(username))
-        if found is None:
-            return None
+    def _account(self, found: tuple[str, Entry], username: str) -> Account:
         dn, entry = found
         spelled = self.profile.username(entry, username)
         # an entry without a subject still counts its failed binds: key it on its DN then
@@ -314,7 +325,13 @@ class LdapDirectory:
         typed = normalize_username(username)
         if not typed:
             raise InvalidCredentials(detail="empty username")
-        return await self._run(self._authenticate, typed, password)
+        located, memo = None, _located.get()
+        if memo is not None:
+            _located.set(None)
+            directory, name, when, found = memo
+            if directory is self and name == typed and time.monotonic() - when < LOCATED_FOR:
+                located = found
+        return await self._run(self._authenticate, typed, password, located)
 
     async def find(self, username: str) -> Person | None:
         typed = normalize_username(username)
@@ -326,7 +343,9 @@ class LdapDirectory:
         typed = normalize_username(username)
         if not typed:
             return None
-        return await self._run(self._locate, typed)
+        found = await self._run(self._search_one, self._user_filter(typed))
+        _located.set((self, typed, time.monotonic(), found) if found is not None else None)
+        return self._account(found, typed) if found is not None else None
 
     async def facts(self, username: str, attributes: tuple[str, ...]) -> Facts | None:
         typed = normalize_username(username)
