@@ -58,8 +58,9 @@ class SessionManager:
             amr=amr or ["pwd"], acr=acr, created_at=now, ip=ip, user_agent=user_agent,
             identities=identities or [subject],
         )
-        await self.store.put(f"sso:{session.sid}", json.dumps(asdict(session)), self.ttl)
-        await self.store.set_add(f"sso-user:{subject}", session.sid, self.ttl)
+        # the session and its place among the person's sessions: one round trip
+        await self.store.write_many([(f"sso:{session.sid}", json.dumps(asdict(session)), self.ttl)],
+                                    [(f"sso-user:{subject}", session.sid, self.ttl)])
         return session
 
     async def get(self, sid: str | None) -> SsoSession | None:
