@@ -10,8 +10,9 @@ The login pipeline, as dex's connector/ldap does it:
 A login's throttle first locates the account (`locate`, the same search as step 2) to count the
 attempt against the entry; `authenticate` in the same request binds to the entry that search
 found (kept in a context variable: each request is a task of its own, so it reaches no other
-request, and it is used once, for the same typed name, within LOCATED_FOR seconds), so a login
-searches for its person once.
+request; it is used once, for the same typed name, within LOCATED_FOR seconds, and not after
+any change made through the IdP since, as `forget` counts them), so a login searches for its
+person once.
 An unknown user still pays for a bind (against a DN that cannot exist), so the answer and its
 timing do not tell who has an account. Every blocking call runs in this directory's own thread
 pool, never on the event loop. `by_subject`, the token path's lookup, is answered from a
@@ -22,6 +23,7 @@ short-lived PersonCache (directory/person_cache.py) when IDP_LDAP_PERSON_CACHE_S
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 import uuid
@@ -64,10 +66,11 @@ T = TypeVar("T")
 
 
 # a located entry is used by the same request's authenticate only this soon after the search
-LOCATED_FOR = 5.0
-# (directory, typed name, when, (dn, entry)) of this request's last `locate` that found one
-_located: ContextVar[tuple[LdapDirectory, str, float, tuple[str, Entry]] | None] = ContextVar(
-    "ldap_located", default=None)
+LOCATED_FOR = 2.0
+# (directory, typed name, when, changes counted then, (dn, entry)) of this request's last
+# `locate` that found one
+_located: ContextVar[tuple[LdapDirectory, str, float, int, tuple[str, Entry]] | None] = \
+    ContextVar("ldap_located", default=None)
 
 
 class LdapDirectory:
@@ -92,6 +95,10 @@ class LdapDirectory:
         ttl = settings.person_cache_seconds
         self._people = PersonCache(ttl) if ttl > 0 else None
         self._forget_listeners: list[Callable[[str], None]] = []
+        # changes made through the IdP (`forget`), counted from any thread: a located entry
+        # from before one is not bound to
+        self._change_counter = itertools.count(1)
+        self._changes = 0
         walk_attributes = self.profile.attributes + [
             a for a in (self.links.link_attribute, self.links.correlate_by) if a]
         self._walk = IdentityWalk(self.links, settings.user_base, searcher(
@@ -328,8 +335,9 @@ class LdapDirectory:
         located, memo = None, _located.get()
         if memo is not None:
             _located.set(None)
-            directory, name, when, found = memo
-            if directory is self and name == typed and time.monotonic() - when < LOCATED_FOR:
+            directory, name, when, changes, found = memo
+            if (directory is self and name == typed and changes == self._changes
+                    and time.monotonic() - when < LOCATED_FOR):
                 located = found
         return await self._run(self._authenticate, typed, password, located)
 
@@ -343,8 +351,10 @@ class LdapDirectory:
         typed = normalize_username(username)
         if not typed:
             return None
+        changes = self._changes  # before the search: a change during it counts as after
         found = await self._run(self._search_one, self._user_filter(typed))
-        _located.set((self, typed, time.monotonic(), found) if found is not None else None)
+        _located.set((self, typed, time.monotonic(), changes, found) if found is not None
+                     else None)
         return self._account(found, typed) if found is not None else None
 
     async def facts(self, username: str, attributes: tuple[str, ...]) -> Facts | None:
@@ -368,6 +378,7 @@ class LdapDirectory:
     def forget(self, subject: str) -> None:
         """Drop this process's cached copy of the person (the admin writer calls it after every
         change it makes, so the change shows on the next request here). Safe from any thread."""
+        self._changes = next(self._change_counter)
         if self._people is not None:
             self._people.forget(subject)
         for listener in self._forget_listeners:

@@ -2,7 +2,8 @@
 request's `authenticate` binds to it (directory/ldap.py, LOCATED_FOR). Against a real slapd; the
 searches are counted with the directory observer hook, which the service pool calls for every
 operation it really sends. What must not happen: a located entry used by another request, for
-another name, twice, or long after its search."""
+another name, twice, after a change made through the IdP (an admin enabling the account), or
+long after its search."""
 
 from __future__ import annotations
 
@@ -73,6 +74,11 @@ async def test_a_located_entry_serves_only_its_name_its_request_and_its_moment(
         before = searches.count
         assert (await other).username == first
         assert searches.count - before == alone
+        # a change made through the IdP since (the admin writer calls forget): looked up afresh
+        located = await directory.locate(first)
+        assert located is not None
+        directory.forget(located.key)
+        assert await _searches_for(searches, directory.authenticate(first, PASSWORD)) == alone
         # too late: past LOCATED_FOR the entry is looked up afresh
         await directory.locate(first)
         monkeypatch.setattr(ldap_module, "LOCATED_FOR", 0.0)
