@@ -44,11 +44,9 @@ class RevokedList:
         self._copy: dict[str, tuple[str, float]] = {}  # key -> (value, expires at: epoch s)
         self._heard = float("-inf")  # monotonic time of the last word from the log
         self._follower: asyncio.Task[None] | None = None
-
-    @property
-    def mirrored(self) -> bool:
-        """Whether this process reads a copy (a shared Store) rather than the Store itself."""
-        return self.store.shared
+        # whether this process reads a copy (a shared Store) rather than the Store itself: read
+        # once, not through the Store's wrappers on every token check
+        self.mirrored: bool = store.shared
 
     def current(self) -> bool:
         """The copy may answer: the follower heard from the log just now."""

@@ -38,6 +38,31 @@ def connections(store: RedisStore) -> int:
     return len(pool._available_connections) + len(pool._in_use_connections)
 
 
+
+async def wakes_at_once_again(waiting: RedisStore, signalling: RedisStore, prefix: str,
+                              give_up_after: float, failure: str) -> None:
+    """Within `give_up_after` seconds, a signal from `signalling` wakes a wait of `waiting` at
+    once (well under the 2 s look a wait takes without a message), that is through its
+    listener; attempts that meet Redis still away are cancelled and tried again."""
+    give_up = time.monotonic() + give_up_after
+    for attempt in range(100):
+        key = f"{prefix}:{attempt}"  # none left over from a failed attempt
+        waited = asyncio.create_task(waiting.wait(key, 5))
+        try:
+            await asyncio.sleep(0.3)
+            assert not waited.done()
+            signalled = time.monotonic()
+            await signalling.signal(key, ttl=30)
+            assert await asyncio.wait_for(waited, 6) is True
+            if time.monotonic() - signalled < 0.5:
+                return
+        except StoreUnavailable:
+            waited.cancel()
+            await asyncio.gather(waited, return_exceptions=True)
+            await asyncio.sleep(0.2)
+        assert time.monotonic() < give_up, failure
+    raise AssertionError(failure)
+
 async def test_hundreds_of_waits_hold_few_connections(
         replicas: tuple[RedisStore, RedisStore]) -> None:
     first, second = replicas
@@ -133,22 +158,7 @@ async def test_a_cut_redis_ends_the_waits_in_time_and_they_work_again_after() ->
 
                 # nothing restarted: within a few seconds a signal wakes a wait through the
                 # listener again (not by the 2 s look a wait takes without a message)
-                give_up = time.monotonic() + 8
-                for attempt in range(100):
-                    key = f"cut:after:{attempt}"  # none left over from a failed attempt
-                    try:
-                        waiting = asyncio.create_task(cut.wait(key, 5))
-                        await asyncio.sleep(0.3)
-                        assert not waiting.done()
-                        signalled = time.monotonic()
-                        await direct.signal(key, ttl=30)
-                        assert await asyncio.wait_for(waiting, 6) is True
-                        if time.monotonic() - signalled < 0.5:
-                            break
-                    except StoreUnavailable:
-                        waiting.cancel()
-                        await asyncio.gather(waiting, return_exceptions=True)
-                    assert time.monotonic() < give_up, "the listener never came back"
+                await wakes_at_once_again(cut, direct, "cut:after", 8, "the listener never came back")
                 assert cut._listener.subscribed.is_set()
                 assert cut._listener.waiters == {}  # the waits that failed left none behind
 
@@ -171,23 +181,8 @@ async def test_waits_behind_sentinel_survive_a_failover() -> None:
                 assert time.monotonic() - started < seconds + 1.0
                 await asyncio.to_thread(topology.wait_for_new_primary, killed)
 
-                give_up = time.monotonic() + 10
-                for attempt in range(100):
-                    key = f"fo:after:{attempt}"
-                    try:
-                        waiting = asyncio.create_task(store.wait(key, 5))
-                        await asyncio.sleep(0.3)
-                        assert not waiting.done()
-                        signalled = time.monotonic()
-                        await other.signal(key, ttl=30)
-                        assert await asyncio.wait_for(waiting, 6) is True
-                        if time.monotonic() - signalled < 0.5:
-                            break
-                    except StoreUnavailable:
-                        waiting.cancel()
-                        await asyncio.gather(waiting, return_exceptions=True)
-                        await asyncio.sleep(0.2)
-                    assert time.monotonic() < give_up, "the listener never reached the new primary"
+                await wakes_at_once_again(store, other, "fo:after", 10,
+                                          "the listener never reached the new primary")
                 assert store._listener.waiters == {}
 
 

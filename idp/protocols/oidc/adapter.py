@@ -292,9 +292,9 @@ async def commit(ctx: OAuthContext, *, kind: str = "token") -> bool:
     if ctx.new_refresh is not None:
         claimed = ctx.claim is not None and ctx.rotated_digest == ctx.claim.digest \
             and ctx.new_refresh.digest == ctx.claim.successor
-        if claimed:
-            pass  # rotated and its successor inserted by the claim (prefetch_refresh)
-        elif not await ledger.store_refresh(services, ctx.new_refresh, ctx.rotated_digest):
+        # a claimed token was rotated and its successor inserted by the claim (prefetch_refresh)
+        if not claimed and not await ledger.store_refresh(services, ctx.new_refresh,
+                                                          ctx.rotated_digest):
             family = ctx.refresh.row.family_id if ctx.refresh is not None else None
             await ledger.revoke_families(services, [family] if family else [])
             await services.audit.record(kind, "refresh_reuse", actor=ctx.new_refresh.subject,
