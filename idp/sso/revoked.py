@@ -22,10 +22,10 @@ the larger second. With the in-process Store there is nothing to copy: it is the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
+from idp.store.background import cancelled_meanwhile, stop
 from idp.store.base import LogGap, Store, StoreUnavailable
 
 log = logging.getLogger("idp.revocation")
@@ -80,10 +80,7 @@ class RevokedList:
 
     async def close(self) -> None:
         follower, self._follower = self._follower, None
-        if follower is not None:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
+        await stop(follower)
         self._heard = float("-inf")
 
     # --- the follower -------------------------------------------------------------------------
@@ -91,7 +88,7 @@ class RevokedList:
     async def _follow(self) -> None:
         position: str | None = None
         swept = time.monotonic()
-        while True:
+        while not cancelled_meanwhile():
             try:
                 if position is None:
                     position = await self._read_afresh()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -25,9 +26,11 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import NoScriptError, RedisError
 
 from idp.settings import SENTINEL_SCHEME, parse_sentinel_url
+from idp.store.background import STOP_WITHIN, cancelled_meanwhile, stop
 from idp.store.base import LogEntry, LogGap, StoreUnavailable
 
 T = TypeVar("T")
+log = logging.getLogger("idp.store")
 
 # INCRBY then EXPIRE only when the increment created the key, in one round trip and atomically
 _INCR_WITH_TTL = """
@@ -210,11 +213,11 @@ class _Listener:
 
     async def _run(self) -> None:
         pause = LISTEN_RETRY[0]
-        while True:
+        while not cancelled_meanwhile():
             pubsub = self._redis.pubsub()
             try:
                 await pubsub.subscribe(self._channel)
-                while True:
+                while not cancelled_meanwhile():
                     message = await pubsub.get_message(timeout=WAIT_SLICE)
                     if message is None:
                         continue
@@ -234,11 +237,8 @@ class _Listener:
             pause = min(pause * 2, LISTEN_RETRY[1])
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await stop(task)
 
 
 class RedisStore:
@@ -473,6 +473,12 @@ class RedisStore:
 
     async def close(self) -> None:
         await self._listener.close()
-        await self._redis.aclose()
-        if self._sentinel is not None:
-            await self._sentinel.aclose()
+        # bounded as the listener's stop is: a pool connection stuck mid-read must not keep a
+        # process from exiting
+        try:
+            async with asyncio.timeout(STOP_WITHIN):
+                await self._redis.aclose()
+                if self._sentinel is not None:
+                    await self._sentinel.aclose()
+        except TimeoutError:
+            log.warning("redis: the connection pool did not close within %.0f s", STOP_WITHIN)

@@ -15,6 +15,7 @@ import pytest
 
 from idp.sso.revoked import RevokedList
 from idp.store import StoreUnavailable
+from idp.store.base import LogEntry
 from idp.store.redis import LOG_KEY, RedisStore
 from tests.support.cut import CutProxy
 from tests.support.redis import REDIS_URL, redis_store, unique_prefix
@@ -130,3 +131,31 @@ async def test_only_keys_of_the_list_are_put() -> None:
     async with redis_store() as shared:
         with pytest.raises(ValueError):
             await RevokedList(shared).put("sso:someone", "1", 60)
+
+
+class CancelTurnedToError(RedisStore):
+    """The real Redis store, whose log read reports its cancellation as the connection error
+    redis-py may raise when it drops a connection mid-read."""
+
+    async def read_log(self, after: str, wait: float) -> tuple[list[LogEntry], str]:
+        try:
+            return await super().read_log(after, wait)
+        except asyncio.CancelledError:
+            raise StoreUnavailable("redis: connection closed while reading") from None
+
+
+async def test_a_follower_whose_cancellation_became_an_error_still_stops() -> None:
+    async with redis_store() as shared:
+        store = CancelTurnedToError(REDIS_URL, prefix=shared._prefix)
+        revoked = RevokedList(store)
+        revoked.start()
+        try:
+            await until(revoked.current)
+            follower = revoked._follower
+            assert follower is not None
+            # it carries on after a Store error (one RETRY later), sees it was stopped, ends
+            await asyncio.wait_for(revoked.close(), 3.0)
+            assert follower.done()
+            assert not revoked.current()
+        finally:
+            await store.close()
