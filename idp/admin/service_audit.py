@@ -79,6 +79,7 @@ async def search(services: Services, where: AuditFilter, page: int = 1, size: in
         raise Invalid(f"page starts at 1; size is 1 to {MAX_PAGE_SIZE}")
     statement = where.checked().apply(select(AuditEvent)).order_by(AuditEvent.id.desc())
     statement = statement.offset((page - 1) * size).limit(size + 1)
+    await services.audit.caught_up()  # the tokens just issued too (written behind)
     async with services.db() as db:
         rows = list((await db.execute(statement)).scalars())
     return AuditPage(rows[:size], page, size, len(rows) > size)
@@ -97,6 +98,7 @@ async def export_csv(services: Services, where: AuditFilter) -> AsyncIterator[st
     The first batch is read before this returns, so a database that cannot be reached is an
     error answer (a 503), not a 200 whose body breaks off."""
     where = where.checked()
+    await services.audit.caught_up()
     first = await _export_batch(services, where, None)
 
     async def lines() -> AsyncIterator[str]:
@@ -168,6 +170,7 @@ async def _hourly(services: Services, hours: int, now: datetime | None, key: Any
                  .group_by(hour, key))
     index = {slot.strftime("%Y-%m-%d %H"): n for n, slot in enumerate(slots)}
     series: dict[str, list[int]] = {}
+    await services.audit.caught_up()
     async with services.db() as db:
         for bucket, value, counted in await db.execute(statement):
             position = index.get(str(bucket))

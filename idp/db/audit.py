@@ -8,14 +8,19 @@ wakes the waiters. Events that arrive while a batch is being written form the ne
 under load many requests share one transaction, and with no load an event costs one insert as
 before. `record()` returns only once its row is committed (but see "the database away").
 
-`record_behind()` queues the same way but returns at once (write-behind): for tokens issued to
-machines (client_credentials), the busiest and least personal events, where waiting for the
-commit cost an eighth of each token's CPU (an extra suspension of the request and smaller
-batches). While only such rows are queued, the writer lingers up to 5 ms for more to join them
-(a row someone waits for ends the linger): a tenth less CPU again, as PostgreSQL commits far
-fewer transactions. `close()` waits for them. A backlog (the database slow) makes it wait like
-`record()`, so the queue stays bounded. Everything that concerns people (logins, codes, refresh
-tokens) and every failure stays on `record()`.
+`record_behind()` queues the same way but returns at once (write-behind): for every token
+issued (the token endpoint's successes: codes redeemed, refreshes, device grants, machines'
+tokens), the busiest events, whose grant is durable before the response anyway (the code taken
+in the Store, the refresh token's row committed). Waiting for the commit cost an eighth of a
+machine token's CPU and 7% of a code flow's (an extra suspension of the request, smaller batches
+and more commits). While only such rows are queued, the writer lingers up to 5 ms for more to
+join them (a row someone waits for ends the linger): a tenth less CPU again, as PostgreSQL
+commits far fewer transactions. `close()` waits for them. A backlog (the database slow) makes it
+wait like `record()`, so the queue stays bounded. Logins, logouts, admin actions, consents and
+every failure stay on `record()`. What only a crash of the process loses is the rows of its last
+few milliseconds of tokens. Readers whose answer must include them (the portal's recently used
+apps, the console's log and charts) call `caught_up()` first: it returns once everything queued
+in this process so far is written.
 
 `record_machine()` is where machine tokens go: with `machine_tokens="summary"` (the default,
 IDP_AUDIT_MACHINE_TOKENS) they are counted per client per minute and one row each is written
@@ -80,7 +85,8 @@ _INSERT = insert(AuditEvent.__table__)
 _SCHEMA_ERROR = re.compile(r"no such (table|column)|has no column named|syntax error", re.I)
 
 Row = dict[str, Any]
-_Waiting = tuple[Row, "asyncio.Future[None] | None"]  # None: nobody waits (record_behind, held)
+# None: nobody waits (record_behind, held). A row of None is caught_up()'s marker: nothing to write
+_Waiting = tuple["Row | None", "asyncio.Future[None] | None"]
 
 
 class Audit:
@@ -133,6 +139,23 @@ class Audit:
             self._lingering.set_result(None)  # someone waits now: write without lingering
         self._wake(loop)
         await written
+
+    async def caught_up(self) -> None:
+        """Return once every event queued here so far is in the database (or held while it is
+        away). For the readers whose answer must include what this process just recorded behind
+        (the portal's recently used apps, the console's log and charts): a marker joins the queue
+        and is answered when the batch it ends up in is written. Another replica's rows reach the
+        database within its linger, milliseconds."""
+        loop = asyncio.get_running_loop()
+        if self._away or not (self._pending or self._writing_in(loop)):
+            return
+        done: asyncio.Future[None] = loop.create_future()
+        self._pending.append((None, done))
+        self._waiters_queued += 1
+        if self._lingering is not None and not self._lingering.done():
+            self._lingering.set_result(None)
+        self._wake(loop)
+        await done
 
     async def record_behind(
         self, kind: str, outcome: str, *, actor: str | None = None, client_id: str | None = None,
@@ -254,7 +277,7 @@ class Audit:
         if self._pending:
             left, self._pending = self._pending, []
             self._waiters_queued = 0
-            _log_in_full([row for row, _ in left])
+            _log_in_full(_rows(left))
             _wake_waiters(left)
 
     # --- the writer --------------------------------------------------------------------------
@@ -279,7 +302,7 @@ class Audit:
                 batch = self._pending[:MAX_BATCH]
                 del self._pending[:MAX_BATCH]
                 self._waiters_queued -= sum(1 for _, written in batch if written is not None)
-                unwritten = await self._write([row for row, _ in batch])
+                unwritten = await self._write(_rows(batch))
                 if unwritten:
                     self._hold_unwritten(batch, unwritten)
                     batch = []
@@ -300,7 +323,7 @@ class Audit:
             if unwritten:
                 log.error("audit writer stopped: %d event(s) not written to the database; each "
                           "follows in full", len(unwritten))
-                _log_in_full([row for row, _ in unwritten])
+                _log_in_full(_rows(unwritten))
             _wake_waiters(unwritten)
             raise
 
@@ -315,7 +338,7 @@ class Audit:
         self._pending[:0] = [(row, None) for row in unwritten]
         _wake_waiters(batch)
         _wake_waiters(self._pending)
-        self._pending[:] = [(row, None) for row, _ in self._pending]
+        self._pending[:] = [(row, None) for row in _rows(self._pending)]  # markers answered
         self._waiters_queued = 0
 
     async def _rest(self) -> None:
@@ -348,6 +371,8 @@ class Audit:
         out of reach (to be held), else []. If the batch fails because of a row (one that cannot
         be encoded, or that the database refuses), write the rows one by one so only bad ones
         are lost."""
+        if not rows:
+            return []  # only caught_up() markers
         try:
             if self._uncertain:
                 rows = await self._not_written(rows)
@@ -391,6 +416,11 @@ class Audit:
             return
         async with self._engine.begin() as conn:
             await conn.execute(_INSERT, rows)
+
+
+def _rows(entries: list[_Waiting]) -> list[Row]:
+    """The events of queue entries, without caught_up()'s markers."""
+    return [row for row, _ in entries if row is not None]
 
 
 def _settle(future: asyncio.Future[None]) -> None:

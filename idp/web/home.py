@@ -31,6 +31,7 @@ router = Router(audience="page")
 async def _cards_page(request: Request, services: Services, person: Person) -> Response:
     locale = choose_locale(request, services.settings.site.default_locale)
     query = (request.query_params.get("q") or "")[:MAX_QUERY].strip()
+    await services.audit.caught_up()  # the app just signed in to is recent (written behind)
     cards = await cards_for(services.db, person, query)
     return render(request, "home.html", locale=locale, title_key="home_title", cards=cards,
                   query=query, user=person.name or person.username, signed_in=True, wide=True)

@@ -269,6 +269,43 @@ async def test_an_event_someone_waits_for_cuts_the_linger_short(
     await asyncio.wait_for(audit.close(), 5)
 
 
+async def test_caught_up_returns_once_the_events_queued_behind_are_written(
+    audit_engine: AsyncEngine, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reader that must see the tokens just issued (written behind) waits for them, and only
+    for them: the linger is cut short, and nothing else is asked of the writer."""
+    monkeypatch.setattr("idp.db.audit.BEHIND_LINGER", 30.0)
+    audit = Audit(sessionmaker(audit_engine))
+    actor = _actor()
+    await asyncio.wait_for(audit.caught_up(), 1)  # nothing queued: at once
+    for n in range(3):
+        await audit.record_behind("token", "success", actor=actor, n=n)
+    await asyncio.wait_for(audit.caught_up(), 5)
+    assert await _count(engine, actor) == 3
+    # the marker's batch wrote nothing of its own, and the writer goes on as before
+    await asyncio.wait_for(audit.record("login", "success", actor=actor), 5)
+    assert await _count(engine, actor) == 4
+    await asyncio.wait_for(audit.close(), 5)
+
+
+async def test_caught_up_waits_for_the_batch_being_written(
+    audit_engine: AsyncEngine, engine: AsyncEngine, migrated_database: str,
+) -> None:
+    audit = Audit(sessionmaker(audit_engine))
+    actor = _actor()
+    async with engine.begin() as blocker:
+        await _hold_audit_table(blocker, migrated_database)
+        await audit.record_behind("token", "success", actor=actor, n=0)
+        await asyncio.sleep(0.2)  # the writer took it and waits for the table
+        assert not audit._pending
+        reader = asyncio.create_task(audit.caught_up())
+        await asyncio.sleep(0.3)
+        assert not reader.done()
+    await asyncio.wait_for(reader, 20)
+    assert await _count(engine, actor) == 1
+    await audit.close()
+
+
 async def test_close_waits_for_queued_events(audit_engine: AsyncEngine, engine: AsyncEngine) -> None:
     audit = Audit(sessionmaker(audit_engine))
     actor = _actor()

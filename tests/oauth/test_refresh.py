@@ -79,6 +79,7 @@ async def test_reuse_of_a_rotated_token_revokes_the_family(live: LiveIdp, first_
 
 
 async def refresh_outcomes(live: LiveIdp, client: RegisteredClient) -> list[str]:
+    await live.services.audit.caught_up()  # a token issued is audited behind its response
     async with live.services.db() as db:
         rows = await db.scalars(select(AuditEvent).where(
             AuditEvent.kind == "token", AuditEvent.client_id == client.client_id))

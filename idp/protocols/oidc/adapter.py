@@ -315,9 +315,13 @@ async def commit(ctx: OAuthContext, *, kind: str = "token") -> bool:
     for write in ctx.writes:
         await write()
     for note in ctx.audit:
+        # a token issued is written behind its response (its grant is durable already: the
+        # code taken, the refresh token's row committed); a machine's is summarised; a refusal
+        # waits for its row (idp/db/audit.py)
         record = services.audit.record
-        if note.outcome == "success" and note.detail.get("grant") == "client_credentials":
-            record = services.audit.record_machine  # a machine's token (idp/db/audit.py)
+        if note.outcome == "success":
+            record = services.audit.record_machine \
+                if note.detail.get("grant") == "client_credentials" else services.audit.record_behind
         await record(kind, note.outcome, actor=note.actor, client_id=note.client_id, ip=ctx.ip,
                      **note.detail)
     ctx.record_releases()  # only now: nothing is released by a response that is not sent
