@@ -30,11 +30,17 @@ from bench.wrk import run_wrk
 from tests.support.databases import create_postgres_database, drop_postgres_database
 
 
+def _lines(folded: Path) -> list[str]:
+    """The folded file's lines, split at newlines only, as py-spy writes them: reading it as
+    text would also break lines at a carriage return that a frame's text may hold."""
+    return [line for line in folded.read_bytes().decode(errors="replace").split("\n") if line]
+
+
 def top_frames(folded: Path, limit: int = 25) -> list[tuple[str, float]]:
     """Own time per function (the leaf of each folded stack), as shares of all samples."""
     own: Counter[str] = Counter()
     total = 0
-    for line in folded.read_text().splitlines():
+    for line in _lines(folded):
         stack, _, count = line.rpartition(" ")
         leaf = stack.split(";")[-1]
         own[leaf] += int(count)
@@ -46,7 +52,7 @@ def inclusive(folded: Path, needles: list[str]) -> dict[str, float]:
     """Share of samples whose stack passes through a frame containing each needle."""
     hits: Counter[str] = Counter()
     total = 0
-    for line in folded.read_text().splitlines():
+    for line in _lines(folded):
         stack, _, count = line.rpartition(" ")
         total += int(count)
         for needle in needles:

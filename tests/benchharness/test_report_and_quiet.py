@@ -1,11 +1,14 @@
 """bench's own arithmetic: the rounds' medians and ratio range, the campus-idp-only rows, the
-error count that decides the exit status, and the machine meter on this machine's /proc."""
+error count that decides the exit status, the machine meter on this machine's /proc, and the
+profile's reading of py-spy's folded stacks."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from bench import report
+from bench.profile import inclusive, top_frames
 from bench.quiet import Meter, bench_cpu, idle_check, verdict
 from bench.run import summarise
 
@@ -73,3 +76,14 @@ def test_the_meter_counts_this_process_as_the_bench() -> None:
     before = idle_check(0.2)
     assert set(before) >= {"busy_percent", "steal_percent", "busy"}
     assert verdict(before, meter.samples)["measured_runs"] == 1
+
+
+def test_a_profile_frame_holding_a_carriage_return_stays_on_its_line(tmp_path: Path) -> None:
+    """py-spy's folded stacks: one stack per line, a space, its count. A frame's text (a
+    thread's or a process's name) may hold a carriage return, which reading the file as text
+    would take for the end of a line."""
+    folded = tmp_path / "case.folded"
+    folded.write_bytes(b'process 1:"idp\rserve";main (a.py:1);sign (b.py:2) 3\n'
+                       b'process 1:"idp\rserve";main (a.py:1) 1\n')
+    assert top_frames(folded) == [("sign (b.py:2)", 75.0), ("main (a.py:1)", 25.0)]
+    assert inclusive(folded, ["sign"]) == {"sign": 75.0}
