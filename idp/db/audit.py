@@ -130,7 +130,20 @@ class Audit:
             self._make_room()
             self._hold(self._event(kind, outcome, actor, client_id, ip, detail))
             return
-        row = self._event(kind, outcome, actor, client_id, ip, detail)
+        await self._queue_and_wait(self._event(kind, outcome, actor, client_id, ip, detail))
+
+    async def caught_up(self) -> None:
+        """Return once every event queued here so far is in the database (or held while it is
+        away). For the readers whose answer must include what this process just recorded behind
+        (the portal's recently used apps, the console's log and charts): a marker joins the queue
+        and is answered when the batch it ends up in is written. Another replica's rows reach the
+        database within its linger, milliseconds."""
+        if self._away or not (self._pending or self._writing_in(asyncio.get_running_loop())):
+            return
+        await self._queue_and_wait(None)
+
+    async def _queue_and_wait(self, row: Row | None) -> None:
+        """Queue `row` (None: caught_up()'s marker) and wait until its batch is written."""
         loop = asyncio.get_running_loop()
         written: asyncio.Future[None] = loop.create_future()
         self._pending.append((row, written))
@@ -139,23 +152,6 @@ class Audit:
             self._lingering.set_result(None)  # someone waits now: write without lingering
         self._wake(loop)
         await written
-
-    async def caught_up(self) -> None:
-        """Return once every event queued here so far is in the database (or held while it is
-        away). For the readers whose answer must include what this process just recorded behind
-        (the portal's recently used apps, the console's log and charts): a marker joins the queue
-        and is answered when the batch it ends up in is written. Another replica's rows reach the
-        database within its linger, milliseconds."""
-        loop = asyncio.get_running_loop()
-        if self._away or not (self._pending or self._writing_in(loop)):
-            return
-        done: asyncio.Future[None] = loop.create_future()
-        self._pending.append((None, done))
-        self._waiters_queued += 1
-        if self._lingering is not None and not self._lingering.done():
-            self._lingering.set_result(None)
-        self._wake(loop)
-        await done
 
     async def record_behind(
         self, kind: str, outcome: str, *, actor: str | None = None, client_id: str | None = None,

@@ -320,8 +320,8 @@ async def commit(ctx: OAuthContext, *, kind: str = "token") -> bool:
         # waits for its row (idp/db/audit.py)
         record = services.audit.record
         if note.outcome == "success":
-            record = services.audit.record_machine \
-                if note.detail.get("grant") == "client_credentials" else services.audit.record_behind
+            machine = note.detail.get("grant") == "client_credentials"
+            record = services.audit.record_machine if machine else services.audit.record_behind
         await record(kind, note.outcome, actor=note.actor, client_id=note.client_id, ip=ctx.ip,
                      **note.detail)
     ctx.record_releases()  # only now: nothing is released by a response that is not sent
