@@ -98,7 +98,9 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite: naive
 
 
-_PERSON_FIELDS = [f.name for f in fields(Person) if f.name not in ("notice", "as_of")]
+# what a last-known copy keeps: the fields a Person compares and hashes (all but notice, as_of),
+# so hash(person) fingerprints exactly what would be written
+_PERSON_FIELDS = [f.name for f in fields(Person) if f.compare]
 
 
 def _person(data: dict[str, Any], as_of: float) -> Person:
@@ -298,15 +300,15 @@ class LastKnownDirectory:
         """Write the person as the directory just confirmed them (and, at a login, the hash of
         the password it accepted), unless an unchanged copy was written moments ago."""
         subject, now = person.subject, self._clock()
-        data = {name: getattr(person, name) for name in _PERSON_FIELDS}
-        data.update({name: list(data[name]) for name in ("affiliations", "entitlements", "groups")})
-        fingerprint = hash(repr(sorted(data.items())))
+        fingerprint = hash(person)
         with self._lock:
             unconfirmed = subject in self._unconfirmed
             written = self._written.get(subject)
         if (password is None and not unconfirmed and written is not None
                 and written[0] == fingerprint and now - written[1] < self.config.refresh_every):
             return
+        data = {name: getattr(person, name) for name in _PERSON_FIELDS}
+        data.update({name: list(data[name]) for name in ("affiliations", "entitlements", "groups")})
         values: dict[str, Any] = {"username_key": username_key(person.username)[:256],
                                   "person": data, "seen_at": datetime.fromtimestamp(now, UTC)}
         may_keep = self.config.offline_login and not person.disabled \

@@ -239,3 +239,35 @@ async def test_linked_identities_while_cut_are_the_entry_signed_in_with(
             assert await directory.identities(ta) == (ta,)
     finally:
         await linked.close()
+
+
+async def test_the_copy_is_rewritten_when_the_person_changed_and_only_then(
+    slapd: Campus, ldap: LdapDirectory, engine: AsyncEngine,
+) -> None:
+    """Every read of a person passes through the copy: an unchanged person is not written again
+    within the refresh interval, one changed in the directory (not through this IdP, so nothing
+    told it) is written at its next read."""
+    directory = wrap(ldap, engine, Clock(), offline=False)
+    person = await directory.authenticate("student", "student123")
+    assert person.dn is not None
+
+    async def kept() -> tuple[dict[str, object], object]:
+        async with directory._db() as db:
+            row = (await db.execute(select(DirLastKnown).where(
+                DirLastKnown.subject == person.subject))).scalar_one()
+            return row.person, row.seen_at
+
+    first, seen = await kept()
+    assert await directory.by_subject(person.subject) == person
+    assert await kept() == (first, seen)  # unchanged: not written again
+    title = person.title or ""
+    slapd.server.ldapmodify(f"dn: {person.dn}\nchangetype: modify\nreplace: title\n"
+                            "title: changed in the directory\n")
+    try:
+        changed = await directory.by_subject(person.subject)
+        assert changed is not None and changed.title == "changed in the directory"
+        data, seen_after = await kept()
+        assert data["title"] == "changed in the directory" and seen_after != seen
+    finally:
+        restore = f"replace: title\ntitle: {title}\n" if title else "delete: title\n"
+        slapd.server.ldapmodify(f"dn: {person.dn}\nchangetype: modify\n{restore}")
