@@ -146,6 +146,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     # serve`, the tests, the demo, the bench's granian) sees the same client address and scheme
     edge = Edge(app, super(IdpApp, app).__call__, settings, RouteTable.of(app))
     app.edge = ProxyHeadersMiddleware(edge, trusted_hosts=settings.trusted_proxies)
+    app.document_answer = edge.document_answer
     return app
 
 
@@ -155,6 +156,8 @@ class IdpApp(FastAPI):
     headers, metrics, access log, the protocol endpoints dispatched directly)."""
 
     edge: Any
+    # Edge.document_answer: `idp serve`'s protocol answers a plain GET of a document with it
+    document_answer: Any
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

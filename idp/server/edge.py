@@ -11,6 +11,11 @@ headers (ResponseHeaders.complete) instead of six. The routes declared fast (the
 idp/server/routes.py) are dispatched here directly by method and path; everything else goes
 through FastAPI's routing as usual. Errors on both paths are answered by the same handlers
 (idp/server/errors.py), and anything unexpected is logged here, once, for both.
+
+Documents (the provider metadata, the JWKS: idp/http/documents.py) have a third way in, under
+`idp serve`: `document_answer` builds the whole answer to a plain GET as bytes, which the HTTP
+protocol writes at once (idp/server/transport.py), with the same head this layer would give the
+endpoint's response and the same metrics and access line.
 """
 
 from __future__ import annotations
@@ -20,8 +25,12 @@ import time
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, STATUS_LINE
 
+from idp.http.documents import Document
 from idp.monitoring.logs import log_access, request_id, request_id_for
 from idp.monitoring.metrics import observe_http
 from idp.server.cors import PREFLIGHT_HEADERS, RESPONSE_HEADERS, is_preflight
@@ -36,6 +45,12 @@ log = logging.getLogger("idp")
 # what the edge sets itself, replacing any the endpoint set
 _DROP = frozenset({b"x-request-id"})
 _DROP_CORS = _DROP | frozenset(name for name, _ in RESPONSE_HEADERS)
+# a request carrying any of these has (or announces) a body: the endpoint answers it
+_BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding", b"expect"})
+
+
+async def _as_is(scope: Scope, receive: Receive, send: Send) -> None:
+    return None
 
 
 class Edge:
@@ -46,6 +61,10 @@ class Edge:
         self.headers = ResponseHeaders(settings)
         self.body = BodyLimit(settings)
         self.rate_limit = ClientRateLimit(settings)
+        # the client address and scheme as the app sees them (app.py applies the same rule)
+        self.forwarded = ProxyHeadersMiddleware(_as_is, trusted_hosts=settings.trusted_proxies)
+        # path -> (the body, its head lines after the server's and before the request id)
+        self._document_heads: dict[str, tuple[bytes, bytes]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -130,6 +149,68 @@ class Edge:
                 log.exception("unhandled error in %s %s", scope["method"], scope["path"])
             response = await handler(request, exc)
         await response(scope, receive, send)
+
+
+    def document_answer(self, scope: Scope, server_headers: list[tuple[bytes, bytes]],
+                        keep_alive: bool) -> bytes | None:
+        """The whole HTTP/1.1 answer to a plain GET of a document, status line to body, or None:
+        not a document, a request with a body, or a document its app cannot read now (the
+        endpoint then answers, and its error handling with it). `server_headers` are the
+        server's own (date, server) that lead every head."""
+        path: str = scope["path"]
+        document = self.routes.documents.get(path)
+        if document is None or scope["method"] != "GET":
+            return None
+        offered = None
+        for name, value in scope["headers"]:
+            if name in _BODY_HEADERS:
+                return None
+            if name == b"x-request-id" and offered is None:
+                offered = value
+        started = time.perf_counter()
+        try:
+            body = document.body(self.app)
+            kept = self._document_heads.get(path)
+            if kept is None or kept[0] is not body:
+                kept = self._document_heads[path] = (body,
+                                                     self._document_head(document, body, path))
+        except Exception:  # noqa: BLE001 - the endpoint's way in answers it, and logs it
+            return None
+        rid = request_id_for(offered)
+        answer = b"".join((STATUS_LINE[200], *(b"%s: %s\r\n" % pair for pair in server_headers),
+                           kept[1], b"x-request-id: ", rid.encode("latin-1"), b"\r\n",
+                           b"" if keep_alive else b"connection: close\r\n", b"\r\n", body))
+        _apply(self.forwarded, scope)
+        seconds = time.perf_counter() - started
+        observe_http("GET", path, 200, seconds)
+        log_access(scope, 200, rid, seconds)
+        return answer
+
+    def _document_head(self, document: Document, body: bytes, path: str) -> bytes:
+        """The head lines the endpoint's response would get here, between the server's own and
+        the request id, checked and written as uvicorn writes them."""
+        raw = Response(body, media_type=document.media_type, headers=dict(document.headers))
+        cors = path in self.routes.cors_paths
+        lines = []
+        for name, value in self.headers.complete(raw.raw_headers, path,
+                                                 drop=_DROP_CORS if cors else _DROP,
+                                                 extra=list(RESPONSE_HEADERS) if cors else []):
+            if HEADER_RE.search(name) or HEADER_VALUE_RE.search(value):
+                raise RuntimeError(f"invalid header in document {path}: {name!r}")
+            lines.append(b"%s: %s\r\n" % (name.lower(), value))
+        return b"".join(lines)
+
+
+def _apply(middleware: ProxyHeadersMiddleware, scope: Scope) -> None:
+    """Run uvicorn's proxy-headers rule on `scope` (its app, `_as_is`, awaits nothing, so the
+    call completes in one step)."""
+    step = middleware(scope, None, None)  # type: ignore[arg-type]
+    try:
+        step.send(None)
+    except StopIteration:
+        return
+    step.close()
+    raise RuntimeError("the proxy-headers rule awaited")
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

@@ -7,7 +7,9 @@ reads the declarations (idp/http/routing.py) off the app once, at start:
   the pages every sign-in passes). A fast route takes the request alone: one that declares a
   dependency, a parameter FastAPI would have to solve, or a route class of its own is refused
   here, at start, so nothing declared on a route is ever skipped on the fast path;
-- the paths browser apps may call from other origins (cors=True).
+- the paths browser apps may call from other origins (cors=True);
+- the documents (idp/http/documents.py): fast GET routes whose endpoint is a Document's, which
+  `idp serve` answers from their bytes (Edge.document_answer).
 Everything else goes through FastAPI's routing; errors on both paths go through the one error
 policy (idp/server/errors.py).
 """
@@ -24,6 +26,7 @@ from idp.admin.console import router as admin_console_router
 from idp.admin.portal import router as portal_router
 from idp.admin.portal_access import router as portal_access_router
 from idp.admin.portal_cas import router as portal_cas_router
+from idp.http.documents import Document, document_of
 from idp.http.routing import Route
 from idp.protocols.cas.routes import router as cas_router
 from idp.protocols.oidc.registration import router as registration_router
@@ -52,6 +55,8 @@ class RouteTable:
     # (method, the path up to its last "/") -> (route, the name of the last segment's parameter)
     last_segment: dict[tuple[str, str], tuple[Route, str]] = field(default_factory=dict)
     cors_paths: frozenset[str] = frozenset()
+    # path -> the document a GET of it answers (exact paths of fast routes only)
+    documents: dict[str, Document] = field(default_factory=dict)
 
     @classmethod
     def of(cls, app: FastAPI) -> RouteTable:
@@ -66,6 +71,10 @@ class RouteTable:
                 cors.add(path)
             if route.fast:
                 table._add_fast(route, path, context.methods or set(), context.dependant)
+                document = document_of(route.endpoint)
+                if document is not None and "GET" in (context.methods or ()) \
+                        and "{" not in path:
+                    table.documents[path] = document
         table.cors_paths = frozenset(cors)
         return table
 

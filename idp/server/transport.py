@@ -1,6 +1,10 @@
 """The HTTP/1.1 protocol `idp serve` runs: uvicorn's httptools protocol, with each response sent
 in one write and its head built from header lines checked once.
 
+A plain GET of a document (the provider metadata, the JWKS: idp/http/documents.py) is answered
+as soon as its head is parsed, from bytes the edge builds once per body (Edge.document_answer),
+without an ASGI task, a request or a response object: a third of the CPU such a request cost.
+
 uvicorn writes a response's status line and headers, then its body, as two writes; uvloop sends
 each at once (TCP_NODELAY), so every response crossed the network as two segments and the client
 woke twice to read it. Here the connection's transport is wrapped: what is written during one
@@ -156,6 +160,28 @@ class HeadCycle(RequestResponseCycle):
 class IdpHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+
+    def on_message_begin(self) -> None:
+        # a request has begun: the connection is not idle, whatever the last answer armed (a
+        # document answered at once arms the keep-alive timer while a pipelined request may
+        # follow in the same read)
+        self._unset_keepalive_if_required()
+        super().on_message_begin()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        answer_now = getattr(app, "document_answer", None)
+        if answer_now is not None and not self.flow.write_paused:
+            # (a client that does not read its answers gets no more of them written this way:
+            # while writing is paused, its requests queue behind the app's as uvicorn queues them)
+            answer = answer_now(cycle.scope, self.server_state.default_headers, cycle.keep_alive)
+            if answer is not None:
+                cycle.response_started = cycle.response_complete = True
+                cycle.transport.write(answer)
+                if not cycle.keep_alive:
+                    cycle.transport.close()
+                cycle.on_response()
+                return
+        super()._start_asgi_task(cycle, app)
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()

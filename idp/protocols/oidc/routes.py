@@ -9,16 +9,19 @@ declared cors."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from idp.http.documents import Document
 from idp.http.routing import Router
 from idp.protocols.oidc import authorize as authorization
 from idp.protocols.oidc import device_authorization as devices
 from idp.protocols.oidc import device_verification, handlers
 from idp.protocols.oidc.discovery import provider_metadata
 from idp.protocols.oidc.miniprogram import mini_program_code
-from idp.services import services_of
+from idp.services import Services, services_of
 
 router = Router(audience="api", tags=["oauth"])
 
@@ -27,28 +30,27 @@ METADATA_CACHE = {"Cache-Control": "public, max-age=300"}
 JWKS_CACHE = {"Cache-Control": "public, max-age=300"}
 
 
-@router.get("/.well-known/openid-configuration", fast=True, cors=True)
-async def openid_configuration(request: Request) -> Response:
-    return _metadata(request)
-
-
-@router.get("/.well-known/oauth-authorization-server", fast=True, cors=True)
-async def oauth_authorization_server(request: Request) -> Response:
-    return _metadata(request)
-
-
-def _metadata(request: Request) -> Response:
-    state = request.app.state
-    body = getattr(state, "metadata_json", None)
+def _metadata_body(app: Any) -> bytes:
+    state = app.state
+    body: bytes | None = getattr(state, "metadata_json", None)
     if body is None:  # the document follows from the settings alone: encode it once per app
         body = state.metadata_json = JSONResponse(provider_metadata(state.services.settings)).body
-    return Response(body, media_type="application/json", headers=METADATA_CACHE)
+    return body
 
 
-@router.get("/jwks", fast=True, cors=True)
-async def jwks(request: Request) -> Response:
-    return Response(services_of(request).keys.jwks_json(), media_type="application/jwk-set+json",
-                    headers=JWKS_CACHE)
+def _jwks_body(app: Any) -> bytes:
+    services: Services = app.state.services
+    return services.keys.jwks_json()
+
+
+METADATA = Document(_metadata_body, "application/json", METADATA_CACHE)
+JWKS = Document(_jwks_body, "application/jwk-set+json", JWKS_CACHE)
+
+router.get("/.well-known/openid-configuration", fast=True, cors=True)(
+    METADATA.endpoint("openid_configuration"))
+router.get("/.well-known/oauth-authorization-server", fast=True, cors=True)(
+    METADATA.endpoint("oauth_authorization_server"))
+router.get("/jwks", fast=True, cors=True)(JWKS.endpoint("jwks"))
 
 
 @router.api_route("/authorize", methods=["GET", "POST"], fast=True, audience="page",
