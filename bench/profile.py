@@ -66,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("cases", nargs="+", choices=[c.name for c in CASES] + ["login"],
                         help="a case of bench/cases.py, or login (password logins via the form)")
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--gil", action="store_true",
+                        help="only samples of the thread holding the GIL: Python's own CPU, "
+                             "without the waits (LDAP replies, idle pool threads, the loop's "
+                             "poll) that py-spy otherwise counts as time")
     parser.add_argument("--people", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--needle", action="append", default=[],
@@ -94,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             load = make_load(target)
             command = [py_spy, "record", "--pid", str(server.process.pid), "--duration",
                        str(args.seconds), "--rate", "250", "--nonblocking", "--format", "raw",
-                       "--output", str(folded), "--subprocesses"]
+                       "--output", str(folded), "--subprocesses", *(["--gil"] if args.gil else [])]
             recorder = threading.Thread(target=subprocess.run, args=(command,),
                                         kwargs={"capture_output": True, "check": False})
             recorder.start()

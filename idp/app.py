@@ -19,6 +19,7 @@ from directory.factory import open_directory, open_writer
 from directory.last_known import LastKnownConfig, LastKnownDirectory
 from idp.db.engine import close_engine, open_engine, sessionmaker
 from idp.db.migrate import upgrade
+from idp.db.pg_direct import pg_direct
 from idp.db.purge import purge_forever
 from idp.keys.ring import KeyRing
 from idp.monitoring.metrics import (
@@ -96,7 +97,9 @@ def with_last_known(settings: Settings, directory: Directory, engine: AsyncEngin
         offline_login_days=settings.directory_offline_login_days,
         never_offline_groups=frozenset({settings.access.admin_group}),
     )
-    return LastKnownDirectory(directory, engine, config, observe_last_known)
+    direct = pg_direct(engine)
+    return LastKnownDirectory(directory, engine, config, observe_last_known,
+                              upsert=direct.upsert_last_known if direct is not None else None)
 
 
 async def close_services(services: Services) -> None:

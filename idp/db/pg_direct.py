@@ -116,6 +116,17 @@ UPSERT_RELEASES = (
     " count = attribute_releases.count + excluded.count"
 )
 
+# a person's last-known copy (directory/last_known.py), written at every password login: the
+# copy alone, or with the password columns (a hash kept for offline logins, or cleared)
+_LAST_KNOWN = ("INSERT INTO dir_last_known (subject, username_key, person, seen_at{columns})"
+               " VALUES ($1, $2, $3::json, $4{values}) ON CONFLICT (subject) DO UPDATE SET"
+               " username_key = excluded.username_key, person = excluded.person,"
+               " seen_at = excluded.seen_at{updates}")
+UPSERT_LAST_KNOWN = _LAST_KNOWN.format(columns="", values="", updates="")
+UPSERT_LAST_KNOWN_PASSWORD = _LAST_KNOWN.format(
+    columns=", password_hash, password_at", values=", $5, $6",
+    updates=", password_hash = excluded.password_hash, password_at = excluded.password_at")
+
 # the server or the network failed, not the statement: callers answer 503 and retry later
 _OUTAGES = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
             asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
@@ -173,6 +184,18 @@ class PgDirect:
         return bool(status == "INSERT 0 1")
 
     # --- logins and authorizations ------------------------------------------------------------
+
+    async def upsert_last_known(self, subject: str, values: dict[str, Any]) -> None:
+        """directory/last_known.py's write of a person's copy (its `values`: username_key,
+        person, seen_at, and password_hash with password_at when the password columns go too)."""
+        person = json.dumps(values["person"])
+        if "password_hash" in values:
+            await self._run("execute", UPSERT_LAST_KNOWN_PASSWORD, subject,
+                            values["username_key"], person, values["seen_at"],
+                            values["password_hash"], values["password_at"])
+        else:
+            await self._run("execute", UPSERT_LAST_KNOWN, subject, values["username_key"],
+                            person, values["seen_at"])
 
     async def login_facts(self, client_id: str, subject: str) -> tuple[dict[str, Any] | None,
                                                                        bool]:

@@ -6,6 +6,7 @@ restart, once restored."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
@@ -22,7 +23,8 @@ from directory.last_known_schema import DirLastKnown
 from directory.ldap import LdapDirectory
 from directory.ldap_admin import LdapAdminWriter
 from directory.local_schema import DirectoryBase
-from idp.db.engine import open_engine
+from idp.db.engine import close_engine, open_engine
+from idp.db.pg_direct import pg_direct
 from tests.directory.conftest import SPECIAL_PASSWORDS, _start
 from tests.support.cut import CutProxy
 from tests.support.databases import postgres_database
@@ -66,7 +68,7 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         async with opened.begin() as conn:
             await conn.run_sync(DirectoryBase.metadata.create_all)
         yield opened
-        await opened.dispose()
+        await close_engine(opened)  # its direct connections (PostgreSQL) too
 
 
 @pytest.fixture
@@ -94,7 +96,10 @@ def wrap(ldap: LdapDirectory, engine: AsyncEngine, clock: Clock, *, offline: boo
          staleness: float = 24 * HOUR) -> LastKnownDirectory:
     config = LastKnownConfig(max_staleness=staleness, offline_login=offline,
                              offline_login_days=7, never_offline_groups=frozenset({"idp-admins"}))
-    made = LastKnownDirectory(ldap, engine, config, clock=clock)
+    # on PostgreSQL the copy is written as the IdP writes it, straight through asyncpg
+    direct = pg_direct(engine)
+    made = LastKnownDirectory(ldap, engine, config, clock=clock,
+                              upsert=direct.upsert_last_known if direct is not None else None)
     _made.append(made)
     return made
 
@@ -246,7 +251,7 @@ async def test_the_copy_is_rewritten_when_the_person_changed_and_only_then(
 ) -> None:
     """Every read of a person passes through the copy: an unchanged person is not written again
     within the refresh interval, one changed in the directory (not through this IdP, so nothing
-    told it) is written at its next read."""
+    told it) is written at its next read. On PostgreSQL through the direct upsert."""
     directory = wrap(ldap, engine, Clock(), offline=False)
     person = await directory.authenticate("student", "student123")
     assert person.dn is not None
@@ -271,3 +276,27 @@ async def test_the_copy_is_rewritten_when_the_person_changed_and_only_then(
     finally:
         restore = f"replace: title\ntitle: {title}\n" if title else "delete: title\n"
         slapd.server.ldapmodify(f"dn: {person.dn}\nchangetype: modify\n{restore}")
+
+
+async def test_a_database_that_cannot_take_the_copy_does_not_fail_the_login(
+    ldap: LdapDirectory, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The copy is a fallback: PostgreSQL refusing its write (here cut off behind a proxy) is
+    logged, and the login the directory accepted goes on."""
+    async with postgres_database() as url:
+        where = urlsplit(url)
+        assert where.hostname and where.port
+        cut = CutProxy(where.hostname, where.port, name="postgres").start()
+        try:
+            proxied = open_engine(url.replace(f"{where.hostname}:{where.port}",
+                                              f"127.0.0.1:{cut.port}"))
+            async with proxied.begin() as conn:
+                await conn.run_sync(DirectoryBase.metadata.create_all)
+            directory = wrap(ldap, proxied, Clock(), offline=False)
+            with cut.down(), caplog.at_level(logging.WARNING, logger="directory"):
+                person = await directory.authenticate("student", "student123")
+            assert person.username == "student"
+            assert "could not keep the last-known person" in caplog.text
+            await close_engine(proxied)
+        finally:
+            cut.close()
