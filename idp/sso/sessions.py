@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from idp.store.base import Store
+from idp.store.records import record_json
 
 
 @dataclass(slots=True)
@@ -59,7 +60,7 @@ class SessionManager:
             identities=identities or [subject],
         )
         # the session and its place among the person's sessions: one round trip
-        await self.store.write_many([(f"sso:{session.sid}", json.dumps(asdict(session)), self.ttl)],
+        await self.store.write_many([(f"sso:{session.sid}", record_json(session), self.ttl)],
                                     [(f"sso-user:{subject}", session.sid, self.ttl)])
         return session
 
@@ -83,7 +84,7 @@ class SessionManager:
         if session is None or session.subject != subject or not left:
             return
         session.auth_time = auth_time
-        await self.store.put(f"sso:{sid}", json.dumps(asdict(session)), left)
+        await self.store.put(f"sso:{sid}", record_json(session), left)
 
     async def add_client(self, sid: str, client_id: str, subject: str | None = None) -> None:
         """The session signed into the app; `subject`: as which of the person's identities

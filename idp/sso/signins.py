@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from idp.store.base import Store
+from idp.store.records import record_json
 
 SIGNIN_TTL = 15 * 60
 MAX_ID = 64
@@ -74,7 +75,7 @@ class SignIns:
         return signin
 
     async def save(self, signin: PendingSignIn) -> None:
-        await self.store.put(f"signin:{signin.id}", json.dumps(asdict(signin)), SIGNIN_TTL)
+        await self.store.put(f"signin:{signin.id}", record_json(signin), SIGNIN_TTL)
 
     async def get(self, signin_id: str | None) -> PendingSignIn | None:
         if not signin_id or len(signin_id) > MAX_ID:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import secrets
 import string
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from idp.store.base import Store
+from idp.store.records import record_json
 
 _ALPHABET = string.ascii_letters + string.digits + "-"
 RANDOM_CHARS = 48
@@ -75,7 +76,7 @@ class Tickets:
         """A new ticket's id and its Store item (key, value, ttl), for a caller that writes it
         together with other items (`Store.write_many`)."""
         ticket_id = new_id(prefix)
-        return ticket_id, (f"cas-ticket:{ticket_id}", json.dumps(asdict(ticket)),
+        return ticket_id, (f"cas-ticket:{ticket_id}", record_json(ticket),
                            self.ticket_ttl)
 
     async def take(self, ticket_id: str) -> Ticket | None:
@@ -85,7 +86,7 @@ class Tickets:
 
     async def grant(self, grant: ProxyGrant, ttl: int) -> str:
         pgt = new_id("PGT-")
-        await self.store.put(f"cas-pgt:{pgt}", json.dumps(asdict(grant)), ttl)
+        await self.store.put(f"cas-pgt:{pgt}", record_json(grant), ttl)
         await self.store.set_add(f"cas-pgts:{grant.sid}", pgt, self.session_ttl)
         return pgt
 

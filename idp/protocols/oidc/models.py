@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from authlib.oidc.core import AuthorizationCodeMixin
 
 from idp.db.models import Client
 from idp.protocols.oidc.clients import verify_secret
+from idp.store.records import record_json
 
 
 class OAuthClient(ClientMixin):
@@ -91,7 +92,7 @@ class StoredCode(AuthorizationCodeMixin):
     resource: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        return record_json(self)
 
     @classmethod
     def from_json(cls, raw: str) -> StoredCode:
