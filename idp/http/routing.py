@@ -5,7 +5,7 @@ server needs to know about them:
   is a readable page; "api" routes are called by programs, and every error is JSON; "cas" routes
   are called by CAS clients, and every error is an answer in CAS's own format;
 - whether the edge calls the endpoint directly (`fast=True`), without FastAPI's routing and
-  dependency solving: for the endpoints called at volume (idp/server/fastpath.py);
+  dependency solving: for the endpoints called at volume (idp/server/edge.py and routes.py);
 - whether browser apps on other origins may call them (`cors=True`, idp/server/cors.py).
 
     router = Router(audience="api", tags=["oauth"])
