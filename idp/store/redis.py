@@ -28,6 +28,7 @@ from redis.exceptions import NoScriptError, RedisError
 from idp.settings import SENTINEL_SCHEME, parse_sentinel_url
 from idp.store.background import STOP_WITHIN, cancelled_meanwhile, stop
 from idp.store.base import LogEntry, LogGap, StoreUnavailable
+from idp.store.redis_wire import RedisWire, plain_url
 
 T = TypeVar("T")
 log = logging.getLogger("idp.store")
@@ -241,12 +242,37 @@ class _Listener:
         await stop(task)
 
 
+class _ClientWire:
+    """RedisWire's `call` through redis-py's client: for TLS and Sentinel, where redis-py
+    finds the server (and the primary) and speaks TLS."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+
+    async def call(self, *args: Any) -> Any:
+        return await self._redis.execute_command(*args)
+
+    def close(self) -> None:
+        pass  # the client is closed with the store
+
+
+def command_wire(url: str, redis: aioredis.Redis) -> RedisWire | _ClientWire:
+    """What carries the store's short commands: the pipelined wire for a plain server,
+    redis-py's client otherwise (idp/store/redis_wire.py)."""
+    if plain_url(url):
+        return RedisWire(url, timeout=SOCKET_TIMEOUT)
+    return _ClientWire(redis)
+
+
 class RedisStore:
     name = "redis"
     shared = True
 
     def __init__(self, url: str, *, prefix: str = "idp:") -> None:
         self._redis, self._sentinel = open_redis(url)
+        # short commands go over one pipelined connection; redis-py's pool keeps the blocking
+        # reads, the subscription, SCAN and the snapshot's pipelines
+        self._wire = command_wire(url, self._redis)
         self._prefix = prefix
         self._incr = _Script(_INCR_WITH_TTL)
         self._take_leaving = _Script(_TAKE_LEAVING)
@@ -269,25 +295,27 @@ class RedisStore:
             raise StoreUnavailable(f"redis: {exc}") from exc
 
     async def _eval(self, script: _Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        call = self._wire.call
+
         async def op() -> Any:
             try:
-                return await self._redis.evalsha(script.sha, len(keys), *keys, *args)
+                return await call("EVALSHA", script.sha, len(keys), *keys, *args)
             except NoScriptError:
-                await self._redis.script_load(script.text)
-                return await self._redis.evalsha(script.sha, len(keys), *keys, *args)
+                await call("SCRIPT", "LOAD", script.text)
+                return await call("EVALSHA", script.sha, len(keys), *keys, *args)
 
         return await self._call(op)
 
     async def get(self, key: str) -> str | None:
-        return await self._call(lambda: self._redis.get(self._k(key)))
+        return await self._call(lambda: self._wire.call("GET", self._k(key)))
 
     async def get_many(self, *keys: str) -> list[str | None]:
         # the command itself: redis-py's mget() wrapper adds a few µs to every call on the hot path
         return list(await self._call(
-            lambda: self._redis.execute_command("MGET", *(self._k(k) for k in keys))))
+            lambda: self._wire.call("MGET", *(self._k(k) for k in keys))))
 
     async def put(self, key: str, value: str, ttl: int) -> None:
-        await self._call(lambda: self._redis.set(self._k(key), value, ex=ttl))
+        await self._call(lambda: self._wire.call("SET", self._k(key), value, "EX", ttl))
 
     async def write_many(self, puts: Sequence[tuple[str, str, int]],
                          members: Sequence[tuple[str, str, int]] = ()) -> None:
@@ -306,10 +334,11 @@ class RedisStore:
             await self._eval(self._write_many, keys, args)
 
     async def add(self, key: str, value: str, ttl: int) -> bool:
-        return bool(await self._call(lambda: self._redis.set(self._k(key), value, ex=ttl, nx=True)))
+        return await self._call(
+            lambda: self._wire.call("SET", self._k(key), value, "EX", ttl, "NX")) is not None
 
     async def take(self, key: str) -> str | None:
-        return await self._call(lambda: self._redis.getdel(self._k(key)))
+        return await self._call(lambda: self._wire.call("GETDEL", self._k(key)))
 
     async def take_leaving(self, key: str, trace_key: str, trace: str,
                            ttl: int) -> tuple[str | None, str | None]:
@@ -320,7 +349,7 @@ class RedisStore:
     async def delete(self, *keys: str) -> int:
         if not keys:
             return 0
-        return int(await self._call(lambda: self._redis.delete(*(self._k(k) for k in keys))))
+        return int(await self._call(lambda: self._wire.call("DEL", *(self._k(k) for k in keys))))
 
     async def incr(self, key: str, ttl: int, amount: int = 1) -> int:
         return int(await self._eval(self._incr, [self._k(key)], [ttl, amount]))
@@ -336,17 +365,17 @@ class RedisStore:
         return int(count), int(left)
 
     async def ttl(self, key: str) -> int | None:
-        left = await self._call(lambda: self._redis.ttl(self._k(key)))
+        left = await self._call(lambda: self._wire.call("TTL", self._k(key)))
         return None if left < 0 else int(left)
 
     async def set_add(self, key: str, member: str, ttl: int) -> None:
         await self._eval(self._set_add, [self._k(key)], [member, ttl])
 
     async def set_remove(self, key: str, member: str) -> None:
-        await self._call(lambda: self._redis.srem(self._k(key), member))
+        await self._call(lambda: self._wire.call("SREM", self._k(key), member))
 
     async def set_members(self, key: str) -> set[str]:
-        return set(await self._call(lambda: self._redis.smembers(self._k(key))))
+        return set(await self._call(lambda: self._wire.call("SMEMBERS", self._k(key))))
 
     async def signal(self, key: str, ttl: int) -> None:
         await self._eval(self._signal, [self._k(key), self._channel], [ttl])
@@ -396,7 +425,7 @@ class RedisStore:
         except TimeoutError:
             return False
         try:
-            return await self._call(lambda: self._redis.lpop(full_key)) is not None
+            return await self._call(lambda: self._wire.call("LPOP", full_key)) is not None
         finally:
             self._takers.release()
 
@@ -469,10 +498,11 @@ class RedisStore:
         return found
 
     async def ping(self) -> None:
-        await self._call(self._redis.ping)
+        await self._call(lambda: self._wire.call("PING"))
 
     async def close(self) -> None:
         await self._listener.close()
+        self._wire.close()
         # bounded as the listener's stop is: a pool connection stuck mid-read must not keep a
         # process from exiting
         try:
