@@ -84,7 +84,7 @@ def no_observer(event: str) -> None:
 
 # writes one person's copy: (subject, {username_key, person, seen_at[, password_hash,
 # password_at]}), as the upserts built by `_upsert` do
-PersonUpsert = Callable[[str, dict[str, Any]], Awaitable[None]]
+PersonUpsert = Callable[[str, dict[str, Any]], Awaitable[bool]]  # False: not written
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,7 +327,8 @@ class LastKnownDirectory:
             values["password_hash"] = await self._cpu(HASHER.hash, password) if keep else None
             values["password_at"] = values["seen_at"] if keep else None
         if self._upsert_direct is not None:
-            written = await self._write_direct(self._upsert_direct, subject, values)
+            # the upsert logs its database's failures itself (this package cannot name them)
+            written = await self._upsert_direct(subject, values)
         else:
             written = await self._write(self._upserts["password_hash" in values],
                                         {"subject": subject, **values})
@@ -389,17 +390,6 @@ class LastKnownDirectory:
                 await connection.execute(statement, values)
             return True
         except (SQLAlchemyError, OSError) as exc:
-            log.warning("could not keep the last-known person: %s", exc)
-            return False
-
-    @staticmethod
-    async def _write_direct(upsert: PersonUpsert, subject: str, values: dict[str, Any]) -> bool:
-        """`_write` through the direct upsert: whatever it raises is the database's failure
-        (it names its driver's errors, this package cannot), logged, and the request goes on."""
-        try:
-            await upsert(subject, values)
-            return True
-        except Exception as exc:  # noqa: BLE001 - see the docstring
             log.warning("could not keep the last-known person: %s", exc)
             return False
 

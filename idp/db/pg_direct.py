@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import weakref
 from collections import deque
 from collections.abc import Sequence
@@ -25,6 +26,8 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = logging.getLogger("idp.db")
 
 # per process; kept small: the SQLAlchemy pool is sized so that both stay at 20 (idp/db/engine.py)
 POOL_SIZE = 4
@@ -185,17 +188,24 @@ class PgDirect:
 
     # --- logins and authorizations ------------------------------------------------------------
 
-    async def upsert_last_known(self, subject: str, values: dict[str, Any]) -> None:
+    async def upsert_last_known(self, subject: str, values: dict[str, Any]) -> bool:
         """directory/last_known.py's write of a person's copy (its `values`: username_key,
-        person, seen_at, and password_hash with password_at when the password columns go too)."""
+        person, seen_at, and password_hash with password_at when the password columns go too).
+        False when PostgreSQL is out of reach or refuses it: logged here, and the login goes on
+        (the copy is a fallback, not the record); any other error is a bug and raises."""
         person = json.dumps(values["person"])
-        if "password_hash" in values:
-            await self._run("execute", UPSERT_LAST_KNOWN_PASSWORD, subject,
-                            values["username_key"], person, values["seen_at"],
-                            values["password_hash"], values["password_at"])
-        else:
-            await self._run("execute", UPSERT_LAST_KNOWN, subject, values["username_key"],
-                            person, values["seen_at"])
+        try:
+            if "password_hash" in values:
+                await self._run("execute", UPSERT_LAST_KNOWN_PASSWORD, subject,
+                                values["username_key"], person, values["seen_at"],
+                                values["password_hash"], values["password_at"])
+            else:
+                await self._run("execute", UPSERT_LAST_KNOWN, subject, values["username_key"],
+                                person, values["seen_at"])
+        except (DatabaseUnavailable, asyncpg.PostgresError) as exc:
+            log.warning("could not keep the last-known person: %s", exc)
+            return False
+        return True
 
     async def login_facts(self, client_id: str, subject: str) -> tuple[dict[str, Any] | None,
                                                                        bool]:

@@ -293,7 +293,7 @@ async def test_a_database_that_cannot_take_the_copy_does_not_fail_the_login(
             async with proxied.begin() as conn:
                 await conn.run_sync(DirectoryBase.metadata.create_all)
             directory = wrap(ldap, proxied, Clock(), offline=False)
-            with cut.down(), caplog.at_level(logging.WARNING, logger="directory"):
+            with cut.down(), caplog.at_level(logging.WARNING):
                 person = await directory.authenticate("student", "student123")
             assert person.username == "student"
             assert "could not keep the last-known person" in caplog.text
