@@ -28,7 +28,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
-from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, STATUS_LINE
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from idp.http.documents import Document
 from idp.monitoring.logs import log_access, request_id, request_id_for
@@ -38,6 +38,7 @@ from idp.server.errors import handler_for, unexpected
 from idp.server.ratelimit import ClientRateLimit
 from idp.server.routes import RouteTable
 from idp.server.security import BodyLimit, BodyTooLarge, ResponseHeaders
+from idp.server.transport import head_line
 from idp.settings import Settings
 
 log = logging.getLogger("idp")
@@ -65,6 +66,7 @@ class Edge:
         self.forwarded = ProxyHeadersMiddleware(_as_is, trusted_hosts=settings.trusted_proxies)
         # path -> (the body, its head lines after the server's and before the request id)
         self._document_heads: dict[str, tuple[bytes, bytes]] = {}
+        self._server_lines: tuple[object, bytes] = (None, b"")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -176,9 +178,14 @@ class Edge:
                                                      self._document_head(document, body, path))
         except Exception:  # noqa: BLE001 - the endpoint's way in answers it, and logs it
             return None
+        # the server's date and name: uvicorn makes a new list when the second changes
+        server = self._server_lines
+        if server[0] is not server_headers:
+            server = self._server_lines = (server_headers, b"".join(
+                b"%s: %s\r\n" % pair for pair in server_headers))
         rid = request_id_for(offered)
-        answer = b"".join((STATUS_LINE[200], *(b"%s: %s\r\n" % pair for pair in server_headers),
-                           kept[1], b"x-request-id: ", rid.encode("latin-1"), b"\r\n",
+        answer = b"".join((STATUS_LINE[200], server[1], kept[1], b"x-request-id: ",
+                           rid.encode("latin-1"), b"\r\n",
                            b"" if keep_alive else b"connection: close\r\n", b"\r\n", body))
         _apply(self.forwarded, scope)
         seconds = time.perf_counter() - started
@@ -195,9 +202,7 @@ class Edge:
         for name, value in self.headers.complete(raw.raw_headers, path,
                                                  drop=_DROP_CORS if cors else _DROP,
                                                  extra=list(RESPONSE_HEADERS) if cors else []):
-            if HEADER_RE.search(name) or HEADER_VALUE_RE.search(value):
-                raise RuntimeError(f"invalid header in document {path}: {name!r}")
-            lines.append(b"%s: %s\r\n" % (name.lower(), value))
+            lines.append(head_line(name, value))
         return b"".join(lines)
 
 

@@ -104,6 +104,17 @@ _VARYING = _FRAMING | frozenset({b"date", b"x-request-id", b"set-cookie", b"loca
 _KEPT_MAX = 1024  # a bound on the kept lines, whatever an endpoint sends
 
 
+def head_line(name: bytes, value: bytes) -> bytes:
+    """One header line as uvicorn writes it: checked (no CR, LF or other byte a header may not
+    hold), the name in lower case. HeadCycle and the edge's document answers both write theirs
+    with it."""
+    if HEADER_RE.search(name):
+        raise RuntimeError("Invalid HTTP header name.")
+    if HEADER_VALUE_RE.search(value):
+        raise RuntimeError("Invalid HTTP header value.")
+    return b"%s: %s\r\n" % (name.lower(), value)
+
+
 class HeadCycle(RequestResponseCycle):
     """uvicorn's request/response cycle, whose `http.response.start` is written from kept
     header lines (see the module's docstring). The bytes written, and every check and state
@@ -126,12 +137,8 @@ class HeadCycle(RequestResponseCycle):
             if line is not None:
                 content.append(line)
                 continue
-            raw_name = name
-            if HEADER_RE.search(name):
-                raise RuntimeError("Invalid HTTP header name.")
-            if HEADER_VALUE_RE.search(value):
-                raise RuntimeError("Invalid HTTP header value.")
-            name = name.lower()
+            line = head_line(name, value)
+            raw_name, name = name, name.lower()
             if name in _FRAMING:
                 if name == b"content-length" and self.chunked_encoding is None:
                     self.expected_content_length = int(value.decode())
@@ -143,7 +150,6 @@ class HeadCycle(RequestResponseCycle):
                     if b"close" in [token.lower().strip() for token in value.split(b",")]:
                         self.keep_alive = False
                         has_connection_close = True
-            line = b"%s: %s\r\n" % (name, value)
             if name not in _VARYING and len(kept) < _KEPT_MAX:
                 kept[(bytes(raw_name), bytes(value))] = line
             content.append(line)
