@@ -71,6 +71,7 @@ class _Connection(asyncio.Protocol):
         # (when sent, the caller's future), oldest first
         self.waiting: deque[tuple[float, asyncio.Future[Any]]] = deque()
         self.transport: asyncio.Transport | None = None
+        self.outgoing: list[bytes] = []  # commands not yet written
         self.open = False
         self.failure: Exception = _Lost("redis: connection closed")
         self._watch: asyncio.TimerHandle | None = None
@@ -88,12 +89,20 @@ class _Connection(asyncio.Protocol):
 
     def send(self, packed: bytes) -> asyncio.Future[Any]:
         future = self.loop.create_future()
-        assert self.transport is not None
-        self.transport.write(packed)
+        # written when this turn of the event loop is over, with every other command of it: one
+        # send() for several callers (a system call costs more than a command's own work)
+        if not self.outgoing:
+            self.loop.call_soon(self._flush)
+        self.outgoing.append(packed)
         self.waiting.append((self.loop.time(), future))
         if self._watch is None:
             self._watch = self.loop.call_later(self.timeout, self._check)
         return future
+
+    def _flush(self) -> None:
+        outgoing, self.outgoing = self.outgoing, []
+        if self.open and self.transport is not None:
+            self.transport.write(outgoing[0] if len(outgoing) == 1 else b"".join(outgoing))
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
