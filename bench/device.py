@@ -28,7 +28,10 @@ from bench.wrk import Load
 from idp.protocols.oidc.device_codes import DEVICE_CODE_GRANT
 
 INTERVAL = "2"  # IDP_DEVICE_INTERVAL of the bench's servers (bench/stack.py)
-CODES_PER_CONNECTION = 400
+# a connection's round through its codes must last longer than the 1 s pace guard, or its
+# codes hear slow_down: 1,000 a connection allows up to 1,000 polls/s per connection (a worker
+# answered ~300/s per connection in 2026-12; 400 codes were too few once it did)
+CODES_PER_CONNECTION = 1000
 
 
 def register_device_client(server: Server) -> str:
