@@ -127,7 +127,8 @@ POOL_CONNECTIONS = 100
 # while the listener reconnected), and an XREAD blocks in slices shorter than SOCKET_TIMEOUT, so
 # its silent wait is never mistaken for a dead server
 WAIT_SLICE = 2.0
-# pooled connections that the waits of one process use at once to take their signals
+# signals the waits of one process take at once (LPOP over the command wire; behind Sentinel,
+# each on a pooled connection)
 WAIT_CONNECTIONS = 4
 # the listener's pause before it subscribes again after losing its connection
 LISTEN_RETRY = (0.05, 1.0)
@@ -172,7 +173,7 @@ def _glob_escape(text: str) -> str:
 class _Listener:
     """One pub/sub connection per RedisStore that hears every signal on the prefix's channel
     and wakes the waits of this process on that key; the waits then take the signal itself
-    (LPOP) on a pooled connection, a few at a time. A wait thus holds no connection of its own:
+    (LPOP) over the command wire, a few at a time. A wait thus holds no connection of its own:
     ten thousand waiting long polls cost one subscription, not ten thousand connections.
 
     Started by the first wait, it runs until the store closes and subscribes again by itself
@@ -417,8 +418,8 @@ class RedisStore:
             listener.unregister(full, woken)
 
     async def _take_signal(self, full_key: str, deadline: float) -> bool:
-        """LPOP one signal on a pooled connection, a few waits at a time; False, without
-        looking, when no connection is free before the deadline."""
+        """LPOP one signal over the command wire, a few waits at a time; False, without
+        looking, when no turn comes before the deadline."""
         try:
             async with asyncio.timeout(max(deadline - time.monotonic(), 0.001)):
                 await self._takers.acquire()

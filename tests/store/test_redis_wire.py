@@ -1,6 +1,7 @@
 """The Store's pipelined Redis connection (idp/store/redis_wire.py) against the real Redis: many
 callers on one connection, each with its own reply; a caller that gives up; a silent server, a
-connection killed or cut with a command in flight; AUTH and SELECT from the URL; a Unix socket.
+connection killed or cut with a command in flight; AUTH and SELECT from the URL; a Unix socket;
+the same on uvloop, the servers' event loop.
 (The Store contract suite runs every operation through it as well: tests/store.)"""
 
 from __future__ import annotations
@@ -231,3 +232,37 @@ async def test_a_unix_socket_url(unix_redis: str) -> None:
         assert " db=2 " in f" {info} "
     finally:
         wire.close()
+
+
+def test_the_same_under_uvloop_the_servers_event_loop() -> None:
+    """`idp serve` runs on uvloop, whose transports are not asyncio's: the wire's ordering, a
+    caller that gives up, a killed connection and a silent server, on uvloop's own loop."""
+    import uvloop
+
+    async def scenario() -> None:
+        admin = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+        wire = RedisWire(REDIS_URL, timeout=0.3)
+        keys = [key() for _ in range(200)]
+        try:
+            await asyncio.gather(*(wire.call("SET", k, k, "EX", 60) for k in keys))
+            assert await asyncio.gather(*(wire.call("GET", k) for k in keys)) == keys
+            slow = asyncio.create_task(wire.call("EVAL", BUSY, 0, 150))
+            await asyncio.sleep(0.02)
+            get = asyncio.create_task(wire.call("GET", keys[0]))
+            await asyncio.sleep(0.02)
+            slow.cancel()
+            assert await get == keys[0]
+            first = await wire.call("CLIENT", "ID")
+            assert await admin.execute_command("CLIENT", "KILL", "ID", first) == 1
+            await asyncio.sleep(0.05)
+            assert await wire.call("PING") == "PONG"
+            with pytest.raises(RedisTimeoutError):
+                await wire.call("EVAL", BUSY, 0, 600)
+            await asyncio.sleep(0.6)
+            assert await wire.call("GET", keys[1]) == keys[1]
+        finally:
+            wire.close()
+            await admin.delete(*keys)
+            await admin.aclose()
+
+    uvloop.run(scenario())
