@@ -127,8 +127,8 @@ POOL_CONNECTIONS = 100
 # while the listener reconnected), and an XREAD blocks in slices shorter than SOCKET_TIMEOUT, so
 # its silent wait is never mistaken for a dead server
 WAIT_SLICE = 2.0
-# signals the waits of one process take at once (LPOP over the command wire; behind Sentinel,
-# each on a pooled connection)
+# behind redis-py's pool (TLS, Sentinel): pooled connections the waits of one process use at once
+# to take their signals (on the pipelined wire they share its one connection, and need no bound)
 WAIT_CONNECTIONS = 4
 # the listener's pause before it subscribes again after losing its connection
 LISTEN_RETRY = (0.05, 1.0)
@@ -173,8 +173,9 @@ def _glob_escape(text: str) -> str:
 class _Listener:
     """One pub/sub connection per RedisStore that hears every signal on the prefix's channel
     and wakes the waits of this process on that key; the waits then take the signal itself
-    (LPOP) over the command wire, a few at a time. A wait thus holds no connection of its own:
-    ten thousand waiting long polls cost one subscription, not ten thousand connections.
+    (LPOP) over the command wire (behind redis-py's pool, a few at a time). A wait thus holds no
+    connection of its own: ten thousand waiting long polls cost one subscription, not ten
+    thousand connections.
 
     Started by the first wait, it runs until the store closes and subscribes again by itself
     after losing its connection (an outage, a failover); each time it is subscribed anew, every
@@ -284,7 +285,8 @@ class RedisStore:
         self._put_logged = _Script(_PUT_LOGGED)
         self._channel = self._k(SIGNAL_CHANNEL)
         self._listener = _Listener(self._redis, self._channel)
-        self._takers = asyncio.Semaphore(WAIT_CONNECTIONS)
+        self._takers = None if isinstance(self._wire, RedisWire) \
+            else asyncio.Semaphore(WAIT_CONNECTIONS)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -418,8 +420,10 @@ class RedisStore:
             listener.unregister(full, woken)
 
     async def _take_signal(self, full_key: str, deadline: float) -> bool:
-        """LPOP one signal over the command wire, a few waits at a time; False, without
-        looking, when no turn comes before the deadline."""
+        """LPOP one signal over the command wire; behind redis-py's pool, a few waits at a time,
+        and False, without looking, when no connection is free before the deadline."""
+        if self._takers is None:
+            return await self._call(lambda: self._wire.call("LPOP", full_key)) is not None
         try:
             async with asyncio.timeout(max(deadline - time.monotonic(), 0.001)):
                 await self._takers.acquire()
