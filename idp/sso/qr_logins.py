@@ -100,6 +100,11 @@ class QrLogin:
         return bool(sid and self.phone_session) and hmac.compare_digest(
             self.phone_session or "", digest(sid or ""))
 
+    @property
+    def lifetime(self) -> int:
+        """How long the code lives in all (IDP_QR_TTL when it was made)."""
+        return self.expires_at - self.created_at
+
     def seconds_left(self, now: float | None = None) -> int:
         return max(0, self.expires_at - int(now or time.time()))
 

@@ -111,7 +111,7 @@ async def qr_page(signin_id: str, request: Request, services: ServicesDep) -> Re
     response = render(request, "qr_login.html", locale=locale, title_key="qr_tab",
                       app_name=signin.app_name or signin.app_id, csrf_token=token,
                       password_tab=f"/login/{signin.id}", qr_tab=f"/login/{signin.id}/qr",
-                      fresh=f"/login/{signin.id}/qr/new",
+                      fresh=f"/login/{signin.id}/qr/new", valid_for=qr.lifetime,
                       **_described(services, qr))
     if new_token:
         csrf.set_cookie(response, token, settings)
