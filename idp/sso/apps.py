@@ -5,6 +5,7 @@ developer portal and the audit log treat them alike. Lookups by id are cached br
 
 from __future__ import annotations
 
+import secrets
 import time
 from weakref import WeakKeyDictionary
 
@@ -15,6 +16,17 @@ from idp.db.models import Client
 
 CACHE_SECONDS = 30.0
 MAX_APP_ID = 64
+
+
+def new_app_id() -> str:
+    """A new app's id: 144 random bits, URL-safe, beginning with a letter or digit. An id that
+    began with `-` read as an option on the command line (`idp clients show -x…`) and, like
+    one beginning with `_`, sat oddly in URLs and logs; a CSV export had to write it as a text
+    cell (`'-x…`, idp/http/csv_cells.py), no longer the id itself."""
+    while True:
+        app_id = secrets.token_urlsafe(18)
+        if app_id[0].isalnum():
+            return app_id
 
 
 async def get_client(db: async_sessionmaker, client_id: str) -> Client | None:

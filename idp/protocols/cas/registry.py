@@ -11,7 +11,6 @@ at most once a second, so unknown URLs cannot hammer the database).
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from idp.db.models import Client
 from idp.protocols.cas.attributes import DEFAULT_ATTRIBUTES, check_names
-from idp.sso.apps import client_cache, invalidate_client
+from idp.sso.apps import client_cache, invalidate_client, new_app_id
 
 SNAPSHOT_SECONDS = 30.0
 MISS_RELOAD_SECONDS = 1.0
@@ -182,7 +181,7 @@ async def create_service(
     if status not in ("active", "pending", "disabled"):
         raise ValueError(f"unknown status {status!r}")
     client = Client(
-        client_id=secrets.token_urlsafe(18), protocol="cas", name=name.strip(),
+        client_id=new_app_id(), protocol="cas", name=name.strip(),
         redirect_uris=[], post_logout_redirect_uris=[], grant_types=[], response_types=[],
         scopes=[], token_endpoint_auth_method="none", skip_consent=True, status=status,
         owner=owner, extra={**(extra or {}), "cas": {

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from idp.db.models import Client
+from idp.sso.apps import new_app_id
 
 DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
 DEFAULT_SCOPES = ("openid", "profile", "email", "phone", "offline_access", "campus", "groups",
@@ -125,7 +126,7 @@ async def create_client(
     secret = secrets.token_urlsafe(32) if method in ("client_secret_basic",
                                                      "client_secret_post") else None
     client = Client(
-        client_id=secrets.token_urlsafe(18), name=name.strip(),
+        client_id=new_app_id(), name=name.strip(),
         secret_digest=hash_secret(secret) if secret else None,
         redirect_uris=uris, post_logout_redirect_uris=logout_uris,
         backchannel_logout_uri=backchannel_logout_uri, grant_types=grants,

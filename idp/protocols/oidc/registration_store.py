@@ -20,7 +20,7 @@ from idp.db.admin_models import InitialAccessToken
 from idp.db.models import Client, Consent, RefreshToken
 from idp.protocols.oidc.clients import hash_secret, verify_secret
 from idp.protocols.oidc.registration_metadata import BASIC_SCOPES, ClientMetadata, MetadataError
-from idp.sso.apps import invalidate_client
+from idp.sso.apps import invalidate_client, new_app_id
 
 INITIAL_TOKEN_DEFAULT_TTL = timedelta(days=7)
 INITIAL_TOKEN_MAX_TTL = timedelta(days=366)
@@ -136,7 +136,7 @@ async def create_registered_client(
     secret = new_token() if metadata.has_secret else None
     token = new_token() if registration_token else None
     status, kept = _status_and_approval(None, metadata.scopes)
-    client = Client(client_id=secrets.token_urlsafe(18), name="", owner=owner, status=status,
+    client = Client(client_id=new_app_id(), name="", owner=owner, status=status,
                     skip_consent=False, secret_digest=hash_secret(secret) if secret else None,
                     registration_token_digest=hash_secret(token) if token else None)
     extra = {**metadata.extra(), "registered_via": via, "approved_scopes": kept,
