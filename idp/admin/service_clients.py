@@ -62,11 +62,13 @@ async def get_client(services: Services, client_id: str) -> Client:
 
 
 async def active_refresh_tokens(services: Services, client_id: str) -> int:
-    """Refresh tokens of the app that still work: neither revoked nor expired."""
+    """Refresh tokens of the app that still work: neither rotated, revoked nor expired (a
+    rotated token's row stays for reuse detection, one per refresh: counting those would count
+    every refresh ever made)."""
     async with services.db() as db:
         count = await db.scalar(select(func.count()).select_from(RefreshToken).where(
-            RefreshToken.client_id == client_id, RefreshToken.revoked_at.is_(None),
-            RefreshToken.expires_at > datetime.now(UTC)))
+            RefreshToken.client_id == client_id, RefreshToken.rotated_at.is_(None),
+            RefreshToken.revoked_at.is_(None), RefreshToken.expires_at > datetime.now(UTC)))
     return int(count or 0)
 
 

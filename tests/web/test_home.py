@@ -132,18 +132,22 @@ async def test_the_admin_api_sets_and_clears_a_card(live: LiveIdp) -> None:
     assert "client_uri" not in cleared.extra and cleared.extra["description"] == "公文与审批"
 
 
-async def test_an_apps_live_refresh_tokens_leave_out_expired_and_revoked(live: LiveIdp) -> None:
-    """The console's count of an app's refresh tokens (service_clients.active_refresh_tokens)."""
+async def test_an_apps_live_refresh_tokens_leave_out_expired_revoked_and_rotated(
+        live: LiveIdp) -> None:
+    """The console's count of an app's refresh tokens (service_clients.active_refresh_tokens):
+    a family refreshed twice is one live token, not three."""
     from idp.admin.service_clients import active_refresh_tokens
     from idp.db.models import RefreshToken
 
     app = await _app(live, "统计 Stats")
     now = datetime.now(UTC)
+    later = now + timedelta(days=1)
     async with live.services.db() as db, db.begin():
-        for n, (expires, revoked) in enumerate(((now + timedelta(days=1), None),
-                                               (now - timedelta(minutes=1), None),
-                                               (now + timedelta(days=1), now))):
-            db.add(RefreshToken(digest=secrets.token_hex(32), family_id=f"f{n}",
+        for n, (expires, revoked, rotated) in enumerate((
+                (later, None, None), (now - timedelta(minutes=1), None, None), (later, now, None),
+                (later, None, now - timedelta(minutes=2)), (later, None, now - timedelta(minutes=1)),
+                (later, None, None))):
+            db.add(RefreshToken(digest=secrets.token_hex(32), family_id=f"f{min(n, 3)}",
                                 client_id=app.client_id, subject="s", scope="openid",
-                                expires_at=expires, revoked_at=revoked))
-    assert await active_refresh_tokens(live.services, app.client_id) == 1
+                                expires_at=expires, revoked_at=revoked, rotated_at=rotated))
+    assert await active_refresh_tokens(live.services, app.client_id) == 2
