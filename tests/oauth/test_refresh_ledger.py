@@ -100,15 +100,35 @@ async def test_revoking_families_reaches_every_member_and_no_other_family(live: 
         assert await ledger.store_refresh(live.services, token, None)
     second = new_token(first.family_id)
     assert await ledger.store_refresh(live.services, second, first.digest)
-    await ledger.revoke_families(live.services, [third.family_id])
+    assert await ledger.revoke_families(live.services, [third.family_id]) == 1
     earlier = (await rows_of(live, third.family_id))[third.digest].revoked_at
-    await ledger.revoke_families(live.services, [first.family_id, third.family_id])
+    # the first family's two rows are revoked; one of them (rotated) no longer worked
+    assert await ledger.revoke_families(live.services, [first.family_id, third.family_id]) == 1
     family = await rows_of(live, first.family_id)
     assert all(row.revoked_at is not None for row in family.values()) and len(family) == 2
     assert (await rows_of(live, other.family_id))[other.digest].revoked_at is None
     # an already revoked token keeps the time it was revoked first
     assert (await rows_of(live, third.family_id))[third.digest].revoked_at == earlier
     await ledger.revoke_families(live.services, [])  # nothing to do, and no error
+
+
+async def test_revoking_a_person_counts_the_tokens_that_still_worked(live: LiveIdp) -> None:
+    subject = "subject-" + secrets.token_hex(4)
+    first, other_app = new_token(subject=subject), new_token(subject=subject, client_id="other")
+    for token in (first, other_app):
+        assert await ledger.store_refresh(live.services, token, None)
+    previous = first
+    for _ in range(3):  # refreshed three times: three rotated rows and one live token
+        successor = new_token(first.family_id, subject=subject)
+        assert await ledger.store_refresh(live.services, successor, previous.digest)
+        previous = successor
+    bystander = new_token()
+    assert await ledger.store_refresh(live.services, bystander, None)
+    assert await ledger.revoke_subject(live.services, subject) == 2
+    assert all(row.revoked_at is not None
+               for row in (await rows_of(live, first.family_id)).values())
+    assert (await rows_of(live, bystander.family_id))[bystander.digest].revoked_at is None
+    assert await ledger.revoke_subject(live.services, subject) == 0
 
 
 async def test_a_claim_rotates_and_inserts_the_copy_in_one_step(live: LiveIdp) -> None:

@@ -166,13 +166,14 @@ _REVOKE_FAMILIES = (
     .where(_tokens.c.family_id.in_(bindparam("families", expanding=True)),
            _tokens.c.revoked_at.is_(None))
     .values(revoked_at=bindparam("now"))
-    .returning(_tokens.c.digest, _tokens.c.created_at)
+    .returning(_tokens.c.digest, _tokens.c.created_at, _tokens.c.rotated_at)
 )
 
 _REVOKE_SUBJECT = (
     update(_tokens)
     .where(_tokens.c.subject == bindparam("person"), _tokens.c.revoked_at.is_(None))
     .values(revoked_at=bindparam("now"))
+    .returning(_tokens.c.rotated_at)
 )
 
 # the old token is rotated only while still usable: of two concurrent rotations, the second
@@ -272,7 +273,9 @@ async def refresh_row(services: Services, digest: str) -> RefreshRecord | None:
 
 async def revoke_families(services: Services, families: list[str]) -> int:
     """Revoke every token of these families, and the access tokens issued with them that may
-    still be live (RFC 7009 §2.1: tokens based on the same grant); how many were revoked."""
+    still be live (RFC 7009 §2.1: tokens based on the same grant); how many of the refresh
+    tokens still worked (a family's rotated rows, one per refresh made, are revoked too: their
+    access tokens may still be live; they are not counted)."""
     if not families:
         return 0
     params = {"families": list(families), "now": datetime.now(UTC)}
@@ -281,10 +284,10 @@ async def revoke_families(services: Services, families: list[str]) -> int:
         async with one_statement_engine(services.engine).begin() as conn:
             revoked += (await conn.execute(_REVOKE_FAMILIES, params)).all()
     lifetime = timedelta(seconds=services.settings.tokens.access_token_ttl)
-    for digest, created_at in revoked:
+    for digest, created_at, _ in revoked:
         created = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
         await revoke_jti(services, access_jti(digest), int((created + lifetime).timestamp()))
-    return len(revoked)
+    return sum(1 for _, _, rotated_at in revoked if rotated_at is None)
 
 
 _LIVE_FAMILIES_OF = (
@@ -296,7 +299,8 @@ _LIVE_FAMILIES_OF = (
 
 async def revoke_app_grants(services: Services, subject: str, client_id: str) -> int:
     """A person withdrew their consent to an app (/account): every refresh-token family the app
-    holds for them, with the access tokens issued alongside; how many refresh tokens."""
+    holds for them, with the access tokens issued alongside; how many refresh tokens still
+    worked."""
     async with one_statement_engine(services.engine).connect() as conn:
         families = list((await conn.execute(_LIVE_FAMILIES_OF, {
             "person": subject, "client": client_id})).scalars())
@@ -304,13 +308,14 @@ async def revoke_app_grants(services: Services, subject: str, client_id: str) ->
 
 
 async def revoke_subject(services: Services, subject: str) -> int:
-    """Revoke every refresh token of a person; how many were still live."""
+    """Revoke every refresh token of a person; how many still worked (not rotated: a
+    family's rotated rows are revoked too, not counted)."""
     count = 0
     for _ in _TWICE:
         async with one_statement_engine(services.engine).begin() as conn:
             result = await conn.execute(_REVOKE_SUBJECT, {"person": subject,
                                                           "now": datetime.now(UTC)})
-            count += int(result.rowcount or 0)
+            count += sum(1 for (rotated_at,) in result if rotated_at is None)
     return count
 
 
