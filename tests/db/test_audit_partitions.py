@@ -195,3 +195,37 @@ async def test_a_drop_that_would_wait_gives_way(old_schema: tuple[str, AsyncEngi
     assert (await _rows(engine))[:-1] == before
     later = await run_purge(engine, RetentionSettings(), now=NOW)
     assert later.months and later.finished
+
+
+async def test_a_drop_kept_from_its_lock_for_a_moment_tries_again_in_the_same_purge(
+        old_schema: tuple[str, AsyncEngine]) -> None:
+    """The drop asks for its lock briefly, a few times over (DROP_ATTEMPTS): a write that holds
+    the table for a moment makes it try again, not give up the month until the next purge, and
+    an insert meanwhile waits at most one short timeout behind it."""
+    url, engine = old_schema
+    await upgrade(url)
+    attempts = []
+
+    async def purge_once_the_reader_holds() -> object:
+        await held.wait()
+        return await run_purge(engine, RetentionSettings(), now=NOW)
+
+    held = asyncio.Event()
+    async with engine.connect() as reader:
+        await reader.execute(text("SELECT count(*) FROM audit_events"))  # ACCESS SHARE, held
+        held.set()
+        purge = asyncio.create_task(purge_once_the_reader_holds())
+        audit = Audit(sessionmaker(engine))
+        loop = asyncio.get_running_loop()
+        for _ in range(3):  # while the drop keeps trying, inserts go through
+            started = loop.time()
+            await asyncio.wait_for(audit.record("login", "success", actor="during-drop"), 5)
+            attempts.append(loop.time() - started)
+            await asyncio.sleep(0.1)
+        await audit.close()
+        assert not purge.done()  # still trying
+        await reader.rollback()  # the write ends: the next attempt has the lock
+    report = await asyncio.wait_for(purge, 15)
+    assert report.months and report.finished  # type: ignore[attr-defined]
+    # behind a waiting drop, an insert waits for one 50 ms timeout at most (1 s before)
+    assert max(attempts) < 0.5, attempts
