@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 log = logging.getLogger("idp.purge")
@@ -200,10 +201,23 @@ def _line(row: Any) -> bytes:
     return (json.dumps(values, ensure_ascii=False, sort_keys=True, default=str) + "\n").encode()
 
 
-async def drop_month(conn: AsyncConnection, name: str) -> None:
-    """Drop the partition (in the caller's transaction, with a short lock_timeout)."""
-    await conn.execute(text(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'"))
-    await conn.execute(text(f"DROP TABLE {_checked(name)}"))  # our own partition's name
+async def drop_month(conn: AsyncConnection, name: str) -> DBAPIError | None:
+    """Drop the partition, each try in a transaction of its own with a short lock_timeout
+    (DROP_LOCK_TIMEOUT, DROP_ATTEMPTS tries DROP_RETRY_PAUSE apart: the module docstring);
+    None once dropped, else the last try's failure."""
+    failure: DBAPIError | None = None
+    for attempt in range(DROP_ATTEMPTS):
+        if attempt:
+            await asyncio.sleep(DROP_RETRY_PAUSE)
+        try:
+            async with conn.begin():
+                await conn.execute(text(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'"))
+                await conn.execute(text(f"DROP TABLE {_checked(name)}"))  # our own partition
+        except DBAPIError as exc:
+            failure = exc
+            continue
+        return None
+    return failure
 
 
 def _checked(name: str) -> str:

@@ -29,8 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import delete, func, select, text
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from idp.db import partitions
 from idp.db.models import AuditEvent
@@ -173,7 +172,7 @@ async def _whole_months(engine: AsyncEngine, retention: RetentionSettings,
                     return False
             await conn.commit()
             if not report.dry_run:
-                failure = await _drop_month(conn, name)
+                failure = await partitions.drop_month(conn, name)
                 if failure is not None:
                     # its lock not had: inserts went on; the next purge drops it
                     log.warning("purge: audit month %s not dropped this time: %s", name,
@@ -183,24 +182,6 @@ async def _whole_months(engine: AsyncEngine, retention: RetentionSettings,
         report.removed[MONTHS_KIND] += rows
         report.months.append(name)
     return True
-
-
-async def _drop_month(conn: AsyncConnection, name: str) -> DBAPIError | None:
-    """Drop the month's partition, its lock asked for briefly and a few times over
-    (partitions.DROP_LOCK_TIMEOUT, DROP_ATTEMPTS, DROP_RETRY_PAUSE); the last failure if none
-    had it."""
-    failure: DBAPIError | None = None
-    for attempt in range(partitions.DROP_ATTEMPTS):
-        if attempt:
-            await asyncio.sleep(partitions.DROP_RETRY_PAUSE)
-        try:
-            async with conn.begin():
-                await partitions.drop_month(conn, name)
-        except DBAPIError as exc:
-            failure = exc
-            continue
-        return None
-    return failure
 
 
 async def _count(engine: AsyncEngine, kind: Kind, before: datetime) -> int:
