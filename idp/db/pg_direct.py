@@ -21,11 +21,14 @@ import logging
 import weakref
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from idp.db.grouped import Grouped
 
 log = logging.getLogger("idp.db")
 
@@ -59,27 +62,31 @@ ROTATE_REFRESH = (
     " $4::varchar, $5::text, $6::varchar, $7::integer, $8::varchar, $9::json, $10::text,"
     " $11::timestamptz, $12::timestamptz FROM rotated"
 )
-# a refresh_token grant claims the token it presents in one statement: the token is marked
-# rotated, only if it is the client's and still usable, and its successor (digest $2) is inserted
-# as a copy of it (RFC 6749 §6: the same scope, family and absolute expiry; no nonce), by the
-# same statement; the claimed row comes back as it was before the claim. Of two concurrent claims
-# PostgreSQL lets one win. A grant refused after its claim gives it back (RELEASE_CLAIM).
+# refresh_token grants claim the tokens they present, each in one statement, or several in one
+# (idp/db/grouped.py): each token is marked rotated, only if it is its client's and still
+# usable, and its successor (the digest that claim names) is inserted as a copy of it (RFC 6749
+# §6: the same scope, family and absolute expiry; no nonce), by the same statement; each claimed
+# row comes back as it was before the claim, with the successor that names its claim. Of two
+# claims of one token, concurrent or in the same statement, PostgreSQL lets one win (an UPDATE
+# changes a row once). A grant refused after its claim gives it back (RELEASE_CLAIM).
 # The token is found by its digest alone: the client and the "still usable" test are one row
-# comparison that no index can serve. Written as `client_id = $3 AND … IS NULL`, those were index
+# comparison that no index can serve. Written as `client_id = … AND … IS NULL`, those were index
 # conditions too, and on a new or not yet analysed table (every estimate one row) the planner
 # chose the client_id index over the primary key and kept that plan for the prepared statement:
 # each claim then read every token of the client, and a run of rotations slowed by the thousand
-# (tests/db/test_pg_plans.py).
-CLAIM_REFRESH = (
-    "WITH claimed AS (UPDATE refresh_tokens SET rotated_at = $4 WHERE digest = $1"
-    " AND (client_id, rotated_at, revoked_at)"
-    " IS NOT DISTINCT FROM ($3::varchar, NULL::timestamptz, NULL::timestamptz)"
-    " RETURNING digest, family_id, client_id, subject, scope, expires_at, sid, auth_time, acr,"
-    " amr, nonce, created_at, revoked_at),"
+# (tests/db/test_pg_plans.py; the join with the claims is kept to the primary key by the
+# connections' settings, HOT_PATH_SETTINGS).
+CLAIM_REFRESHES = (
+    "WITH claimed AS (UPDATE refresh_tokens AS t SET rotated_at = c.at"
+    " FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::timestamptz[])"
+    " AS c (digest, successor, client_id, at)"
+    " WHERE t.digest = c.digest AND (t.client_id, t.rotated_at, t.revoked_at)"
+    " IS NOT DISTINCT FROM (c.client_id, NULL::timestamptz, NULL::timestamptz)"
+    " RETURNING c.successor, c.at, t.digest, t.family_id, t.client_id, t.subject, t.scope,"
+    " t.expires_at, t.sid, t.auth_time, t.acr, t.amr, t.nonce, t.created_at, t.revoked_at),"
     " successor AS (INSERT INTO refresh_tokens (digest, family_id, client_id, subject, scope, sid,"
-    " auth_time, acr, amr, nonce, expires_at, created_at) SELECT $2::varchar, family_id,"
-    " client_id, subject, scope, sid, auth_time, acr, amr, NULL, expires_at, $4::timestamptz"
-    " FROM claimed)"
+    " auth_time, acr, amr, nonce, expires_at, created_at) SELECT successor, family_id,"
+    " client_id, subject, scope, sid, auth_time, acr, amr, NULL, expires_at, at FROM claimed)"
     " SELECT * FROM claimed"
 )
 # the claim given back: the successor that was never sent goes, the token is usable again (unless
@@ -130,6 +137,20 @@ UPSERT_LAST_KNOWN_PASSWORD = _LAST_KNOWN.format(
     columns=", password_hash, password_at", values=", $5, $6",
     updates=", password_hash = excluded.password_hash, password_at = excluded.password_at")
 
+# Every statement on these connections finds its rows by a key, and each is planned once per
+# connection (a generic plan): planning an INSERT … FROM unnest anew at each call, as PostgreSQL
+# otherwise does for array parameters, cost as much as running it. A generic plan is made without
+# the parameters' values; on a new table the planner would then join the claims to a
+# sequential scan of refresh_tokens and keep that plan as the table grows. So the scans and joins
+# that only a statement reading many rows needs are priced out (PostgreSQL still uses them when
+# nothing else can answer: never an error).
+HOT_PATH_SETTINGS = {"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off",
+                     "enable_hashjoin": "off", "enable_mergejoin": "off"}
+# claims of refresh tokens made within this many seconds of the last statement go together
+# (idp/db/grouped.py); a claim waits at most this long, and only while others keep coming
+CLAIM_WINDOW = 0.002
+CLAIMS_PER_STATEMENT = 64
+
 # the server or the network failed, not the statement: callers answer 503 and retry later
 _OUTAGES = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
             asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
@@ -149,8 +170,7 @@ class PgDirect:
     def __init__(self, engine: AsyncEngine, size: int = POOL_SIZE) -> None:
         self._connect = engine.dialect.create_connect_args(engine.url)
         self._size = size
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._open: Connections | None = None
+        self._open: _InLoop | None = None
 
     # --- refresh tokens -----------------------------------------------------------------------
 
@@ -165,14 +185,22 @@ class PgDirect:
 
     async def claim_refresh(self, digest: str, successor: str, client_id: str,
                             now: datetime) -> dict[str, Any] | None:
-        """Claim refresh token `digest` for `client_id` and insert its successor (CLAIM_REFRESH):
-        the row as it was before, or None when it is not the client's, not usable, or unknown."""
-        row = await self._run("fetchrow", CLAIM_REFRESH, digest, successor, client_id, now)
-        if row is None:
-            return None
-        values = dict(row.items())
-        values["amr"] = json.loads(values["amr"]) if values["amr"] is not None else []
-        return values
+        """Claim refresh token `digest` for `client_id` at `now` and insert its successor
+        (CLAIM_REFRESHES, with the claims of other grants made at the same moment): the row as
+        it was before, or None when it is not the client's, not usable, or unknown."""
+        return await self._open_here().claims((digest, successor, client_id, now))
+
+    async def _claim_group(self, claims: list[tuple[str, str, str, datetime]]
+                           ) -> list[dict[str, Any] | None]:
+        digests, successors, clients, ats = (list(column) for column in zip(*claims, strict=True))
+        rows = await self._run("fetch", CLAIM_REFRESHES, digests, successors, clients, ats)
+        found: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            values = dict(row.items())
+            del values["at"]
+            values["amr"] = json.loads(values["amr"]) if values["amr"] is not None else []
+            found[values.pop("successor")] = values
+        return [found.get(successor) for successor in successors]
 
     async def release_claim(self, digest: str, successor: str, claimed_at: datetime) -> None:
         await self._run("execute", RELEASE_CLAIM, digest, successor, claimed_at)
@@ -249,7 +277,7 @@ class PgDirect:
     # --- the connections ----------------------------------------------------------------------
 
     async def _run(self, method: str, sql: str, *args: Any) -> Any:
-        connections = self._connections()
+        connections = self._open_here().connections
         connection = await connections.acquire()
         try:
             return await getattr(connection, method)(sql, *args, timeout=TIMEOUT_SECONDS)
@@ -258,17 +286,27 @@ class PgDirect:
         finally:
             connections.release(connection)
 
-    def _connections(self) -> Connections:
+    def _open_here(self) -> _InLoop:
         loop = asyncio.get_running_loop()
-        if self._open is None or self._loop is not loop:
+        if self._open is None or self._open.connections.loop is not loop:
             # the first use in this loop (a loop that ended took its connections with it)
-            self._loop, self._open = loop, Connections(self._connect, self._size, loop)
+            self._open = _InLoop(Connections(self._connect, self._size, loop),
+                                 Grouped(self._claim_group, loop, window=CLAIM_WINDOW,
+                                         limit=CLAIMS_PER_STATEMENT))
         return self._open
 
     async def close(self) -> None:
-        connections, self._open = self._open, None
-        if connections is not None and connections.loop is asyncio.get_running_loop():
-            await connections.close()
+        open_, self._open = self._open, None
+        if open_ is not None and open_.connections.loop is asyncio.get_running_loop():
+            await open_.connections.close()
+
+
+@dataclass(frozen=True)
+class _InLoop:
+    """What a PgDirect holds in one event loop: its connections and its grouped claims."""
+
+    connections: Connections
+    claims: Grouped[tuple[str, str, str, datetime], dict[str, Any] | None]
 
 
 class Connections:
@@ -285,6 +323,8 @@ class Connections:
         args, kwargs = connect
         self._args = args
         self._kwargs = {key: value for key, value in kwargs.items() if key not in _DIALECT_ONLY}
+        self._kwargs["server_settings"] = {**self._kwargs.get("server_settings", {}),
+                                           **HOT_PATH_SETTINGS}
         self._size = size
         self.loop = loop
         self._idle: list[asyncpg.Connection] = []

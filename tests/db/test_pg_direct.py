@@ -181,3 +181,56 @@ async def test_a_checkout_waits_for_a_release_at_most_the_timeout(
     finally:
         await connections.close()
         await engine.dispose()
+
+
+async def test_claims_made_together_share_one_statement(migrated_database: str) -> None:
+    """Twenty grants claiming at once take one connection (one statement, idp/db/grouped.py),
+    where one statement each would take all four; the connections keep the hot-path settings."""
+    engine = open_engine(migrated_database)
+    name = engine.url.database or ""
+    direct = PgDirect(engine, size=4)
+    before = await _server_pids(name)
+    try:
+        rows = [_row() for _ in range(20)]
+        for row in rows:
+            await direct.insert_refresh(row)
+        now = datetime.now(UTC)
+        successors = [secrets.token_hex(32) for _ in rows]
+        found = await asyncio.gather(*(
+            direct.claim_refresh(str(row["digest"]), successor, "direct-test", now)
+            for row, successor in zip(rows, successors, strict=True)))
+        assert [f["digest"] for f in found if f] == [row["digest"] for row in rows]
+        assert len(await _server_pids(name) - before) == 1
+        for successor in successors:
+            assert await direct.refresh_row(successor) is not None
+        settings = await direct._run("fetchrow", "SELECT current_setting('plan_cache_mode') AS"
+                                     " plans, current_setting('enable_seqscan') AS seqscan")
+        assert (settings["plans"], settings["seqscan"]) == ("force_generic_plan", "off")
+    finally:
+        await direct.close()
+        await engine.dispose()
+
+
+async def test_of_two_processes_claiming_one_token_at_once_one_wins(
+        migrated_database: str) -> None:
+    """Two replicas' groups race on their own connections: PostgreSQL lets one claim win."""
+    engine = open_engine(migrated_database)
+    replicas = [PgDirect(engine), PgDirect(engine)]
+    try:
+        for _ in range(10):
+            row = _row()
+            await replicas[0].insert_refresh(row)
+            now = datetime.now(UTC)
+            successors = [secrets.token_hex(32) for _ in replicas]
+            found = await asyncio.gather(*(
+                replica.claim_refresh(str(row["digest"]), successor, "direct-test", now)
+                for replica, successor in zip(replicas, successors, strict=True)))
+            winners = [s for s, f in zip(successors, found, strict=True) if f is not None]
+            assert len(winners) == 1, found
+            assert await replicas[0].refresh_row(winners[0]) is not None
+            for lost in set(successors) - set(winners):
+                assert await replicas[0].refresh_row(lost) is None
+    finally:
+        for replica in replicas:
+            await replica.close()
+        await engine.dispose()

@@ -16,10 +16,16 @@ import asyncpg
 import pytest
 
 from idp.db.migrate import upgrade
-from idp.db.pg_direct import CLAIM_REFRESH, RELEASE_CLAIM, ROTATE_REFRESH, SELECT_REFRESH
+from idp.db.pg_direct import (
+    CLAIM_REFRESHES,
+    HOT_PATH_SETTINGS,
+    RELEASE_CLAIM,
+    ROTATE_REFRESH,
+    SELECT_REFRESH,
+)
 from tests.support.databases import postgres_database
 
-STATEMENTS = {"plan_claim": CLAIM_REFRESH, "plan_rotate": ROTATE_REFRESH,
+STATEMENTS = {"plan_claim": CLAIM_REFRESHES, "plan_rotate": ROTATE_REFRESH,
               "plan_release": RELEASE_CLAIM, "plan_select": SELECT_REFRESH}
 
 SEED = (
@@ -54,7 +60,8 @@ async def test_refresh_statements_read_the_row_by_its_primary_key(analysed: bool
             if analysed:
                 await connection.execute(SEED)
                 await connection.execute("ANALYZE refresh_tokens")
-            await connection.execute("SET plan_cache_mode = force_generic_plan")
+            for name, value in HOT_PATH_SETTINGS.items():  # as pg_direct's connections have them
+                await connection.execute(f"SET {name} = {value}")
             for name, sql in STATEMENTS.items():
                 scans = await _refresh_token_scans(connection, name, sql)
                 assert scans, (name, "no scan of refresh_tokens found in the plan")

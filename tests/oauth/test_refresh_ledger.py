@@ -210,3 +210,41 @@ async def test_of_concurrent_claims_of_one_token_exactly_one_wins(live: LiveIdp)
                if result is not None]
     assert len(winners) == 1, results
     assert set(await rows_of(live, first.family_id)) == {first.digest, winners[0]}
+
+
+async def test_claims_made_at_once_each_get_their_own_answer(live: LiveIdp) -> None:
+    """On PostgreSQL claims made together go in one statement (idp/db/grouped.py): each must
+    still get its own row and successor, and a refused one must not touch the others."""
+    usable = [new_token() for _ in range(5)]
+    revoked, taken = new_token(), new_token()
+    for token in (*usable, revoked, taken):
+        assert await ledger.store_refresh(live.services, token, None)
+    await ledger.revoke_families(live.services, [revoked.family_id])
+    assert await ledger.claim_refresh(live.services, taken.digest, taken.client_id,
+                                      token_digest(secrets.token_urlsafe(32))) is not None
+    asked = [(token.digest, token.client_id) for token in usable] + [
+        (usable[0].digest, "another-client"), (revoked.digest, revoked.client_id),
+        (taken.digest, taken.client_id), (token_digest("unknown"), usable[0].client_id)]
+    successors = [token_digest(secrets.token_urlsafe(32)) for _ in asked]
+    results = await asyncio.gather(*(ledger.claim_refresh(live.services, digest, client,
+                                                          successor)
+                                     for (digest, client), successor in zip(asked, successors,
+                                                                            strict=True)))
+    for token, successor, result in zip(usable, successors[:len(usable)], results[:len(usable)],
+                                        strict=True):
+        assert result is not None, token
+        row, claim = result
+        assert row.digest == token.digest and row.subject == token.subject
+        assert claim.digest == token.digest and claim.successor == successor
+        rows = await rows_of(live, token.family_id)
+        assert set(rows) == {token.digest, successor}
+        assert rows[token.digest].rotated_at is not None and rows[successor].rotated_at is None
+    assert results[len(usable):] == [None, None, None, None]
+    assert set(await rows_of(live, revoked.family_id)) == {revoked.digest}
+    assert len(await rows_of(live, taken.family_id)) == 2  # its one claim's successor only
+    # each claim is given back on its own: the others stay claimed
+    first = results[0]
+    assert first is not None
+    await ledger.release_claim(live.services, first[1])
+    assert (await rows_of(live, usable[0].family_id))[usable[0].digest].rotated_at is None
+    assert (await rows_of(live, usable[1].family_id))[usable[1].digest].rotated_at is not None
