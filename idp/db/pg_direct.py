@@ -146,6 +146,9 @@ UPSERT_LAST_KNOWN_PASSWORD = _LAST_KNOWN.format(
 # nothing else can answer: never an error).
 HOT_PATH_SETTINGS = {"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off",
                      "enable_hashjoin": "off", "enable_mergejoin": "off"}
+# set once a connection is open, not as startup parameters: a pooler in front of PostgreSQL
+# (PgBouncer) refuses startup parameters it does not know
+_SET_HOT_PATH = "; ".join(f"SET {name} = {value}" for name, value in HOT_PATH_SETTINGS.items())
 # claims of refresh tokens made within this many seconds of the last statement go together
 # (idp/db/grouped.py); a claim waits at most this long, and only while others keep coming
 CLAIM_WINDOW = 0.002
@@ -323,8 +326,6 @@ class Connections:
         args, kwargs = connect
         self._args = args
         self._kwargs = {key: value for key, value in kwargs.items() if key not in _DIALECT_ONLY}
-        self._kwargs["server_settings"] = {**self._kwargs.get("server_settings", {}),
-                                           **HOT_PATH_SETTINGS}
         self._size = size
         self.loop = loop
         self._idle: list[asyncpg.Connection] = []
@@ -349,7 +350,14 @@ class Connections:
     async def _connect(self) -> asyncpg.Connection:
         self._count += 1
         try:
-            return await asyncpg.connect(*self._args, **self._kwargs, timeout=TIMEOUT_SECONDS)
+            connection = await asyncpg.connect(*self._args, **self._kwargs,
+                                               timeout=TIMEOUT_SECONDS)
+            try:
+                await connection.execute(_SET_HOT_PATH, timeout=TIMEOUT_SECONDS)
+            except BaseException:
+                connection.terminate()
+                raise
+            return connection
         except BaseException as exc:
             self._count -= 1
             self._hand_over(None)  # a waiter may try in its turn
